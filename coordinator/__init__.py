@@ -1,0 +1,1 @@
+"""sgcflow's control plane: the scheme library, simulation, the workflow and the CLI."""

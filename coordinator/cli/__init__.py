@@ -1,0 +1,67 @@
+"""The `sgc` command line: one group, each subcommand in its own module, imported on use.
+
+Lazy loading keeps `sgc --help` fast (no numba/pyarrow/moto import) and lets each concern own
+its module without touching this file beyond one line in ``SUBCOMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click command or group.
+SUBCOMMANDS: dict[str, str] = {
+    "simulate": "coordinator.cli.simulate:simulate",
+    "bench": "coordinator.cli.bench:bench",
+    "data": "coordinator.cli.data:data",
+    "warmpool": "coordinator.cli.warmpool:warmpool",
+    "demo": "coordinator.cli.jobs:demo",
+    "submit": "coordinator.cli.jobs:submit",
+    "jobs": "coordinator.cli.jobs:jobs",
+    "status": "coordinator.cli.jobs:status",
+    "watch": "coordinator.cli.jobs:watch",
+    "logs": "coordinator.cli.jobs:logs",
+    "result": "coordinator.cli.jobs:result",
+    "cancel": "coordinator.cli.jobs:cancel",
+    "resume": "coordinator.cli.jobs:resume",
+    "local": "coordinator.cli.local:local",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when they are run or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in SUBCOMMANDS if self._load(name) is not None)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._load(name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                return None  # not built yet
+            raise
+        return getattr(module, attribute, None)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sgcflow")
+def main() -> None:
+    """sgcflow: sequential gradient coding (GC, SR-SGC, M-SGC) on 256 AWS Lambda workers.
+
+    \b
+    Examples:
+      sgc demo                                  # local moto-emulated training run, no AWS needed
+      sgc simulate --trace data/lambda_delays.parquet --mu 1.0 --jobs 100 --search
+      sgc bench kernels --json
+      sgc --help / sgc COMMAND --help
+    """

@@ -1,0 +1,54 @@
+"""`sgc bench …`: the benchmarks `make bench` runs; each writes a table and JSON under --out."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click command; imported on use (see coordinator.cli).
+BENCHMARKS: dict[str, str] = {
+    "kernels": "coordinator.cli.bench_kernels:kernels",
+    "decode": "coordinator.cli.bench_decode:decode",
+    "simulate": "coordinator.cli.bench_simulate:simulate",
+}
+
+
+class _LazyBench(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in BENCHMARKS if self.get_command(ctx, name) is not None] + ["all"]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "all":
+            return super().get_command(ctx, name)
+        target = BENCHMARKS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            return getattr(importlib.import_module(module_name), attribute)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                return None
+            raise
+
+
+@click.group(cls=_LazyBench)
+def bench() -> None:
+    """Measure sgcflow: kernels vs numpy, decode latency, M-SGC vs GC on real Lambda traces."""
+
+
+@bench.command("all")
+@click.option("--out", type=click.Path(file_okay=False), default="data/bench", show_default=True,
+              help="Folder for the tables (.md) and JSON results.")
+@click.pass_context
+def run_all(ctx: click.Context, out: str) -> None:
+    """Run every benchmark in turn, writing each one's table and JSON under OUT."""
+    group = ctx.parent.command
+    for name in BENCHMARKS:
+        command = group.get_command(ctx, name)
+        if command is None:
+            click.echo(f"skipping {name}: not built yet", err=True)
+            continue
+        click.echo(f"== bench {name}", err=True)
+        ctx.invoke(command, out=out)

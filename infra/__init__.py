@@ -1,0 +1,1 @@
+"""CDK constructs that wire sgcflow's functions, state machine and storage together."""
