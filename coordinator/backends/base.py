@@ -1,0 +1,87 @@
+"""The one backend class: a job record in the store plus an execution of the state machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from coordinator.jobspec import JobSpec
+from coordinator.state import Store, now
+
+TERMINAL = ("done", "failed", "cancelled")
+
+
+def new_job_id() -> str:
+    return f"run-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class Backend:
+    """A stack to run jobs on. ``kind`` is "aws", "local" (server) or "emulator" (in-process)."""
+
+    kind: str
+    store: Store
+    sfn: Any
+    state_machine_arn: str
+    close_hook: Any = field(default=None, repr=False)
+
+    def submit(self, spec: JobSpec, job: str | None = None) -> str:
+        """Record the job and start its first execution; returns the job id."""
+        job = job or new_job_id()
+        if self.kind == "aws" and (spec.raw["faults"] or spec.raw["stragglers"].get(
+                "model", "trace") != "none"):
+            raise ValueError("stragglers/faults: injection is for emulation only (use --local)")
+        created = now()
+        if not self.store.create_job(job, {"spec": spec.raw, "status": "submitted",
+                                           "created": created, "round": 0, "backend": self.kind}):
+            raise ValueError(f"job id {job!r} already exists")
+        self._start(job, 1)
+        return job
+
+    def resume(self, job: str) -> str:
+        """Start a fresh execution that continues the job from its record (nothing is redone)."""
+        record = self.store.job(job)
+        if record.get("status") in ("done", "cancelled"):
+            raise ValueError(f"job {job} is {record['status']}: nothing to resume")
+        arn = record.get("execution_arn")
+        if arn and self.execution_status(arn) == "RUNNING":
+            raise ValueError(f"job {job} is still running ({arn}); `sgc cancel` it first")
+        execution = int(record.get("execution", 1)) + 1
+        if record.get("status") == "failed":
+            self.store.update_job(job, {"status": "running", "error": {}})
+        return self._start(job, execution)
+
+    def cancel(self, job: str) -> str:
+        """Ask the running execution to stop after the current round (stop it if it is dead)."""
+        record = self.store.job(job)
+        if record.get("status") in TERMINAL:
+            return record["status"]
+        self.store.update_job(job, {"status": "cancelling"})
+        arn = record.get("execution_arn")
+        if not arn or self.execution_status(arn) != "RUNNING":
+            self.store.update_job(job, {"status": "cancelled", "finished": now()})
+            return "cancelled"
+        return "cancelling"
+
+    def kill(self, job: str) -> None:
+        """Stop the job's execution at once (a crash, for tests and `sgc cancel --now`)."""
+        arn = self.store.job(job).get("execution_arn")
+        if arn:
+            self.sfn.stop_execution(executionArn=arn, error="Killed", cause="stopped by user")
+
+    def execution_status(self, arn: str) -> str:
+        return self.sfn.describe_execution(executionArn=arn)["status"]
+
+    def close(self) -> None:
+        if self.close_hook is not None:
+            self.close_hook()
+
+    def _start(self, job: str, execution: int) -> str:
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=f"{job}-x{execution:03d}",
+            input=json.dumps({"job": job, "execution": execution}))["executionArn"]
+        self.store.update_job(job, {"execution_arn": arn, "execution": execution})
+        return arn

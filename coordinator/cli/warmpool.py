@@ -1,0 +1,178 @@
+"""`sgc warmpool …`: cold-start statistics, policy simulation, job warm-pool plans, sample data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+SAMPLE = "data/coldstart_sample"
+POLICY_COLUMNS = {"cold_start_rate": "rate", "p75_function_cold_start_rate": "p75 fn rate",
+                  "cold_start_seconds": "cold s", "idle_gb_s": "idle GB-s", "dollars": "$",
+                  "worker_cold_starts": "worker cold", "worker_cold_starts_after_lead":
+                  "after lead"}
+
+
+def _floats(value):
+    """JSON-ready copy (numpy scalars -> float, NaN -> null)."""
+    if isinstance(value, dict):
+        return {key: _floats(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_floats(item) for item in value]
+    if isinstance(value, float) or hasattr(value, "item"):
+        number = float(value)
+        return None if number != number else number
+    return value
+
+
+@click.group()
+def warmpool() -> None:
+    """Warm pool: cold-start statistics, keep-alive policy simulation, provisioning plans."""
+
+
+@warmpool.command()
+@click.argument("path", type=click.Path(exists=True), default=SAMPLE)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              default="data/warmpool/coldstart_stats.png", show_default=True)
+@click.option("--parquet", type=click.Path(dir_okay=False), default=None,
+              help="Also write the well-formed rows as one Parquet file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+def stats(path: str, plot_path: str, parquet: str | None, as_json: bool) -> None:
+    """Per-region cold-start statistics of a trace in the Huawei schema (CSV folder or Parquet)."""
+    from coordinator.warmpool import schema
+    from coordinator.warmpool import stats as statistics
+
+    table, report = schema.load_trace(Path(path))
+    requests, lifetimes = statistics.side_tables(Path(path))
+    result = statistics.region_stats(table, requests, lifetimes)
+    statistics.plot(table, result, Path(plot_path))
+    if parquet:
+        schema.to_parquet(table, Path(parquet))
+    summary = {"rows_read": report.rows_read, "rows_kept": report.rows_kept,
+               "malformed": dict(report.malformed), "regions": result, "plot": plot_path}
+    if as_json:
+        click.echo(json.dumps(_floats(summary), indent=2))
+        return
+    click.echo(f"{report.rows_read} rows in {report.files} files, {report.rows_kept} kept, "
+               f"{report.rows_malformed} malformed {dict(report.malformed)}")
+    click.echo(f"{'region':8}{'cold':>8}{'rate':>8}{'p50 s':>8}{'p99 s':>8}{'mean s':>8}"
+               f"{'sched%':>8}{'pod%':>7}{'utility':>9}")
+    for region, entry in result.items():
+        share = entry["component_share"]
+        utility = entry.get("pod_utility", {}).get("median", float("nan"))
+        click.echo(f"{region:8}{entry['cold_starts']:>8}{entry.get('cold_start_rate', 0):>8.3f}"
+                   f"{entry['total']['p50']:>8.2f}{entry['total']['p99']:>8.2f}"
+                   f"{entry['total']['mean']:>8.2f}{100 * share['schedulingCost']:>8.0f}"
+                   f"{100 * share['podAllocationCost']:>7.0f}{utility:>9.2f}")
+    click.echo(f"plot: {plot_path}")
+
+
+@warmpool.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON keyed by policy name.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--days", default=2.0, show_default=True)
+@click.option("--functions-per-region", default=40, show_default=True)
+@click.option("--jobs-per-region", default=6, show_default=True)
+def simulate(as_json: bool, seed: int, days: float, functions_per_region: int,
+             jobs_per_region: int) -> None:
+    """Replay the synthetic trace + an sgcflow job mix against every policy, side by side."""
+    from coordinator.warmpool.simulator import experiment
+
+    results = _floats(experiment(seed, days, functions_per_region, jobs_per_region))
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for scope in ("all", "trace", "jobs"):
+        click.echo(f"== {scope}")
+        click.echo(f"{'policy':18}" + "".join(f"{c:>13}" for c in POLICY_COLUMNS.values()))
+        for name, entry in results.items():
+            row = entry if scope == "all" else entry[scope]
+            click.echo(f"{name:18}" + "".join(f"{row[c]:>13.4g}" for c in POLICY_COLUMNS))
+    jobs = results["sgcflow"]["jobs"]
+    click.echo(f"sgcflow job plans: ${jobs['plan_dollars']:.2f} vs "
+               f"${jobs['all_day_warm_dollars']:.2f} keeping 256 workers warm all day")
+
+
+@warmpool.command()
+@click.argument("job_spec", type=click.Path(exists=True, dir_okay=False))
+@click.option("--start", "start_s", type=float, default=None,
+              help="Job start, epoch seconds (default: now + the lead time).")
+@click.option("--utilization", default=0.8, show_default=True,
+              help="Expected busy share of the workers' provisioned time.")
+@click.option("--cold-p99", default=20.0, show_default=True,
+              help="99th percentile cold start (s) from `sgc warmpool stats`, for pre-warming.")
+@click.option("--json", "as_json", is_flag=True)
+def plan(job_spec: str, start_s: float | None, utilization: float, cold_p99: float,
+         as_json: bool) -> None:
+    """Per-region provisioned-concurrency plan for one job spec (YAML or JSON)."""
+    import time
+    from dataclasses import replace
+
+    from coordinator.warmpool.demand import load_job_spec
+    from coordinator.warmpool.planner import lead_time_s, plan_job
+
+    try:
+        now = time.time()
+        plans = load_job_spec(Path(job_spec), 0.0)
+        start = start_s if start_s is not None else now + lead_time_s(plans[0].workers)
+        plans = [replace(p, start_s=start, submit_s=min(now, start)) for p in plans]
+        region_plans = [plan_job(p, utilization, cold_p99) for p in plans]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="JOB_SPEC") from error
+    if as_json:
+        click.echo(json.dumps([_floats(p.to_dict()) for p in region_plans], indent=2))
+        return
+    for p in region_plans:
+        click.echo(f"{p.region}: {p.mode} {p.amount} environments, request at start-"
+                   f"{p.start_s - p.request_s:.0f}s (lead {p.lead_s:.0f}s), release after "
+                   f"{p.release_s - p.start_s:.0f}s; ${p.dollars:.2f} "
+                   f"(provisioned ${p.provisioned_dollars:.2f}, on demand "
+                   f"${p.on_demand_dollars:.2f}, 24 h warm ${p.all_day_dollars:.2f})")
+
+
+@warmpool.command()
+@click.option("--out", type=click.Path(file_okay=False), default=SAMPLE, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--days", default=1.0, show_default=True)
+@click.option("--functions-per-region", default=8, show_default=True)
+@click.option("--parquet", type=click.Path(dir_okay=False), default=None,
+              help="Also write the cold-start rows as Parquet.")
+def generate(out: str, seed: int, days: float, functions_per_region: int,
+             parquet: str | None) -> None:
+    """Write a seeded synthetic trace in the Huawei schema (per region, per day, gzip CSV)."""
+    from coordinator.warmpool import schema, synthetic
+
+    workload = synthetic.generate(seed, days, functions_per_region)
+    written = synthetic.write_sample(workload, Path(out), seed)
+    if parquet:
+        table, _ = schema.load_trace(Path(out))
+        schema.to_parquet(table, Path(parquet))
+    size = sum(path.stat().st_size for path in written)
+    click.echo(f"wrote {len(written)} files, {size / 1e6:.2f} MB under {out}")
+
+
+@warmpool.command()
+@click.option("--seed", default=0, show_default=True)
+@click.option("--days", default=7, show_default=True)
+@click.option("--held-out", default=2, show_default=True, help="Days held out for the error.")
+@click.option("--json", "as_json", is_flag=True)
+def forecast(seed: int, days: int, held_out: int, as_json: bool) -> None:
+    """Day-ahead forecast error per region (per-minute requests), members vs the ensemble."""
+    from coordinator.warmpool import forecast as forecasting
+    from coordinator.warmpool import synthetic
+    from coordinator.warmpool.demand import per_minute_requests
+
+    workload = synthetic.generate(seed, float(days), functions_per_region=20)
+    series: dict[str, object] = {}
+    for key, counts in per_minute_requests(workload).items():
+        region = key.split("/", 1)[0]
+        series[region] = counts + series.get(region, 0)
+    results = {region: forecasting.evaluate(values, held_out) for region, values in
+               sorted(series.items())}
+    if as_json:
+        click.echo(json.dumps(_floats(results), indent=2))
+        return
+    for region, errors in results.items():
+        click.echo(region + "  " + "  ".join(f"{name} wape={e['wape']:.3f}"
+                                              for name, e in errors.items()))

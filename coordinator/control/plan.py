@@ -1,0 +1,97 @@
+"""A job's fixed plan: which model and iteration each scheme job is, where everything lives.
+
+Several models train at once (the concurrent-training setting, sgc.md): with M models, scheme
+job j is iteration ceil(j / M) of model (j - 1) mod M. Job j's update must be applied before job
+j + M is dispatched; job j is decoded by round j + T and job j + M first runs in round j + M,
+so M >= T + 1 (the job spec enforces it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """The partitioned dataset a job trains on (written under ``prefix`` in the bucket)."""
+
+    prefix: str
+    rows: int
+    n_features: int
+    n_classes: int
+    partition_rows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Everything about a job that never changes once it started."""
+
+    job: str
+    bucket: str
+    n: int
+    T: int
+    jobs: int
+    models: tuple[dict[str, Any], ...]  # worker model dicts (kind, n_features, n_classes[, hidden])
+    lrs: tuple[float, ...]
+    dataset: DatasetInfo
+
+    @property
+    def M(self) -> int:
+        return len(self.models)
+
+    @property
+    def rounds(self) -> int:
+        return self.jobs + self.T
+
+    @property
+    def iterations(self) -> int:
+        return self.jobs // self.M
+
+    def model_of(self, job: int) -> tuple[int, int]:
+        """(model index from 0, iteration from 1) of scheme job ``job``."""
+        return (job - 1) % self.M, (job - 1) // self.M + 1
+
+    def job_of(self, model: int, iteration: int) -> int:
+        return (iteration - 1) * self.M + model + 1
+
+    def params_key(self, job: int) -> str:
+        """Parameters job ``job`` computes its gradient at (job > J: a model's final ones)."""
+        return f"runs/{self.job}/params/job-{job:06d}.npy"
+
+    def decoded_key(self, job: int) -> str:
+        """The decoded [loss_sum, *grad_sum] of job ``job`` (float64), kept for audit."""
+        return f"runs/{self.job}/decoded/job-{job:06d}.npy"
+
+    def final_params_key(self, model: int) -> str:
+        return self.params_key(self.job_of(model, self.iterations + 1))
+
+    def result_key(self, t: int, job: int, worker: int) -> str:
+        return f"runs/{self.job}/results/round-{t:06d}/job-{job:06d}/worker-{worker:04d}.npy"
+
+    def worker_event(self, t: int, worker: int, tasks: dict[int, dict[int, float]]) -> dict:
+        """The worker's invocation event for round t (contracts.md, Worker)."""
+        return {
+            "run": self.job, "round": t, "worker": worker, "bucket": self.bucket,
+            "tasks": [
+                {"job": j, "model": self.models[self.model_of(j)[0]],
+                 "params_key": self.params_key(j), "dataset": self.dataset.prefix,
+                 "coefficients": {str(p): float(c) for p, c in sorted(coefficients.items())}}
+                for j, coefficients in sorted(tasks.items())
+            ],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["models"] = list(self.models)
+        out["lrs"] = list(self.lrs)
+        out["dataset"]["partition_rows"] = list(self.dataset.partition_rows)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobPlan:
+        dataset = dict(data["dataset"])
+        dataset["partition_rows"] = tuple(dataset["partition_rows"])
+        return cls(job=data["job"], bucket=data["bucket"], n=int(data["n"]), T=int(data["T"]),
+                   jobs=int(data["jobs"]), models=tuple(data["models"]),
+                   lrs=tuple(float(x) for x in data["lrs"]), dataset=DatasetInfo(**dataset))

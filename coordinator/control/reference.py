@@ -1,0 +1,45 @@
+"""The same training without workers or coding: full-batch numpy gradient descent per model.
+
+What every decoded gradient must equal (tests) and the demo's reference column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coordinator.control.update import sgd_step
+from functions import kernels_reference
+from functions.models import ModelSpec
+
+
+def full_batch(model: dict, X: np.ndarray, y: np.ndarray, params: np.ndarray
+               ) -> tuple[float, np.ndarray]:
+    """(loss_sum, grad_sum) over the whole dataset at ``params`` (float64)."""
+    return kernels_reference.loss_grad(ModelSpec.from_dict(model), X, y, params)
+
+
+def train(model: dict, lr: float, seed: int, iterations: int, X: np.ndarray, y: np.ndarray
+          ) -> tuple[np.ndarray, list[float]]:
+    """Final parameters and the loss (mean over rows) at each iteration's starting point."""
+    params = ModelSpec.from_dict(model).init(seed=seed)
+    losses = []
+    for _ in range(iterations):
+        loss_sum, grad_sum = full_batch(model, X, y, params)
+        losses.append(loss_sum / len(y))
+        params = sgd_step(params, grad_sum, len(y), lr)
+    return params, losses
+
+
+def accuracy(model: dict, X: np.ndarray, y: np.ndarray, params: np.ndarray) -> float:
+    """Fraction of rows whose predicted class is the label."""
+    spec = ModelSpec.from_dict(model)
+    blocks = spec.unpack(params.astype(np.float64))
+    X = X.astype(np.float64)
+    if spec.kind == "logreg":
+        predicted = (X @ blocks["w"] + blocks["b"][0] > 0).astype(int)
+    elif spec.kind == "softmax":
+        predicted = np.argmax(X @ blocks["W"] + blocks["b"], axis=1)
+    else:
+        hidden = np.maximum(X @ blocks["W1"] + blocks["b1"], 0)
+        predicted = np.argmax(hidden @ blocks["W2"] + blocks["b2"], axis=1)
+    return float(np.mean(predicted == y))

@@ -1,0 +1,274 @@
+"""Prepare a dataset as Parquet partitions with a manifest, locally or in S3.
+
+A prepared dataset is a folder / S3 prefix with ``part-00000.parquet`` ... (float32 feature
+columns + float32 ``label``, zstd) and ``manifest.json`` (schema, rows and fraction per partition,
+sha256 of each file). Partitions are either k near-equal ones or given fractions ``sizes`` (M-SGC
+partitions are unequal: ``session.partition_sizes``). The manifest is written last, after any old
+one is removed, so a reader never sees a manifest that does not match the parts beside it.
+
+Built-in sources (never downloaded at run time):
+- ``digits``: scikit-learn's bundled 8x8 digits (1797 rows, 64 features, 10 classes);
+- ``digits-parity``: the same images labelled odd (1) / even (0), for logreg;
+- ``synthetic``: seeded Gaussian features with labels drawn from a known logistic model; for two
+  classes the manifest also holds the exact optimum of the summed logistic loss (Newton's method).
+Any other name is read as a .csv or .parquet file path (numeric columns, one label column).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from functions.partitions import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
+
+BUILTIN = ("digits", "digits-parity", "synthetic")
+
+
+class DatasetError(ValueError):
+    """Bad dataset input; ``field`` names what was wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass
+class Table:
+    """A whole dataset in memory: features (rows x d float32) and integer class labels."""
+
+    name: str
+    features: np.ndarray
+    labels: np.ndarray
+    feature_columns: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)  # goes into the manifest
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.labels.max()) + 1 if self.labels.size else 0
+
+
+def load(name: str, *, rows: int = 16384, features: int = 64, classes: int = 2, seed: int = 0,
+         label_column: str = LABEL_COLUMN) -> Table:
+    """A built-in source by name, else a .csv / .parquet file; validated (numeric, finite)."""
+    if name in ("digits", "digits-parity"):
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        labels = y % 2 if name == "digits-parity" else y
+        return _checked(name, X, labels, [f"x{j:03d}" for j in range(X.shape[1])], {})
+    if name == "synthetic":
+        return synthetic(rows=rows, features=features, classes=classes, seed=seed)
+    path = Path(name)
+    if path.suffix not in (".csv", ".parquet") or not path.is_file():
+        raise DatasetError("dataset", f"unknown {name!r}: allowed {list(BUILTIN)} "
+                                      "or an existing .csv / .parquet file")
+    return _from_arrow(name, _read_file(path), label_column)
+
+
+def synthetic(rows: int, features: int, classes: int = 2, seed: int = 0) -> Table:
+    """Seeded Gaussian features, labels sampled from softmax(X W* + b*); optimum for 2 classes."""
+    for name, value, low in (("rows", rows, 1), ("features", features, 1), ("classes", classes, 2)):
+        if value < low:
+            raise DatasetError(name, f"must be >= {low}, got {value}")
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, features)).astype(np.float32)
+    W = rng.standard_normal((features, classes)) * (2.0 / np.sqrt(features))
+    b = rng.standard_normal(classes) * 0.5
+    logits = X.astype(np.float64) @ W + b
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    labels = (probabilities.cumsum(axis=1) < rng.random((rows, 1))).sum(axis=1)
+    labels = np.minimum(labels, classes - 1)
+    extra: dict[str, Any] = {"generator": {"rows": rows, "features": features,
+                                           "classes": classes, "seed": seed}}
+    if classes == 2:
+        extra["optimum"] = logistic_optimum(X, labels)
+    return _checked("synthetic", X, labels, [f"x{j:03d}" for j in range(features)], extra)
+
+
+def logistic_optimum(X: np.ndarray, labels: np.ndarray, tolerance: float = 1e-9) -> dict:
+    """Exact minimizer of the summed logistic loss (model ``logreg``: [w, b]) by Newton's method."""
+    A = np.hstack([X.astype(np.float64), np.ones((len(X), 1))])
+    theta = np.zeros(A.shape[1])
+    for _ in range(50):
+        z = A @ theta
+        p = 1.0 / (1.0 + np.exp(-z))
+        gradient = A.T @ (p - labels)
+        if np.linalg.norm(gradient) <= tolerance * len(X):
+            break
+        hessian = (A * (p * (1 - p))[:, None]).T @ A
+        theta -= np.linalg.solve(hessian, gradient)
+    z = A @ theta
+    loss = float(np.sum(np.logaddexp(0, z) - labels * z))
+    return {"model": {"kind": "logreg", "n_features": X.shape[1], "n_classes": 2},
+            "params": [float(v) for v in theta], "loss_sum": loss,
+            "gradient_norm": float(np.linalg.norm(gradient))}
+
+
+def partition_rows(n_rows: int, k: int | None = None,
+                   sizes: list[float] | None = None) -> list[int]:
+    """Rows per partition: k near-equal parts, or fractions ``sizes`` (largest remainder)."""
+    if (k is None) == (sizes is None):
+        raise DatasetError("k/sizes", "give exactly one of k (equal partitions) or sizes")
+    if sizes is None:
+        if not isinstance(k, int) or k < 1:
+            raise DatasetError("k", f"must be a positive integer, got {k!r}")
+        if k > n_rows:
+            raise DatasetError("k", f"{k} partitions but only {n_rows} rows")
+        return [len(part) for part in np.array_split(np.arange(n_rows), k)]
+    fractions = np.asarray(sizes, dtype=float)
+    if fractions.ndim != 1 or fractions.size == 0 or (fractions <= 0).any():
+        raise DatasetError("sizes", f"must be a non-empty list of positive fractions, got {sizes}")
+    if abs(fractions.sum() - 1.0) > 1e-9:
+        raise DatasetError("sizes", f"fractions must sum to 1, got {fractions.sum():.12g}")
+    if fractions.size > n_rows:
+        raise DatasetError("sizes", f"{fractions.size} partitions but only {n_rows} rows")
+    exact = fractions * n_rows
+    counts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: n_rows - counts.sum()]] += 1
+    if (counts == 0).any():
+        first = int(np.flatnonzero(counts == 0)[0])
+        raise DatasetError("sizes", f"partition {first} (fraction {fractions[first]:.3g}) gets "
+                                    f"no row of {n_rows}")
+    return counts.tolist()
+
+
+def prepare(table: Table, destination: str, *, k: int | None = None,
+            sizes: list[float] | None = None, seed: int = 0, shuffle: bool = True,
+            s3: Any = None) -> dict[str, Any]:
+    """Write ``table`` as partitions + manifest under ``destination`` (folder or s3://bucket/prefix)."""
+    counts = partition_rows(len(table.labels), k=k, sizes=sizes)
+    order = np.random.default_rng(seed).permutation(len(table.labels)) if shuffle else None
+    features = table.features[order] if shuffle else table.features
+    labels = table.labels[order] if shuffle else table.labels
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    blobs = [_parquet_bytes(table.feature_columns, features[lo:hi], labels[lo:hi])
+             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    manifest = {
+        "format": FORMAT, "dataset": table.name, "n_rows": int(len(labels)),
+        "n_features": len(table.feature_columns), "n_classes": table.n_classes,
+        "feature_columns": table.feature_columns, "label_column": LABEL_COLUMN,
+        "schema": [{"name": name, "type": COLUMN_TYPE}
+                   for name in [*table.feature_columns, LABEL_COLUMN]],
+        "compression": "zstd", "k": len(counts), "sizes": sizes, "shuffle": shuffle, "seed": seed,
+        "partitions": [{"key": partition_key(i), "rows": rows, "fraction": rows / len(labels),
+                        "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+                       for i, (rows, blob) in enumerate(zip(counts, blobs, strict=True))],
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **table.extra,
+    }
+    writer = _S3Writer(destination, s3) if destination.startswith("s3://") else \
+        _LocalWriter(destination)
+    writer.write_all({partition_key(i): blob for i, blob in enumerate(blobs)},
+                     json.dumps(manifest, indent=1).encode())
+    return manifest
+
+
+class _LocalWriter:
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+
+    def write_all(self, parts: dict[str, bytes], manifest: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / MANIFEST).unlink(missing_ok=True)
+        written = []
+        try:
+            for name, blob in [*parts.items(), (MANIFEST, manifest)]:
+                scratch = self.folder / f".{name}.tmp"
+                scratch.write_bytes(blob)
+                os.replace(scratch, self.folder / name)
+                written.append(self.folder / name)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+
+
+class _S3Writer:
+    def __init__(self, url: str, s3: Any):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise DatasetError("destination", f"no bucket in {url!r}: use s3://bucket/prefix")
+        if s3 is None:
+            import boto3
+
+            s3 = boto3.client("s3")
+        self.s3, self.bucket, self.prefix = s3, bucket, prefix.strip("/")
+
+    def write_all(self, parts: dict[str, bytes], manifest: bytes) -> None:
+        key = f"{self.prefix}/{MANIFEST}" if self.prefix else MANIFEST
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+        written = []
+        try:
+            for name, blob in parts.items():  # one PUT is atomic: no temp key needed in S3
+                part_key = f"{self.prefix}/{name}" if self.prefix else name
+                self.s3.put_object(Bucket=self.bucket, Key=part_key, Body=blob)
+                written.append(part_key)
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=manifest,
+                               ContentType="application/json")
+        except BaseException:
+            for part_key in written:
+                self.s3.delete_object(Bucket=self.bucket, Key=part_key)
+            raise
+
+
+def _parquet_bytes(columns: list[str], features: np.ndarray, labels: np.ndarray) -> bytes:
+    arrays = [pa.array(features[:, j]) for j in range(features.shape[1])]
+    arrays.append(pa.array(labels.astype(np.float32)))
+    sink = io.BytesIO()
+    pq.write_table(pa.table(arrays, names=[*columns, LABEL_COLUMN]), sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _read_file(path: Path) -> pa.Table:
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    import pyarrow.csv as pacsv
+
+    return pacsv.read_csv(path)
+
+
+def _from_arrow(name: str, table: pa.Table, label_column: str) -> Table:
+    if label_column not in table.column_names:
+        raise DatasetError("label_column", f"{label_column!r} not among {table.column_names}")
+    columns = {}
+    for column_name in table.column_names:
+        column_type = table.schema.field(column_name).type
+        if not (pa.types.is_integer(column_type) or pa.types.is_floating(column_type)):
+            raise DatasetError(f"column {column_name!r}",
+                               f"non-numeric type {column_type}: only int/float columns allowed")
+        columns[column_name] = table.column(column_name).to_numpy(zero_copy_only=False)
+    names = [c for c in table.column_names if c != label_column]
+    X = np.column_stack([columns[c] for c in names]) if names else np.empty((table.num_rows, 0))
+    return _checked(name, X, columns[label_column], names, {}, label_column)
+
+
+def _checked(name: str, X: Any, labels: Any, columns: list[str], extra: dict,
+             label_column: str = LABEL_COLUMN) -> Table:
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
+    if X.shape[1] == 0:
+        raise DatasetError("columns", "no feature column besides the label")
+    for j, column in enumerate(columns):
+        bad = np.flatnonzero(~np.isfinite(X[:, j]))
+        if bad.size:
+            raise DatasetError(f"column {column!r}", f"NaN/inf at row {bad[0]} ({bad.size} rows)")
+    bad = np.flatnonzero(~np.isfinite(labels))
+    if bad.size:
+        raise DatasetError(f"column {label_column!r}", f"NaN/inf at row {bad[0]}")
+    if (labels < 0).any() or (labels != np.round(labels)).any():
+        raise DatasetError(f"column {label_column!r}", "labels must be class indices 0, 1, ...")
+    if (np.abs(X) > np.finfo(np.float32).max).any():
+        raise DatasetError("features", "values overflow float32")
+    return Table(name, X.astype(np.float32), labels.astype(np.int64), list(columns), extra)

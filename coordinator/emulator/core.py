@@ -1,0 +1,274 @@
+"""The emulated stack: moto (in-process or a local server) plus the in-process Lambda runtime.
+
+It creates what the CDK app declares (coordinator.workflow.resources): the bucket, the table, the
+worker and step functions, and the state machine from ``build_definition``. Straggler injection
+and faults written by the Plan step under ``runs/{job}/inject/`` are applied to the worker
+invocations here: a slow worker starts late (so its completion is observed late, as on Lambda),
+a delay beyond the function timeout means it never completes, a ``raise`` fault points the
+worker at a missing object (the real worker records the error and raises), a ``garbage`` fault
+overwrites its results with NaNs after it finished.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import time
+import zipfile
+from typing import Any
+
+import boto3
+import numpy as np
+from moto import mock_aws
+from moto.core.config import default_user_config
+
+from coordinator.emulator.invoke import InProcessLambda
+from coordinator.workflow import resources
+from coordinator.workflow.definition import (
+    STEP_HANDLERS,
+    STEP_TIMEOUTS,
+    WORKER_HANDLER,
+    build_definition,
+)
+from functions.keys import record_keys, result_key
+
+log = logging.getLogger("sgcflow.emulator")
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ROLE_NAME = "sgcflow-emulated-role"
+CONFIG = {"stepfunctions": {"execute_state_machine": True}}
+
+
+class Emulator:
+    """Start with ``start()`` (or ``with Emulator() as emu:``); ``stop()`` undoes everything.
+
+    ``server=True`` runs a ``ThreadedMotoServer`` on 127.0.0.1:``port`` (0: a free port) so other
+    processes (the CLI) can talk to it; otherwise moto intercepts boto3 in this process.
+    """
+
+    def __init__(self, *, server: bool = False, port: int = 0, lambda_threads: int = 8,
+                 step_budget: int | None = None):
+        self.server_mode = server
+        self.step_budget = step_budget
+        self.port = port
+        self.runtime = InProcessLambda(max_workers=lambda_threads)
+        self._mock = None
+        self._server = None
+        self._saved_env: dict[str, str | None] = {}
+        self._inject_cache: dict[str, tuple[np.ndarray, dict]] = {}
+        self._lock = threading.Lock()
+        self.state_machine_arn = ""
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> Emulator:
+        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+               "SGC_BUCKET": resources.BUCKET, "SGC_TABLE": resources.TABLE,
+               "SGC_WORKER_FUNCTION": resources.WORKER_FUNCTION}
+        if self.server_mode:
+            from moto.server import ThreadedMotoServer
+
+            default_user_config["stepfunctions"]["execute_state_machine"] = True
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port,
+                                              verbose=False)
+            self._server.start()
+            self.port = self._server.get_host_and_port()[1]
+            env.update({"MOTO_PORT": str(self.port), "AWS_ENDPOINT_URL": self.endpoint_url})
+        for key, value in env.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+        if not self.server_mode:
+            self._mock = mock_aws(config=CONFIG)
+            self._mock.start()
+        self.runtime.delay = self._delay
+        self.runtime.rewrite = self._rewrite
+        self.runtime.replace = self._garbage
+        self.runtime.install()
+        _reset_worker_runtime()
+        self.create_resources()
+        return self
+
+    def stop(self) -> None:
+        self.runtime.uninstall()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            default_user_config["stepfunctions"]["execute_state_machine"] = False
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.port}" if self.server_mode else None
+
+    def client(self, service: str):
+        return boto3.session.Session().client(service, region_name=REGION,
+                                              endpoint_url=self.endpoint_url)
+
+    # --- resources -------------------------------------------------------------------------------
+    def create_resources(self) -> None:
+        """The bucket, table, functions and state machine of the CDK app, with the same names."""
+        self.client("s3").create_bucket(Bucket=resources.BUCKET)
+        self.client("dynamodb").create_table(
+            TableName=resources.TABLE, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        role = self.client("iam").create_role(
+            RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+        )["Role"]["Arn"]
+        self.create_function(resources.WORKER_FUNCTION, WORKER_HANDLER,
+                             resources.WORKER_TIMEOUT_S, resources.WORKER_MEMORY_MB, role)
+        for step, handler in STEP_HANDLERS.items():
+            self.create_function(resources.step_function_name(step), handler,
+                                 STEP_TIMEOUTS[step], resources.STEP_MEMORY_MB, role)
+        options = {"step_budget": self.step_budget} if self.step_budget else {}
+        definition = build_definition(self.function_arns(), **options)
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=resources.STATE_MACHINE, definition=json.dumps(definition), roleArn=role,
+            type="STANDARD")["stateMachineArn"]
+
+    def create_function(self, name: str, handler: str, timeout: int, memory: int,
+                        role: str) -> str:
+        """A Lambda function whose ``handler`` (module.function) runs in this process."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("README.txt", f"emulated: runs {handler} in-process\n")
+        return self.client("lambda").create_function(
+            FunctionName=name, Runtime="python3.11", Role=role, Handler=handler,
+            Code={"ZipFile": buffer.getvalue()}, Timeout=timeout, MemorySize=memory,
+            Environment={"Variables": {"SGC_BUCKET": resources.BUCKET,
+                                       "SGC_TABLE": resources.TABLE}})["FunctionArn"]
+
+    def function_arns(self) -> dict[str, str]:
+        """Logical step name -> function ARN (what ``build_definition`` takes)."""
+        return {step: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+                      f"{resources.step_function_name(step)}" for step in STEP_HANDLERS}
+
+    # --- injection -------------------------------------------------------------------------------
+    def _injection(self, run: str) -> tuple[np.ndarray, dict]:
+        with self._lock:
+            if run not in self._inject_cache:
+                delays = _read_object(f"runs/{run}/inject/delays.npy")
+                faults = _read_object(f"runs/{run}/inject/faults.json")
+                table = np.load(io.BytesIO(delays)) if delays else np.zeros((0, 0))
+                by_key = {(f["round"], f["worker"]): f["kind"]
+                          for f in (json.loads(faults) if faults else [])}
+                self._inject_cache[run] = (table, by_key)
+            return self._inject_cache[run]
+
+    def _delay(self, function: str, event: dict) -> float | None:
+        if function != resources.WORKER_FUNCTION or "run" not in event:
+            return None
+        table, _ = self._injection(event["run"])
+        t, w = int(event["round"]), int(event["worker"])
+        if t - 1 < table.shape[0] and w < table.shape[1]:
+            return float(table[t - 1, w]) or None
+        return None
+
+    def _rewrite(self, function: str, event: dict) -> dict:
+        if function != resources.WORKER_FUNCTION or "run" not in event:
+            return event
+        _, faults = self._injection(event["run"])
+        if faults.get((event["round"], event["worker"])) != "raise":
+            return event
+        missing = f"runs/{event['run']}/inject/no-such-params.npy"
+        return {**event, "tasks": [{**task, "params_key": missing} for task in event["tasks"]]}
+
+    def _garbage(self, function: str, event: dict) -> bool:
+        """A ``garbage`` fault: instead of the worker, write NaN results and an "ok" record
+        (a worker that claims success but returns nonsense)."""
+        if function != resources.WORKER_FUNCTION or "run" not in event:
+            return False
+        _, faults = self._injection(event["run"])
+        if faults.get((event["round"], event["worker"])) != "garbage":
+            return False
+        run, t, w = event["run"], int(event["round"]), int(event["worker"])
+        results = {}
+        for task in event["tasks"]:
+            key = result_key(run, t, int(task["job"]), w)
+            buffer = io.BytesIO()
+            np.save(buffer, np.full(3, np.nan))
+            self.client("s3").put_object(Bucket=event.get("bucket", resources.BUCKET), Key=key,
+                                         Body=buffer.getvalue())
+            results[str(task["job"])] = {"S": key}
+        item = {k: {"S": v} for k, v in record_keys(run, t, w).items()}
+        item.update({"status": {"S": "ok"}, "results": {"M": results}, "timings": {"M": {}}})
+        self.client("dynamodb").put_item(TableName=resources.TABLE, Item=item)
+        return True
+
+    # --- executions ------------------------------------------------------------------------------
+    def wait(self, execution_arn: str, timeout_s: float = 600.0) -> dict:
+        """Block until the execution leaves RUNNING; return describe_execution."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout_s} s")
+            time.sleep(0.05)
+
+
+def _reset_worker_runtime() -> None:
+    """The worker keeps its boto3 clients across invocations: drop them for a new stack."""
+    import sys
+
+    worker = sys.modules.get(WORKER_HANDLER.rsplit(".", 1)[0])
+    if worker is not None and hasattr(worker, "reset_runtime"):
+        worker.reset_runtime()
+
+
+def _read_object(key: str) -> bytes | None:
+    """Read straight from moto's S3 backend (we are inside a moto request: no re-entry)."""
+    from moto.s3.models import s3_backends
+
+    try:
+        return s3_backends[ACCOUNT]["global"].get_object(resources.BUCKET, key).value
+    except Exception:  # missing bucket/key: nothing injected
+        return None
+
+
+def run_definition(definition: dict | str, execution_input: dict, *,
+                   emulator: Emulator | None = None, timeout_s: float = 600.0) -> dict:
+    """Run an ASL definition in the emulator and wait: returns status, output and the history.
+
+    For infra tests: render the synthesized ASL with ``Emulator.function_arns()`` and run it here.
+    """
+    own = emulator is None
+    emulator = emulator or Emulator().start()
+    try:
+        sfn = emulator.client("stepfunctions")
+        role = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
+        text = definition if isinstance(definition, str) else json.dumps(definition)
+        name = f"run-definition-{time.time_ns()}"
+        arn = sfn.create_state_machine(name=name, definition=text, roleArn=role)[
+            "stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(execution_input))
+        described = emulator.wait(execution["executionArn"], timeout_s)
+        history = sfn.get_execution_history(executionArn=execution["executionArn"],
+                                            maxResults=1000)["events"]
+        output = json.loads(described["output"]) if described.get("output") else None
+        return {"status": described["status"], "output": output, "history": history,
+                "execution_arn": execution["executionArn"]}
+    finally:
+        if own:
+            emulator.stop()

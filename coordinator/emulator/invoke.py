@@ -1,0 +1,199 @@
+"""Run Lambda invocations in-process: the one moto method sgcflow replaces.
+
+moto runs Lambda code only through Docker, and runs ``InvocationType=Event`` synchronously. The
+replacement for ``LambdaFunction.invoke`` imports the function's handler (``module.function``) and
+calls it; Event invokes go to a thread pool and return at once (so Dispatch is asynchronous, as on
+Lambda), after an injected delay if the emulator was asked to make that worker slow. An exception
+comes back as ``x-amz-function-error: Unhandled`` with errorType/errorMessage, so the state
+machine's Retry and Catch see what they would see on AWS.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+
+log = logging.getLogger("sgcflow.emulator")
+
+# (function_name, event) -> seconds to hold the invocation back, or None to run it at once.
+DelayFn = Callable[[str, dict], "float | None"]
+# (function_name, event) -> event to run instead (fault injection), or the same event.
+RewriteFn = Callable[[str, dict], dict]
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object the handlers use."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_s: float
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    """One record of the emulator's invocation log (what CloudWatch would show)."""
+
+    function: str
+    kind: str
+    event: dict
+    delay_s: float
+    started: float = 0.0
+    finished: float = 0.0
+    error: str | None = None
+
+
+class _DelayScheduler:
+    """Holds delayed Event invocations in a heap; one thread releases them to the pool on time."""
+
+    def __init__(self, submit: Callable[[Callable[[], None]], None]):
+        self._submit = submit
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._cv = threading.Condition()
+        self._count = 0
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="sgc-delays", daemon=True)
+        self._thread.start()
+
+    def schedule(self, at: float, job: Callable[[], None]) -> None:
+        with self._cv:
+            self._count += 1
+            heapq.heappush(self._heap, (at, self._count, job))
+            self._cv.notify()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopped = True
+            self._heap.clear()
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    wait = None if not self._heap else self._heap[0][0] - time.monotonic()
+                    self._cv.wait(timeout=wait)
+                if self._stopped:
+                    return
+                _, _, job = heapq.heappop(self._heap)
+            self._submit(job)
+
+
+class InProcessLambda:
+    """Installs/uninstalls the replacement of ``LambdaFunction.invoke``; owns the Event pool."""
+
+    def __init__(self, max_workers: int = 8):
+        self.delay: DelayFn = lambda name, event: None
+        self.rewrite: RewriteFn = lambda name, event: event
+        # (function_name, event) -> True if the emulator handled the invocation itself (faults)
+        self.replace: Callable[[str, dict], bool] = lambda name, event: False
+        self.log: list[Invocation] = []
+        self._log_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sgc-lambda")
+        self._delays = _DelayScheduler(lambda job: self._pool.submit(job))
+        self._original = None
+        self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
+        self._handlers_lock = threading.Lock()
+
+    def install(self) -> None:
+        if self._original is not None:
+            return
+        self._original = LambdaFunction.invoke
+        emulator = self
+
+        def invoke(fn: LambdaFunction, body: Any, request_headers: Any,
+                   response_headers: Any) -> bytes:
+            return emulator._invoke(fn, body, request_headers, response_headers)
+
+        LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            LambdaFunction.invoke = self._original  # type: ignore[method-assign]
+            self._original = None
+        self._delays.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _handler(self, path: str) -> Callable[[dict, Any], Any]:
+        with self._handlers_lock:
+            if path not in self._handlers:
+                module_name, _, attribute = path.rpartition(".")
+                self._handlers[path] = getattr(importlib.import_module(module_name), attribute)
+            return self._handlers[path]
+
+    def _invoke(self, fn: LambdaFunction, body: Any, request_headers: Any,
+                response_headers: Any) -> bytes:
+        event = json.loads(body) if body else {}
+        kind = request_headers.get("x-amz-invocation-type",
+                                   request_headers.get("X-Amz-Invocation-Type", "RequestResponse"))
+        name = fn.function_name
+        if kind == "Event":
+            self._invoke_async(fn, event)
+            return b""
+        record = Invocation(name, kind, event, 0.0)
+        status, payload = self._run(fn, event, record)
+        if status != "ok":
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    def _invoke_async(self, fn: LambdaFunction, event: dict) -> None:
+        name = fn.function_name
+        delay = self.delay(name, event)
+        record = Invocation(name, "Event", event, float(delay or 0.0))
+        if delay is not None and delay >= float(fn.timeout):
+            record.error = f"Task timed out after {fn.timeout} s (injected delay {delay:.3f} s)"
+            self._record(record)
+            return
+        job = lambda: self._run(fn, self.rewrite(name, event), record)  # noqa: E731
+        if delay:
+            self._delays.schedule(time.monotonic() + delay, job)
+        else:
+            self._pool.submit(job)
+
+    def _run(self, fn: LambdaFunction, event: dict, record: Invocation) -> tuple[str, bytes]:
+        context = LambdaContext(fn.function_name, int(fn.memory_size), float(fn.timeout))
+        record.started = time.time()
+        try:
+            if self.replace(fn.function_name, event):
+                result = {"replaced": True}
+            else:
+                result = self._handler(fn.handler)(event, context)
+            status, payload = "ok", json.dumps(result).encode()
+        except Exception as error:  # a Lambda reports any exception as a function error
+            log.info("function=%s error=%s: %s", fn.function_name, type(error).__name__, error)
+            record.error = f"{type(error).__name__}: {error}"
+            status = "error"
+            payload = json.dumps({
+                "errorType": type(error).__name__, "errorMessage": str(error),
+                "stackTrace": traceback.format_exception(error)[-5:],
+            }).encode()
+        record.finished = time.time()
+        self._record(record)
+        return status, payload
+
+    def _record(self, record: Invocation) -> None:
+        with self._log_lock:
+            self.log.append(record)
+            if len(self.log) > 100_000:
+                del self.log[:50_000]

@@ -1,0 +1,50 @@
+"""The pieces a job's gradient is cut into, and how each is recovered from workers' results.
+
+A job's gradient is the sum of its components' sums. A component is either *owned* (one
+partition that one worker computes, recovered from any one delivery of it: M-SGC's D1 chunks,
+the uncoded scheme's shares) or *coded* (a block of n partitions under a gradient code, recovered
+from the results of any decodable set of workers: GC, SR-SGC, M-SGC's D2 groups).
+A worker's result for a job in a round always covers exactly one component, so decode weights
+map one-to-one onto results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ResultKey = tuple[int, int, int]  # (round, worker, job)
+
+
+@dataclass(frozen=True, eq=False)  # identity: one object per piece
+class Component:
+    """One piece of a job: ``name`` for messages, partitions from ``offset`` on."""
+
+    name: str
+    offset: int
+    owner: int | None = None  # owned: the worker that computes it
+    code: object | None = None  # coded: a gc_codes code over all n workers
+
+    def coefficients(self, worker: int) -> dict[int, float]:
+        """Worker's task on this component: {partition: coefficient}."""
+        if self.code is None:
+            return {self.offset: 1.0}
+        row = self.code.matrix[worker]
+        return {self.offset + p: float(row[p]) for p in self.code.support(worker)}
+
+    def decode(self, arrivals: dict[int, int], job: int) -> dict[ResultKey, float] | None:
+        """Weights on results given {worker: round it delivered this component}, or None."""
+        if self.code is None:
+            if self.owner not in arrivals:
+                return None
+            return {(arrivals[self.owner], self.owner, job): 1.0}
+        weights = self.code.decode(arrivals)
+        if weights is None:
+            return None
+        return {(arrivals[w], w, job): a for w, a in weights.items()}
+
+    def missing(self, arrivals: dict[int, int]) -> str:
+        """What this component still needs, for a late job's report."""
+        if self.code is None:
+            return f"{self.name} (worker {self.owner}) not delivered"
+        need = self.code.n - self.code.s
+        return f"{self.name}: {len(arrivals)} of at least {need} coded results delivered"

@@ -1,0 +1,191 @@
+"""The round-by-round bookkeeping every scheme shares: tasks out, arrivals in, decode weights.
+
+A scheme says only two things (see ``Session`` subclasses): which components a job has, and
+which (job, component) mini-tasks each worker runs in round t given what arrived before. This
+class does the rest: the contract's ``tasks``, ``observe``, ``decoded``, ``late`` and
+``would_be_late``, identically for every scheme, so the simulator, the emulator and the cloud
+coordinator share one decoding path.
+
+Invariant (tested exhaustively for small n): whenever the straggler pattern is inside the
+scheme's model, every job j is decodable after round j + T, and the weights reproduce
+sum_p g_p(j) exactly; outside it, a job is reported late and never decoded wrongly.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from numbers import Integral
+
+from .components import Component, ResultKey
+from ..params import require_int
+
+MiniTask = tuple[int, Component]  # (job, component)
+
+
+class Session(ABC):
+    """A run of ``jobs`` jobs through a scheme; rounds and jobs numbered from 1."""
+
+    def __init__(self, scheme, jobs: int):
+        self.scheme = scheme
+        self.n, self.T = scheme.n, scheme.T
+        self.jobs = require_int("jobs", jobs, 1)
+        self.rounds = self.jobs + self.T
+        self._plans: dict[int, list[list[MiniTask]]] = {}
+        self._stragglers: dict[int, frozenset[int]] = {}
+        # job -> component -> {worker: first round it delivered that component}
+        self._arrivals: dict[int, dict[Component, dict[int, int]]] = {}
+        self._weights: dict[int, dict[ResultKey, float]] = {}
+        self._decoded_in: dict[int, dict[int, dict[ResultKey, float]]] = {}
+
+    # --- what a scheme defines -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def partition_sizes(self) -> list[float]:
+        """Fraction of a job's data in each partition (k entries summing to 1)."""
+
+    @abstractmethod
+    def components(self, job: int) -> list[Component]:
+        """The components whose sums add up to job's gradient."""
+
+    @abstractmethod
+    def _plan(self, t: int) -> list[list[MiniTask]]:
+        """Per worker, the (job, component) mini-tasks of round t; may read arrivals up to t-1."""
+
+    # --- the contract ----------------------------------------------------------------------
+    @property
+    def partitions(self) -> int:
+        return len(self.partition_sizes)
+
+    def tasks(self, t: int) -> list[dict[int, dict[int, float]]]:
+        """Per worker: {job: {partition: coefficient}} for round t."""
+        return [
+            {job: component.coefficients(worker) for job, component in minitasks}
+            for worker, minitasks in enumerate(self.plan(t))
+        ]
+
+    def plan(self, t: int) -> list[list[MiniTask]]:
+        """Round t's mini-tasks per worker (cached: a round's plan never changes once made)."""
+        self._check_round(t)
+        if t not in self._plans:
+            if t > 1 and (t - 1) not in self._stragglers:
+                raise ValueError(f"round {t - 1} must be observed before planning round {t}")
+            self._plans[t] = self._plan(t)
+        return self._plans[t]
+
+    def observe(self, t: int, stragglers: Iterable[int]) -> None:
+        """Record round t's stragglers (workers whose round-t results did not arrive).
+
+        Rounds are observed in order; observing a round again with the same set is a no-op
+        (a re-executed coordinator step changes nothing), with another set an error.
+        """
+        stragglers = self._check_workers(stragglers)
+        if t in self._stragglers:
+            if self._stragglers[t] != stragglers:
+                raise ValueError(
+                    f"round {t} was already observed with stragglers "
+                    f"{sorted(self._stragglers[t])}, not {sorted(stragglers)}"
+                )
+            return
+        expected = len(self._stragglers) + 1
+        if t != expected:
+            raise ValueError(f"round must be {expected} (rounds are observed in order), got {t}")
+        touched = self._deliver(self.plan(t), t, stragglers, self._arrivals)
+        self._stragglers[t] = stragglers
+        self._decoded_in[t] = {}
+        for job in sorted(touched):
+            if job in self._weights:
+                continue
+            weights = self._decode(job, self._arrivals.get(job, {}))
+            if weights is not None:
+                self._weights[job] = weights
+                self._decoded_in[t][job] = weights
+
+    def decoded(self, t: int) -> dict[int, dict[ResultKey, float]]:
+        """{job: {(round, worker, job): weight}} for the jobs that became decodable in round t."""
+        if t not in self._decoded_in:
+            raise ValueError(f"round {t} has not been observed yet")
+        return dict(self._decoded_in[t])
+
+    def late(self, t: int) -> dict[int, str]:
+        """Jobs due by round t (j + T <= t) that are still not decodable, with what each lacks."""
+        return {
+            job: self._describe_missing(job, self._arrivals.get(job, {}))
+            for job in self._due(t)
+            if job not in self._weights
+        }
+
+    def would_be_late(self, t: int, stragglers: Iterable[int]) -> set[int]:
+        """The jobs due by round t that round-t stragglers ``stragglers`` would leave undecodable.
+
+        Pure: nothing is recorded. The coordinator calls it while results arrive to know when it
+        may stop waiting.
+        """
+        stragglers = self._check_workers(stragglers)
+        pending = [job for job in self._due(t) if job not in self._weights]
+        if not pending:
+            return set()
+        arrivals = {job: {c: dict(a) for c, a in self._arrivals.get(job, {}).items()}
+                    for job in pending}
+        self._deliver(self.plan(t), t, stragglers, arrivals, only=set(pending))
+        return {job for job in pending if self._decode(job, arrivals[job]) is None}
+
+    def weights(self, job: int) -> dict[ResultKey, float] | None:
+        """Decode weights of ``job`` once decodable, else None."""
+        return self._weights.get(job)
+
+    def stragglers(self, t: int) -> frozenset[int]:
+        return self._stragglers[t]
+
+    @property
+    def observed_rounds(self) -> int:
+        return len(self._stragglers)
+
+    # --- internals -------------------------------------------------------------------------
+    def _deliver(self, plan, t, stragglers, arrivals, only=None) -> set[int]:
+        touched = set()
+        for worker, minitasks in enumerate(plan):
+            if worker in stragglers:
+                continue
+            for job, component in minitasks:
+                if only is not None and job not in only:
+                    continue
+                arrivals.setdefault(job, {}).setdefault(component, {}).setdefault(worker, t)
+                touched.add(job)
+        return touched
+
+    def _decode(self, job: int, arrivals: dict[Component, dict[int, int]]):
+        weights: dict[ResultKey, float] = {}
+        for component in self.components(job):
+            part = component.decode(arrivals.get(component, {}), job)
+            if part is None:
+                return None
+            weights.update(part)
+        return weights
+
+    def _describe_missing(self, job: int, arrivals) -> str:
+        needs = [
+            component.missing(arrivals.get(component, {}))
+            for component in self.components(job)
+            if component.decode(arrivals.get(component, {}), job) is None
+        ]
+        shown = "; ".join(needs[:5]) + (f"; and {len(needs) - 5} more" if len(needs) > 5 else "")
+        return f"job {job} is late: {shown}"
+
+    def _due(self, t: int) -> range:
+        return range(1, min(self.jobs, t - self.T) + 1)
+
+    def _check_round(self, t: int) -> None:
+        if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= self.rounds:
+            raise ValueError(f"round must be an integer in [1, {self.rounds}], got {t!r}")
+
+    def _check_workers(self, workers: Iterable[int]) -> frozenset[int]:
+        workers = list(workers)
+        bad = [w for w in workers if isinstance(w, bool) or not isinstance(w, Integral)
+               or not 0 <= w < self.n]
+        if bad:
+            raise ValueError(f"stragglers must be worker indices in [0, {self.n - 1}], got {bad[:5]}")
+        return frozenset(int(w) for w in workers)
+
+    def _arrived(self, job: int, component: Component) -> dict[int, int]:
+        return self._arrivals.get(job, {}).get(component, {})

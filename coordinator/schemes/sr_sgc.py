@@ -1,0 +1,90 @@
+"""SR-SGC (Krishnan et al., ICLR 2023): GC with selective repetition of unfinished tasks.
+
+A GC code tolerating s = ceil(B lam / (W - 1 + B)) stragglers; load (s + 1) / n; T = B. In round
+t every worker works on job t, except that when job t - B got results from v > s too few workers
+in round t - B, v - s of those non-contributors repeat their job-(t - B) task in round t.
+Repeaters are taken first from round t - B's stragglers (under the bursty model none of them
+straggles again B rounds later), then from the workers that were busy repeating.
+Job t is decodable from n - s distinct coded results across rounds t and t + B.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..stragglers import BurstyModel
+from .base import Scheme
+from .components import Component
+from .gc_codes import make_gc_code
+from .session import Session
+from ..params import check_bursty
+
+
+class SelectiveRepetitionSGC(Scheme):
+    name = "sr-sgc"
+
+    def __init__(self, n: int, B: int, W: int, lam: int):
+        super().__init__(n)
+        self.B, self.W, self.lam = check_bursty(self.n, B, W, lam)
+        if (self.W - 1) % self.B:
+            raise ValueError(f"B must divide W - 1 for sr-sgc, got B={self.B}, W={self.W}")
+        self.s = math.ceil(self.B * self.lam / (self.W - 1 + self.B))
+        if self.s >= self.n:
+            raise ValueError(f"lam too large for n={self.n}: GC tolerance s={self.s} must be < n")
+        self.code = make_gc_code(self.n, self.s)
+
+    @property
+    def T(self) -> int:
+        return self.B
+
+    @property
+    def load(self) -> float:
+        return (self.s + 1) / self.n
+
+    @property
+    def params(self) -> dict[str, int]:
+        return {"B": self.B, "W": self.W, "lam": self.lam}
+
+    @property
+    def model(self) -> BurstyModel:
+        return BurstyModel(self.n, self.B, self.W, self.lam)
+
+    def session(self, jobs: int) -> SelectiveRepetitionSession:
+        return SelectiveRepetitionSession(self, jobs)
+
+
+class SelectiveRepetitionSession(Session):
+    def __init__(self, scheme: SelectiveRepetitionSGC, jobs: int):
+        super().__init__(scheme, jobs)
+        self.s = scheme.s
+        self._block = Component(f"GC block ({scheme.code.kind}, s={scheme.s})", 0,
+                                code=scheme.code)
+
+    @property
+    def partition_sizes(self) -> list[float]:
+        return [1 / self.n] * self.n
+
+    def components(self, job: int) -> list[Component]:
+        return [self._block]
+
+    def _plan(self, t: int):
+        fresh = t if t <= self.jobs else None
+        plan = [[(fresh, self._block)] if fresh else [] for _ in range(self.n)]
+        for worker in self._repeaters(t):
+            plan[worker] = [(t - self.T, self._block)]
+        return plan
+
+    def _repeaters(self, t: int) -> list[int]:
+        """The v - s workers that repeat job (t - B)'s task in round t (none if v <= s)."""
+        earlier = t - self.T
+        if earlier < 1 or earlier > self.jobs:
+            return []
+        stragglers = self._stragglers[earlier]
+        contributed = {w for w, minitasks in enumerate(self.plan(earlier))
+                       if w not in stragglers and any(j == earlier for j, _ in minitasks)}
+        idle = [w for w in range(self.n) if w not in contributed]
+        excess = len(idle) - self.s
+        if excess <= 0:
+            return []
+        idle.sort(key=lambda w: (w not in stragglers, w))
+        return idle[:excess]

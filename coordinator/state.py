@@ -1,0 +1,241 @@
+"""Where a job lives: its record and per-round log in DynamoDB, parameters and results in S3.
+
+Conditional writes make every step safe to run twice: a round's dispatch, collect decision and
+update are each written once (``attribute_not_exists``); a second run reads the first one's
+record back and does the same thing again with the same inputs. S3 keys are deterministic, and
+what goes under them is a pure function of what is already stored, so re-writing is harmless.
+
+Items (table key: string ``pk``, string ``sk``; the workers use the same table):
+- job record  ``pk=job#{id}``  ``sk=meta``          status, round, spec, plan, result, error
+- round log   ``pk=job#{id}``  ``sk=round#{t:06d}`` dispatch, invoked, collect, update (JSON)
+- job index   ``pk=jobs``      ``sk={id}``          created (for ``sgc jobs``)
+- worker completion records ``pk={run}#round#{t:06d}`` ``sk=worker#{w:04d}`` (contracts.md)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from typing import Any
+
+import boto3
+import numpy as np
+from botocore.exceptions import ClientError
+
+from coordinator.workflow import resources
+
+ROUND_FIELDS = ("dispatch", "invoked", "collect", "update")
+
+
+class JobNotFound(KeyError):
+    """No job with that id in the table."""
+
+    def __str__(self) -> str:
+        return f"no job {self.args[0]!r}; `sgc jobs` lists the jobs"
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _encode(value: Any) -> dict:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    return {"S": json.dumps(value, separators=(",", ":"))}
+
+
+def _decode_item(item: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if "BOOL" in value:
+            out[key] = value["BOOL"]
+        elif "N" in value:
+            number = float(value["N"])
+            out[key] = int(number) if number.is_integer() else number
+        elif "S" in value:
+            text = value["S"]
+            out[key] = json.loads(text) if key in _JSON_FIELDS else text
+        elif "M" in value:
+            out[key] = {k: _decode_item({"v": v})["v"] for k, v in value["M"].items()}
+        elif "L" in value:
+            out[key] = [_decode_item({"v": v})["v"] for v in value["L"]]
+        elif "NULL" in value:
+            out[key] = None
+    return out
+
+
+_JSON_FIELDS = {"spec", "plan", "result", "error", "dispatch", "invoked", "collect", "update",
+                "progress"}
+
+
+class Store:
+    """DynamoDB + S3 access for one stack (names from the environment or explicit)."""
+
+    def __init__(self, bucket: str | None = None, table: str | None = None,
+                 region: str | None = None, endpoint_url: str | None = None):
+        self.bucket = bucket or os.environ.get("SGC_BUCKET", resources.BUCKET)
+        self.table = table or os.environ.get("SGC_TABLE", resources.TABLE)
+        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        kwargs: dict[str, Any] = {"region_name": region or "us-east-1"}
+        if endpoint_url:
+            kwargs["endpoint_url"] = endpoint_url
+        session = boto3.session.Session()  # a session per store: clients built thread-safely
+        self.s3 = session.client("s3", **kwargs)
+        self.ddb = session.client("dynamodb", **kwargs)
+
+    # --- job record ----------------------------------------------------------------------------
+    def create_job(self, job: str, fields: dict[str, Any]) -> bool:
+        """Write a new job record; False if it already exists (nothing changed)."""
+        item = {"pk": {"S": f"job#{job}"}, "sk": {"S": "meta"}}
+        item.update({k: _encode(v) for k, v in fields.items()})
+        try:
+            self.ddb.put_item(TableName=self.table, Item=item,
+                              ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        self.ddb.put_item(TableName=self.table, Item={
+            "pk": {"S": "jobs"}, "sk": {"S": job}, "created": _encode(fields.get("created", 0))})
+        return True
+
+    def job(self, job: str) -> dict[str, Any]:
+        item = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
+                                 Key={"pk": {"S": f"job#{job}"}, "sk": {"S": "meta"}}).get("Item")
+        if item is None:
+            raise JobNotFound(job)
+        out = _decode_item(item)
+        out["job"] = job
+        return out
+
+    def update_job(self, job: str, fields: dict[str, Any], *, if_round: int | None = None) -> bool:
+        """SET fields on the job record; with ``if_round`` only while its round equals it."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": _encode(v) for i, v in enumerate(fields.values())}
+        kwargs: dict[str, Any] = {}
+        if if_round is not None:
+            names["#round"] = "round"
+            values[":expected"] = {"N": str(if_round)}
+            kwargs["ConditionExpression"] = "#round = :expected"
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={"pk": {"S": f"job#{job}"}, "sk": {"S": "meta"}},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values, **kwargs)
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def jobs(self) -> list[str]:
+        """Every job id, oldest first."""
+        items, kwargs = [], {}
+        while True:
+            page = self.ddb.query(TableName=self.table, KeyConditionExpression="pk = :p",
+                                  ExpressionAttributeValues={":p": {"S": "jobs"}}, **kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        items.sort(key=lambda i: (float(i.get("created", {}).get("N", "0")), i["sk"]["S"]))
+        return [i["sk"]["S"] for i in items]
+
+    # --- round log -----------------------------------------------------------------------------
+    def record_round(self, job: str, t: int, field: str, value: Any) -> tuple[bool, Any]:
+        """Write ``field`` of round t once. Returns (written, the stored value)."""
+        if field not in ROUND_FIELDS:
+            raise ValueError(f"round field must be one of {ROUND_FIELDS}, got {field!r}")
+        key = {"pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key=key, UpdateExpression="SET #f = :v",
+                ConditionExpression="attribute_not_exists(#f)",
+                ExpressionAttributeNames={"#f": field},
+                ExpressionAttributeValues={":v": _encode(value)})
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            return False, self.round(job, t)[field]
+        return True, value
+
+    def round(self, job: str, t: int) -> dict[str, Any]:
+        item = self.ddb.get_item(TableName=self.table, ConsistentRead=True, Key={
+            "pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}).get("Item")
+        return _decode_item(item) if item else {}
+
+    def rounds(self, job: str) -> list[dict[str, Any]]:
+        """The round log in order; each entry has ``round`` plus the fields written so far."""
+        items, kwargs = [], {}
+        while True:
+            page = self.ddb.query(
+                TableName=self.table, ConsistentRead=True,
+                KeyConditionExpression="pk = :p AND begins_with(sk, :r)",
+                ExpressionAttributeValues={":p": {"S": f"job#{job}"}, ":r": {"S": "round#"}},
+                **kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        out = []
+        for item in items:
+            entry = _decode_item(item)
+            entry["round"] = int(entry.pop("sk").split("#")[1])
+            entry.pop("pk", None)
+            out.append(entry)
+        return sorted(out, key=lambda e: e["round"])
+
+    def completions(self, run: str, t: int) -> dict[int, dict[str, Any]]:
+        """Worker completion records of round t: {worker: record}."""
+        items, kwargs = [], {}
+        while True:
+            page = self.ddb.query(TableName=self.table, ConsistentRead=True,
+                                  KeyConditionExpression="pk = :p",
+                                  ProjectionExpression="sk, #s, error_type, error_message, timings",
+                                  ExpressionAttributeNames={"#s": "status"},
+                                  ExpressionAttributeValues={":p": {"S": f"{run}#round#{t:06d}"}},
+                                  **kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        out = {}
+        for item in items:
+            record = _decode_item(item)
+            out[int(record["sk"].split("#")[1])] = record
+        return out
+
+    # --- S3 ------------------------------------------------------------------------------------
+    def put_array(self, key: str, array: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=buffer.getvalue())
+
+    def get_array(self, key: str) -> np.ndarray:
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return np.load(io.BytesIO(body), allow_pickle=False)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(value).encode())
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,84 @@
+"""Thin Lambda handlers of the job workflow's steps (coordinator.workflow.definition).
+
+Each parses the state, calls the step in ``coordinator.control.rounds`` and returns the next
+state. Names come from the environment: ``SGC_BUCKET``, ``SGC_TABLE``, ``SGC_WORKER_FUNCTION``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from coordinator.control import rounds
+from coordinator.state import Store
+
+logger = Logger(service="sgcflow-coordinator")
+_lock = threading.Lock()
+_cached: dict[tuple, Any] = {}
+
+
+def _target() -> tuple:
+    return tuple(os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "SGC_BUCKET", "SGC_TABLE",
+                                             "SGC_WORKER_FUNCTION"))
+
+
+def _store() -> Store:
+    # Clients live as long as the execution environment (boto3 clients are thread-safe once
+    # built; building them is not), rebuilt when the target stack changes (tests).
+    key = ("store", *_target())
+    with _lock:
+        if key not in _cached:
+            _cached[key] = Store(endpoint_url=key[1])
+        return _cached[key]
+
+
+def _invoker() -> rounds.Invoker:
+    key = ("invoker", *_target())
+    with _lock:
+        if key not in _cached:
+            _cached[key] = rounds.lambda_invoker(endpoint_url=key[1])
+        return _cached[key]
+
+
+def _remaining(context: Any):
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return lambda: 900.0
+    return lambda: context.get_remaining_time_in_millis() / 1000.0
+
+
+def plan(event: dict, context: Any = None) -> dict:
+    """Set the job up, or (with ``continue_as``) start the job's next execution."""
+    logger.append_keys(job=event.get("job"))
+    if "continue_as" in event:
+        return rounds.continue_step(_store(), event, _sfn())
+    return rounds.plan_step(_store(), event)
+
+
+def _sfn():
+    import boto3
+
+    key = ("sfn", *_target())
+    with _lock:
+        if key not in _cached:
+            _cached[key] = boto3.session.Session().client("stepfunctions", endpoint_url=key[1])
+        return _cached[key]
+
+
+def dispatch(event: dict, context: Any = None) -> dict:
+    logger.append_keys(job=event.get("job"), round=event.get("round"))
+    return rounds.dispatch_step(_store(), event, _invoker())
+
+
+def collect(event: dict, context: Any = None) -> dict:
+    return rounds.collect_step(_store(), event, _remaining(context))
+
+
+def update(event: dict, context: Any = None) -> dict:
+    return rounds.update_step(_store(), event)
+
+
+def finalize(event: dict, context: Any = None) -> dict:
+    return rounds.finalize_step(_store(), event)

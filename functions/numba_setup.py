@@ -1,0 +1,114 @@
+"""Numba configuration for the worker, applied before Numba compiles or loads any kernel.
+
+Why each setting (aws.md, "Lambda" and "Verified locally"):
+- ``NUMBA_CACHE_DIR`` under /tmp: the only writable place in Lambda.
+- Thread count = the cores this process may really use (sched_getaffinity; Lambda shows 2 vCPUs
+  below ~3 GB and 6 from ~8.8 GB), overridable with ``SGC_WORKER_THREADS``.
+- Threading layer "threadsafe" (omp or tbb): the emulator runs many handler invocations as threads
+  of one process, and the default fallback "workqueue" aborts under concurrent launches.
+- Cold start: a cache built at bundle time with ``NUMBA_CPU_NAME=generic`` is shipped beside the
+  code (``functions/numba_cache/``) and copied into the cache dir at init; Numba keys cache entries
+  by a hash of the source and the CPU name, so a generic cache is valid on any x86-64 host that
+  runs with ``NUMBA_CPU_NAME=generic`` too (set by ``configure()`` inside Lambda).
+
+Build the shipped cache:  ``NUMBA_CPU_NAME=generic python -m functions.numba_setup build DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+DEFAULT_CACHE_DIR = "/tmp/sgcflow-numba-cache"
+SHIPPED_CACHE = Path(os.environ.get("SGC_NUMBA_SHIPPED_CACHE",
+                                    Path(__file__).with_name("numba_cache")))
+_configured = False
+
+
+def available_cores() -> int:
+    """Cores this process may run on (affinity mask), or ``SGC_WORKER_THREADS`` when set."""
+    override = os.environ.get("SGC_WORKER_THREADS")
+    if override:
+        return max(1, int(override))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def in_lambda() -> bool:
+    return "AWS_LAMBDA_FUNCTION_NAME" in os.environ and "SGC_EMULATED" not in os.environ
+
+
+def configure() -> dict[str, object]:
+    """Set cache dir, CPU target, threading layer and thread count; idempotent. Returns them."""
+    global _configured
+    if not _configured:
+        os.environ.setdefault("NUMBA_CACHE_DIR", DEFAULT_CACHE_DIR)
+        if in_lambda():
+            os.environ.setdefault("NUMBA_CPU_NAME", "generic")
+        import numba
+
+        # numba reads these at its own import; repeat them in case it was imported first
+        numba.config.CACHE_DIR = numba.config.CACHE_DIR or os.environ["NUMBA_CACHE_DIR"]
+        if os.environ.get("NUMBA_CPU_NAME") == "generic" and numba.config.CPU_NAME is None:
+            numba.config.CPU_NAME, numba.config.CPU_FEATURES = "generic", ""
+        numba.config.THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER", "threadsafe")
+        numba.set_num_threads(min(available_cores(), numba.config.NUMBA_NUM_THREADS))
+        install_shipped_cache()
+        _configured = True
+    import numba
+
+    return {"cache_dir": numba.config.CACHE_DIR, "cpu_name": numba.config.CPU_NAME or "host",
+            "threads": numba.get_num_threads(), "threading_layer": numba.config.THREADING_LAYER}
+
+
+def kernel_cache_path() -> Path:
+    """Where Numba looks for functions/kernels.py's cache entries under NUMBA_CACHE_DIR."""
+    import numba
+    from numba.core.caching import UserProvidedCacheLocator
+
+    kernels_file = str(Path(__file__).with_name("kernels.py"))
+    subpath = UserProvidedCacheLocator.get_suitable_cache_subpath(kernels_file)
+    return Path(numba.config.CACHE_DIR) / subpath
+
+
+def install_shipped_cache(source: Path = SHIPPED_CACHE) -> int:
+    """Copy shipped cache files that the cache dir lacks; returns how many were copied."""
+    if not source.is_dir():
+        return 0
+    target = kernel_cache_path()
+    target.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for path in source.iterdir():
+        if path.suffix in (".nbi", ".nbc") and not (target / path.name).exists():
+            shutil.copy2(path, target / path.name)
+            copied += 1
+    return copied
+
+
+def build_shipped_cache(destination: Path) -> int:
+    """Compile every kernel into an empty cache and copy its files to ``destination``."""
+    if os.environ.get("NUMBA_CPU_NAME") != "generic":
+        raise SystemExit("build the shipped cache with NUMBA_CPU_NAME=generic set")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["NUMBA_CACHE_DIR"] = scratch
+        configure()
+        from functions import kernels
+
+        kernels.warm_up()
+        destination.mkdir(parents=True, exist_ok=True)
+        files = [p for p in kernel_cache_path().iterdir() if p.suffix in (".nbi", ".nbc")]
+        for path in files:
+            shutil.copy2(path, destination / path.name)
+    return len(files)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "build":
+        raise SystemExit("usage: NUMBA_CPU_NAME=generic python -m functions.numba_setup build DIR")
+    print(f"{build_shipped_cache(Path(sys.argv[2]))} cache files written to {sys.argv[2]}")

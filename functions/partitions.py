@@ -1,0 +1,155 @@
+"""Read dataset partitions from S3 inside a worker, with caches that survive warm invocations.
+
+A dataset prefix holds ``manifest.json`` and ``part-00000.parquet`` ... (written by
+coordinator/datasets.py). A worker's partitions are fixed by the scheme, so a warm worker should
+download its data once: decoded partitions stay in memory (bounded LRU), and the Parquet bytes in
+/tmp, content-addressed by the manifest's sha256 (a re-prepared dataset never hits a stale file).
+Every partition is checked against the manifest: checksum, column names and float32 types.
+Thread-safe: the emulator runs many invocations of one process concurrently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from functions.errors import EventError, MissingObjectError, SchemaMismatchError
+
+FORMAT = "sgcflow-dataset/1"
+MANIFEST = "manifest.json"
+LABEL_COLUMN = "label"
+COLUMN_TYPE = "float"  # str(pa.float32())
+DEFAULT_CACHE_DIR = "/tmp/sgcflow-partitions"
+DEFAULT_MEMORY_MB = 512
+
+
+def partition_key(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Rows of one partition: X row-major (rows x d float32), y int32 class labels."""
+
+    key: str
+    X: np.ndarray
+    y: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.X.nbytes + self.y.nbytes
+
+
+def parse_partition(data: bytes, manifest: dict[str, Any], key: str) -> Partition:
+    """Decode Parquet bytes into a Partition, or SchemaMismatchError naming ``key`` and column."""
+    table = pq.read_table(pa.BufferReader(data))
+    expected = list(manifest["feature_columns"]) + [LABEL_COLUMN]
+    if table.column_names != expected:
+        missing = sorted(set(expected) - set(table.column_names))
+        extra = sorted(set(table.column_names) - set(expected))
+        raise SchemaMismatchError(key, f"columns differ from the manifest: missing {missing}, "
+                                       f"unexpected {extra} (order must match too)")
+    for field in table.schema:
+        if str(field.type) != COLUMN_TYPE:
+            raise SchemaMismatchError(f"{key} column {field.name!r}",
+                                      f"type {field.type}, manifest requires float32")
+    X = np.empty((table.num_rows, len(expected) - 1), dtype=np.float32)
+    for j, name in enumerate(expected[:-1]):
+        X[:, j] = table.column(name).to_numpy()
+    labels = table.column(LABEL_COLUMN).to_numpy()
+    y = labels.astype(np.int32)
+    if not np.array_equal(y, labels):
+        raise SchemaMismatchError(f"{key} column 'label'", "labels must be integer class indices")
+    return Partition(key, X, y)
+
+
+class PartitionStore:
+    """Manifests and partitions of datasets in S3, cached in memory and in /tmp."""
+
+    def __init__(self, s3: Any, cache_dir: str | None = None, memory_mb: float | None = None):
+        self.s3 = s3
+        self.cache_dir = Path(cache_dir or os.environ.get("SGC_PARTITION_CACHE_DIR",
+                                                          DEFAULT_CACHE_DIR))
+        budget = memory_mb or float(os.environ.get("SGC_PARTITION_CACHE_MB", DEFAULT_MEMORY_MB))
+        self.memory_budget = int(budget * 2**20)
+        self._manifests: dict[tuple[str, str], dict[str, Any]] = {}
+        self._partitions: OrderedDict[tuple[str, str], Partition] = OrderedDict()
+        self._lock = threading.Lock()
+        self.downloads = 0  # S3 partition reads, for tests and logs
+
+    def manifest(self, bucket: str, dataset: str) -> dict[str, Any]:
+        """The dataset's manifest (cached: a prepared dataset prefix is immutable)."""
+        with self._lock:
+            cached = self._manifests.get((bucket, dataset))
+        if cached is not None:
+            return cached
+        key = f"{dataset.rstrip('/')}/{MANIFEST}"
+        manifest = json.loads(self._get(bucket, key))
+        if manifest.get("format") != FORMAT:
+            raise SchemaMismatchError(f"{key} format",
+                                      f"got {manifest.get('format')!r}, expected {FORMAT!r}")
+        with self._lock:
+            self._manifests[(bucket, dataset)] = manifest
+        return manifest
+
+    def load(self, bucket: str, dataset: str, index: int) -> Partition:
+        """Partition ``index`` of ``dataset``: memory, else /tmp, else S3 (checksum verified)."""
+        manifest = self.manifest(bucket, dataset)
+        parts = manifest["partitions"]
+        key = f"{dataset.rstrip('/')}/{partition_key(index)}"
+        if not 0 <= index < len(parts):
+            raise MissingObjectError(key, f"partition {index} is not in the manifest "
+                                          f"(k={len(parts)}: partitions 0..{len(parts) - 1})")
+        digest = parts[index]["sha256"]
+        with self._lock:
+            hit = self._partitions.get((digest, key))
+            if hit is not None:
+                self._partitions.move_to_end((digest, key))
+                return hit
+        partition = parse_partition(self._read_bytes(bucket, key, digest), manifest, key)
+        if partition.X.shape[0] != parts[index]["rows"]:
+            raise SchemaMismatchError(f"{key} rows", f"{partition.X.shape[0]} rows, manifest "
+                                                     f"says {parts[index]['rows']}")
+        self._remember((digest, key), partition)
+        return partition
+
+    def _read_bytes(self, bucket: str, key: str, digest: str) -> bytes:
+        path = self.cache_dir / f"{digest}.parquet"
+        if path.exists():
+            return path.read_bytes()
+        data = self._get(bucket, key)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            raise SchemaMismatchError(f"{key} sha256", f"{actual}, manifest says {digest}")
+        self.downloads += 1
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
+        scratch.write_bytes(data)
+        os.replace(scratch, path)  # atomic: concurrent readers see all of it or nothing
+        return data
+
+    def _remember(self, cache_key: tuple[str, str], partition: Partition) -> None:
+        with self._lock:
+            self._partitions[cache_key] = partition
+            total = sum(p.nbytes for p in self._partitions.values())
+            while total > self.memory_budget and len(self._partitions) > 1:
+                _, evicted = self._partitions.popitem(last=False)
+                total -= evicted.nbytes
+
+    def _get(self, bucket: str, key: str) -> bytes:
+        try:
+            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            raise MissingObjectError(key, f"no such object in bucket {bucket!r}") from None
+        except self.s3.exceptions.NoSuchBucket:
+            raise EventError("bucket", f"no such bucket {bucket!r}") from None

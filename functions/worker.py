@@ -1,0 +1,243 @@
+"""The Lambda worker: one invocation = one worker in one round (contracts: Worker).
+
+For each task (a job, its model, parameters and {partition: coefficient}), the worker downloads
+what it needs, computes the coded result sum_p coefficient * [loss_p, grad_p] with the Numba
+kernels, and writes it under a deterministic key (a re-delivered event overwrites the same
+objects and the same completion record). Phases run download -> compute -> upload over all tasks,
+so every input is validated before anything is written, and the timings separate cleanly.
+
+Init (module import) configures Numba and loads every kernel from the cache (or compiles it),
+so no invocation pays JIT time; ``init_s`` is reported on the cold invocation.
+"""
+
+from __future__ import annotations
+
+import time
+
+_INIT_START = time.perf_counter()
+
+import io  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import threading  # noqa: E402
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+import numpy as np  # noqa: E402
+from aws_lambda_powertools import Logger  # noqa: E402
+
+from functions import kernels  # noqa: E402  (configures Numba first)
+from functions.errors import EventError, MissingObjectError, WorkerError  # noqa: E402
+from functions.keys import record_keys, result_key  # noqa: E402
+from functions.models import ModelSpec  # noqa: E402
+from functions.partitions import PartitionStore  # noqa: E402
+
+kernels.warm_up()
+INIT_S = time.perf_counter() - _INIT_START
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "sgcflow-worker"))
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class _Runtime:
+    """Clients and caches that live as long as the execution environment (warm invocations)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cold = True
+        self.s3 = boto3.client("s3")
+        self.dynamodb = boto3.client("dynamodb")
+        self.store = PartitionStore(self.s3)
+
+    def take_cold_flag(self) -> bool:
+        with self.lock:
+            cold, self.cold = self.cold, False
+        return cold
+
+
+_runtime: _Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime() -> _Runtime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = _Runtime()
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget clients and caches (tests switching moto backends; next invocation counts as cold)."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = None
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Compute and store this worker's coded results for one round; see the module docstring."""
+    rt = runtime()
+    cold = rt.take_cold_flag()
+    run, round_, worker, bucket = _identity(event)
+    logger.thread_safe_append_keys(run=run, round=round_, worker=worker,
+                                   request_id=getattr(context, "aws_request_id", None))
+    timings: dict[str, Any] = {"cold_start": cold, "init_s": INIT_S if cold else 0.0,
+                               "download_s": 0.0, "compute_s": 0.0, "upload_s": 0.0}
+    try:
+        results = _run(rt, event, run, round_, worker, bucket, timings)
+    except Exception as error:
+        status = "error"
+        _record(rt, run, round_, worker, status, {}, timings, error)
+        logger.warning("worker failed", extra={"error_type": type(error).__name__,
+                                               "error_message": str(error), **timings})
+        logger.thread_safe_clear_keys()
+        raise
+    _record(rt, run, round_, worker, "ok", results, timings)
+    logger.info("worker done", extra={"jobs": sorted(results), **timings})
+    logger.thread_safe_clear_keys()
+    return {"run": run, "round": round_, "worker": worker, "status": "ok",
+            "results": results, "timings": timings}
+
+
+def _run(rt: _Runtime, event: dict, run: str, round_: int, worker: int, bucket: str,
+         timings: dict) -> dict[str, str]:
+    tasks = _tasks(event)
+    start = time.perf_counter()
+    loaded = [_download(rt, bucket, i, task) for i, task in enumerate(tasks)]
+    compute_start = time.perf_counter()
+    coded = [_compute(*item) for item in loaded]
+    upload_start = time.perf_counter()
+    results = {}
+    for task, vector in zip(tasks, coded, strict=True):
+        key = result_key(run, round_, task["job"], worker)
+        buffer = io.BytesIO()
+        np.save(buffer, vector, allow_pickle=False)
+        rt.s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+        results[str(task["job"])] = key
+    end = time.perf_counter()
+    timings.update(download_s=compute_start - start, compute_s=upload_start - compute_start,
+                   upload_s=end - upload_start)
+    return results
+
+
+def _download(rt: _Runtime, bucket: str, index: int, task: dict) -> tuple:
+    """Fetch and validate one task's parameters and partitions."""
+    spec = task["model"]
+    params = spec.check_params(_load_npy(rt, bucket, task["params_key"]), task["params_key"])
+    manifest = rt.store.manifest(bucket, task["dataset"])
+    if manifest["n_features"] != spec.n_features:
+        raise EventError(f"tasks[{index}].model.n_features",
+                         f"{spec.n_features}, but dataset {task['dataset']!r} has "
+                         f"{manifest['n_features']} feature columns")
+    parts = []
+    for partition, coefficient in task["coefficients"]:
+        data = rt.store.load(bucket, task["dataset"], partition)
+        spec.check_labels(data.y, data.key)
+        parts.append((data, coefficient))
+    return spec, params, parts
+
+
+def _compute(spec: ModelSpec, params: np.ndarray, parts: list) -> np.ndarray:
+    """sum_p coefficient_p * [loss_p, grad_p] (float64)."""
+    coded = np.zeros(spec.n_params + 1)
+    for data, coefficient in parts:
+        coded += coefficient * kernels.loss_grad(spec, data.X, data.y, params)
+    return coded
+
+
+def _load_npy(rt: _Runtime, bucket: str, key: str) -> np.ndarray:
+    try:
+        body = rt.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except rt.s3.exceptions.NoSuchKey:
+        raise MissingObjectError(key, f"no such object in bucket {bucket!r}") from None
+    try:
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    except ValueError as error:
+        raise EventError(key, f"not a .npy array: {error}") from None
+
+
+def _identity(event: Any) -> tuple[str, int, int, str]:
+    if not isinstance(event, dict):
+        raise EventError("event", f"must be an object, got {type(event).__name__}")
+    run = event.get("run")
+    if not isinstance(run, str) or not _RUN_NAME.match(run):
+        raise EventError("run", f"must match {_RUN_NAME.pattern}, got {run!r}")
+    round_ = _integer(event, "round", "round", low=1)
+    worker = _integer(event, "worker", "worker", low=0)
+    bucket = event.get("bucket") or os.environ.get("SGC_BUCKET")
+    if not isinstance(bucket, str) or not bucket:
+        raise EventError("bucket", "missing: give event 'bucket' or env SGC_BUCKET")
+    return run, round_, worker, bucket
+
+
+def _tasks(event: dict) -> list[dict]:
+    tasks = event.get("tasks")
+    if not isinstance(tasks, list) or not tasks:
+        raise EventError("tasks", "must be a non-empty list")
+    parsed, jobs = [], set()
+    for i, task in enumerate(tasks):
+        where = f"tasks[{i}]"
+        if not isinstance(task, dict):
+            raise EventError(where, "must be an object")
+        job = _integer(task, "job", f"{where}.job", low=1)
+        if job in jobs:
+            raise EventError(f"{where}.job", f"job {job} appears twice in one invocation")
+        jobs.add(job)
+        for key in ("params_key", "dataset"):
+            if not isinstance(task.get(key), str) or not task[key]:
+                raise EventError(f"{where}.{key}", "must be a non-empty string (an S3 key)")
+        try:
+            spec = ModelSpec.from_dict(task.get("model"))
+        except EventError as error:
+            raise EventError(f"{where}.{error.field}", str(error).split(": ", 1)[1]) from None
+        parsed.append({"job": job, "model": spec, "params_key": task["params_key"],
+                       "dataset": task["dataset"],
+                       "coefficients": _coefficients(task.get("coefficients"), where)})
+    return parsed
+
+
+def _coefficients(raw: Any, where: str) -> list[tuple[int, float]]:
+    if not isinstance(raw, dict) or not raw:
+        raise EventError(f"{where}.coefficients", "must be a non-empty {partition: coefficient}")
+    out = []
+    for partition, coefficient in raw.items():
+        field = f"{where}.coefficients[{partition!r}]"
+        if not str(partition).isdigit():
+            raise EventError(field, "partition must be a non-negative integer")
+        if isinstance(coefficient, bool) or not isinstance(coefficient, int | float) \
+                or not math.isfinite(coefficient):
+            raise EventError(field, f"coefficient must be a finite number, got {coefficient!r}")
+        if coefficient != 0:
+            out.append((int(partition), float(coefficient)))
+    return sorted(out)
+
+
+def _integer(source: dict, key: str, field: str, low: int) -> int:
+    value = source.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise EventError(field, f"must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
+            results: dict[str, str], timings: dict, error: BaseException | None = None) -> None:
+    """Completion record in DynamoDB (table from env SGC_TABLE; skipped when unset)."""
+    table = os.environ.get("SGC_TABLE")
+    if not table:
+        return
+    item = {name: {"S": value} for name, value in record_keys(run, round_, worker).items()}
+    item.update({
+        "run": {"S": run}, "round": {"N": str(round_)}, "worker": {"N": str(worker)},
+        "status": {"S": status},
+        "results": {"M": {job: {"S": key} for job, key in results.items()}},
+        "timings": {"M": {name: ({"BOOL": value} if isinstance(value, bool)
+                                 else {"N": repr(float(value))})
+                          for name, value in timings.items()}},
+    })
+    if error is not None:
+        item["error_type"] = {"S": type(error).__name__}
+        item["error_message"] = {"S": str(error)[:1000]}
+        if isinstance(error, WorkerError):
+            item["error_field"] = {"S": error.field}
+    rt.dynamodb.put_item(TableName=table, Item=item)

@@ -1,0 +1,43 @@
+"""Alarms on what needs a human: failed or timed-out job executions, and worker errors.
+
+A straggler is not an error (the code absorbs it); a worker *error* (bad input, crash, timeout)
+is, so any in a 5-minute window raises the alarm.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+PERIOD = cdk.Duration.minutes(5)
+
+
+class Alarms(Construct):
+    """CloudWatch alarms for the state machine and the worker function."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, state_machine: sfn.StateMachine,
+                 worker: lambda_.IFunction) -> None:
+        super().__init__(scope, construct_id)
+        self.failed_executions = self._alarm(
+            "FailedExecutions", state_machine.metric_failed(period=PERIOD, statistic="Sum"),
+            "an sgcflow job execution failed (see `sgc status JOB`)")
+        self.timed_out_executions = self._alarm(
+            "TimedOutExecutions", state_machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+            "an sgcflow job execution timed out")
+        self.worker_errors = self._alarm(
+            "WorkerErrors", worker.metric_errors(period=PERIOD, statistic="Sum"),
+            "sgcflow workers raised errors (bad input, crash or timeout)")
+
+    def _alarm(self, name: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self, name,
+            metric=metric,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )

@@ -1,0 +1,104 @@
+"""Deployment settings: read from CDK context (`-c key=value` or cdk.json), validated, one home.
+
+Names and sizes shared with the emulator (function names, default memory, timeouts) come from
+``coordinator.workflow.resources`` so the cloud and the local backend cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from coordinator.workflow import resources
+
+ARCHITECTURES = ("x86_64", "arm64")
+BUNDLE_MODES = ("auto", "full", "source")
+# Retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
+WORKER_ALIAS = "live"
+NUMBA_CACHE_DIR = "/tmp/numba-cache"
+# Env var names the functions read (see the README's infrastructure section).
+ENV_BUCKET = "SGC_BUCKET"
+ENV_TABLE = "SGC_TABLE"
+ENV_NUMBA_CACHE = "NUMBA_CACHE_DIR"
+ENV_WORKER_FUNCTION = "SGC_WORKER_FUNCTION"
+ENV_WORKER_ALIAS = "SGC_WORKER_ALIAS"
+ENV_WARMPOOL_PLANS_KEY = "SGC_WARMPOOL_PLANS_KEY"
+ENV_WARMPOOL_REGIONS = "SGC_WARMPOOL_REGIONS"
+
+
+@dataclass(frozen=True)
+class InfraConfig:
+    """Everything the stacks vary on; defaults give the 256-worker deployment."""
+
+    regions: tuple[str, ...] = ("us-east-1",)
+    workers: int = 256
+    worker_memory_mb: int = resources.WORKER_MEMORY_MB
+    worker_timeout_s: int = resources.WORKER_TIMEOUT_S
+    step_memory_mb: int = resources.STEP_MEMORY_MB
+    architecture: str = "x86_64"
+    bundle: str = "auto"
+    provisioned: int = 0
+    log_retention_days: int = 30
+    results_expire_days: int = 14
+    warm_pool_minutes: int = 5
+    account: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.regions or any(not r or r.strip() != r for r in self.regions):
+            raise ValueError(f"regions: need one or more names like us-east-1, got {self.regions}")
+        _check_range("workers", self.workers, 1, 1000)
+        _check_range("worker_memory_mb", self.worker_memory_mb, 128, 10240)
+        _check_range("worker_timeout_s", self.worker_timeout_s, 1, 900)
+        _check_range("step_memory_mb", self.step_memory_mb, 128, 10240)
+        _check_range("provisioned", self.provisioned, 0, self.workers)
+        _check_range("results_expire_days", self.results_expire_days, 1, 3650)
+        _check_range("warm_pool_minutes", self.warm_pool_minutes, 1, 1440)
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        _check_choice("bundle", self.bundle, BUNDLE_MODES)
+        _check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any], account: str | None = None) -> InfraConfig:
+        """Build from a context getter (``app.node.try_get_context``); strings are parsed."""
+        defaults = cls()
+        values: dict[str, Any] = {"account": account}
+        raw_regions = get("regions")
+        if raw_regions is not None:
+            values["regions"] = _regions(raw_regions)
+        for name in ("workers", "worker_memory_mb", "worker_timeout_s", "step_memory_mb",
+                     "provisioned", "log_retention_days", "results_expire_days",
+                     "warm_pool_minutes"):
+            raw = get(name)
+            if raw is not None:
+                values[name] = _integer(name, raw)
+        for name in ("architecture", "bundle"):
+            raw = get(name)
+            if raw is not None:
+                values[name] = str(raw).strip()
+        merged = {**defaults.__dict__, **values}
+        return cls(**merged)
+
+
+def _regions(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _integer(name: str, raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{name}: must be between {low} and {high}, got {value}")
+
+
+def _check_choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}: must be one of {list(allowed)}, got {value!r}")

@@ -1,0 +1,280 @@
+"""Lambda packaging without Docker: cross-platform wheels into a cached layer folder.
+
+The worker needs numpy, numba, llvmlite and pyarrow built for Amazon Linux (Lambda Python 3.12).
+pip can fetch those as binary wheels for another platform (`--platform … --only-binary=:all:
+--python-version 3.12`), so no container engine is needed. Wheels are downloaded once into
+``build/lambda/wheels-<arch>/`` and installed from there with ``--no-index``: a repeat build is
+offline. The installed tree is trimmed (tests, caches, headers, unused pyarrow parts), llvmlite
+is shipped as a zip (see ``ZIPPED_PACKAGES``), and the result must stay under Lambda's 250 MB
+unzipped limit together with the function code (checked by ``bundle_report``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / "build" / "lambda"
+CONSTRAINTS = ROOT / "constraints.txt"
+
+LAMBDA_PYTHON = "3.12"
+# What the functions import beyond the Lambda runtime (boto3 ships with the runtime).
+DEPENDENCIES = ("numpy", "numba", "llvmlite", "pyarrow", "aws-lambda-powertools")
+# Lambda's Python 3.12 runtime is Amazon Linux 2023 (glibc 2.34): manylinux2014 and 2_28 both run.
+PLATFORMS = {
+    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
+}
+SOURCE_PACKAGES = ("functions", "coordinator")
+# Lambda: function code plus all layers, unzipped, at most 250 MB (262,144,000 bytes).
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+# Never needed at run time inside Lambda; removing them keeps the layer well under the limit.
+TRIM_DIR_NAMES = frozenset({"__pycache__", "tests", "testing", "benchmarks", "include"})
+TRIM_TOP_LEVEL = frozenset({"bin"})
+TRIM_SUFFIXES = (".pyc", ".pyx", ".pxd", ".pxi", ".h", ".hpp")
+# Optional pyarrow parts nothing of ours imports (Flight RPC, S3/cloud filesystems, C++ tests)
+# and the unversioned / fully versioned copies of libraries that are loaded by their SONAME
+# (wheels cannot hold symlinks, so pip writes three full copies of each).
+TRIM_GLOBS = (
+    "pyarrow/libarrow_flight.so*", "pyarrow/libarrow_python_flight.so*", "pyarrow/_flight.*.so",
+    "pyarrow/libarrow_s3.so*", "pyarrow/_s3fs.*.so", "pyarrow/_gcsfs.*.so", "pyarrow/_azurefs.*.so",
+    "pyarrow/_hdfs.*.so", "pyarrow/_pyarrow_cpp_tests.*.so",
+    "pyarrow/libarrow_python.so", "pyarrow/libarrow_python.so.*.*.*",
+    "pyarrow/libarrow_python_parquet_encryption.so",
+    "pyarrow/libarrow_python_parquet_encryption.so.*.*.*",
+)
+# Bump when the trimming rules change, so cached layers are rebuilt.
+TRIM_VERSION = "4"
+# libllvmlite.so alone is ~171 MB, which puts the trimmed layer at ~337 MB. llvmlite is pure
+# Python around that one ctypes-loaded library, found through importlib.resources, so it works
+# from a zip on sys.path: the library is unpacked to /tmp when numba first loads it (~1 s per
+# cold start) and the zip counts ~55 MB instead of ~171 MB. A .pth file in the layer's site
+# directory puts the zip on sys.path; so does the functions' PYTHONPATH (see lambda_base).
+ZIPPED_PACKAGES = ("llvmlite",)
+LAYER_MOUNT = "/opt/python"
+SITE_DIR = f"lib/python{LAMBDA_PYTHON}/site-packages"
+
+
+class PackagingError(RuntimeError):
+    """pip could not produce the Lambda dependency layer."""
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    """Unzipped sizes in bytes of what one function deploys (layer + code)."""
+
+    layer_bytes: int
+    source_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.layer_bytes + self.source_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.total_bytes < LAMBDA_UNZIPPED_LIMIT
+
+
+def _check_architecture(architecture: str) -> None:
+    if architecture not in PLATFORMS:
+        raise ValueError(f"architecture must be one of {sorted(PLATFORMS)}, got {architecture!r}")
+
+
+def layer_key(architecture: str) -> str:
+    """Cache key of a layer: pinned versions, target platform, Python and trim rules."""
+    _check_architecture(architecture)
+    digest = hashlib.sha256()
+    for part in (CONSTRAINTS.read_text(), " ".join(DEPENDENCIES), architecture, LAMBDA_PYTHON,
+                 TRIM_VERSION):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _target_args(architecture: str) -> list[str]:
+    platform_args = [arg for tag in PLATFORMS[architecture] for arg in ("--platform", tag)]
+    return [*platform_args, "--only-binary=:all:", "--python-version", LAMBDA_PYTHON,
+            "--implementation", "cp", "-c", str(CONSTRAINTS), *DEPENDENCIES]
+
+
+def _run_pip(args: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    return subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+
+
+def _install(architecture: str, wheels: Path, target: Path) -> None:
+    """Install from the local wheel cache; download into it first when something is missing."""
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index",
+               "--find-links", str(wheels), "--target", str(target), *_target_args(architecture)]
+    if wheels.is_dir() and _run_pip(install).returncode == 0:
+        return
+    wheels.mkdir(parents=True, exist_ok=True)
+    download = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels),
+                *_target_args(architecture)]
+    fetched = _run_pip(download)
+    if fetched.returncode != 0:
+        raise PackagingError(f"pip download for {architecture} failed:\n{fetched.stderr[-2000:]}")
+    shutil.rmtree(target, ignore_errors=True)
+    installed = _run_pip(install)
+    if installed.returncode != 0:
+        raise PackagingError(f"pip install for {architecture} failed:\n{installed.stderr[-2000:]}")
+
+
+def trim(site: Path) -> None:
+    """Delete tests, caches, headers, scripts and unused pyarrow parts from an installed tree.
+
+    Shared objects are deliberately not stripped: the wheels' libraries were rewritten by
+    auditwheel (patchelf), and ``strip`` on them yields files the loader rejects ("ELF load
+    command address/offset not page-aligned", seen on numpy's OpenBLAS).
+    """
+    for name in TRIM_TOP_LEVEL:
+        shutil.rmtree(site / name, ignore_errors=True)
+    for pattern in TRIM_GLOBS:
+        for path in site.glob(pattern):
+            path.unlink(missing_ok=True)
+    for path in sorted(site.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and path.name in TRIM_DIR_NAMES:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.name.endswith(TRIM_SUFFIXES):
+            path.unlink(missing_ok=True)
+
+
+def zipped_path(package: str) -> str:
+    """Where a zipped package sits inside a running Lambda (layers are mounted on /opt)."""
+    return f"{LAYER_MOUNT}/{package}.zip"
+
+
+def zip_package(site: Path, package: str) -> Path:
+    """Replace ``site/package/`` by ``site/package.zip`` plus a .pth that puts it on sys.path."""
+    archive = site / f"{package}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as bundle:
+        for path in sorted((site / package).rglob("*")):
+            if path.is_file():
+                bundle.write(path, path.relative_to(site).as_posix())
+    shutil.rmtree(site / package)
+    pth = site / SITE_DIR / f"sgcflow-{package}.pth"
+    pth.parent.mkdir(parents=True, exist_ok=True)
+    pth.write_text(zipped_path(package) + "\n")
+    return archive
+
+
+def dependency_layer(architecture: str, build_dir: Path = BUILD_DIR) -> Path:
+    """Folder of a Lambda layer (``python/…``) with the pinned dependencies, built once.
+
+    The result is cached by ``layer_key``; a build goes to a temporary folder first and is
+    renamed into place, so parallel test workers never see a half-built layer.
+    """
+    key = layer_key(architecture)
+    layer = build_dir / f"layer-{architecture}-{key}"
+    if (layer / "python").is_dir():
+        return layer
+    build_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".layer-{architecture}-", dir=build_dir))
+    try:
+        _install(architecture, build_dir / f"wheels-{architecture}", staging / "python")
+        trim(staging / "python")
+        for package in ZIPPED_PACKAGES:
+            zip_package(staging / "python", package)
+        try:
+            staging.rename(layer)
+        except OSError:
+            if not (layer / "python").is_dir():  # lost a race only if the winner finished
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for stale in build_dir.glob(f"layer-{architecture}-*"):
+        if stale != layer:  # older pins or trim rules: ~200-300 MB each
+            shutil.rmtree(stale, ignore_errors=True)
+    return layer
+
+
+def python_path() -> str:
+    """PYTHONPATH for the functions: the runtime's default plus the zipped packages."""
+    return ":".join(["/var/runtime", *(zipped_path(p) for p in ZIPPED_PACKAGES)])
+
+
+def stub_layer(build_dir: Path = BUILD_DIR) -> Path:
+    """A near-empty layer for synthesis without bundling (unit tests, offline first synth)."""
+    layer = build_dir / "layer-stub"
+    marker = layer / "python" / "SGCFLOW_STUB_LAYER.txt"
+    if not marker.is_file():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("Placeholder: synthesize with -c bundle=full to ship dependencies.\n")
+    return layer
+
+
+def source_digest(root: Path = ROOT) -> str:
+    """Hash of the function source (relative paths + bytes of every file but byte-code)."""
+    digest = hashlib.sha256()
+    for package in SOURCE_PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> Path:
+    """Folder with only the project's ``functions/`` and ``coordinator/`` packages (no caches)."""
+    folder = build_dir / f"source-{source_digest(root)}"
+    _prune_sources(build_dir, keep=folder)
+    if folder.is_dir():
+        return folder
+    build_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".source-", dir=build_dir))
+    try:
+        for package in SOURCE_PACKAGES:
+            shutil.copytree(root / package, staging / package,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _prune_sources(build_dir: Path, keep: Path, min_age_s: float = 600.0) -> None:
+    """Drop source folders of earlier edits (older than ``min_age_s``: never one in use)."""
+    now = time.time()
+    for stale in build_dir.glob("source-*"):
+        if stale != keep and now - stale.stat().st_mtime > min_age_s:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def tree_bytes(folder: Path) -> int:
+    """Unzipped size of a folder: the sum of its regular files (symlinks not followed)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def bundle_report(architecture: str) -> BundleReport:
+    """Build (or reuse) the layer and source folders and measure them."""
+    return BundleReport(layer_bytes=tree_bytes(dependency_layer(architecture)),
+                        source_bytes=tree_bytes(source_asset()))
+
+
+def main() -> None:
+    """`python -m infra.packaging [x86_64|arm64]`: build the layer and print its size."""
+    architecture = sys.argv[1] if len(sys.argv) > 1 else "x86_64"
+    report = bundle_report(architecture)
+    mib = 1024 * 1024
+    print(f"layer {report.layer_bytes / mib:.1f} MiB + source {report.source_bytes / mib:.2f} MiB"
+          f" = {report.total_bytes / mib:.1f} MiB unzipped (limit 250 MiB) -> "
+          f"{'fits' if report.fits else 'TOO LARGE'}")
+
+
+if __name__ == "__main__":
+    main()

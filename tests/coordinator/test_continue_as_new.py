@@ -1,0 +1,40 @@
+"""A long job hands over to fresh executions of the same state machine (history-event limit)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from conftest import assert_exact_decoding, final_params, make_spec
+
+from coordinator.backends import emulator_backend
+from coordinator.emulator import Emulator
+from coordinator.jobspec import validate
+
+pytestmark = pytest.mark.slow
+
+
+def test_job_continues_in_new_executions_and_finishes_exactly():
+    import functions.worker  # noqa: F401
+
+    spec = make_spec(stragglers={"model": "fixed", "rounds": {"3": [2]}, "delay_s": 8.0})
+    with Emulator(step_budget=8) as emulator:  # ~3 rounds per execution
+        backend = emulator_backend(emulator)
+        job = backend.submit(validate(spec))
+        deadline = time.monotonic() + 240
+        while backend.store.job(job).get("status") not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        record = backend.store.job(job)
+        assert record["status"] == "done", record.get("error")
+        sfn = emulator.client("stepfunctions")
+        executions = sfn.list_executions(stateMachineArn=emulator.state_machine_arn)["executions"]
+        names = sorted(e["name"] for e in executions)
+        assert names == [f"{job}-x00{i}" for i in (1, 2, 3)]
+        for execution in executions:
+            assert emulator.wait(execution["executionArn"], 60)["status"] == "SUCCEEDED"
+        assert record["execution"] == 3
+        assert [e["round"] for e in backend.store.rounds(job)] == list(range(1, 8))
+        assert assert_exact_decoding(backend, job, spec) == 6
+        assert all(np.isfinite(p).all() for p in final_params(backend, job))

@@ -1,0 +1,81 @@
+"""Conditional writes in the store, the ASL's shape, and the cost arithmetic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from moto import mock_aws
+
+from coordinator.control import cost
+from coordinator.state import JobNotFound, Store
+from coordinator.workflow.definition import STEP_BUDGET, STEP_HANDLERS, build_definition
+
+
+@pytest.fixture
+def store():
+    with mock_aws():
+        s = Store(bucket="bkt-test", table="t", region="us-east-1")
+        s.s3.create_bucket(Bucket="bkt-test")
+        s.ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                 {"AttributeName": "sk", "AttributeType": "S"}])
+        yield s
+
+
+def test_round_fields_are_written_once(store):
+    assert store.record_round("j", 3, "collect", {"stragglers": [1]}) == (True, {"stragglers": [1]})
+    assert store.record_round("j", 3, "collect", {"stragglers": [2, 5]}) == \
+        (False, {"stragglers": [1]})
+    assert store.rounds("j") == [{"round": 3, "collect": {"stragglers": [1]}}]
+    with pytest.raises(ValueError, match="round field must be one of"):
+        store.record_round("j", 3, "colect", {})
+
+
+def test_job_round_advances_only_from_the_expected_round(store):
+    assert store.create_job("j", {"spec": {"a": 1}, "round": 0, "created": 1})
+    assert not store.create_job("j", {"spec": {}, "round": 5})
+    assert store.update_job("j", {"round": 1}, if_round=0)
+    assert not store.update_job("j", {"round": 1}, if_round=0)  # a re-run: no double advance
+    assert store.job("j")["round"] == 1 and store.job("j")["spec"] == {"a": 1}
+    assert store.jobs() == ["j"]
+    with pytest.raises(JobNotFound):
+        store.job("nope")
+
+
+def test_arrays_round_trip(store):
+    store.put_array("k.npy", np.arange(5, dtype=np.float32))
+    assert store.get_array("k.npy").dtype == np.float32
+    assert store.exists("k.npy") and not store.exists("missing.npy")
+
+
+def test_definition_wires_every_step_and_continues_as_new():
+    arns = {name: f"arn:aws:lambda:us-east-1:1:function:{name}" for name in STEP_HANDLERS}
+    definition = build_definition(arns)
+    states = definition["States"]
+    assert definition["StartAt"] == "Plan"
+    assert {states[s]["Resource"] for s in ("Dispatch", "Collect", "Update")} == \
+        {arns["dispatch"], arns["collect"], arns["update"]}
+    route = states["Route"]["Choices"]
+    assert {"Variable": "$.steps", "NumericGreaterThanEquals": STEP_BUDGET,
+            "Next": "ContinueAsNew"} in route
+    assert states["ContinueAsNew"]["Resource"] == arns["plan"]
+    assert states["ContinueAsNew"]["Parameters"]["state_machine_arn.$"] == "$$.StateMachine.Id"
+    assert all(r["IntervalSeconds"] >= 1 for s in states.values() for r in s.get("Retry", []))
+    assert STEP_BUDGET * 6 < 25_000  # ~6 history events per Lambda step
+    json.dumps(definition)
+    with pytest.raises(ValueError, match="missing \\['update'\\]"):
+        build_definition({k: v for k, v in arns.items() if k != "update"})
+
+
+def test_cost_estimate_arithmetic():
+    estimate = cost.estimate(worker_seconds=1024.0, worker_invocations=256, worker_memory_mb=1024,
+                             step_seconds=0.0, step_invocations=0, step_memory_mb=1024, rounds=1,
+                             extra_collects=0)
+    assert estimate["worker_gb_s"] == 1024.0
+    assert estimate["transitions"] == 9
+    expected = 1024 * cost.GB_SECOND_USD + 256 * cost.REQUEST_USD + 9 * cost.TRANSITION_USD
+    assert estimate["usd"] == round(expected, 6)

@@ -1,0 +1,66 @@
+"""Lambda packaging: trimming rules on a small tree, and (slow) the real bundle under 250 MB."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from infra import packaging
+
+
+def test_layer_key_is_per_architecture_and_stable():
+    assert packaging.layer_key("x86_64") == packaging.layer_key("x86_64")
+    assert packaging.layer_key("x86_64") != packaging.layer_key("arm64")
+    with pytest.raises(ValueError, match=r"architecture must be one of \['arm64', 'x86_64'\]"):
+        packaging.layer_key("sparc")
+
+
+def test_trim_removes_tests_caches_headers_and_unused_pyarrow_parts(tmp_path):
+    keep = ["numpy/core.py", "pyarrow/libarrow.so.2600", "pyarrow/libarrow_python.so.2600",
+            "numba/misc/helper.py"]
+    drop = ["numpy/tests/test_x.py", "numba/__pycache__/a.cpython-312.pyc", "bin/f2py",
+            "pyarrow/include/arrow/api.h", "pyarrow/libarrow_flight.so.2600",
+            "pyarrow/libarrow_python.so", "pyarrow/libarrow_python.so.2600.1.0",
+            "pyarrow/_s3fs.cpython-312-x86_64-linux-gnu.so", "pyarrow/lib.pxd"]
+    for name in keep + drop:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x" * 10)
+    packaging.trim(tmp_path)
+    remaining = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert remaining == sorted(keep)
+
+
+def test_zip_package_replaces_the_folder_by_a_zip_on_sys_path(tmp_path):
+    (tmp_path / "llvmlite" / "binding").mkdir(parents=True)
+    (tmp_path / "llvmlite" / "__init__.py").write_text("x = 1\n")
+    (tmp_path / "llvmlite" / "binding" / "libllvmlite.so").write_bytes(b"\0" * 1000)
+    archive = packaging.zip_package(tmp_path, "llvmlite")
+    assert not (tmp_path / "llvmlite").exists()
+    assert sorted(zipfile.ZipFile(archive).namelist()) == [
+        "llvmlite/__init__.py", "llvmlite/binding/libllvmlite.so"]
+    pth = tmp_path / "lib/python3.12/site-packages/sgcflow-llvmlite.pth"
+    assert pth.read_text() == "/opt/python/llvmlite.zip\n"
+    assert packaging.python_path() == "/var/runtime:/opt/python/llvmlite.zip"
+
+
+def test_source_asset_holds_only_the_two_packages():
+    folder = packaging.source_asset()
+    assert sorted(p.name for p in folder.iterdir()) == ["coordinator", "functions"]
+    assert not list(folder.rglob("__pycache__"))
+    assert (folder / "functions" / "worker.py").is_file()
+
+
+@pytest.mark.slow
+def test_real_bundle_fits_lambda_unzipped_limit():
+    """Downloads the cp312 manylinux wheels once into build/lambda/ (offline afterwards)."""
+    report = packaging.bundle_report("x86_64")
+    assert report.fits, f"{report.total_bytes / 2**20:.1f} MiB >= 250 MiB"
+    assert report.total_bytes < packaging.LAMBDA_UNZIPPED_LIMIT
+    site = packaging.dependency_layer("x86_64") / "python"
+    names = zipfile.ZipFile(site / "llvmlite.zip").namelist()
+    assert "llvmlite/binding/libllvmlite.so" in names and "llvmlite/__init__.py" in names
+    for needed in ("numpy/__init__.py", "numba/__init__.py", "pyarrow/parquet/__init__.py",
+                   "pyarrow/libparquet.so.2600", "aws_lambda_powertools/__init__.py"):
+        assert (site / needed).is_file(), needed
+    assert not list(site.rglob("tests")) and not list(site.rglob("__pycache__"))
