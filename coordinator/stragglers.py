@@ -82,8 +82,9 @@ class BurstyModel:
         """Worst cases: full bursts of lam workers, rolling bursts, and bursts hitting late slots."""
         lam, B, W = self.lam, self.B, self.W
         same = frozenset(range(lam))
-        full_bursts = [same if (r % W) < B else frozenset() for r in range(rounds)]
-        shifted = [same if (r % W) >= W - B else frozenset() for r in range(rounds)]
+        period = W + B - 1  # the soonest the same workers may burst again
+        full_bursts = [same if (r % period) < B else frozenset() for r in range(rounds)]
+        shifted = [same if (r % period) >= period - B else frozenset() for r in range(rounds)]
         # Disjoint groups, one burst each, staggered so every window holds lam distinct workers.
         rolling: Pattern = []
         size = max(1, lam // W)

@@ -155,8 +155,12 @@ class Session(ABC):
         return touched
 
     def _decode(self, job: int, arrivals: dict[Component, dict[int, int]]):
+        components = self.components(job)
+        for component in components:  # cheap pass first: most attempts fail on an owned piece
+            if component.code is None and component.owner not in arrivals.get(component, ()):
+                return None
         weights: dict[ResultKey, float] = {}
-        for component in self.components(job):
+        for component in components:
             part = component.decode(arrivals.get(component, {}), job)
             if part is None:
                 return None
