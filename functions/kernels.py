@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from functions import numba_setup
 
-numba_setup.configure()
+PARALLEL_AVAILABLE = bool(numba_setup.configure()["parallel"])
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
@@ -328,7 +328,8 @@ def loss_grad(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,
     more than it saves (and under a loaded CPU a descheduled thread stalls the whole launch).
     """
     if parallel is None:
-        parallel = X.shape[0] >= PARALLEL_MIN_ROWS and numba.get_num_threads() > 1
+        parallel = (PARALLEL_AVAILABLE and X.shape[0] >= PARALLEL_MIN_ROWS
+                    and numba.get_num_threads() > 1)
     if spec.kind == "logreg":
         return (logreg_parallel if parallel else logreg_serial)(X, y, params)
     if spec.kind == "softmax":
@@ -342,5 +343,5 @@ def warm_up() -> None:
     X = np.zeros((2, 3), dtype=np.float32)
     y = np.zeros(2, dtype=np.int32)
     for spec in (ModelSpec("logreg", 3, 2), ModelSpec("softmax", 3, 3), ModelSpec("mlp", 3, 3, 2)):
-        for parallel in (False, True):
+        for parallel in (False, True) if PARALLEL_AVAILABLE else (False,):
             loss_grad(spec, X, y, spec.init(), parallel=parallel)

@@ -47,6 +47,8 @@ def configure() -> dict[str, object]:
     global _configured
     if not _configured:
         os.environ.setdefault("NUMBA_CACHE_DIR", DEFAULT_CACHE_DIR)
+        # the pool size, for every thread (set_num_threads below is thread-local)
+        os.environ.setdefault("NUMBA_NUM_THREADS", str(available_cores()))
         if in_lambda():
             os.environ.setdefault("NUMBA_CPU_NAME", "generic")
         import numba
@@ -62,7 +64,22 @@ def configure() -> dict[str, object]:
     import numba
 
     return {"cache_dir": numba.config.CACHE_DIR, "cpu_name": numba.config.CPU_NAME or "host",
-            "threads": numba.get_num_threads(), "threading_layer": numba.config.THREADING_LAYER}
+            "threads": numba.get_num_threads(), "threading_layer": numba.config.THREADING_LAYER,
+            "parallel": threadsafe_layer_available()}
+
+
+def threadsafe_layer_available() -> bool:
+    """Whether omp or tbb loads here (libgomp / the tbb wheel); without one, kernels stay serial
+    rather than fall back to "workqueue", which aborts under concurrent Python threads."""
+    import importlib
+
+    for module in ("numba.np.ufunc.omppool", "numba.np.ufunc.tbbpool"):
+        try:
+            importlib.import_module(module)
+            return True
+        except ImportError:
+            continue
+    return False
 
 
 def kernel_cache_path() -> Path:

@@ -85,6 +85,7 @@ class PartitionStore:
         self._manifests: dict[tuple[str, str], dict[str, Any]] = {}
         self._partitions: OrderedDict[tuple[str, str], Partition] = OrderedDict()
         self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
         self.downloads = 0  # S3 partition reads, for tests and logs
 
     def manifest(self, bucket: str, dataset: str) -> dict[str, Any]:
@@ -111,17 +112,22 @@ class PartitionStore:
             raise MissingObjectError(key, f"partition {index} is not in the manifest "
                                           f"(k={len(parts)}: partitions 0..{len(parts) - 1})")
         digest = parts[index]["sha256"]
-        with self._lock:
-            hit = self._partitions.get((digest, key))
-            if hit is not None:
-                self._partitions.move_to_end((digest, key))
-                return hit
-        partition = parse_partition(self._read_bytes(bucket, key, digest), manifest, key)
-        if partition.X.shape[0] != parts[index]["rows"]:
-            raise SchemaMismatchError(f"{key} rows", f"{partition.X.shape[0]} rows, manifest "
-                                                     f"says {parts[index]['rows']}")
-        self._remember((digest, key), partition)
+        with self._key_lock(digest):  # concurrent callers of one partition: one download
+            with self._lock:
+                hit = self._partitions.get((digest, key))
+                if hit is not None:
+                    self._partitions.move_to_end((digest, key))
+                    return hit
+            partition = parse_partition(self._read_bytes(bucket, key, digest), manifest, key)
+            if partition.X.shape[0] != parts[index]["rows"]:
+                raise SchemaMismatchError(f"{key} rows", f"{partition.X.shape[0]} rows, "
+                                                         f"manifest says {parts[index]['rows']}")
+            self._remember((digest, key), partition)
         return partition
+
+    def _key_lock(self, digest: str) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(digest, threading.Lock())
 
     def _read_bytes(self, bucket: str, key: str, digest: str) -> bytes:
         path = self.cache_dir / f"{digest}.parquet"
@@ -131,7 +137,8 @@ class PartitionStore:
         actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise SchemaMismatchError(f"{key} sha256", f"{actual}, manifest says {digest}")
-        self.downloads += 1
+        with self._lock:
+            self.downloads += 1
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         scratch = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")
         scratch.write_bytes(data)

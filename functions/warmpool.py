@@ -40,8 +40,11 @@ def handler(event, context=None, driver: WarmPoolDriver | None = None) -> dict:
     now = float(event.get("now_s", time.time()))
     regions = [r for r in os.environ.get("SGC_WARMPOOL_REGIONS", "").split(",") if r]
     targets, plans = targets_from_jobs(_jobs(event), now, regions)
-    driver = driver or WarmPoolDriver(os.environ["SGC_WORKER_FUNCTION"],
-                                      os.environ.get("SGC_WORKER_ALIAS", "live"))
+    if driver is None:
+        function = os.environ.get("SGC_WORKER_FUNCTION")
+        if not function:
+            raise ValueError("SGC_WORKER_FUNCTION: set it to the worker function's name or ARN")
+        driver = WarmPoolDriver(function, os.environ.get("SGC_WORKER_ALIAS", "live"))
     report = driver.apply(targets)
     for region in report.failed:
         logger.warning("warm pool region failed", extra={"region": region,

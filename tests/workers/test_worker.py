@@ -248,3 +248,37 @@ def test_malformed_events_name_the_field(aws, mutate, field):
     with pytest.raises(errors.EventError) as info:
         worker.handler(event, None)
     assert info.value.field == field and str(info.value).startswith(f"{field}: ")
+
+
+def test_concurrent_invocations_as_threads(aws):
+    """The emulator runs many invocations as threads of one process: same results as serial."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    table, params = _prepare(aws, k=8)
+    assignment = _fractional_repetition(n=8, s=1)
+    with ThreadPoolExecutor(8) as pool:
+        outs = list(pool.map(lambda w: worker.handler(
+            _event(aws, params, w, assignment[w], round_=4), None), range(8)))
+    assert [o["worker"] for o in outs] == list(range(8))
+    assert sum(o["timings"]["cold_start"] for o in outs) == 1  # one process, one cold start
+    for job, spec in SPECS.items():
+        decoded = sum(aws.get_npy(result_key(RUN, 4, job, w)) for w in (0, 2, 5, 7))
+        want = _full_gradient(table, spec, aws.get_npy(params[job]))
+        assert np.abs(decoded - want).max() <= 1e-5 * np.abs(want).max()
+    assert worker.runtime().store.downloads == 16  # each of 8 partitions x 2 datasets once
+    assert len(aws.records()) == 8
+
+
+def test_empty_partition_contributes_zero(aws):
+    table = aws.prepare("datasets/tiny", sizes=[0.999, 0.001], rows=100)
+    spec = SPECS[2]
+    key = aws.put_npy("runs/x/params/tiny.npy", spec.init() + np.float32(0.3))
+    event = {"run": RUN, "round": 1, "worker": 0, "bucket": aws.bucket,
+             "tasks": [{"job": 1, "model": spec.to_dict(), "params_key": key,
+                        "dataset": "datasets/tiny", "coefficients": {"0": 1.0, "1": 1.0}}]}
+    out = worker.handler(event, None)
+    assert [p.y.size for p in (worker.runtime().store.load(aws.bucket, "datasets/tiny", i)
+                               for i in (0, 1))] == [100, 0]
+    got = aws.get_npy(out["results"]["1"])
+    want = _full_gradient(table, spec, aws.get_npy(key))
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()

@@ -1,0 +1,36 @@
+"""`sgc data prepare`: writes partitions + manifest; errors name the field and exit non-zero."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from coordinator.cli.data import data
+
+
+def test_prepare_equal_and_scheme_sized(tmp_path):
+    runner = CliRunner()
+    done = runner.invoke(data, ["prepare", "digits", "--out", str(tmp_path / "d"), "-k", "256"])
+    assert done.exit_code == 0, done.output
+    assert "1797 rows x 64 features, 10 classes -> 256 partitions (7..8 rows)" in done.output
+    done = runner.invoke(data, ["prepare", "synthetic", "--rows", "1000", "--features", "4",
+                                "--out", str(tmp_path / "s"), "--scheme", "gc:n=8,s=1", "--json"])
+    assert done.exit_code == 0, done.output
+    manifest = json.loads(done.output)
+    assert [p["rows"] for p in manifest["partitions"]] == [125] * 8
+    assert manifest["optimum"]["model"] == {"kind": "logreg", "n_features": 4, "n_classes": 2}
+    on_disk = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert on_disk["partitions"] == manifest["partitions"]
+
+
+def test_errors_name_the_field(tmp_path):
+    runner = CliRunner()
+    done = runner.invoke(data, ["prepare", "digits", "--out", str(tmp_path), "-k", "5000"])
+    assert done.exit_code == 1 and "Error: k: 5000 partitions but only 1797 rows" in done.output
+    done = runner.invoke(data, ["prepare", "cifar", "--out", str(tmp_path), "-k", "2"])
+    assert done.exit_code == 1 and "Error: dataset: unknown 'cifar'" in done.output
+    done = runner.invoke(data, ["prepare", "digits", "--out", str(tmp_path),
+                                "--sizes", "0.5,0.4"])
+    assert done.exit_code == 1 and "Error: sizes: fractions must sum to 1" in done.output
+    assert not (tmp_path / "manifest.json").exists()

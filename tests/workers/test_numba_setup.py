@@ -1,0 +1,46 @@
+"""Numba setup: thread count, threading layer, and the shipped generic cache (Lambda cold start)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numba
+import pytest
+
+from functions import numba_setup
+
+
+def test_configured_for_concurrent_threads():
+    settings = numba_setup.configure()
+    assert settings["threading_layer"] == "threadsafe"
+    assert settings["threads"] == min(numba_setup.available_cores(),
+                                      numba.config.NUMBA_NUM_THREADS)
+    assert settings["cache_dir"]
+
+
+def test_thread_override(monkeypatch):
+    monkeypatch.setenv("SGC_WORKER_THREADS", "3")
+    assert numba_setup.available_cores() == 3
+
+
+@pytest.mark.slow
+def test_shipped_generic_cache_loads_without_compiling(tmp_path):
+    """Build the cache as the bundler would, then a fresh process with an empty NUMBA_CACHE_DIR
+    installs it and loads every kernel from it: no compilation."""
+    env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path / "b")}
+    subprocess.run([sys.executable, "-m", "functions.numba_setup", "build",
+                    str(tmp_path / "shipped")], env=env, check=True, capture_output=True)
+    assert len(list((tmp_path / "shipped").glob("*.nbi"))) >= 6
+    script = ("import json, functions.worker as w, functions.kernels as k; "
+              "print(json.dumps({n: [len(d.stats.cache_hits), len(d.stats.cache_misses)] "
+              "for n, d in vars(k).items() if n.endswith(('_serial', '_parallel'))}))")
+    env.update(NUMBA_CACHE_DIR=str(tmp_path / "fresh"),
+               SGC_NUMBA_SHIPPED_CACHE=str(tmp_path / "shipped"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                          capture_output=True, text=True)
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(stats) == 6
+    assert all(hits == 1 and misses == 0 for hits, misses in stats.values()), stats
