@@ -33,16 +33,20 @@ def warmpool() -> None:
 
 @warmpool.command()
 @click.argument("path", type=click.Path(exists=True), default=SAMPLE)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
-              default="data/warmpool/coldstart_stats.png", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="PNG to write [default: PATH/coldstart_stats.png, or PATH with .png].")
 @click.option("--parquet", type=click.Path(dir_okay=False), default=None,
               help="Also write the well-formed rows as one Parquet file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
-def stats(path: str, plot_path: str, parquet: str | None, as_json: bool) -> None:
+def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) -> None:
     """Per-region cold-start statistics of a trace in the Huawei schema (CSV folder or Parquet)."""
     from coordinator.warmpool import schema
     from coordinator.warmpool import stats as statistics
 
+    if plot_path is None:
+        root = Path(path)
+        plot_path = str(root / "coldstart_stats.png" if root.is_dir() else
+                        root.with_suffix(".png"))
     table, report = schema.load_trace(Path(path))
     requests, lifetimes = statistics.side_tables(Path(path))
     result = statistics.region_stats(table, requests, lifetimes)
@@ -57,14 +61,16 @@ def stats(path: str, plot_path: str, parquet: str | None, as_json: bool) -> None
     click.echo(f"{report.rows_read} rows in {report.files} files, {report.rows_kept} kept, "
                f"{report.rows_malformed} malformed {dict(report.malformed)}")
     click.echo(f"{'region':8}{'cold':>8}{'rate':>8}{'p50 s':>8}{'p99 s':>8}{'mean s':>8}"
-               f"{'sched%':>8}{'pod%':>7}{'utility':>9}")
+               f"{'sched%':>8}{'pod%':>7}{'utility':>9}{'gap s':>8}{'weibull k':>10}")
     for region, entry in result.items():
         share = entry["component_share"]
         utility = entry.get("pod_utility", {}).get("median", float("nan"))
         click.echo(f"{region:8}{entry['cold_starts']:>8}{entry.get('cold_start_rate', 0):>8.3f}"
                    f"{entry['total']['p50']:>8.2f}{entry['total']['p99']:>8.2f}"
                    f"{entry['total']['mean']:>8.2f}{100 * share['schedulingCost']:>8.0f}"
-                   f"{100 * share['podAllocationCost']:>7.0f}{utility:>9.2f}")
+                   f"{100 * share['podAllocationCost']:>7.0f}{utility:>9.2f}"
+                   f"{entry['interarrival']['mean']:>8.2f}"
+                   f"{entry['interarrival']['weibull_shape']:>10.2f}")
     click.echo(f"plot: {plot_path}")
 
 
@@ -101,11 +107,20 @@ def simulate(as_json: bool, seed: int, days: float, functions_per_region: int,
 @click.option("--utilization", default=0.8, show_default=True,
               help="Expected busy share of the workers' provisioned time.")
 @click.option("--cold-p99", default=20.0, show_default=True,
-              help="99th percentile cold start (s) from `sgc warmpool stats`, for pre-warming.")
+              help="99th percentile cold start (s) for pre-warming (see --stats).")
+@click.option("--stats", "stats_path", type=click.Path(exists=True), default=None,
+              help="Take --cold-p99 from a cold-start trace (CSV folder or Parquet).")
 @click.option("--json", "as_json", is_flag=True)
 def plan(job_spec: str, start_s: float | None, utilization: float, cold_p99: float,
-         as_json: bool) -> None:
+         stats_path: str | None, as_json: bool) -> None:
     """Per-region provisioned-concurrency plan for one job spec (YAML or JSON)."""
+    if stats_path is not None:
+        import numpy as np
+
+        from coordinator.warmpool import schema
+
+        table, _ = schema.load_trace(Path(stats_path))
+        cold_p99 = float(np.quantile(schema.column(table, schema.TOTAL), 0.99))
     import time
     from dataclasses import replace
 

@@ -53,7 +53,7 @@ class WarmPoolDriver:
     """Drive the worker alias's provisioned concurrency towards per-region targets."""
 
     def __init__(self, function_name: str, alias: str,
-                 client_factory: Callable[[str], object] = default_client,
+                 client_factory: Callable[[str], object] | None = None,
                  max_attempts: int = 3, backoff_s: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep):
         if not function_name:
@@ -70,7 +70,8 @@ class WarmPoolDriver:
 
     def client(self, region: str):
         if region not in self._clients:
-            self._clients[region] = self.client_factory(region)
+            factory = self.client_factory or default_client
+            self._clients[region] = factory(region)
         return self._clients[region]
 
     def current(self, region: str) -> tuple[int, str | None]:

@@ -123,6 +123,8 @@ def job_mix(seed: int = 0, regions: tuple[str, ...] = ("us-east-1", "eu-west-2")
             parts.append((np.full(rounds, len(functions) - 1), times,
                           np.full(rounds, workers), costs))
             clock = ends[job_id] + rng.uniform(600, 4 * 3600)
+    if not parts:
+        raise ValueError(f"horizon_s: {horizon_s:g} s is too short for any job of the mix")
     func, time, concurrency, costs = (np.concatenate(c) for c in zip(*parts, strict=True))
     workload = Workload(functions, func.astype(np.int32), time, concurrency.astype(np.int32),
                         costs, horizon_s)

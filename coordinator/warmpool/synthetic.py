@@ -5,10 +5,10 @@ reproduces its published shape (shared/reference/coldstart.md): cold-start time 
 (mu 0.2965, sigma 1.326, median 1.345 s) scaled per region (mean ~3 s in R1, < 0.3 s in R3),
 per-region component mixes (R1 dependency + scheduling, R2 pod allocation; scheduling first or
 second everywhere), large pods 1-5x slower, custom/HTTP runtimes ~11 s median (R1, scaled by
-region), timers (42% of
-functions) with periods just over the 60 s keep-alive, diurnal Poisson traffic and correlated
-bursts whose cold starts grow with the burst size. Cold-start rows are what the platform's 60 s
-keep-alive produces on the generated invocations, so the table and the simulator agree.
+region), timers (42% of functions) with periods just over the 60 s keep-alive, diurnal Poisson
+traffic, requests that fan out to several environments, and correlated bursts whose cold starts
+grow with the burst size. Cold-start rows are what the platform's 60 s keep-alive produces on
+the generated invocations, so the table and the simulator agree.
 """
 
 from __future__ import annotations

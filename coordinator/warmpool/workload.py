@@ -99,9 +99,11 @@ class Stream:
 def streams(workload: Workload) -> list[Stream]:
     """Split every function's invocations into layer groups (see the module docstring)."""
     result: list[Stream] = []
+    if len(workload) == 0:
+        return result
     order = np.argsort(workload.func, kind="stable")  # keeps each function's times sorted
     funcs = workload.func[order]
-    starts = np.flatnonzero(np.r_[True, funcs[1:] != funcs[:-1]]) if len(funcs) else []
+    starts = np.flatnonzero(np.r_[True, funcs[1:] != funcs[:-1]])
     ends = np.r_[starts[1:], len(funcs)].astype(int)
     for start, end in zip(starts, ends, strict=True):
         index = order[start:end]

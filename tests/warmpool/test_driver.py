@@ -123,3 +123,27 @@ def test_scheduled_handler_reads_plans_from_s3(driver, monkeypatch):
     jobs = [{"job_id": "a", "start_s": 1000.0, "submit_s": 0.0, "spec": {"iterations": 1000}}]
     s3.put_object(Bucket="sgcflow-data", Key="warmpool/plans.json", Body=json.dumps(jobs))
     assert handler({"now_s": 900.0}, None, driver=driver)["targets"] == {"us-east-1": 256}
+
+
+def test_handler_without_a_worker_function_names_the_variable(monkeypatch):
+    from functions.warmpool import handler
+
+    monkeypatch.delenv("SGC_WORKER_FUNCTION", raising=False)
+    with pytest.raises(ValueError, match="SGC_WORKER_FUNCTION"):
+        handler({"jobs": [], "now_s": 0.0})
+
+
+def test_handler_builds_its_driver_from_the_environment(lambda_alias, monkeypatch):
+    from functions import warmpool as module
+
+    monkeypatch.setenv("SGC_WORKER_FUNCTION", "sgc-worker")
+    monkeypatch.setenv("SGC_WORKER_ALIAS", "live")
+    monkeypatch.setenv("SGC_WARMPOOL_REGIONS", "us-east-1")
+    shim = ProvisionedConcurrencyShim()
+    monkeypatch.setattr("coordinator.warmpool.driver.default_client",
+                        lambda r: shim.attach(boto3.client("lambda", region_name=r)))
+    jobs = [{"job_id": "a", "start_s": 1000.0, "submit_s": 0.0, "spec": {"iterations": 1000}}]
+    result = module.handler({"jobs": jobs, "now_s": 900.0})
+    assert result["targets"] == {"us-east-1": 256} and result["failed"] == []
+    assert shim.configs[("us-east-1", "sgc-worker", "live")][
+        "RequestedProvisionedConcurrentExecutions"] == 256

@@ -137,3 +137,21 @@ def test_faascache_too_small_makes_everything_cold():
 def test_negative_keep_alive_is_refused():
     with pytest.raises(ValueError, match="keep_alive_s"):
         KeepAlive(-1.0)
+
+
+def test_quantile_window_forgets_an_old_rhythm_after_its_history():
+    times = np.r_[np.arange(100) * HOUR, 99 * HOUR + np.arange(1, 71) * 2 * HOUR]
+    windows = QuantileWindow(history=64).windows(stream(times))
+    assert tuple(windows[99]) == pytest.approx((HOUR - 72.0, HOUR + 72.0))
+    # 70 two-hour gaps later the hourly gaps have left the 64-long history
+    assert tuple(windows[-1]) == pytest.approx((2 * HOUR - 144.0, 2 * HOUR + 144.0))
+
+
+def test_quantile_window_lets_sparse_irregular_streams_go():
+    # idle times of 3 to 9 hours: catching one costs more than exchange_s (2.5 h) of idle
+    rng = np.random.default_rng(4)
+    times = np.cumsum(rng.uniform(3 * HOUR, 9 * HOUR, 40))
+    windows = QuantileWindow().windows(stream(times))
+    assert (windows[10:, 1] == windows[10:, 0]).all()  # empty window: unload at once
+    outcome = run(QuantileWindow(), stream(times), times[-1])
+    assert outcome.cold[10:].all()

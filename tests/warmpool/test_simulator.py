@@ -132,3 +132,13 @@ def test_back_to_back_jobs_only_the_late_submitted_one_pays_and_not_after_its_le
     # announced job's cold round counts as after its lead time
     assert (result["ka"]["cold_starts"], result["ka"]["worker_cold_starts_after_lead"]
             ) == (512, 256)
+
+
+def test_empty_workload_and_too_short_horizon():
+    spec = FunctionSpec("r", 1, 0, 0, "pool00-300-128", "python3", "http", 0.1)
+    empty = Workload([spec], np.zeros(0, np.int32), np.zeros(0), np.zeros(0, np.int32),
+                     np.zeros(0), 100.0)
+    result = simulator.simulate(empty, [KeepAlive(60.0, "ka")])["ka"]
+    assert (result["requests"], result["cold_starts"], result["idle_gb_s"]) == (0, 0, 0)
+    with pytest.raises(ValueError, match="horizon_s"):
+        simulator.job_mix(horizon_s=60.0)

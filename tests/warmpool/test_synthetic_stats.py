@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -11,6 +12,8 @@ from click.testing import CliRunner
 
 from coordinator.cli.warmpool import warmpool
 from coordinator.warmpool import forecast, schema, stats, synthetic
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "coldstart_sample"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,7 @@ def test_large_pods_are_slower_and_timers_are_about_42_percent(big):
 
 
 def test_region_stats_exact_on_a_small_table():
-    rows = {"region": ["A"] * 4, "podID": ["p1", "p2", "p3", "p4"],
+    rows = {"region": ["A"] * 4, "podID": ["p1", "p2", "p3", "p4"], "time": [0.0, 1.0, 3.0, 6.0],
             schema.TOTAL: [1.0, 2.0, 3.0, 4.0]}
     for name, share in zip(schema.COMPONENTS, (0.1, 0.2, 0.3, 0.4), strict=True):
         rows[name] = [share * t for t in rows[schema.TOTAL]]
@@ -69,6 +72,14 @@ def test_region_stats_exact_on_a_small_table():
     assert result["component_share"]["schedulingCost"] == pytest.approx(0.4)
     # utility (lifetime - 60) / cost = 0.5, 2, 1, 10
     assert result["pod_utility"] == {"median": 1.5, "share_below_1": 0.25}
+    assert result["interarrival"]["mean"] == 2.0
+    assert result["interarrival"]["sd"] == pytest.approx(np.sqrt(2 / 3))
+
+
+def test_weibull_shape_of_the_published_fit():
+    # cold-start inter-arrival: mean 1.25 s, sd 3.66 s -> shape ~0.418; exponential -> 1
+    assert stats.weibull_shape(1.25, 3.66) == pytest.approx(0.418, abs=1e-3)
+    assert stats.weibull_shape(2.0, 2.0) == pytest.approx(1.0, abs=1e-9)
 
 
 def test_forecasts_on_a_periodic_series_and_the_ensemble():
@@ -122,6 +133,13 @@ def test_cli_plan(tmp_path):
     assert [(p["region"], p["mode"], p["amount"]) for p in plans] == [
         ("us-east-1", "provisioned", 256), ("eu-west-2", "provisioned", 256)]
     assert plans[0]["release_s"] - plans[0]["start_s"] == 2001 * 5.0
+    low_use = CliRunner().invoke(warmpool, ["plan", str(spec), "--json", "--utilization", "0.3",
+                                            "--stats", str(SAMPLE)])
+    assert low_use.exit_code == 0, low_use.output
+    prewarm = json.loads(low_use.output)[0]
+    table, _ = schema.load_trace(SAMPLE)
+    p99 = float(np.quantile(schema.column(table, schema.TOTAL), 0.99))
+    assert prewarm["mode"] == "prewarm" and prewarm["lead_s"] == pytest.approx(p99 + 10.0)
     spec.write_text("iterations: 5\nworkers: 5000\n")
     result = CliRunner().invoke(warmpool, ["plan", str(spec)])
     assert result.exit_code != 0 and "workers" in result.output
