@@ -44,6 +44,7 @@ class InfraConfig:
     log_retention_days: int = 30
     results_expire_days: int = 14
     warm_pool_minutes: int = 5
+    alarm_email: str = ""
     account: str | None = None
 
     def __post_init__(self) -> None:
@@ -59,6 +60,8 @@ class InfraConfig:
         _check_choice("architecture", self.architecture, ARCHITECTURES)
         _check_choice("bundle", self.bundle, BUNDLE_MODES)
         _check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
+        if self.alarm_email and "@" not in self.alarm_email:
+            raise ValueError(f"alarm_email: expected an e-mail address, got {self.alarm_email!r}")
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any], account: str | None = None) -> InfraConfig:
@@ -74,7 +77,7 @@ class InfraConfig:
             raw = get(name)
             if raw is not None:
                 values[name] = _integer(name, raw)
-        for name in ("architecture", "bundle"):
+        for name in ("architecture", "bundle", "alarm_email"):
             raw = get(name)
             if raw is not None:
                 values[name] = str(raw).strip()

@@ -30,7 +30,7 @@ class SgcflowStack(cdk.Stack):
         self.warm_pool = WarmPool(self, "WarmPool", config=config, bundle=self.bundle,
                                   workers=self.workers, storage=self.storage)
         self.alarms = Alarms(self, "Alarms", state_machine=self.coordinator.state_machine,
-                             worker=self.workers.function)
+                             worker=self.workers.function, email=config.alarm_email)
         self._outputs()
 
     def _outputs(self) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,3 +57,12 @@ def role_statements(template: dict, role_id: str) -> list[dict]:
         if {"Ref": role_id} in policy["Properties"]["Roles"]:
             statements += policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
+
+
+def cfn_lint(outdir: Path) -> tuple[int, str]:
+    """cfn-lint on every template of an assembly; W3005 (CDK's redundant DependsOn) ignored."""
+    templates = sorted(str(p) for p in outdir.glob("*.template.json"))
+    result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks",
+                             "W3005", "--", *templates], capture_output=True, text=True,
+                            check=False)
+    return result.returncode, result.stdout + result.stderr

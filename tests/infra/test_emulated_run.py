@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from coordinator.backends.base import Backend
+from coordinator.control import reference
+from coordinator.control.data import shuffled_table
+from coordinator.control.plan import JobPlan
 from coordinator.emulator import Emulator
 from coordinator.emulator.core import ACCOUNT, REGION, ROLE_NAME
 from coordinator.jobspec import validate
@@ -45,3 +49,9 @@ def test_synthesized_definition_runs_a_small_job_to_success(template):
         # gc: T = 0, one job per round -> 2 iterations = 2 rounds, each decoding its job.
         assert [entry["round"] for entry in rounds] == [1, 2]
         assert [sorted(map(int, e["update"]["decoded"])) for e in rounds] == [[1], [2]]
+        # The decoded updates are exact: the final parameters equal plain full-batch training.
+        plan = JobPlan.from_dict(record["plan"])
+        X, y = shuffled_table(SPEC["dataset"])
+        expected, _ = reference.train(plan.models[0], 0.5, 0, SPEC["iterations"], X, y)
+        final = backend.store.get_array(plan.final_params_key(0))
+        np.testing.assert_allclose(final, expected, rtol=1e-4, atol=1e-5)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from infra_helpers import REGIONS, function_by_handler, only, resources_of, synthesize
+from infra_helpers import (
+    REGIONS,
+    cfn_lint,
+    function_by_handler,
+    only,
+    resources_of,
+    synthesize,
+)
 
 from coordinator.workflow import resources
 from coordinator.workflow.definition import (
@@ -90,7 +97,7 @@ def test_worker_function_settings(template):
     assert props["Layers"] == [{"Ref": layer_id}]
     assert props["Environment"]["Variables"] == {
         "SGC_BUCKET": {"Ref": bucket_id}, "SGC_TABLE": {"Ref": table_id},
-        "NUMBA_CACHE_DIR": "/tmp/numba-cache"}
+        "NUMBA_CACHE_DIR": "/tmp/numba-cache", "POWERTOOLS_SERVICE_NAME": "sgcflow-worker"}
 
 
 def test_worker_async_retries_zero_on_function_and_alias(template):
@@ -129,7 +136,8 @@ def test_coordinator_step_functions(template):
         assert props["Environment"]["Variables"] == {
             "SGC_BUCKET": {"Ref": bucket_id}, "SGC_TABLE": {"Ref": table_id},
             "SGC_WORKER_FUNCTION": {"Ref": alias_id}, "SGC_WORKER_ALIAS": "live",
-            "NUMBA_CACHE_DIR": "/tmp/numba-cache"}
+            "NUMBA_CACHE_DIR": "/tmp/numba-cache",
+            "POWERTOOLS_SERVICE_NAME": resources.step_function_name(step)}
 
 
 def test_state_machine_is_the_shared_definition(template, assertions):
@@ -152,7 +160,8 @@ def test_warm_pool_schedule_and_environment(template):
     assert manager["Properties"]["Environment"]["Variables"] == {
         "SGC_WORKER_FUNCTION": {"Ref": worker_id}, "SGC_WORKER_ALIAS": "live",
         "SGC_BUCKET": {"Ref": bucket_id}, "SGC_WARMPOOL_PLANS_KEY": "warmpool/plans.json",
-        "SGC_WARMPOOL_REGIONS": "us-east-1", "NUMBA_CACHE_DIR": "/tmp/numba-cache"}
+        "SGC_WARMPOOL_REGIONS": "us-east-1", "NUMBA_CACHE_DIR": "/tmp/numba-cache",
+        "POWERTOOLS_SERVICE_NAME": "sgcflow-warmpool"}
     _, rule = only(template, "AWS::Events::Rule")
     assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
     assert rule["Properties"]["State"] == "ENABLED"
@@ -193,6 +202,7 @@ def test_alarms_on_failed_executions_and_worker_errors(template):
                                                "Value": {"Ref": worker_id}}]
     for alarm in alarms.values():
         assert (alarm["Threshold"], alarm["Statistic"], alarm["Period"]) == (1, "Sum", 300)
+        assert "AlarmActions" not in alarm  # no e-mail given: no topic, no KMS key
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
 
@@ -201,9 +211,10 @@ def test_outputs_name_what_the_aws_backend_reads(template):
     assert set(template["Outputs"]) == set(resources.STACK_OUTPUTS.values()) | {"WorkerAlias"}
 
 
-def test_context_sets_memory_architecture_workers_and_provisioning(tmp_path):
+def test_context_sets_memory_architecture_workers_provisioning_and_alarm_mail(tmp_path):
     synth = synthesize(tmp_path / "cdk.out", regions="eu-west-1", workers="64",
-                       worker_memory_mb="3008", architecture="arm64", provisioned="8")
+                       worker_memory_mb="3008", architecture="arm64", provisioned="8",
+                       alarm_email="ops@example.org")
     template = synth.templates["eu-west-1"]
     _, worker = function_by_handler(template, WORKER_HANDLER)
     assert worker["Properties"]["MemorySize"] == 3008
@@ -214,6 +225,17 @@ def test_context_sets_memory_architecture_workers_and_provisioning(tmp_path):
         "ProvisionedConcurrentExecutions": 8}
     _, layer = only(template, "AWS::Lambda::LayerVersion")
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    key_id, key = only(template, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    topic_id, topic = only(template, "AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    _, subscription = only(template, "AWS::SNS::Subscription")
+    assert (subscription["Properties"]["Protocol"], subscription["Properties"]["Endpoint"]) == (
+        "email", "ops@example.org")
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
+    assert [a["Properties"]["AlarmActions"] for a in alarms] == [[{"Ref": topic_id}]] * 3
+    code, output = cfn_lint(synth.outdir)  # cdk-nag already passed inside synthesize()
+    assert code == 0, output
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -222,6 +244,7 @@ def test_context_sets_memory_architecture_workers_and_provisioning(tmp_path):
     ("provisioned", 300, "provisioned: must be between 0 and 256"),
     ("bundle", "docker", "bundle: must be one of ['auto', 'full', 'source']"),
     ("log_retention_days", 31, "log_retention_days: must be one of"),
+    ("alarm_email", "ops", "alarm_email: expected an e-mail address, got 'ops'"),
 ])
 def test_config_errors_name_the_field_and_allowed_values(field, value, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
