@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast bench lint synth deploy clean venv
 
+REGIONS ?= us-east-1
+ARCH ?= x86_64
+# The CDK CLI, pinned to the newest 2.x that reads aws-cdk-lib 2.275's cloud assembly (3.x refuses it).
+CDK := npx --yes aws-cdk@2.1148.1
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -32,6 +37,16 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## Synthesize every regional stack offline into cdk.out/ (cdk-nag runs as part of synthesis).
+synth: $(STAMP)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python app.py -c regions=$(REGIONS) -c architecture=$(ARCH)
+
+## Deploy with your AWS credentials: bundles the Lambda dependency layer, then cdk bootstrap + deploy.
+deploy: $(STAMP)
+	$(BIN)/python -m infra.packaging $(ARCH)
+	$(CDK) bootstrap -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=full
+	$(CDK) deploy --all -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=full
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache

@@ -1,4 +1,4 @@
-"""Replay measured Lambda delays through the schemes with the paper's wait rule (sgc.md, last section).
+"""Replay measured Lambda delays through the schemes with the paper's wait rule (sgc.md, end).
 
 Per round the master waits until (1 + mu) x the fastest worker's time; slower workers are the
 round's stragglers. If appending them keeps the pattern inside the scheme's straggler model, the
@@ -46,7 +46,7 @@ class SchemeRun:
 
 
 def replay_rounds(scheme, times: np.ndarray, mu: float) -> tuple[np.ndarray, int, list]:
-    """Apply the paper's wait rule to (rounds, n) worker times: per-round time, fall-backs, pattern."""
+    """The paper's wait rule on (rounds, n) worker times: round times, fall-backs, pattern."""
     if times.shape[1] != scheme.n:
         raise ValueError(f"trace has {times.shape[1]} workers but the scheme has n={scheme.n}")
     model, history = scheme.model, []

@@ -79,7 +79,7 @@ class BurstyModel:
         return pattern
 
     def adversarial_patterns(self, rounds: int) -> dict[str, Pattern]:
-        """Worst cases: full bursts of lam workers, rolling bursts, and bursts hitting late slots."""
+        """Worst cases: full bursts of lam workers, rolling bursts, bursts hitting late slots."""
         lam, B, W = self.lam, self.B, self.W
         same = frozenset(range(lam))
         period = W + B - 1  # the soonest the same workers may burst again

@@ -1,4 +1,4 @@
-"""`sgc simulate`: M-SGC vs SR-SGC vs GC vs uncoded on measured Lambda delays (the paper's method)."""
+"""`sgc simulate`: M-SGC vs SR-SGC vs GC vs uncoded on measured Lambda delays (paper's method)."""
 
 from __future__ import annotations
 
@@ -24,14 +24,16 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in SCHEME_NAMES]
     if unknown or not names:
-        raise click.BadParameter(f"unknown {unknown}; allowed: {', '.join(SCHEME_NAMES)}", ctx, param)
+        allowed = ", ".join(SCHEME_NAMES)
+        raise click.BadParameter(f"unknown {unknown}; allowed: {allowed}", ctx, param)
     return names
 
 
 @click.command()
 @click.option("--trace", type=click.Path(dir_okay=False), default=DEFAULT_TRACE, show_default=True,
               help="Parquet table of per-round worker delays (lambda_delays.parquet schema).")
-@click.option("--profile", default=None, help="Profile in the trace [default: the CNN desktop_long one].")
+@click.option("--profile", default=None,
+              help="Profile in the trace [default: the CNN desktop_long one].")
 @click.option("--region", default=None, help="Region of the profile [default: Canada].")
 @click.option("--mu", type=float, default=1.0, show_default=True,
               help="Wait rule: stragglers are slower than (1 + mu) x the round's fastest worker.")
@@ -51,7 +53,7 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
 @click.option("--latency", type=click.Choice(["quantile", "interp", "shift"]), default="quantile",
               show_default=True, help="How worker times are interpolated between measured loads.")
 @click.option("--seed", type=int, default=None,
-              help="Shuffle measured rounds per pass (same seed for every scheme) instead of cycling.")
+              help="Shuffle measured rounds per pass (same seed for every scheme), not cycle.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object keyed by scheme.")
 def simulate(trace, profile, region, mu, jobs, scheme_names, search, gc_s, sr_sgc, m_sgc,
              latency, seed, as_json):
@@ -83,8 +85,8 @@ def simulate(trace, profile, region, mu, jobs, scheme_names, search, gc_s, sr_sg
             chosen = search_parameters(model, mu, jobs, n=n, seed=seed)
         else:
             chosen = {"uncoded": make_scheme("uncoded", n=n), "gc": make_scheme("gc", n=n, s=gc_s),
-                      "sr-sgc": make_scheme("sr-sgc", n=n, **dict(zip("BW", sr_sgc[:2]), lam=sr_sgc[2])),
-                      "m-sgc": make_scheme("m-sgc", n=n, **dict(zip("BW", m_sgc[:2]), lam=m_sgc[2]))}
+                      "sr-sgc": make_scheme("sr-sgc", n=n, B=sr_sgc[0], W=sr_sgc[1], lam=sr_sgc[2]),
+                      "m-sgc": make_scheme("m-sgc", n=n, B=m_sgc[0], W=m_sgc[1], lam=m_sgc[2])}
         runs = compare(model, [chosen[name] for name in scheme_names], mu, jobs, seed=seed)
     except ValueError as error:
         raise click.UsageError(str(error)) from None

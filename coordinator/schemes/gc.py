@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from ..params import require_int
 from ..stragglers import PerRoundModel
 from .base import Scheme
 from .components import Component
 from .gc_codes import make_gc_code
 from .session import Session
-from ..params import require_int
 
 
 class GradientCoding(Scheme):

@@ -12,12 +12,12 @@ d2 = B / (B + (lam + 1)(W - 1)), giving load (lam + 1)(W - 1 + B) / (n (B + (W -
 
 from __future__ import annotations
 
+from ..params import check_bursty
 from ..stragglers import BurstyModel
 from .base import Scheme
 from .components import Component
 from .gc_codes import make_gc_code
 from .session import Session
-from ..params import check_bursty
 
 
 class MultiplexedSGC(Scheme):

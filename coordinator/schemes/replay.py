@@ -69,7 +69,7 @@ def coverage_error(session, job: int, weights: dict[tuple[int, int, int], float]
 
 
 def pattern_outcome(session, pattern: Sequence[frozenset[int]]) -> tuple[dict[int, int], float]:
-    """Observe ``pattern`` round by round; return {job: decode round} and the worst coverage error."""
+    """Observe ``pattern`` round by round: {job: decode round} and the worst coverage error."""
     decoded_round, worst = {}, 0.0
     for t in range(1, session.rounds + 1):
         session.plan(t)

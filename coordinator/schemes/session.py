@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from numbers import Integral
 
-from .components import Component, ResultKey
 from ..params import require_int
+from .components import Component, ResultKey
 
 MiniTask = tuple[int, Component]  # (job, component)
 
@@ -188,7 +188,8 @@ class Session(ABC):
         bad = [w for w in workers if isinstance(w, bool) or not isinstance(w, Integral)
                or not 0 <= w < self.n]
         if bad:
-            raise ValueError(f"stragglers must be worker indices in [0, {self.n - 1}], got {bad[:5]}")
+            raise ValueError(
+                f"stragglers must be worker indices in [0, {self.n - 1}], got {bad[:5]}")
         return frozenset(int(w) for w in workers)
 
     def _arrived(self, job: int, component: Component) -> dict[int, int]:

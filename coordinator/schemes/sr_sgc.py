@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 
+from ..params import check_bursty
 from ..stragglers import BurstyModel
 from .base import Scheme
 from .components import Component
 from .gc_codes import make_gc_code
 from .session import Session
-from ..params import check_bursty
 
 
 class SelectiveRepetitionSGC(Scheme):

@@ -40,7 +40,8 @@ def test_m_sgc_load_is_what_its_tasks_cost(n, B, W, lam):
     t = W - 1 + B  # a steady-state round: every slot busy
     for t_ in range(1, t):
         session.observe(t_, set())
-    slot_cost = [sum(sizes[p] for p in task) for tasks in session.tasks(t) for task in tasks.values()]
+    slot_cost = [sum(sizes[p] for p in task)
+                 for tasks in session.tasks(t) for task in tasks.values()]
     assert max(slot_cost) == pytest.approx(min(slot_cost))
     per_worker = sum(sizes[p] for task in session.tasks(t)[0].values() for p in task)
     if lam == n:  # no D2: the B adaptive slots are reserved for redoing lost D1 chunks only
