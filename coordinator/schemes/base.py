@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from ..params import require_int
+from ..params import check_bursty, require_int
+from ..stragglers import BurstyModel
 
 
 class Scheme(ABC):
@@ -37,9 +38,11 @@ class Scheme(ABC):
     def model(self):
         """The straggler model (coordinator.stragglers) under which decoding is guaranteed."""
 
-    @abstractmethod
+    session_class: type  # the scheme's coordinator.schemes.session.Session subclass
+
     def session(self, jobs: int):
-        """A fresh run of ``jobs`` jobs (coordinator.schemes.session.Session)."""
+        """A fresh run of ``jobs`` jobs."""
+        return self.session_class(self, jobs)
 
     def describe(self) -> str:
         params = ", ".join(f"{k}={v}" for k, v in self.params.items())
@@ -47,3 +50,19 @@ class Scheme(ABC):
 
     def __repr__(self) -> str:
         return f"<{self.describe()} n={self.n} T={self.T} load={self.load:.6f}>"
+
+
+class BurstyScheme(Scheme):
+    """A scheme built for the (B, W, lam)-bursty straggler model (SR-SGC, M-SGC)."""
+
+    def __init__(self, n: int, B: int, W: int, lam: int):
+        super().__init__(n)
+        self.B, self.W, self.lam = check_bursty(self.n, B, W, lam)
+
+    @property
+    def params(self) -> dict[str, int]:
+        return {"B": self.B, "W": self.W, "lam": self.lam}
+
+    @property
+    def model(self) -> BurstyModel:
+        return BurstyModel(self.n, self.B, self.W, self.lam)

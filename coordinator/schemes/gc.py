@@ -7,7 +7,13 @@ from ..stragglers import PerRoundModel
 from .base import Scheme
 from .components import Component
 from .gc_codes import make_gc_code
-from .session import Session
+from .session import OneJobPerRoundSession
+
+
+class GradientCodingSession(OneJobPerRoundSession):
+    def __init__(self, scheme: GradientCoding, jobs: int):
+        block = Component(f"GC block ({scheme.code.kind}, s={scheme.s})", 0, code=scheme.code)
+        super().__init__(scheme, jobs, [block])
 
 
 class GradientCoding(Scheme):
@@ -15,6 +21,7 @@ class GradientCoding(Scheme):
 
     name = "gc"
     T = 0
+    session_class = GradientCodingSession
 
     def __init__(self, n: int, s: int):
         super().__init__(n)
@@ -32,25 +39,3 @@ class GradientCoding(Scheme):
     @property
     def model(self) -> PerRoundModel:
         return PerRoundModel(self.n, self.s)
-
-    def session(self, jobs: int) -> GradientCodingSession:
-        return GradientCodingSession(self, jobs)
-
-
-class GradientCodingSession(Session):
-    def __init__(self, scheme: GradientCoding, jobs: int):
-        super().__init__(scheme, jobs)
-        self._components = [Component(f"GC block ({scheme.code.kind}, s={scheme.s})", 0,
-                                      code=scheme.code)]
-
-    @property
-    def partition_sizes(self) -> list[float]:
-        return [1 / self.n] * self.n
-
-    def components(self, job: int) -> list[Component]:
-        return self._components
-
-    def _plan(self, t: int):
-        if t > self.jobs:
-            return [[] for _ in range(self.n)]
-        return [[(t, self._components[0])] for _ in range(self.n)]

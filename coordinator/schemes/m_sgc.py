@@ -12,50 +12,10 @@ d2 = B / (B + (lam + 1)(W - 1)), giving load (lam + 1)(W - 1 + B) / (n (B + (W -
 
 from __future__ import annotations
 
-from ..params import check_bursty
-from ..stragglers import BurstyModel
-from .base import Scheme
+from .base import BurstyScheme
 from .components import Component
 from .gc_codes import make_gc_code
 from .session import Session
-
-
-class MultiplexedSGC(Scheme):
-    name = "m-sgc"
-
-    def __init__(self, n: int, B: int, W: int, lam: int):
-        super().__init__(n)
-        self.B, self.W, self.lam = check_bursty(self.n, B, W, lam)
-        self.code = make_gc_code(self.n, self.lam) if self.lam < self.n else None
-
-    @property
-    def T(self) -> int:
-        return self.W - 2 + self.B
-
-    @property
-    def d2(self) -> float:
-        """Fraction of a job's data in D2 (coded); 0 when lam = n."""
-        if self.lam == self.n:
-            return 0.0
-        return self.B / (self.B + (self.lam + 1) * (self.W - 1))
-
-    @property
-    def load(self) -> float:
-        slots = self.W - 1 + self.B
-        if self.lam == self.n:
-            return slots / (self.n * (self.W - 1))
-        return (self.lam + 1) * slots / (self.n * (self.B + (self.W - 1) * (self.lam + 1)))
-
-    @property
-    def params(self) -> dict[str, int]:
-        return {"B": self.B, "W": self.W, "lam": self.lam}
-
-    @property
-    def model(self) -> BurstyModel:
-        return BurstyModel(self.n, self.B, self.W, self.lam)
-
-    def session(self, jobs: int) -> MultiplexedSession:
-        return MultiplexedSession(self, jobs)
 
 
 class MultiplexedSession(Session):
@@ -102,3 +62,30 @@ class MultiplexedSession(Session):
                 return chunk
         group = slot - (self.W - 1)
         return self._d2[group] if self._d2 else None
+
+
+class MultiplexedSGC(BurstyScheme):
+    name = "m-sgc"
+    session_class = MultiplexedSession
+
+    def __init__(self, n: int, B: int, W: int, lam: int):
+        super().__init__(n, B, W, lam)
+        self.code = make_gc_code(self.n, self.lam) if self.lam < self.n else None
+
+    @property
+    def T(self) -> int:
+        return self.W - 2 + self.B
+
+    @property
+    def d2(self) -> float:
+        """Fraction of a job's data in D2 (coded); 0 when lam = n."""
+        if self.lam == self.n:
+            return 0.0
+        return self.B / (self.B + (self.lam + 1) * (self.W - 1))
+
+    @property
+    def load(self) -> float:
+        slots = self.W - 1 + self.B
+        if self.lam == self.n:
+            return slots / (self.n * (self.W - 1))
+        return (self.lam + 1) * slots / (self.n * (self.B + (self.W - 1) * (self.lam + 1)))

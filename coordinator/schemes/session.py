@@ -194,3 +194,26 @@ class Session(ABC):
 
     def _arrived(self, job: int, component: Component) -> dict[int, int]:
         return self._arrivals.get(job, {}).get(component, {})
+
+
+class OneJobPerRoundSession(Session):
+    """Schemes whose workers all work on job t in round t over n equal partitions (uncoded, GC)."""
+
+    def __init__(self, scheme, jobs: int, components: list[Component]):
+        super().__init__(scheme, jobs)
+        self._components = components
+
+    @property
+    def partition_sizes(self) -> list[float]:
+        return [1 / self.n] * self.n
+
+    def components(self, job: int) -> list[Component]:
+        return self._components
+
+    def _plan(self, t: int):
+        if t > self.jobs:
+            return [[] for _ in range(self.n)]
+        return [[(t, self._component_of(worker))] for worker in range(self.n)]
+
+    def _component_of(self, worker: int) -> Component:
+        return self._components[0]

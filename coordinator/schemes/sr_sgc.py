@@ -12,45 +12,10 @@ from __future__ import annotations
 
 import math
 
-from ..params import check_bursty
-from ..stragglers import BurstyModel
-from .base import Scheme
+from .base import BurstyScheme
 from .components import Component
 from .gc_codes import make_gc_code
 from .session import Session
-
-
-class SelectiveRepetitionSGC(Scheme):
-    name = "sr-sgc"
-
-    def __init__(self, n: int, B: int, W: int, lam: int):
-        super().__init__(n)
-        self.B, self.W, self.lam = check_bursty(self.n, B, W, lam)
-        if (self.W - 1) % self.B:
-            raise ValueError(f"B must divide W - 1 for sr-sgc, got B={self.B}, W={self.W}")
-        self.s = math.ceil(self.B * self.lam / (self.W - 1 + self.B))
-        if self.s >= self.n:
-            raise ValueError(f"lam too large for n={self.n}: GC tolerance s={self.s} must be < n")
-        self.code = make_gc_code(self.n, self.s)
-
-    @property
-    def T(self) -> int:
-        return self.B
-
-    @property
-    def load(self) -> float:
-        return (self.s + 1) / self.n
-
-    @property
-    def params(self) -> dict[str, int]:
-        return {"B": self.B, "W": self.W, "lam": self.lam}
-
-    @property
-    def model(self) -> BurstyModel:
-        return BurstyModel(self.n, self.B, self.W, self.lam)
-
-    def session(self, jobs: int) -> SelectiveRepetitionSession:
-        return SelectiveRepetitionSession(self, jobs)
 
 
 class SelectiveRepetitionSession(Session):
@@ -88,3 +53,25 @@ class SelectiveRepetitionSession(Session):
             return []
         idle.sort(key=lambda w: (w not in stragglers, w))
         return idle[:excess]
+
+
+class SelectiveRepetitionSGC(BurstyScheme):
+    name = "sr-sgc"
+    session_class = SelectiveRepetitionSession
+
+    def __init__(self, n: int, B: int, W: int, lam: int):
+        super().__init__(n, B, W, lam)
+        if (self.W - 1) % self.B:
+            raise ValueError(f"B must divide W - 1 for sr-sgc, got B={self.B}, W={self.W}")
+        self.s = math.ceil(self.B * self.lam / (self.W - 1 + self.B))
+        if self.s >= self.n:
+            raise ValueError(f"lam too large for n={self.n}: GC tolerance s={self.s} must be < n")
+        self.code = make_gc_code(self.n, self.s)
+
+    @property
+    def T(self) -> int:
+        return self.B
+
+    @property
+    def load(self) -> float:
+        return (self.s + 1) / self.n
