@@ -45,31 +45,61 @@ class SchemeRun:
         return asdict(self)
 
 
-def replay_rounds(scheme, times: np.ndarray, mu: float) -> tuple[np.ndarray, int, list]:
-    """The paper's wait rule on (rounds, n) worker times: round times, fall-backs, pattern."""
+RULES = ("paper", "decodable")
+
+
+def replay_rounds(scheme, times: np.ndarray, mu: float,
+                  rule: str = "paper") -> tuple[np.ndarray, int, list]:
+    """A wait rule on (rounds, n) worker times: round times, fall-backs, straggler pattern.
+
+    ``paper``: at the deadline, stop if the stragglers keep the pattern inside the scheme's
+    model, else wait for everyone. ``decodable`` (what sgcflow's coordinator does): at the
+    deadline, stop if every job due this round decodes; else keep collecting results in arrival
+    order until they do. A round that waits past its deadline counts as a fall-back.
+    """
     if times.shape[1] != scheme.n:
         raise ValueError(f"trace has {times.shape[1]} workers but the scheme has n={scheme.n}")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     model, history = scheme.model, []
+    session = scheme.session(len(times) - scheme.T) if rule == "decodable" else None
     round_times = np.empty(len(times))
     fallbacks = 0
     for r, row in enumerate(times):
         deadline = (1 + mu) * row.min()
         stragglers = frozenset(np.flatnonzero(row > deadline).tolist())
-        if model.admits(history, stragglers):
+        if session is not None:
+            round_times[r], stragglers = _collect_until_decodable(session, r + 1, row, deadline,
+                                                                  stragglers)
+            session.observe(r + 1, stragglers)
+        elif model.admits(history, stragglers):
             round_times[r] = min(deadline, row.max())
         else:
-            stragglers, fallbacks = frozenset(), fallbacks + 1
-            round_times[r] = row.max()
+            stragglers, round_times[r] = frozenset(), row.max()
+        fallbacks += round_times[r] > deadline
         history.append(stragglers)
-    return round_times, fallbacks, history
+    return round_times, int(fallbacks), history
+
+
+def _collect_until_decodable(session, t, row, deadline, stragglers):
+    """The earliest time >= the deadline at which every job due in round t decodes."""
+    session.plan(t)
+    if not session.would_be_late(t, stragglers):
+        return min(deadline, row.max()), stragglers
+    remaining = set(stragglers)
+    for worker in sorted(stragglers, key=lambda w: row[w]):
+        remaining.discard(worker)
+        if not session.would_be_late(t, remaining):
+            return float(row[worker]), frozenset(remaining)
+    return float(row.max()), frozenset()
 
 
 def run_scheme(scheme, latency: LatencyModel, mu: float, jobs: int, seed=None,
-               verify: bool = True) -> SchemeRun:
+               verify: bool = True, rule: str = "paper") -> SchemeRun:
     """Replay one scheme for ``jobs`` jobs (J + T rounds) and, if ``verify``, decode every job."""
     rounds = jobs + scheme.T
     times = latency.round_times(scheme.load, rounds, rng=seed)
-    round_times, fallbacks, pattern = replay_rounds(scheme, times, mu)
+    round_times, fallbacks, pattern = replay_rounds(scheme, times, mu, rule)
     if verify:
         _verify_decoding(scheme, jobs, pattern)
     return SchemeRun(scheme=scheme.name, params=scheme.params, T=scheme.T, load=scheme.load,
@@ -89,12 +119,12 @@ def _verify_decoding(scheme, jobs: int, pattern) -> None:
 
 
 def compare(latency: LatencyModel, schemes: list, mu: float, jobs: int, seed=None,
-            verify: bool = True) -> dict[str, SchemeRun]:
+            verify: bool = True, rule: str = "paper") -> dict[str, SchemeRun]:
     """Run each scheme on the same trace; add ratios and the gain decomposition against GC."""
     require_int("jobs", jobs, 1)
     if not mu >= 0:
         raise ValueError(f"mu must be a number >= 0, got {mu}")
-    runs = {s.name: run_scheme(s, latency, mu, jobs, seed, verify) for s in schemes}
+    runs = {s.name: run_scheme(s, latency, mu, jobs, seed, verify, rule) for s in schemes}
     gc = runs.get("gc")
     if gc is None:
         return runs
@@ -102,7 +132,7 @@ def compare(latency: LatencyModel, schemes: list, mu: float, jobs: int, seed=Non
         run = runs[scheme.name]
         run.ratio_to_gc = run.runtime_s / gc.runtime_s
         times = latency.round_times(gc.load, jobs + scheme.T, rng=seed)
-        at_gc_load = float(replay_rounds(scheme, times, mu)[0].sum())
+        at_gc_load = float(replay_rounds(scheme, times, mu, rule)[0].sum())
         run.runtime_at_gc_load_s = at_gc_load
         run.gain_from_fallbacks_s = gc.runtime_s - at_gc_load
         run.gain_from_compute_s = at_gc_load - run.runtime_s

@@ -10,7 +10,7 @@ REFERENCE = {"uncoded": {}, "gc": {"s": 15}, "sr-sgc": {"B": 2, "W": 3, "lam": 2
              "m-sgc": {"B": 1, "W": 2, "lam": 27}}
 
 
-def rows_for(model, mu: float, jobs: int, search: bool) -> list[dict]:
+def rows_for(model, mu: float, jobs: int, search: bool, rule: str = "paper") -> list[dict]:
     from ..schemes import make_scheme
     from ..simulate import compare, search_parameters
 
@@ -18,8 +18,8 @@ def rows_for(model, mu: float, jobs: int, search: bool) -> list[dict]:
         schemes = list(search_parameters(model, mu, jobs, n=model.n_workers).values())
     else:
         schemes = [make_scheme(name, n=model.n_workers, **p) for name, p in REFERENCE.items()]
-    runs = compare(model, schemes, mu, jobs)
-    return [{"profile": model.profile, "region": model.region, "mu": mu,
+    runs = compare(model, schemes, mu, jobs, rule=rule)
+    return [{"profile": model.profile, "region": model.region, "mu": mu, "rule": rule,
              "choice": "search" if search else "reference", **run.to_json()}
             for run in runs.values()]
 
@@ -41,15 +41,16 @@ def simulate(out, as_json, trace, jobs, mus):
     for info in base.profiles:
         model = LatencyModel.from_parquet(trace, profile=info.profile, region=info.region)
         for mu in mus:
-            for search in (False, True):
+            for search, rule in ((False, "paper"), (True, "paper"), (False, "decodable")):
                 click.echo(f"  {info.profile} / {info.region} mu={mu} "
-                           f"{'search' if search else 'reference'}", err=True)
-                rows.extend(rows_for(model, mu, jobs, search))
+                           f"{'search' if search else 'reference'} {rule}", err=True)
+                rows.extend(rows_for(model, mu, jobs, search, rule))
     for row in rows:
         row.pop("round_times_s")
     table = markdown_table(
         [_formatted(row) for row in rows],
-        [("profile", "profile"), ("region", "region"), ("mu", "μ"), ("choice", "params from"),
+        [("profile", "profile"), ("region", "region"), ("mu", "μ"), ("rule", "wait rule"),
+         ("choice", "params from"),
          ("scheme", "scheme"), ("params", "params"), ("load", "load"), ("runtime_s", "runtime s"),
          ("fallbacks", "fall-backs"), ("ratio_to_gc", "vs GC"),
          ("gain_from_fallbacks_s", "gain: fall-backs s"),

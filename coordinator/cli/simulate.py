@@ -52,11 +52,15 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
               help="M-SGC's B,W,LAM (without --search).")
 @click.option("--latency", type=click.Choice(["quantile", "interp", "shift"]), default="quantile",
               show_default=True, help="How worker times are interpolated between measured loads.")
+@click.option("--rule", type=click.Choice(["paper", "decodable"]), default="paper",
+              show_default=True,
+              help="paper: wait for all when stragglers leave the scheme's model; decodable: "
+                   "keep collecting until the due jobs decode (what the coordinator does).")
 @click.option("--seed", type=int, default=None,
               help="Shuffle measured rounds per pass (same seed for every scheme), not cycle.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object keyed by scheme.")
 def simulate(trace, profile, region, mu, jobs, scheme_names, search, gc_s, sr_sgc, m_sgc,
-             latency, seed, as_json):
+             latency, rule, seed, as_json):
     """Replay real Lambda delays through the schemes and compare total runtime.
 
     Each scheme's workers are timed at the scheme's own normalized load (interpolated between
@@ -87,7 +91,8 @@ def simulate(trace, profile, region, mu, jobs, scheme_names, search, gc_s, sr_sg
             chosen = {"uncoded": make_scheme("uncoded", n=n), "gc": make_scheme("gc", n=n, s=gc_s),
                       "sr-sgc": make_scheme("sr-sgc", n=n, B=sr_sgc[0], W=sr_sgc[1], lam=sr_sgc[2]),
                       "m-sgc": make_scheme("m-sgc", n=n, B=m_sgc[0], W=m_sgc[1], lam=m_sgc[2])}
-        runs = compare(model, [chosen[name] for name in scheme_names], mu, jobs, seed=seed)
+        runs = compare(model, [chosen[name] for name in scheme_names if name in chosen], mu,
+                       jobs, seed=seed, rule=rule)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     if as_json:
@@ -95,15 +100,15 @@ def simulate(trace, profile, region, mu, jobs, scheme_names, search, gc_s, sr_sg
                    for name, run in runs.items()}
         click.echo(json.dumps(payload, indent=2))
         return
-    _print_table(runs, model, mu, jobs)
+    _print_table(runs, model, mu, jobs, rule)
 
 
-def _print_table(runs, model, mu: float, jobs: int) -> None:
+def _print_table(runs, model, mu: float, jobs: int, rule: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{model.profile} / {model.region}: mu={mu}, J={jobs}, "
-                        f"{model.n_workers} workers")
+                        f"{model.n_workers} workers, {rule} wait rule")
     for column in ("scheme", "params", "T", "load", "runtime s", "fall-backs", "stragglers/round",
                    "vs GC", "gain: fall-backs s", "gain: compute s"):
         table.add_column(column, justify="left" if column in ("scheme", "params") else "right")
