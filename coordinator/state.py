@@ -71,7 +71,7 @@ def _decode_item(item: dict) -> dict[str, Any]:
 
 
 _JSON_FIELDS = {"spec", "plan", "result", "error", "dispatch", "invoked", "collect", "update",
-                "progress"}
+                "progress", "stragglers"}
 
 
 class Store:
@@ -153,12 +153,15 @@ class Store:
         if field not in ROUND_FIELDS:
             raise ValueError(f"round field must be one of {ROUND_FIELDS}, got {field!r}")
         key = {"pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}
+        expression, names, values = "SET #f = :v", {"#f": field}, {":v": _encode(value)}
+        if field == "collect":  # a compact copy the session replay reads (see stragglers())
+            expression += ", #s = :s"
+            names["#s"], values[":s"] = "stragglers", _encode(value["stragglers"])
         try:
             self.ddb.update_item(
-                TableName=self.table, Key=key, UpdateExpression="SET #f = :v",
+                TableName=self.table, Key=key, UpdateExpression=expression,
                 ConditionExpression="attribute_not_exists(#f)",
-                ExpressionAttributeNames={"#f": field},
-                ExpressionAttributeValues={":v": _encode(value)})
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
         except ClientError as error:
             if not _is_conditional_failure(error):
                 raise
@@ -170,9 +173,17 @@ class Store:
             "pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}).get("Item")
         return _decode_item(item) if item else {}
 
-    def rounds(self, job: str) -> list[dict[str, Any]]:
-        """The round log in order; each entry has ``round`` plus the fields written so far."""
+    def stragglers(self, job: str) -> dict[int, list[int]]:
+        """{round: stragglers} of every collected round (small: what a session replay needs)."""
+        return {e["round"]: e["stragglers"] for e in self.rounds(job, only="stragglers")
+                if "stragglers" in e}
+
+    def rounds(self, job: str, only: str | None = None) -> list[dict[str, Any]]:
+        """The round log in order; each entry has ``round`` plus the fields written so far
+        (with ``only``, just that field)."""
         items, kwargs = [], {}
+        if only:
+            kwargs = {"ProjectionExpression": "sk, #o", "ExpressionAttributeNames": {"#o": only}}
         while True:
             page = self.ddb.query(
                 TableName=self.table, ConsistentRead=True,
@@ -182,7 +193,7 @@ class Store:
             items += page["Items"]
             if "LastEvaluatedKey" not in page:
                 break
-            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         out = []
         for item in items:
             entry = _decode_item(item)

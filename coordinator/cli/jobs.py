@@ -117,14 +117,32 @@ def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
 @click.command()
 @click.argument("job")
 @_options
-def watch(job: str, local: bool, region: str | None, profile: str | None) -> None:
+@_json_option
+def watch(job: str, local: bool, region: str | None, profile: str | None,
+          as_json: bool) -> None:
     """Live progress of JOB: round, decoded jobs, stragglers this round, loss.
+
+    With --json: no bar; one JSON line per round until the job ends.
 
     \b
     Example:
       sgc watch run-20261125-101500-ab12cd --local
     """
-    _watch(_backend(local, region, profile), job)
+    backend = _backend(local, region, profile)
+    if not as_json:
+        _watch(backend, job)
+        return
+    last = None
+    while True:
+        record = _record(backend, job)
+        line = {"job": job, "status": record.get("status"), "round": record.get("round", 0),
+                "progress": record.get("progress")}
+        if line != last:
+            click.echo(json.dumps(line))
+            last = line
+        if record.get("status") in TERMINAL:
+            return
+        time.sleep(0.5)
 
 
 def _watch(backend, job: str, poll_s: float = 0.5) -> dict:
@@ -134,7 +152,8 @@ def _watch(backend, job: str, poll_s: float = 0.5) -> dict:
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
     with Progress(*columns, transient=False, console=None) as progress:
-        task = progress.add_task(job, total=None, info="submitted")
+        progress.console.print(f"job {job}")
+        task = progress.add_task("rounds", total=None, info="submitted")
         while True:
             record = _record(backend, job)
             plan = record.get("plan") or {}
@@ -154,7 +173,7 @@ def _progress_line(record: dict) -> str:
     losses = progress.get("losses") or {}
     loss = " ".join(f"m{m}={v:.4f}" for m, v in sorted(losses.items()))
     return (f"{record.get('status')} | decoded {progress.get('decoded', 0)} | stragglers "
-            f"{progress.get('stragglers', 0)} | loss {loss or '-'}")
+            f"{progress.get('stragglers', 0)} | loss {loss or '-'}")[:120]
 
 
 # --- read commands ---------------------------------------------------------------------------

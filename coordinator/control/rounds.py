@@ -54,11 +54,11 @@ def _context(store: Store, job: str) -> tuple[dict, JobPlan]:
 
 
 def _logged_stragglers(store: Store, job: str, upto: int) -> list[list[int]]:
-    log_ = {e["round"]: e for e in store.rounds(job)}
-    missing = [t for t in range(1, upto + 1) if "collect" not in log_.get(t, {})]
+    logged = store.stragglers(job)
+    missing = [t for t in range(1, upto + 1) if t not in logged]
     if missing:
         raise RuntimeError(f"job={job}: round log lacks the collect record of rounds {missing}")
-    return [log_[t]["collect"]["stragglers"] for t in range(1, upto + 1)]
+    return [logged[t] for t in range(1, upto + 1)]
 
 
 # --- plan -------------------------------------------------------------------------------------
@@ -256,8 +256,7 @@ def update_step(store: Store, state: dict) -> dict[str, Any]:
     job, t = state["job"], state["round"]
     record, plan = _context(store, job)
     if "update" not in store.round(job, t):
-        log_ = store.rounds(job)
-        skipped_before = {int(j) for e in log_ if e["round"] < t
+        skipped_before = {int(j) for e in store.rounds(job, only="update") if e["round"] < t
                           for j in e.get("update", {}).get("skipped", {})}
         stragglers = _logged_stragglers(store, job, t)
         with job_lock(job):
@@ -312,6 +311,10 @@ def finalize_step(store: Store, state: dict) -> dict[str, Any]:
 
     job = state["job"]
     if "error" in state:
+        current = store.job(job).get("execution_arn")
+        if state.get("execution_arn") and current and current != state["execution_arn"]:
+            log.info("job=%s: a stale execution failed; the job runs on in %s", job, current)
+            return {**state, "status": "stale"}
         error = state["error"]
         cause = error.get("Cause", "")
         try:

@@ -15,7 +15,7 @@ Why this shape: an inline Map runs at most 40 items at once and a Map cannot sto
 decodable set", so Dispatch invokes the round's workers asynchronously (``InvocationType=Event``)
 and Collect polls the completion records until the scheme can decode what the round must finish
 or the wait policy says stop (looping through ``Collected?`` when one Lambda run is not long
-enough). Each round costs ~17 history events; Route hands over to a fresh execution of the same
+enough). Each round costs ~19 history events; Route hands over to a fresh execution of the same
 machine (same job, state in DynamoDB/S3) before the 25,000-event limit. Every step is idempotent
 (conditional writes, deterministic S3 keys), so Retry may re-run any of them.
 
@@ -123,6 +123,8 @@ def build_definition(function_arns: Mapping[str, str], *,
         "RecordFailure": {
             "Type": "Task",
             "Resource": arn["finalize"],
+            "Parameters": {"job.$": "$.job", "error.$": "$.error", "status": "failed",
+                           "execution_arn.$": "$$.Execution.Id"},
             "ResultPath": "$.recorded",
             "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2}],
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.recorded",

@@ -1,74 +1,19 @@
-"""Fixtures for the coordinator tests: an in-process emulator per module, job helpers."""
+"""Fixtures for the coordinator tests: one in-process emulator (and backend) per module."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from coordinator.backends import emulator_backend
-from coordinator.control import reference
-from coordinator.control.data import shuffled_table
-from coordinator.control.plan import JobPlan
 from coordinator.emulator import Emulator
-from coordinator.jobspec import validate
-
-DATASET = {"name": "synthetic", "rows": 1536, "features": 12, "classes": 3, "seed": 4}
-
-
-def make_spec(**overrides) -> dict:
-    spec = {"models": [{"kind": "softmax", "lr": 0.5, "seed": 0},
-                       {"kind": "mlp", "hidden": 6, "lr": 0.3, "seed": 1}],
-            "dataset": DATASET, "iterations": 3, "workers": 8,
-            "scheme": {"name": "m-sgc", "B": 1, "W": 2, "lam": 2},
-            "wait": {"deadline_s": 3.0, "hard_limit_s": 30},
-            "stragglers": {"model": "fixed", "rounds": {"2": [1], "4": [3, 5]}, "delay_s": 8.0}}
-    spec.update(overrides)
-    return spec
 
 
 @pytest.fixture(scope="module")
 def emulator():
-    import functions.worker  # noqa: F401  (warm: the first round must not pay Numba's start-up)
-
-    with Emulator() as emu:
+    with Emulator() as emu:  # warm: the worker's Numba start-up is paid before round 1
         yield emu
 
 
 @pytest.fixture(scope="module")
 def backend(emulator):
     return emulator_backend(emulator)
-
-
-def run_job(emulator, backend, spec: dict, timeout_s: float = 240) -> str:
-    job = backend.submit(validate(spec))
-    described = emulator.wait(backend.store.job(job)["execution_arn"], timeout_s)
-    assert described["status"] == "SUCCEEDED", backend.store.job(job).get("error")
-    return job
-
-
-def plan_of(backend, job: str) -> JobPlan:
-    return JobPlan.from_dict(backend.store.job(job)["plan"])
-
-
-def final_params(backend, job: str) -> list[np.ndarray]:
-    plan = plan_of(backend, job)
-    return [backend.store.get_array(plan.final_params_key(m)) for m in range(plan.M)]
-
-
-def assert_exact_decoding(backend, job: str, spec: dict) -> int:
-    """Every decoded job's gradient equals the full-batch numpy gradient at its parameters."""
-    plan = plan_of(backend, job)
-    X, y = shuffled_table(spec["dataset"])
-    checked = 0
-    for entry in backend.store.rounds(job):
-        for j in entry["update"]["decoded"]:
-            j = int(j)
-            model = plan.models[plan.model_of(j)[0]]
-            decoded = backend.store.get_array(plan.decoded_key(j))
-            params = backend.store.get_array(plan.params_key(j))
-            loss, grad = reference.full_batch(model, X, y, params)
-            np.testing.assert_allclose(decoded[0], loss, rtol=2e-6)
-            np.testing.assert_allclose(decoded[1:], grad, rtol=2e-5,
-                                       atol=2e-6 * np.abs(grad).max())
-            checked += 1
-    return checked

@@ -21,7 +21,7 @@ models: [{kind: softmax, lr: 0.5}, {kind: mlp, hidden: 4, lr: 0.3}]
 iterations: 2
 workers: 6
 scheme: {name: m-sgc, B: 1, W: 2, lam: 2}
-wait: {deadline_s: 3.0}
+wait: {deadline_s: 5.0}
 stragglers: {model: fixed, rounds: {2: [4]}, delay_s: 100}
 """
 

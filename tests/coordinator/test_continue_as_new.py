@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import assert_exact_decoding, final_params, make_spec
+from coordinator_e2e_helpers import assert_exact_decoding, final_params, make_spec
 
 from coordinator.backends import emulator_backend
 from coordinator.emulator import Emulator
@@ -16,9 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_job_continues_in_new_executions_and_finishes_exactly():
-    import functions.worker  # noqa: F401
-
-    spec = make_spec(stragglers={"model": "fixed", "rounds": {"3": [2]}, "delay_s": 8.0})
+    spec = make_spec(stragglers={"model": "fixed", "rounds": {"3": [2]}, "delay_s": 10.0})
     with Emulator(step_budget=8) as emulator:  # ~3 rounds per execution
         backend = emulator_backend(emulator)
         job = backend.submit(validate(spec))
