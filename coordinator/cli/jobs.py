@@ -366,7 +366,8 @@ def demo(workers: int, iterations: int | None, out: str, overhead: str | None,
         return _echo_json(rows) if as_json else _table(list(rows[0]), rows)
 
     report = run_demo(workers=workers, iterations=iterations, out=out,
-                      echo=(lambda s: click.echo(s, err=True)) if as_json else click.echo)
+                      echo=(lambda s: click.echo(s, err=True)) if as_json else click.echo,
+                      watch=None if as_json else _watch)
     if as_json:
         _echo_json(report)
 
