@@ -49,6 +49,9 @@ def configure() -> dict[str, object]:
         os.environ.setdefault("NUMBA_CACHE_DIR", DEFAULT_CACHE_DIR)
         # the pool size, for every thread (set_num_threads below is thread-local)
         os.environ.setdefault("NUMBA_NUM_THREADS", str(available_cores()))
+        # In the environment, not just numba.config: Numba re-reads its config from the
+        # environment whenever a NUMBA_* variable changes, which would reset a config-only value.
+        os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
         if in_lambda():
             os.environ.setdefault("NUMBA_CPU_NAME", "generic")
         import numba
@@ -57,7 +60,7 @@ def configure() -> dict[str, object]:
         numba.config.CACHE_DIR = numba.config.CACHE_DIR or os.environ["NUMBA_CACHE_DIR"]
         if os.environ.get("NUMBA_CPU_NAME") == "generic" and numba.config.CPU_NAME is None:
             numba.config.CPU_NAME, numba.config.CPU_FEATURES = "generic", ""
-        numba.config.THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER", "threadsafe")
+        numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]
         numba.set_num_threads(min(available_cores(), numba.config.NUMBA_NUM_THREADS))
         install_shipped_cache()
         _configured = True
