@@ -45,7 +45,7 @@ class SchemeRun:
         return asdict(self)
 
 
-RULES = ("paper", "decodable")
+RULES = ("paper", "coordinator")
 
 
 def replay_rounds(scheme, times: np.ndarray, mu: float,
@@ -53,24 +53,26 @@ def replay_rounds(scheme, times: np.ndarray, mu: float,
     """A wait rule on (rounds, n) worker times: round times, fall-backs, straggler pattern.
 
     ``paper``: at the deadline, stop if the stragglers keep the pattern inside the scheme's
-    model, else wait for everyone. ``decodable`` (what sgcflow's coordinator does): at the
-    deadline, stop if every job due this round decodes; else keep collecting results in arrival
-    order until they do. A round that waits past its deadline counts as a fall-back.
+    model, else wait for everyone. ``coordinator`` (what sgcflow's Collect step does): past the
+    deadline, keep collecting results in arrival order only until the stragglers are inside the
+    model and every job due this round decodes. Staying inside the model is what guarantees the
+    jobs still in flight can finish on time. A round that waits past its deadline counts as a
+    fall-back.
     """
     if times.shape[1] != scheme.n:
         raise ValueError(f"trace has {times.shape[1]} workers but the scheme has n={scheme.n}")
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     model, history = scheme.model, []
-    session = scheme.session(len(times) - scheme.T) if rule == "decodable" else None
+    session = scheme.session(len(times) - scheme.T) if rule == "coordinator" else None
     round_times = np.empty(len(times))
     fallbacks = 0
     for r, row in enumerate(times):
         deadline = (1 + mu) * row.min()
         stragglers = frozenset(np.flatnonzero(row > deadline).tolist())
         if session is not None:
-            round_times[r], stragglers = _collect_until_decodable(session, r + 1, row, deadline,
-                                                                  stragglers)
+            round_times[r], stragglers = _collect(session, model, history, row, deadline,
+                                                  stragglers)
             session.observe(r + 1, stragglers)
         elif model.admits(history, stragglers):
             round_times[r] = min(deadline, row.max())
@@ -81,15 +83,20 @@ def replay_rounds(scheme, times: np.ndarray, mu: float,
     return round_times, int(fallbacks), history
 
 
-def _collect_until_decodable(session, t, row, deadline, stragglers):
-    """The earliest time >= the deadline at which every job due in round t decodes."""
+def _collect(session, model, history, row, deadline, stragglers):
+    """The earliest time >= the deadline at which the round's stragglers are acceptable."""
+    t = len(history) + 1
     session.plan(t)
-    if not session.would_be_late(t, stragglers):
+
+    def acceptable(candidate: frozenset[int]) -> bool:
+        return model.admits(history, candidate) and not session.would_be_late(t, candidate)
+
+    if acceptable(stragglers):
         return min(deadline, row.max()), stragglers
     remaining = set(stragglers)
     for worker in sorted(stragglers, key=lambda w: row[w]):
         remaining.discard(worker)
-        if not session.would_be_late(t, remaining):
+        if acceptable(frozenset(remaining)):
             return float(row[worker]), frozenset(remaining)
     return float(row.max()), frozenset()
 

@@ -41,7 +41,7 @@ def simulate(out, as_json, trace, jobs, mus):
     for info in base.profiles:
         model = LatencyModel.from_parquet(trace, profile=info.profile, region=info.region)
         for mu in mus:
-            for search, rule in ((False, "paper"), (True, "paper"), (False, "decodable")):
+            for search, rule in ((False, "paper"), (True, "paper"), (False, "coordinator")):
                 click.echo(f"  {info.profile} / {info.region} mu={mu} "
                            f"{'search' if search else 'reference'} {rule}", err=True)
                 rows.extend(rows_for(model, mu, jobs, search, rule))

@@ -52,10 +52,10 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
               help="M-SGC's B,W,LAM (without --search).")
 @click.option("--latency", type=click.Choice(["quantile", "interp", "shift"]), default="quantile",
               show_default=True, help="How worker times are interpolated between measured loads.")
-@click.option("--rule", type=click.Choice(["paper", "decodable"]), default="paper",
+@click.option("--rule", type=click.Choice(["paper", "coordinator"]), default="paper",
               show_default=True,
-              help="paper: wait for all when stragglers leave the scheme's model; decodable: "
-                   "keep collecting until the due jobs decode (what the coordinator does).")
+              help="paper: wait for all when stragglers leave the scheme's model; coordinator: "
+                   "keep collecting only until they are inside it and the due jobs decode.")
 @click.option("--seed", type=int, default=None,
               help="Shuffle measured rounds per pass (same seed for every scheme), not cycle.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object keyed by scheme.")
