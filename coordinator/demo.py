@@ -48,10 +48,7 @@ def run_demo(workers: int = 16, iterations: int | None = None, out: str = "data/
              echo: Callable[[str], None] = print,
              watch: Callable[[Any, str], Any] | None = None) -> dict[str, Any]:
     """Run both jobs; ``watch(backend, job)``, if given, shows progress until the job ends."""
-    import os
-
-    # The handlers' structured INFO logs (one per worker per round) would bury the demo's output.
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    quiet_handler_logs()
     from coordinator.backends import emulator_backend
     from coordinator.emulator import Emulator
 
@@ -86,6 +83,13 @@ def run_demo(workers: int = 16, iterations: int | None = None, out: str = "data/
          "load; `sgc simulate` compares runtimes on measured Lambda delays.")
     echo(f"total {time.perf_counter() - started:.1f} s")
     return report
+
+
+def quiet_handler_logs() -> None:
+    """The handlers' structured INFO logs (one per worker per round) would bury the output."""
+    import os
+
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 
 def _collect(backend, job: str, wall_s: float) -> dict[str, Any]:
@@ -242,6 +246,7 @@ def measure_overhead(worker_counts: list[int], rounds: int = 4,
     + update (decode + step); the emulator's own cost = round wall time minus the wait for the
     workers and minus the update (moto's transitions and Lambda plumbing).
     """
+    quiet_handler_logs()
     import functions.worker  # noqa: F401
     from coordinator.backends import emulator_backend
     from coordinator.emulator import Emulator
