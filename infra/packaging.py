@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -260,6 +261,42 @@ def tree_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+SHIPPED_NUMBA_CACHE = ROOT / "functions" / "numba_cache"  # gitignored; copied into the asset
+VERSION_PROBE = "import sys; print('%d.%d' % sys.version_info[:2])"
+HOST_MACHINES = {"x86_64": ("x86_64", "AMD64"), "arm64": ("aarch64", "arm64")}
+
+
+def lambda_python() -> str | None:
+    """A local CPython 3.12 (Lambda's version): on PATH, or one pyenv installed."""
+    candidates = [shutil.which(f"python{LAMBDA_PYTHON}"),
+                  *sorted(map(str, Path.home().glob(
+                      f".pyenv/versions/{LAMBDA_PYTHON}*/bin/python{LAMBDA_PYTHON}")))]
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", VERSION_PROBE], capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == LAMBDA_PYTHON:
+            return candidate
+    return None
+
+
+def build_numba_cache(architecture: str) -> Path | None:
+    """Compile the worker's kernels into ``functions/numba_cache/`` (which the source asset
+    ships, see functions/numba_setup.py) with Python 3.12 and the layer's own numba, for the
+    generic CPU: a cold start then loads them instead of compiling (~20 s). Numba caches are
+    per Python version and numba build, hence the layer's packages and not the venv's.
+    Returns None, and the functions compile at init, when this host cannot run that layer
+    (another architecture) or has no Python 3.12."""
+    python = lambda_python()
+    if platform.machine() not in HOST_MACHINES[architecture] or python is None:
+        return None
+    site = dependency_layer(architecture) / "python"
+    path = [str(site), *(str(site / f"{package}.zip") for package in ZIPPED_PACKAGES), str(ROOT)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "NUMBA_CPU_NAME": "generic"}
+    shutil.rmtree(SHIPPED_NUMBA_CACHE, ignore_errors=True)
+    subprocess.run([python, "-m", "functions.numba_setup", "build", str(SHIPPED_NUMBA_CACHE)],
+                   env=env, check=True, capture_output=True, text=True)
+    return SHIPPED_NUMBA_CACHE
+
+
 def bundle_report(architecture: str) -> BundleReport:
     """Build (or reuse) the layer and source folders and measure them."""
     return BundleReport(layer_bytes=tree_bytes(dependency_layer(architecture)),
@@ -267,8 +304,13 @@ def bundle_report(architecture: str) -> BundleReport:
 
 
 def main() -> None:
-    """`python -m infra.packaging [x86_64|arm64]`: build the layer and print its size."""
+    """`python -m infra.packaging [x86_64|arm64]`: build the layer and the shipped Numba cache,
+    and print the bundle's size."""
     architecture = sys.argv[1] if len(sys.argv) > 1 else "x86_64"
+    cache = build_numba_cache(architecture)
+    print(f"numba cache: {cache}" if cache else
+          "numba cache: not built (needs Python 3.12 on a host of this architecture); "
+          "workers will compile their kernels at init (~20 s per cold start)")
     report = bundle_report(architecture)
     mib = 1024 * 1024
     print(f"layer {report.layer_bytes / mib:.1f} MiB + source {report.source_bytes / mib:.2f} MiB"

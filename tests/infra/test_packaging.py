@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 import pytest
@@ -64,3 +65,29 @@ def test_real_bundle_fits_lambda_unzipped_limit():
                    "pyarrow/libparquet.so.2600", "aws_lambda_powertools/__init__.py"):
         assert (site / needed).is_file(), needed
     assert not list(site.rglob("tests")) and not list(site.rglob("__pycache__"))
+
+
+@pytest.mark.slow
+def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(tmp_path):
+    """The cache `make deploy` ships is built by Python 3.12 with the layer's own numba; a fresh
+    3.12 process on that layer (as in Lambda: generic CPU, empty /tmp cache) compiles nothing."""
+    import os
+    import subprocess
+
+    python = packaging.lambda_python()
+    if python is None or packaging.build_numba_cache("x86_64") is None:
+        pytest.skip("needs Python 3.12 on an x86_64 host")
+    site = packaging.dependency_layer("x86_64") / "python"
+    env = {**os.environ, "AWS_LAMBDA_FUNCTION_NAME": "sgcflow-worker",
+           "NUMBA_CACHE_DIR": str(tmp_path / "tmp-cache"),
+           "PYTHONPATH": os.pathsep.join([str(site), str(site / "llvmlite.zip"),
+                                          str(packaging.ROOT)])}
+    script = ("import json, functions.kernels as k, functions.kernels_mlp as m; k.warm_up(); "
+              "print(json.dumps({n: [len(d.stats.cache_hits), len(d.stats.cache_misses)] "
+              "for mod in (k, m) for n, d in vars(mod).items() "
+              "if n.endswith(('_serial', '_parallel'))}))")
+    done = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True,
+                          check=True)
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(stats) == 6
+    assert all(misses == 0 and hits >= 1 for hits, misses in stats.values()), stats

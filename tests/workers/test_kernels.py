@@ -9,6 +9,7 @@ import pytest
 
 from functions import kernels
 from functions import kernels_reference as reference
+from functions.kernel_blocks import BLOCK_ROWS
 from functions.models import ModelSpec
 
 SPECS = [ModelSpec("logreg", 64, 2), ModelSpec("softmax", 64, 10), ModelSpec("mlp", 64, 10, 32),
@@ -28,7 +29,7 @@ def _relative_error(got: np.ndarray, want: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.kind}-{s.n_features}")
-@pytest.mark.parametrize("rows", [1, 7, 390, kernels.BLOCK_ROWS * 3 + 5])
+@pytest.mark.parametrize("rows", [1, 7, 390, BLOCK_ROWS * 3 + 5])
 def test_numba_matches_numpy(spec, rows):
     X, y, params = _data(spec, rows)
     got = kernels.loss_grad(spec, X, y, params, parallel=False)
@@ -55,7 +56,7 @@ def test_empty_partition_is_zero():
 
 @pytest.mark.parametrize("spec", SPECS[:3], ids=lambda s: s.kind)
 def test_bit_identical_whatever_the_thread_count(spec):
-    X, y, params = _data(spec, kernels.BLOCK_ROWS * 4 + 3, seed=5)
+    X, y, params = _data(spec, BLOCK_ROWS * 4 + 3, seed=5)
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -83,7 +84,7 @@ def test_kernels_run_from_concurrent_python_threads():
     from concurrent.futures import ThreadPoolExecutor
 
     spec = ModelSpec("softmax", 16, 4)
-    X, y, params = _data(spec, kernels.BLOCK_ROWS * 2 + 1, seed=9)
+    X, y, params = _data(spec, BLOCK_ROWS * 2 + 1, seed=9)
     want = kernels.loss_grad(spec, X, y, params)
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(

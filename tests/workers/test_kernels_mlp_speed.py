@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from functions import kernels
+from functions import kernels, kernels_mlp
 from functions import kernels_reference as reference
+from functions.kernel_blocks import BLOCK_ROWS, SUB_ROWS
 from functions.models import ModelSpec
 
 
@@ -24,8 +25,8 @@ def _data(spec: ModelSpec, rows: int, seed: int):
 
 @pytest.mark.parametrize("shape", [(1, 2, 1), (3, 2, 2), (5, 3, 3), (6, 5, 4), (9, 7, 6)],
                          ids=lambda s: "d{}-c{}-h{}".format(*s))
-@pytest.mark.parametrize("rows", [1, 2, 3, kernels.SUB_ROWS - 1, kernels.SUB_ROWS + 1,
-                                  kernels.BLOCK_ROWS + 3])
+@pytest.mark.parametrize("rows", [1, 2, 3, SUB_ROWS - 1, SUB_ROWS + 1,
+                                  BLOCK_ROWS + 3])
 def test_mlp_matches_reference_on_tile_remainders(shape, rows):
     d, classes, hidden = shape
     spec = ModelSpec("mlp", d, classes, hidden)
@@ -46,26 +47,26 @@ def test_add_products_is_an_exact_matrix_product_on_small_integers(rows, terms, 
     M = rng.integers(-8, 8, (terms, width)).astype(np.float32)
     out = rng.integers(-8, 8, (rows, width)).astype(np.float32)
     want = out + coef @ M
-    kernels._add_products(coef, M, out)
+    kernels_mlp._add_products(coef, M, out)
     assert np.array_equal(out, want)
     transposed = np.zeros((width, rows), dtype=np.float32)
-    kernels._add_products(M.T, coef.T, transposed)  # strided coefficient views, as the kernel
+    kernels_mlp._add_products(M.T, coef.T, transposed)  # strided coefficient views, as the kernel
     assert np.array_equal(transposed, (coef @ M).T)
 
 
 def test_softmax_residuals_of_transposed_logits():
     rng = np.random.default_rng(4)
-    Z = (rng.standard_normal((kernels.SUB_ROWS, 7)) * 20).astype(np.float32)
-    labels = rng.integers(0, 7, kernels.SUB_ROWS).astype(np.int32)
+    Z = (rng.standard_normal((SUB_ROWS, 7)) * 20).astype(np.float32)
+    labels = rng.integers(0, 7, SUB_ROWS).astype(np.int32)
     shifted = Z.astype(np.float64) - Z.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(shifted).sum(axis=1))
     want_loss = np.sum(log_norm - shifted[np.arange(len(labels)), labels])
     want = np.exp(shifted - log_norm[:, None])
     want[np.arange(len(labels)), labels] -= 1
     ZT = np.ascontiguousarray(Z.T)
-    norm = np.empty(kernels.SUB_ROWS, dtype=np.float32)
-    bits = np.empty(kernels.SUB_ROWS, dtype=np.int32)
-    loss = kernels._softmax_residuals(ZT, labels, norm, bits)
+    norm = np.empty(SUB_ROWS, dtype=np.float32)
+    bits = np.empty(SUB_ROWS, dtype=np.int32)
+    loss = kernels_mlp._softmax_residuals(ZT, labels, norm, bits)
     assert loss == pytest.approx(want_loss, rel=1e-6)
     np.testing.assert_allclose(ZT.T, want, atol=1e-6)
 
