@@ -1,7 +1,9 @@
 """Scheduled warm-pool handler: accepted job plans -> provisioned concurrency per region.
 
 Runs every minute (EventBridge) and on job submission (direct invoke with ``{"jobs": [...]}``).
-Without ``jobs`` in the event it reads them from ``s3://$SGC_BUCKET/$SGC_WARMPOOL_PLANS_KEY``.
+Without ``jobs`` in the event it reads the plans the coordinator's Plan step published, one object
+per accepted job under ``s3://$SGC_BUCKET/$SGC_WARMPOOL_PLANS_PREFIX`` (finished jobs need no
+provisioning: the planner ignores them, and a lifecycle rule expires them).
 Each job: ``{"job_id", "spec": <job spec>, "start_s": epoch seconds, "submit_s"?}``.
 """
 
@@ -26,13 +28,13 @@ def _jobs(event: dict) -> list[dict]:
     bucket = os.environ.get("SGC_BUCKET")
     if not bucket:
         return []
-    key = os.environ.get("SGC_WARMPOOL_PLANS_KEY", "warmpool/plans.json")
+    prefix = os.environ.get("SGC_WARMPOOL_PLANS_PREFIX", "warmpool/plans/")
     s3 = boto3.client("s3")
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return []
-    return list(json.loads(body))
+    jobs = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            jobs.append(json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()))
+    return jobs
 
 
 def handler(event, context=None, driver: WarmPoolDriver | None = None) -> dict:

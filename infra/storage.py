@@ -21,6 +21,7 @@ DATASETS = "datasets/*"
 RUNS = "runs/*"
 PARAMS = "runs/*/params/*"
 RESULTS = "runs/*/results/*"
+JOB_PLANS = "warmpool/plans/*"  # accepted jobs, published for the warm-pool manager
 WORKER_TABLE_ACTIONS = ("dynamodb:PutItem",)
 COORDINATOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                              "dynamodb:Query")
@@ -40,6 +41,8 @@ class Storage(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-run-data", prefix="runs/",
+                                 expiration=cdk.Duration.days(results_expire_days)),
+                s3.LifecycleRule(id="expire-job-plans", prefix="warmpool/plans/",
                                  expiration=cdk.Duration.days(results_expire_days)),
                 s3.LifecycleRule(id="abort-incomplete-uploads",
                                  abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
@@ -75,15 +78,16 @@ class Storage(Construct):
     def grant_coordinator(self, role: iam.IRole) -> None:
         """Read datasets, read/write run data (plans, parameters, results), use the table."""
         self._allow(role, ["s3:GetObject"], [self.object_arn(DATASETS), self.object_arn(RUNS)])
-        self._allow(role, ["s3:PutObject"], [self.object_arn(RUNS)])
+        self._allow(role, ["s3:PutObject"], [self.object_arn(RUNS), self.object_arn(JOB_PLANS)])
         self.grant_not_found(role)
         self._allow(role, list(COORDINATOR_TABLE_ACTIONS), [self.table.table_arn])
-        self._acknowledge_prefixes(role, (DATASETS, RUNS))
+        self._acknowledge_prefixes(role, (DATASETS, RUNS, JOB_PLANS))
 
-    def grant_read_key(self, role: iam.IRole, key: str) -> None:
-        """Read exactly one object (no wildcard), e.g. the warm pool's plans file."""
-        self._allow(role, ["s3:GetObject"], [self.object_arn(key)])
+    def grant_read_job_plans(self, role: iam.IRole) -> None:
+        """Read (and list, see grant_not_found) the accepted job plans: the warm-pool manager."""
+        self._allow(role, ["s3:GetObject"], [self.object_arn(JOB_PLANS)])
         self.grant_not_found(role)
+        self._acknowledge_prefixes(role, (JOB_PLANS,))
 
     def grant_not_found(self, role: iam.IRole) -> None:
         """s3:ListBucket on this bucket only, so a missing key answers 404 NoSuchKey, not 403.

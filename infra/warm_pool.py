@@ -16,7 +16,7 @@ from constructs import Construct
 from coordinator.workflow.definition import WARMPOOL_HANDLER
 from infra.config import (
     ENV_BUCKET,
-    ENV_WARMPOOL_PLANS_KEY,
+    ENV_WARMPOOL_PLANS_PREFIX,
     ENV_WARMPOOL_REGIONS,
     ENV_WORKER_ALIAS,
     ENV_WORKER_FUNCTION,
@@ -29,7 +29,7 @@ from infra.workers import WorkerPool
 
 WARM_POOL_FUNCTION = "sgcflow-warmpool"
 # The accepted job plans the manager provisions for (written on submit; one exact key).
-PLANS_KEY = "warmpool/plans.json"
+PLANS_PREFIX = "warmpool/plans/"  # one object per accepted job, written by the Plan step
 PROVISIONED_CONCURRENCY_ACTIONS = (
     "lambda:PutProvisionedConcurrencyConfig",
     "lambda:GetProvisionedConcurrencyConfig",
@@ -53,7 +53,7 @@ class WarmPool(Construct):
             environment={ENV_WORKER_FUNCTION: workers.function.function_name,
                          ENV_WORKER_ALIAS: WORKER_ALIAS,
                          ENV_BUCKET: storage.bucket.bucket_name,
-                         ENV_WARMPOOL_PLANS_KEY: PLANS_KEY,
+                         ENV_WARMPOOL_PLANS_PREFIX: PLANS_PREFIX,
                          ENV_WARMPOOL_REGIONS: cdk.Stack.of(self).region},
             log_retention_days=config.log_retention_days,
             description="sgcflow warm pool: provisioned concurrency of the worker alias",
@@ -62,7 +62,7 @@ class WarmPool(Construct):
         self.manager.role.add_to_principal_policy(iam.PolicyStatement(
             actions=list(PROVISIONED_CONCURRENCY_ACTIONS),
             resources=[workers.alias.function_arn]))
-        storage.grant_read_key(self.manager.role, PLANS_KEY)
+        storage.grant_read_job_plans(self.manager.role)
         self.schedule = events.Rule(
             self, "Schedule",
             description="tick of the sgcflow warm-pool manager",

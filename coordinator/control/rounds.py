@@ -85,8 +85,12 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
         for m, model in enumerate(models):
             store.put_array(plan.params_key(m + 1), model.init(seed=spec.models[m]["seed"]))
         _write_injection(store, spec.raw, plan, scheme.load)
+        started = now()
+        # Published for the warm-pool manager: it provisions the job's workers per region.
+        store.put_json(f"warmpool/plans/{job}.json",
+                       {"job_id": job, "spec": record["spec"], "start_s": started})
         store.update_job(job, {"plan": plan.to_dict(), "status": "running", "round": 0,
-                               "started": now(), "load": scheme.load})
+                               "started": started, "load": scheme.load})
         record = store.job(job)
     if "execution_arn" in event:
         store.update_job(job, {"execution_arn": event["execution_arn"], "execution": execution})

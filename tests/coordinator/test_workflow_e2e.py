@@ -185,3 +185,24 @@ def test_a_failing_step_marks_the_job_failed_with_the_reason(emulator, backend):
     assert record["status"] == "failed"
     assert record["error"]["type"] == "JobSpecError"
     assert "dataset: unknown 'no-such-dataset'" in record["error"]["message"]
+
+
+def test_accepted_job_is_published_for_the_warm_pool(emulator, backend, monkeypatch):
+    """The Plan step publishes the job plan; the warm-pool handler finds it and provisions the
+    job's workers in its region for as long as it runs."""
+    from coordinator.warmpool.planner import targets_from_jobs
+    from functions import warmpool
+
+    spec = make_spec(scheme={"name": "gc", "s": 1}, iterations=1)
+    job = run_job(emulator, backend, spec)
+    monkeypatch.setenv("SGC_BUCKET", backend.store.bucket)
+    published = [p for p in warmpool._jobs({}) if p["job_id"] == job]
+    assert len(published) == 1 and published[0]["spec"]["workers"] == spec["workers"]
+    region = published[0]["spec"].get("regions", ["us-east-1"])[0]
+    targets, plans = targets_from_jobs(published, published[0]["start_s"] + 1.0, [region])
+    (plan,) = plans
+    assert (plan.job_id, plan.region, plan.amount) == (job, region, spec["workers"])
+    # A job this small is cheaper to pre-warm with pings than to provision; a provisioned one
+    # would show up in the targets while it runs.
+    expected = spec["workers"] if plan.mode == "provisioned" else 0
+    assert targets == {region: expected}

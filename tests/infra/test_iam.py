@@ -76,7 +76,8 @@ def test_steps_use_runs_and_table_and_only_dispatch_invokes_the_worker_alias(tem
              "Resource": [_bucket_object(bucket, "/datasets/*"),
                           _bucket_object(bucket, "/runs/*")]},
             {"Action": "s3:PutObject", "Effect": "Allow",
-             "Resource": _bucket_object(bucket, "/runs/*")},
+             "Resource": [_bucket_object(bucket, "/runs/*"),
+                          _bucket_object(bucket, "/warmpool/plans/*")]},
             {"Action": "s3:ListBucket", "Effect": "Allow",
              "Resource": {"Fn::GetAtt": [bucket, "Arn"]}},
             {"Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
@@ -102,7 +103,7 @@ def test_warm_pool_only_manages_provisioned_concurrency_of_the_alias(template):
                     "lambda:PutProvisionedConcurrencyConfig"],
          "Effect": "Allow", "Resource": {"Ref": alias}},
         {"Action": "s3:GetObject", "Effect": "Allow",
-         "Resource": _bucket_object(bucket, "/warmpool/plans.json")},
+         "Resource": _bucket_object(bucket, "/warmpool/plans/*")},
         {"Action": "s3:ListBucket", "Effect": "Allow",
          "Resource": {"Fn::GetAtt": [bucket, "Arn"]}},
     ]

@@ -56,6 +56,8 @@ def test_bucket_encrypted_private_tls_only_with_run_expiry(assertions):
             "LifecycleConfiguration": {"Rules": [
                 {"Id": "expire-run-data", "Prefix": "runs/", "ExpirationInDays": 14,
                  "Status": "Enabled"},
+                {"Id": "expire-job-plans", "Prefix": "warmpool/plans/", "ExpirationInDays": 14,
+                 "Status": "Enabled"},
                 {"Id": "abort-incomplete-uploads", "Status": "Enabled",
                  "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
         },
@@ -159,7 +161,7 @@ def test_warm_pool_schedule_and_environment(template):
     bucket_id, _ = only(template, "AWS::S3::Bucket")
     assert manager["Properties"]["Environment"]["Variables"] == {
         "SGC_WORKER_FUNCTION": {"Ref": worker_id}, "SGC_WORKER_ALIAS": "live",
-        "SGC_BUCKET": {"Ref": bucket_id}, "SGC_WARMPOOL_PLANS_KEY": "warmpool/plans.json",
+        "SGC_BUCKET": {"Ref": bucket_id}, "SGC_WARMPOOL_PLANS_PREFIX": "warmpool/plans/",
         "SGC_WARMPOOL_REGIONS": "us-east-1", "NUMBA_CACHE_DIR": "/tmp/numba-cache",
         "POWERTOOLS_SERVICE_NAME": "sgcflow-warmpool"}
     _, rule = only(template, "AWS::Events::Rule")

@@ -121,7 +121,7 @@ def test_scheduled_handler_reads_plans_from_s3(driver, monkeypatch):
     monkeypatch.setenv("SGC_WARMPOOL_REGIONS", "us-east-1")
     assert handler({"now_s": 0.0}, None, driver=driver)["targets"] == {"us-east-1": 0}
     jobs = [{"job_id": "a", "start_s": 1000.0, "submit_s": 0.0, "spec": {"iterations": 1000}}]
-    s3.put_object(Bucket="sgcflow-data", Key="warmpool/plans.json", Body=json.dumps(jobs))
+    s3.put_object(Bucket="sgcflow-data", Key="warmpool/plans/a.json", Body=json.dumps(jobs[0]))
     assert handler({"now_s": 900.0}, None, driver=driver)["targets"] == {"us-east-1": 256}
 
 
