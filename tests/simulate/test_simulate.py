@@ -109,3 +109,8 @@ def test_coordinator_rule_with_most_workers_straggling():
     model = LatencyModel.from_parquet(TRACE, profile="sam-gc-cnn_profile_est-mbp", region="Canada")
     runs = compare(model, [make_scheme("m-sgc", B=1, W=2, lam=27)], 0.5, 6, rule="coordinator")
     assert runs["m-sgc"].fallbacks >= 1
+
+
+def test_bench_simulate_rejects_a_negative_mu():
+    result = CliRunner().invoke(main, ["bench", "simulate", "--mu", "-1", "--jobs", "2"])
+    assert result.exit_code != 0 and "'--mu': -1.0 is not in the range x>=0" in result.output
