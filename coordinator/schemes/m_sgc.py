@@ -6,8 +6,16 @@ a worker runs W - 1 + B mini-tasks; mini-task m of round r belongs to job r - m,
 worked on in rounds j .. j + T with T = W - 2 + B. Slots 0..W-2 are the worker's D1 chunks.
 Slot W - 1 + b is adaptive: a worker still missing a D1 chunk of the job redoes the earliest
 missing one; otherwise it does D2 group b's GC task. Job j decodes once every D1 chunk arrived
-and each D2 group has a decodable set (n - lam results). Slot sizes are equal (sgc.md):
+and each D2 group has a decodable set (n - lam results). Slot sizes are equal (docs/schemes.md):
 d2 = B / (B + (lam + 1)(W - 1)), giving load (lam + 1)(W - 1 + B) / (n (B + (W - 1)(lam + 1))).
+
+Replicated redo (``replication`` R > 1, needs lam = n): with no D2 a worker whose own chunks
+all arrived has an idle adaptive slot. Those idle slots recompute other workers' lost chunks,
+up to R copies of each lost chunk in all (the owner's own redo included), so a worker that
+straggles twice in a row no longer holds its job back: any copy that arrives completes the
+chunk. The idle slots are already counted in the load formula, so the load does not change.
+With lam < n every adaptive slot carries a D2 task that the code's tolerance depends on, so
+there is no free slot to replicate into.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 from .base import BurstyScheme
 from .components import Component
 from .gc_codes import make_gc_code
+from .replicas import assign_replicas, reliable_first
 from .session import Session
 
 
@@ -22,6 +31,7 @@ class MultiplexedSession(Session):
     def __init__(self, scheme: MultiplexedSGC, jobs: int):
         super().__init__(scheme, jobs)
         self.B, self.W, n = scheme.B, scheme.W, self.n
+        self.replication = scheme.replication
         chunks = self.W - 1
         self._d1 = [[Component(f"D1 chunk {c}", w * chunks + c, owner=w) for c in range(chunks)]
                     for w in range(n)]
@@ -42,34 +52,58 @@ class MultiplexedSession(Session):
         return self._components
 
     def _plan(self, t: int):
-        plan = []
-        for worker in range(self.n):
-            minitasks = []
-            for slot in range(self.W - 1 + self.B):
-                job = t - slot
-                if 1 <= job <= self.jobs:
-                    component = self._slot_component(worker, job, slot)
-                    if component is not None:
-                        minitasks.append((job, component))
-            plan.append(minitasks)
+        plan = [[] for _ in range(self.n)]
+        for slot in range(self.W - 1 + self.B):
+            job = t - slot
+            if not 1 <= job <= self.jobs:
+                continue
+            idle = []
+            for worker in range(self.n):
+                component = self._slot_component(worker, job, slot)
+                if component is not None:
+                    plan[worker].append((job, component))
+                elif slot >= self.W - 1:
+                    idle.append(worker)
+            if self.replication > 1 and idle:
+                self._replicate(t, job, idle, plan)
         return plan
 
     def _slot_component(self, worker: int, job: int, slot: int) -> Component | None:
         if slot < self.W - 1:
             return self._d1[worker][slot]
-        for chunk in self._d1[worker]:  # adaptive slot: redo the earliest lost D1 chunk
-            if worker not in self._arrived(job, chunk):
-                return chunk
+        lost = self._lost_chunk(worker, job)
+        if lost is not None:  # adaptive slot: redo the earliest lost D1 chunk
+            return lost
         group = slot - (self.W - 1)
         return self._d2[group] if self._d2 else None
+
+    def _lost_chunk(self, worker: int, job: int) -> Component | None:
+        for chunk in self._d1[worker]:
+            if worker not in self._arrived(job, chunk):
+                return chunk
+        return None
+
+    def _replicate(self, t: int, job: int, idle: list[int], plan) -> None:
+        """Idle adaptive slots recompute lost chunks of ``job``: R copies of each in all."""
+        lost = [(w, self._lost_chunk(w, job)) for w in range(self.n)]
+        lost = [(w, chunk) for w, chunk in lost if chunk is not None]
+        if not lost:
+            return
+        helpers = reliable_first(idle, self._stragglers, t, self.W)
+        for helper, (owner, chunk) in assign_replicas(helpers, lost, self.replication - 1):
+            plan[helper].append((job, chunk, owner))
 
 
 class MultiplexedSGC(BurstyScheme):
     name = "m-sgc"
     session_class = MultiplexedSession
 
-    def __init__(self, n: int, B: int, W: int, lam: int):
-        super().__init__(n, B, W, lam)
+    def __init__(self, n: int, B: int, W: int, lam: int, replication: int = 1):
+        super().__init__(n, B, W, lam, replication)
+        if self.replication > 1 and self.lam < self.n:
+            raise ValueError(
+                f"replication > 1 needs lam = n ({self.n}) for m-sgc: with lam < n every "
+                f"adaptive slot carries a D2 task, so no slot is free to hold a replica")
         self.code = make_gc_code(self.n, self.lam) if self.lam < self.n else None
 
     @property
