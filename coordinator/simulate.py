@@ -1,4 +1,6 @@
-"""Replay measured Lambda delays through the schemes with the paper's wait rule (sgc.md, end).
+"""Replay measured Lambda delays through the schemes with the paper's wait rule.
+
+The rule and what it measures: docs/schemes.md, "How the paper compares runtimes".
 
 Per round the master waits until (1 + mu) x the fastest worker's time; slower workers are the
 round's stragglers. If appending them keeps the pattern inside the scheme's straggler model, the

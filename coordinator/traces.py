@@ -6,7 +6,7 @@ round after round, each *profile* (one experiment folder) re-run at several per-
 ``profile_load``. In that study's worker a ``profile_load`` of ``x`` means "compute the gradient of
 ``max(1, round(x * batch))`` samples of the ``batch``-sample mini-batch", i.e. the fraction of one
 job's data a worker processes per round: the same quantity as a scheme's *normalized load*
-(sgc.md; uncoded = 1/n, GC = (s + 1)/n). So the mapping is the identity,
+(docs/schemes.md, "Setting"; uncoded = 1/n, GC = (s + 1)/n). So the mapping is the identity,
 ``profile_load = normalized load``; the study's own simulation (``2_find_runtimes/find_runtime.py``)
 puts both on one axis and its validation re-runs Lambda at the chosen schemes' loads.
 

@@ -1,5 +1,7 @@
-"""Deterministic S3 keys and DynamoDB record keys (contracts: Worker). Pure: the coordinator imports
-these too, without pulling in Numba. A re-delivered event writes the same keys (idempotent)."""
+"""Deterministic S3 keys and DynamoDB record keys (docs/contracts.md, "Worker").
+
+Pure: the coordinator imports these too, without pulling in Numba. A re-delivered event writes
+the same keys (idempotent)."""
 
 from __future__ import annotations
 

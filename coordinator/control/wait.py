@@ -1,10 +1,10 @@
 """When Collect stops waiting for a round, and who the round's stragglers are (and why).
 
 The wait policy (job spec ``wait``) gives a cutoff: ``deadline_s`` after dispatch, or (1 + mu)
-times the fastest worker's time (the paper's rule, sgc.md). At the cutoff the workers without a
-valid result are the stragglers, if that set keeps the pattern inside the scheme's straggler
-model and leaves no job due this round undecodable. Otherwise Collect waits for more results, up
-to ``hard_limit_s``, and the round is flagged in the log rather than decoded wrongly.
+times the fastest worker's time (the paper's rule, docs/schemes.md). At the cutoff the workers
+without a valid result are the stragglers, if that set keeps the pattern inside the scheme's
+straggler model and leaves no job due this round undecodable. Otherwise Collect waits for more
+results, up to ``hard_limit_s``, and the round is flagged in the log rather than decoded wrongly.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from ..stragglers import BurstyModel
 
 
 class Scheme(ABC):
-    """A coding scheme for n workers (sgc.md, "Setting").
+    """A coding scheme for n workers (docs/schemes.md, "Setting").
 
     ``T``: job t must be decodable by the end of round t + T. ``load``: the fraction of one job's
     data a worker processes per round. ``model``: the straggler patterns it is built to tolerate.

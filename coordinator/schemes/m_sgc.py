@@ -6,7 +6,8 @@ a worker runs W - 1 + B mini-tasks; mini-task m of round r belongs to job r - m,
 worked on in rounds j .. j + T with T = W - 2 + B. Slots 0..W-2 are the worker's D1 chunks.
 Slot W - 1 + b is adaptive: a worker still missing a D1 chunk of the job redoes the earliest
 missing one; otherwise it does D2 group b's GC task. Job j decodes once every D1 chunk arrived
-and each D2 group has a decodable set (n - lam results). Slot sizes are equal (docs/schemes.md):
+and each D2 group has a decodable set (n - lam results). Slot sizes are equal
+(docs/schemes.md, "M-SGC"):
 d2 = B / (B + (lam + 1)(W - 1)), giving load (lam + 1)(W - 1 + B) / (n (B + (W - 1)(lam + 1))).
 
 Replicated redo (``replication`` R > 1, needs lam = n): with no D2 a worker whose own chunks
