@@ -22,13 +22,14 @@ class Component:
 
     name: str
     offset: int
-    owner: int | None = None  # owned: the worker that computes it
+    owner: int | None = None  # owned: the worker (or group leader) whose share it is
     code: object | None = None  # coded: a gc_codes code over all n workers
+    parts: tuple[int, ...] | None = None  # owned: its partitions, if not just ``offset``
 
     def coefficients(self, worker: int) -> dict[int, float]:
         """Worker's task on this component: {partition: coefficient}."""
         if self.code is None:
-            return {self.offset: 1.0}
+            return {p: 1.0 for p in self.parts} if self.parts else {self.offset: 1.0}
         row = self.code.matrix[worker]
         return {self.offset + p: float(row[p]) for p in self.code.support(worker)}
 

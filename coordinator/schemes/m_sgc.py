@@ -17,10 +17,19 @@ straggles twice in a row no longer holds its job back: any copy that arrives com
 chunk. The idle slots are already counted in the load formula, so the load does not change.
 With lam < n every adaptive slot carries a D2 task that the code's tolerance depends on, so
 there is no free slot to replicate into.
+
+Grouped D1 (``group`` g > 1, needs lam = n, g | n): the workers form n / g groups of g
+consecutive workers, and each group's members all compute the group's chunks (fractional
+repetition inside D1, the same task as GC's fractional-repetition code with s = g - 1): a chunk
+is delivered by the group's first arrival, and only a chunk no member delivered is redone.
+The data keeps n (W - 1) equal partitions, a group chunk covering g of them, so the load is g
+times the lam = n formula and a run can switch between this scheme and GC without
+re-partitioning.
 """
 
 from __future__ import annotations
 
+from ..params import require_int
 from .base import BurstyScheme
 from .components import Component
 from .gc_codes import make_gc_code
@@ -33,14 +42,17 @@ class MultiplexedSession(Session):
         super().__init__(scheme, jobs)
         self.B, self.W, n = scheme.B, scheme.W, self.n
         self.replication = scheme.replication
-        chunks = self.W - 1
-        self._d1 = [[Component(f"D1 chunk {c}", w * chunks + c, owner=w) for c in range(chunks)]
-                    for w in range(n)]
+        chunks, g = self.W - 1, scheme.group
+        groups = {w: [_group_chunk(w, g, chunks, c) for c in range(chunks)]
+                  for w in range(0, n, g)}  # one object per chunk, shared by its group
+        self._d1 = [groups[w - w % g] for w in range(n)] if g > 1 else [
+            [Component(f"D1 chunk {c}", w * chunks + c, owner=w) for c in range(chunks)]
+            for w in range(n)]
+        self._leader = [w - w % g for w in range(n)]
         self._d2 = [] if scheme.code is None else [
             Component(f"D2 group {b}", n * chunks + b * n, code=scheme.code) for b in range(self.B)
         ]
-        self._components = [c for chunks_of_worker in self._d1 for c in chunks_of_worker]
-        self._components += self._d2
+        self._components = [c for w in range(0, n, g) for c in self._d1[w]] + self._d2
         d1_size = (1 - scheme.d2) / (n * chunks)
         d2_size = scheme.d2 / (self.B * n)
         self._sizes = [d1_size] * (n * chunks) + [d2_size] * (n * len(self._d2))
@@ -62,7 +74,7 @@ class MultiplexedSession(Session):
             for worker in range(self.n):
                 component = self._slot_component(worker, job, slot)
                 if component is not None:
-                    plan[worker].append((job, component))
+                    plan[worker].append((job, component, self._leader[worker]))
                 elif slot >= self.W - 1:
                     idle.append(worker)
             if self.replication > 1 and idle:
@@ -80,13 +92,14 @@ class MultiplexedSession(Session):
 
     def _lost_chunk(self, worker: int, job: int) -> Component | None:
         for chunk in self._d1[worker]:
-            if worker not in self._arrived(job, chunk):
+            if chunk.owner not in self._arrived(job, chunk):
                 return chunk
         return None
 
     def _replicate(self, t: int, job: int, idle: list[int], plan) -> None:
         """Idle adaptive slots recompute lost chunks of ``job``: R copies of each in all."""
-        lost = [(w, self._lost_chunk(w, job)) for w in range(self.n)]
+        leaders = range(0, self.n, self.scheme.group)
+        lost = [(w, self._lost_chunk(w, job)) for w in leaders]
         lost = [(w, chunk) for w, chunk in lost if chunk is not None]
         if not lost:
             return
@@ -99,12 +112,16 @@ class MultiplexedSGC(BurstyScheme):
     name = "m-sgc"
     session_class = MultiplexedSession
 
-    def __init__(self, n: int, B: int, W: int, lam: int, replication: int = 1):
+    def __init__(self, n: int, B: int, W: int, lam: int, replication: int = 1, group: int = 1):
         super().__init__(n, B, W, lam, replication)
         if self.replication > 1 and self.lam < self.n:
             raise ValueError(
                 f"replication > 1 needs lam = n ({self.n}) for m-sgc: with lam < n every "
                 f"adaptive slot carries a D2 task, so no slot is free to hold a replica")
+        self.group = require_int("group", group, 1, self.n)
+        if self.group > 1 and (self.lam < self.n or self.n % self.group):
+            raise ValueError(f"group > 1 needs lam = n ({self.n}) and group dividing n, got "
+                             f"group={self.group}, lam={self.lam}")
         self.code = make_gc_code(self.n, self.lam) if self.lam < self.n else None
 
     @property
@@ -119,8 +136,21 @@ class MultiplexedSGC(BurstyScheme):
         return self.B / (self.B + (self.lam + 1) * (self.W - 1))
 
     @property
+    def params(self) -> dict[str, int]:
+        params = super().params
+        if self.group > 1:
+            params["group"] = self.group
+        return params
+
+    @property
     def load(self) -> float:
         slots = self.W - 1 + self.B
         if self.lam == self.n:
-            return slots / (self.n * (self.W - 1))
+            return self.group * slots / (self.n * (self.W - 1))
         return (self.lam + 1) * slots / (self.n * (self.B + (self.W - 1) * (self.lam + 1)))
+
+
+def _group_chunk(leader: int, g: int, chunks: int, c: int) -> Component:
+    """Chunk c of the group led by ``leader``: partition c of each of its g members."""
+    parts = tuple((leader + i) * chunks + c for i in range(g))
+    return Component(f"D1 chunk {c} of group {leader // g}", parts[0], owner=leader, parts=parts)
