@@ -1,8 +1,8 @@
 """sgcflow's default: start safe, then every few jobs re-choose the configuration from the
 rounds this run has observed, switching at a job boundary.
 
-- Jobs 1..every run ``SAFE_START`` (replicated M-SGC: never waits for a persistent straggler,
-  load at most 2/n).
+- Jobs 1..every run ``SAFE_START`` (fractional-repetition GC(15): never far from the best
+  fixed GC on any measured profile).
 - The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job), so the run has
   seen its workers at full load as well as near zero: the two ends of the load fit.
 - From then on, every ``every`` jobs, each candidate (GC(s) for every s, replicated M-SGC for
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..schemes.switching import SwitchingSession
-from .evaluate import LoadFit, gc_total, replicated_round_times, shift
+from .evaluate import LoadFit, Shifted, gc_total, replicated_round_times
 from .family import GROUPS, Q_GRID, SAFE_START, Config
 
 EVERY = 20
@@ -50,15 +50,14 @@ class OnlineChooser:
     def estimates(self) -> dict[Config, float]:
         """Seconds per round each candidate would have taken over the recent window."""
         times = np.asarray(self._times[-self.window:])
-        loads = np.asarray(self._loads[-self.window:])
-        slopes = self.fit.slopes()
+        shifted = Shifted(times, np.asarray(self._loads[-self.window:]), self.fit)
         n = self.n
         out = {}
         for s in range(n):
-            at = shift(times, loads, (s + 1) / n, slopes)
+            at = shifted.at((s + 1) / n)
             out[Config("gc", s=s)] = gc_total(at, s) / len(times)
         for g in self.groups:
-            low, high = (shift(times, loads, k * g / n, slopes) for k in (1, 2))
+            low, high = (shifted.at(k * g / n) for k in (1, 2))
             for q in self.qs:
                 out[Config("replicated", q=q, group=g)] = float(
                     replicated_round_times(low, high, q, g).mean())
