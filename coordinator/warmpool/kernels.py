@@ -133,3 +133,82 @@ def quantile_windows(idle: np.ndarray, head: float, tail: float, history: int,
         result[i + 1, 1] = _cost_aware_end(ordered, count, start, high + margin, margin,
                                            exchange_s)
     return result
+
+
+@njit(cache=True)
+def _window_value(ordered: np.ndarray, count: int, start: float, margin: float,
+                  exchange_s: float, cap_s: float) -> tuple[float, float]:
+    """Best end for a window opening at ``start`` and its value ``exchange_s * hits - idle``
+    over the whole history (idle times below ``start`` are misses that cost no idle)."""
+    first = np.searchsorted(ordered[:count], start)
+    m = count - first
+    if m == 0:
+        return start, 0.0
+    best_value, best_end = 0.0, start
+    below_sum, caught = 0.0, 0
+    for j in range(m):
+        candidate = min(ordered[first + j] + margin, cap_s)
+        while caught < m and ordered[first + caught] <= candidate:
+            below_sum += ordered[first + caught] - start
+            caught += 1
+        hits = j + 1 if ordered[first + j] <= candidate else j
+        idle = below_sum + (m - caught) * (candidate - start)
+        value = exchange_s * hits - idle
+        if value > best_value:
+            best_value, best_end = value, candidate
+    return best_end, best_value
+
+
+@njit(cache=True)
+def forecast_windows(idle: np.ndarray, memory_gb: float, exchange_gb_s: float, history: int,
+                     heads: np.ndarray, min_margin_s: float, relative_margin: float,
+                     prewarm_min_s: float, min_keep_s: float, cap_s: float, stride: int,
+                     min_history: int) -> np.ndarray:
+    """sgcflow's per-app window from its own idle-time history, priced in GB-s.
+
+    One cold start is worth ``exchange_gb_s / memory_gb`` idle seconds (a small app may idle
+    longer for the same GB-s). Over the last ``history`` idle times, every head quantile in
+    ``heads`` is a candidate pre-warm point (minus a margin); for each, the end maximising
+    exchange * hits - idle is found exactly, and the best pair wins. Recomputed after every
+    idle time while the history is short, then every ``stride`` idle times.
+    """
+    exchange_s = exchange_gb_s / max(memory_gb, 1e-6)
+    result = np.empty((len(idle) + 1, 2))
+    result[0, 0], result[0, 1] = 0.0, min(exchange_s, cap_s)
+    recent = np.empty(history)
+    ordered = np.empty(history)
+    count = 0
+    for i in range(len(idle)):
+        value = idle[i]
+        if count == history:
+            oldest = recent[i % history]
+            at = np.searchsorted(ordered[:count], oldest)
+            ordered[at:count - 1] = ordered[at + 1:count].copy()
+            count -= 1
+        recent[i % history] = value
+        at = np.searchsorted(ordered[:count], value)
+        ordered[at + 1:count + 1] = ordered[at:count].copy()
+        ordered[at] = value
+        count += 1
+        if count < min_history:
+            result[i + 1, 0], result[i + 1, 1] = result[0, 0], result[0, 1]
+            continue
+        if count >= 32 and i % stride != 0:
+            result[i + 1, 0], result[i + 1, 1] = result[i, 0], result[i, 1]
+            continue
+        best_start, best_end, best_value = 0.0, 0.0, -1.0
+        for k in range(len(heads) + 1):
+            start, margin = 0.0, min_margin_s
+            if k > 0:  # k = 0: keep loaded from the end of the call
+                low = ordered[int(math.floor(heads[k - 1] * (count - 1)))]
+                margin = max(min_margin_s, relative_margin * low)
+                start = low - margin
+                if start < prewarm_min_s:
+                    start = 0.0
+            end, gain = _window_value(ordered, count, start, margin, exchange_s, cap_s)
+            if start == 0.0 and end < min_keep_s:
+                end = min_keep_s
+            if gain > best_value:
+                best_start, best_end, best_value = start, end, gain
+        result[i + 1, 0], result[i + 1, 1] = best_start, best_end
+    return result
