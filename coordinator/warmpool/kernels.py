@@ -136,10 +136,12 @@ def quantile_windows(idle: np.ndarray, head: float, tail: float, history: int,
 
 
 @njit(cache=True)
-def _window_value(ordered: np.ndarray, count: int, start: float, margin: float,
-                  exchange_s: float, cap_s: float) -> tuple[float, float]:
+def _window_value(ordered: np.ndarray, count: int, start: float, min_margin_s: float,
+                  relative_margin: float, exchange_s: float, cap_s: float
+                  ) -> tuple[float, float]:
     """Best end for a window opening at ``start`` and its value ``exchange_s * hits - idle``
-    over the whole history (idle times below ``start`` are misses that cost no idle)."""
+    over the whole history (idle times below ``start`` are misses that cost no idle). Candidate
+    ends sit a margin (relative to the idle time they catch) above each idle time."""
     first = np.searchsorted(ordered[:count], start)
     m = count - first
     if m == 0:
@@ -147,7 +149,8 @@ def _window_value(ordered: np.ndarray, count: int, start: float, margin: float,
     best_value, best_end = 0.0, start
     below_sum, caught = 0.0, 0
     for j in range(m):
-        candidate = min(ordered[first + j] + margin, cap_s)
+        sample = ordered[first + j]
+        candidate = min(sample + max(min_margin_s, relative_margin * sample), cap_s)
         while caught < m and ordered[first + caught] <= candidate:
             below_sum += ordered[first + caught] - start
             caught += 1
@@ -160,24 +163,66 @@ def _window_value(ordered: np.ndarray, count: int, start: float, margin: float,
 
 
 @njit(cache=True)
-def forecast_windows(idle: np.ndarray, memory_gb: float, exchange_gb_s: float, history: int,
-                     heads: np.ndarray, min_margin_s: float, relative_margin: float,
-                     prewarm_min_s: float, min_keep_s: float, cap_s: float, stride: int,
-                     min_history: int) -> np.ndarray:
-    """sgcflow's per-app window from its own idle-time history, priced in GB-s.
+def periodic_next(times: np.ndarray, last: int, window: int, band_s: float,
+                  min_margin_s: float) -> tuple[bool, float, float]:
+    """Where call ``last + 1`` falls if the calls so far follow a clock: (found, lo, hi).
 
-    One cold start is worth ``exchange_gb_s / memory_gb`` idle seconds (a small app may idle
-    longer for the same GB-s). Over the last ``history`` idle times, every head quantile in
-    ``heads`` is a candidate pre-warm point (minus a margin); for each, the end maximising
-    exchange * hits - idle is found exactly, and the best pair wins. Recomputed after every
-    idle time while the history is short, then every ``stride`` idle times.
+    The last ``window`` start times are fitted to ``t = a + period * cycle`` (least squares on
+    consecutive cycles: a history with a skipped cycle is not a clock); the calls are periodic
+    when every residual lies in a band of at most ``band_s`` (a timer placed anywhere inside
+    its minute spreads over 60 s). The next call is expected in that band one cycle on, widened
+    by a margin.
     """
+    first = max(0, last - window + 1)
+    n = last - first + 1
+    if n < 8:
+        return False, 0.0, 0.0
+    recent = times[first:last + 1]
+    guess = np.median(np.diff(recent))
+    if guess < 60.0:
+        return False, 0.0, 0.0
+    cycles = np.floor((recent - recent[0]) / guess + 0.5)
+    if (np.diff(cycles) != 1).any():
+        return False, 0.0, 0.0
+    x_mean, y_mean = cycles.mean(), recent.mean()
+    period = ((cycles - x_mean) * (recent - y_mean)).sum() / ((cycles - x_mean) ** 2).sum()
+    residual = recent - (y_mean + period * (cycles - x_mean))
+    width = residual.max() - residual.min()
+    if width > band_s:
+        return False, 0.0, 0.0
+    center = y_mean + period * (cycles[-1] + 1 - x_mean)
+    margin = max(min_margin_s, 0.15 * width)
+    return True, center + residual.min() - margin, center + residual.max() + margin
+
+
+@njit(cache=True)
+def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
+                     exchange_gb_s: float, history: int, heads: np.ndarray,
+                     min_margin_s: float, relative_margin: float, prewarm_min_s: float,
+                     min_keep_s: float, cap_s: float, stride: int, min_history: int,
+                     period_window: int, band_s: float) -> np.ndarray:
+    """sgcflow's per-app window from its own history, priced in GB-s.
+
+    A periodic app (``periodic_next``) is pre-warmed for the band its next call falls in.
+    Otherwise one cold start is worth ``exchange_gb_s / memory_gb`` idle seconds (a small app
+    may idle longer for the same GB-s): over the last ``history`` idle times, every head
+    quantile in ``heads`` is a candidate pre-warm point (minus a margin, and charged the chance
+    1/(n+1) that the next idle time is a new minimum); for each, the end maximising
+    exchange * hits - idle is found exactly, and the best pair wins. Recomputed after every
+    idle time while the history is short, then every ``stride`` idle times. A window that keeps
+    the app loaded from the end of the call lasts at least ``min_keep_s``: a history cannot
+    show the rare long idle time of a busy app, and covering it costs a busy app almost
+    nothing. Until ``min_history`` idle times are known, the app is kept loaded for as long as
+    a cold start is worth.
+    """
+    idle = np.maximum(times[1:] - ends[:-1], 0.0)
     exchange_s = exchange_gb_s / max(memory_gb, 1e-6)
-    result = np.empty((len(idle) + 1, 2))
+    result = np.empty((len(times), 2))
     result[0, 0], result[0, 1] = 0.0, min(exchange_s, cap_s)
     recent = np.empty(history)
     ordered = np.empty(history)
     count = 0
+    start, end = result[0, 0], result[0, 1]  # the distribution's window, kept between updates
     for i in range(len(idle)):
         value = idle[i]
         if count == history:
@@ -190,25 +235,36 @@ def forecast_windows(idle: np.ndarray, memory_gb: float, exchange_gb_s: float, h
         ordered[at + 1:count + 1] = ordered[at:count].copy()
         ordered[at] = value
         count += 1
-        if count < min_history:
-            result[i + 1, 0], result[i + 1, 1] = result[0, 0], result[0, 1]
-            continue
-        if count >= 32 and i % stride != 0:
-            result[i + 1, 0], result[i + 1, 1] = result[i, 0], result[i, 1]
-            continue
-        best_start, best_end, best_value = 0.0, 0.0, -1.0
-        for k in range(len(heads) + 1):
-            start, margin = 0.0, min_margin_s
-            if k > 0:  # k = 0: keep loaded from the end of the call
-                low = ordered[int(math.floor(heads[k - 1] * (count - 1)))]
-                margin = max(min_margin_s, relative_margin * low)
-                start = low - margin
-                if start < prewarm_min_s:
-                    start = 0.0
-            end, gain = _window_value(ordered, count, start, margin, exchange_s, cap_s)
-            if start == 0.0 and end < min_keep_s:
-                end = min_keep_s
-            if gain > best_value:
-                best_start, best_end, best_value = start, end, gain
-        result[i + 1, 0], result[i + 1, 1] = best_start, best_end
+        if count >= min_history and (count < 32 or i % stride == 0):
+            start, end = _best_window(ordered, count, heads, exchange_s, min_margin_s,
+                                      relative_margin, prewarm_min_s, min_keep_s, cap_s)
+        result[i + 1, 0], result[i + 1, 1] = start, end
+        periodic, low, high = periodic_next(times, i + 1, period_window, band_s, min_margin_s)
+        if periodic and high > ends[i + 1]:
+            lead = max(0.0, low - ends[i + 1])
+            result[i + 1, 0] = lead if lead >= prewarm_min_s else 0.0
+            result[i + 1, 1] = high - ends[i + 1]
     return result
+
+
+@njit(cache=True)
+def _best_window(ordered: np.ndarray, count: int, heads: np.ndarray, exchange_s: float,
+                 min_margin_s: float, relative_margin: float, prewarm_min_s: float,
+                 min_keep_s: float, cap_s: float) -> tuple[float, float]:
+    best_start, best_end, best_value = 0.0, 0.0, -np.inf
+    for k in range(len(heads) + 1):
+        start = 0.0
+        if k > 0:  # k = 0: keep loaded from the end of the call
+            low = ordered[int(math.floor(heads[k - 1] * (count - 1)))]
+            start = low - max(min_margin_s, relative_margin * low)
+            if start < prewarm_min_s:
+                start = 0.0
+        end, gain = _window_value(ordered, count, start, min_margin_s, relative_margin,
+                                  exchange_s, cap_s)
+        if start > 0.0:  # the next idle time is a new minimum with chance 1/(count+1)
+            gain -= exchange_s * count / (count + 1.0)
+        if start == 0.0 and end < min_keep_s:
+            end = min_keep_s
+        if gain > best_value:
+            best_start, best_end, best_value = start, end, gain
+    return best_start, best_end

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from coordinator.warmpool import azure2019, realtrace, tuning
+from coordinator.warmpool import azure2019, kernels, realtrace, tuning
 from coordinator.warmpool.faascache import FaasCache
 from coordinator.warmpool.policies import IdleForecast, KeepAlive
 from coordinator.warmpool.simulator import metrics
@@ -52,18 +52,31 @@ def test_a_call_arriving_while_loaded_is_warm_even_under_a_pre_warm_window():
     assert outcome.cold.tolist() == [True, False, False]
 
 
-def test_idle_forecast_pre_warms_a_strict_timer():
+def test_idle_forecast_pre_warms_a_strict_timer_for_seconds_a_cycle():
     calls = 40
     s = periods(np.arange(calls) * 600.0, np.ones(calls))
     outcome = IdleForecast(exchange_gb_s=100.0, min_history=4).run([s], calls * 600.0)[0]
-    # 100 GB-s / 0.5 GB = 200 s of idle per cold start: the first 4 gaps (599 s) are longer
-    # than that keep-alive and cold; then pre-warm 20 % before the gap, catch every call
+    # 100 GB-s / 0.5 GB = 200 s of idle per cold start: the first 4 gaps (599 s) outlast that
+    # keep-alive and are cold; with 4 idle times the histogram pre-warms 20 % early (119.8 s
+    # idle); from 8 calls on the clock is detected and the app is loaded 2 s before each call
     assert outcome.cold.tolist() == [True] * 5 + [False] * (calls - 5)
-    assert outcome.idle_s == pytest.approx(4 * 200.0 + 36 * 0.2 * 599.0)
+    assert outcome.idle_s == pytest.approx(4 * 200.0 + 3 * 0.2 * 599.0 + 33 * 2.0)
+
+
+def test_a_clock_is_found_through_jitter_and_lost_on_a_skipped_cycle():
+    rng = np.random.default_rng(3)
+    times = 300.0 * np.arange(20) + rng.uniform(0, 60, 20)  # a 5-minute timer, any second
+    found, low, high = kernels.periodic_next(times, 19, 32, 90.0, 2.0)
+    # the next call falls anywhere in [6000, 6060]: the window covers most of it, not more
+    assert found and high - low < 90.0
+    assert min(high, 6060.0) - max(low, 6000.0) > 0.8 * 60.0
+    skipped = np.r_[times[:10], times[11:]]  # cycle 10 never fired
+    assert not kernels.periodic_next(skipped, 18, 32, 90.0, 2.0)[0]
+    assert not kernels.periodic_next(times, 19, 32, 30.0, 2.0)[0]  # wider than the band
 
 
 def test_idle_forecast_keeps_a_small_app_longer_for_the_same_gb_s():
-    times = np.cumsum(np.r_[0, np.full(10, 1500.0)])
+    times = np.cumsum(np.r_[0, np.random.default_rng(5).uniform(1200, 1800, 10)])  # no clock
     small, large = periods(times, np.zeros(11), memory_gb=0.05), periods(times, np.zeros(11),
                                                                          memory_gb=2.0)
     policy = IdleForecast(exchange_gb_s=100.0, min_history=100)  # keep-alive only
