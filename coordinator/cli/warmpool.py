@@ -85,7 +85,7 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 @click.option("--format", "trace_format", type=click.Choice(FORMATS), default="huawei",
               show_default=True, help="huawei: the seeded synthetic trace in the Huawei "
               "schema; azure2019: the Azure Functions 2019 public format read from --trace.")
-@click.option("--warmup-minutes", type=int, default=120, show_default=True,
+@click.option("--warmup-minutes", type=int, default=240, show_default=True,
               help="azure2019: minutes that only train the policies (sgcflow is tuned on "
                    "them); later minutes are scored.")
 @click.option("--arrivals", type=click.Choice(PLACEMENTS), default="poisson",

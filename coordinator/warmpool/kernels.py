@@ -177,22 +177,30 @@ def periodic_next(times: np.ndarray, last: int, window: int, band_s: float,
     n = last - first + 1
     if n < 8:
         return False, 0.0, 0.0
-    recent = times[first:last + 1]
-    guess = np.median(np.diff(recent))
+    guess = (times[last] - times[first]) / (n - 1)  # no skipped cycle: the mean period
     if guess < 60.0:
         return False, 0.0, 0.0
-    cycles = np.floor((recent - recent[0]) / guess + 0.5)
-    if (np.diff(cycles) != 1).any():
-        return False, 0.0, 0.0
-    x_mean, y_mean = cycles.mean(), recent.mean()
-    period = ((cycles - x_mean) * (recent - y_mean)).sum() / ((cycles - x_mean) ** 2).sum()
-    residual = recent - (y_mean + period * (cycles - x_mean))
-    width = residual.max() - residual.min()
+    for j in range(first + 1, last + 1):  # one call per cycle, in order
+        if math.floor((times[j] - times[first]) / guess + 0.5) != j - first:
+            return False, 0.0, 0.0
+    x_mean = (n - 1) / 2.0
+    y_mean, covariance, spread = 0.0, 0.0, 0.0
+    for j in range(first, last + 1):
+        y_mean += times[j] / n
+    for j in range(first, last + 1):
+        covariance += (j - first - x_mean) * (times[j] - y_mean)
+        spread += (j - first - x_mean) ** 2
+    period = covariance / spread
+    low, high = np.inf, -np.inf
+    for j in range(first, last + 1):
+        residual = times[j] - (y_mean + period * (j - first - x_mean))
+        low, high = min(low, residual), max(high, residual)
+    width = high - low
     if width > band_s:
         return False, 0.0, 0.0
-    center = y_mean + period * (cycles[-1] + 1 - x_mean)
+    center = y_mean + period * (n - x_mean)
     margin = max(min_margin_s, 0.15 * width)
-    return True, center + residual.min() - margin, center + residual.max() + margin
+    return True, center + low - margin, center + high + margin
 
 
 @njit(cache=True)
@@ -209,7 +217,8 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
     quantile in ``heads`` is a candidate pre-warm point (minus a margin, and charged the chance
     1/(n+1) that the next idle time is a new minimum); for each, the end maximising
     exchange * hits - idle is found exactly, and the best pair wins. Recomputed after every
-    idle time while the history is short, then every ``stride`` idle times. A window that keeps
+    idle time while the history is short, then every ``stride`` idle times or every
+    ``count / 16`` (a long history moves slowly). A window that keeps
     the app loaded from the end of the call lasts at least ``min_keep_s``: a history cannot
     show the rare long idle time of a busy app, and covering it costs a busy app almost
     nothing. Until ``min_history`` idle times are known, the app is kept loaded for as long as
@@ -225,17 +234,8 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
     start, end = result[0, 0], result[0, 1]  # the distribution's window, kept between updates
     for i in range(len(idle)):
         value = idle[i]
-        if count == history:
-            oldest = recent[i % history]
-            at = np.searchsorted(ordered[:count], oldest)
-            ordered[at:count - 1] = ordered[at + 1:count].copy()
-            count -= 1
-        recent[i % history] = value
-        at = np.searchsorted(ordered[:count], value)
-        ordered[at + 1:count + 1] = ordered[at:count].copy()
-        ordered[at] = value
-        count += 1
-        if count >= min_history and (count < 32 or i % stride == 0):
+        count = _slide(ordered, recent, count, history, i, value)
+        if count >= min_history and (count < 32 or i % max(stride, count // 16) == 0):
             start, end = _best_window(ordered, count, heads, exchange_s, min_margin_s,
                                       relative_margin, prewarm_min_s, min_keep_s, cap_s)
         result[i + 1, 0], result[i + 1, 1] = start, end
@@ -245,6 +245,23 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
             result[i + 1, 0] = lead if lead >= prewarm_min_s else 0.0
             result[i + 1, 1] = high - ends[i + 1]
     return result
+
+
+@njit(cache=True)
+def _slide(ordered: np.ndarray, recent: np.ndarray, count: int, history: int, i: int,
+           value: float) -> int:
+    """Add idle time ``i`` to the sorted window of the last ``history`` (in place, no copies)."""
+    if count == history:
+        at = np.searchsorted(ordered[:count], recent[i % history])
+        for k in range(at, count - 1):
+            ordered[k] = ordered[k + 1]
+        count -= 1
+    recent[i % history] = value
+    at = np.searchsorted(ordered[:count], value)
+    for k in range(count, at, -1):
+        ordered[k] = ordered[k - 1]
+    ordered[at] = value
+    return count + 1
 
 
 @njit(cache=True)

@@ -38,7 +38,7 @@ def check_warmup(trace: AzureTrace, warmup_minutes: int) -> None:
                          f"trace ({len(trace.minutes)} minutes)")
 
 
-def experiment(trace: AzureTrace, warmup_minutes: int = 120, seed: int = 0,
+def experiment(trace: AzureTrace, warmup_minutes: int = 240, seed: int = 0,
                placement: str = "poisson", jobs: int = 6, unplanned=None) -> dict[str, dict]:
     """All policies on the trace + job mix, keyed by policy; ``trace``/``jobs`` split."""
     check_warmup(trace, warmup_minutes)
