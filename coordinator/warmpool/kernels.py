@@ -208,7 +208,7 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
                      exchange_gb_s: float, history: int, heads: np.ndarray,
                      min_margin_s: float, relative_margin: float, prewarm_min_s: float,
                      min_keep_s: float, cap_s: float, stride: int, min_history: int,
-                     period_window: int, band_s: float) -> np.ndarray:
+                     period_window: int, band_s: float, surprise: float) -> np.ndarray:
     """sgcflow's per-app window from its own history, priced in GB-s.
 
     A periodic app (``periodic_next``) is pre-warmed for the band its next call falls in.
@@ -237,7 +237,8 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
         count = _slide(ordered, recent, count, history, i, value)
         if count >= min_history and (count < 32 or i % max(stride, count // 16) == 0):
             start, end = _best_window(ordered, count, heads, exchange_s, min_margin_s,
-                                      relative_margin, prewarm_min_s, min_keep_s, cap_s)
+                                      relative_margin, prewarm_min_s, min_keep_s, cap_s,
+                                      surprise)
         result[i + 1, 0], result[i + 1, 1] = start, end
         periodic, low, high = periodic_next(times, i + 1, period_window, band_s, min_margin_s)
         if periodic and high > ends[i + 1]:
@@ -267,7 +268,7 @@ def _slide(ordered: np.ndarray, recent: np.ndarray, count: int, history: int, i:
 @njit(cache=True)
 def _best_window(ordered: np.ndarray, count: int, heads: np.ndarray, exchange_s: float,
                  min_margin_s: float, relative_margin: float, prewarm_min_s: float,
-                 min_keep_s: float, cap_s: float) -> tuple[float, float]:
+                 min_keep_s: float, cap_s: float, surprise: float) -> tuple[float, float]:
     best_start, best_end, best_value = 0.0, 0.0, -np.inf
     for k in range(len(heads) + 1):
         start = 0.0
@@ -279,7 +280,7 @@ def _best_window(ordered: np.ndarray, count: int, heads: np.ndarray, exchange_s:
         end, gain = _window_value(ordered, count, start, min_margin_s, relative_margin,
                                   exchange_s, cap_s)
         if start > 0.0:  # the next idle time is a new minimum with chance 1/(count+1)
-            gain -= exchange_s * count / (count + 1.0)
+            gain -= surprise * exchange_s * count / (count + 1.0)
         if start == 0.0 and end < min_keep_s:
             end = min_keep_s
         if gain > best_value:

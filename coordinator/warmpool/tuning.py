@@ -15,8 +15,8 @@ from coordinator.warmpool.policies import HybridHistogram, IdleForecast
 from coordinator.warmpool.simulator import metrics
 from coordinator.warmpool.workload import Stream
 
-EXCHANGES_GB_S = (100.0, 200.0, 300.0, 400.0, 600.0, 800.0, 1200.0, 1600.0, 2400.0)
-MIN_HISTORIES = (4, 8, 16)
+EXCHANGES_GB_S = (100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0)
+MIN_HISTORIES = (1, 4, 16)
 
 
 def truncate(streams: list[Stream], until_s: float) -> list[Stream]:
