@@ -100,7 +100,7 @@ def _plot(panels: list[tuple[str, list[dict], list[dict]]], path: Path) -> None:
 @json_option
 @click.option("--trace", "trace_dir", type=click.Path(), default=SAMPLE, show_default=True)
 @click.option("--warmup-minutes", type=int, default=240, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--functions", type=click.IntRange(1, 5000), default=500, show_default=True,
               help="Functions resampled from the trace for the speed measurement.")
 @click.option("--days", type=click.FloatRange(0.25, 7), default=2.0, show_default=True,

@@ -78,7 +78,7 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 
 @warmpool.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON keyed by policy name.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--trace", "trace_dir", type=click.Path(), default=None,
               help="A trace folder (with --format azure2019: invocations.csv, durations.csv, "
                    "memory.csv). Without it: the synthetic Huawei-schema trace.")

@@ -164,7 +164,7 @@ def _window_value(ordered: np.ndarray, count: int, start: float, min_margin_s: f
 
 @njit(cache=True)
 def periodic_next(times: np.ndarray, last: int, window: int, band_s: float,
-                  min_margin_s: float) -> tuple[bool, float, float]:
+                  min_margin_s: float, min_calls: int = 8) -> tuple[bool, float, float]:
     """Where call ``last + 1`` falls if the calls so far follow a clock: (found, lo, hi).
 
     The last ``window`` start times are fitted to ``t = a + period * cycle`` (least squares on
@@ -175,7 +175,7 @@ def periodic_next(times: np.ndarray, last: int, window: int, band_s: float,
     """
     first = max(0, last - window + 1)
     n = last - first + 1
-    if n < 8:
+    if n < max(min_calls, 3):
         return False, 0.0, 0.0
     guess = (times[last] - times[first]) / (n - 1)  # no skipped cycle: the mean period
     if guess < 60.0:
@@ -208,7 +208,8 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
                      exchange_gb_s: float, history: int, heads: np.ndarray,
                      min_margin_s: float, relative_margin: float, prewarm_min_s: float,
                      min_keep_s: float, cap_s: float, stride: int, min_history: int,
-                     period_window: int, band_s: float, surprise: float) -> np.ndarray:
+                     period_window: int, band_s: float, surprise: float,
+                     period_min_calls: int) -> np.ndarray:
     """sgcflow's per-app window from its own history, priced in GB-s.
 
     A periodic app (``periodic_next``) is pre-warmed for the band its next call falls in.
@@ -240,7 +241,8 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
                                       relative_margin, prewarm_min_s, min_keep_s, cap_s,
                                       surprise)
         result[i + 1, 0], result[i + 1, 1] = start, end
-        periodic, low, high = periodic_next(times, i + 1, period_window, band_s, min_margin_s)
+        periodic, low, high = periodic_next(times, i + 1, period_window, band_s, min_margin_s,
+                                            period_min_calls)
         if periodic and high > ends[i + 1]:
             lead = max(0.0, low - ends[i + 1])
             result[i + 1, 0] = lead if lead >= prewarm_min_s else 0.0

@@ -144,6 +144,8 @@ def test_cli_json_on_the_azure_format_is_keyed_by_policy():
     (["--format", "azure2019", "--trace", "{sample}", "--warmup-minutes", "600"],
      "--warmup-minutes: 600 must be >= 0 and shorter than the trace \\(480 minutes\\)"),
     (["--trace", "{sample}"], "--trace: only --format azure2019 reads a trace folder"),
+    (["--format", "azure2019", "--trace", "{sample}", "--seed", "-1"], "Invalid value for "
+     "'--seed'"),
 ])
 def test_cli_bad_input_names_the_option_without_a_traceback(tmp_path, arguments, message):
     arguments = [a.format(empty=tmp_path, sample=SAMPLE) for a in arguments]
@@ -151,3 +153,24 @@ def test_cli_bad_input_names_the_option_without_a_traceback(tmp_path, arguments,
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert re.search(message, result.output), result.output
+
+
+def test_cli_refuses_a_malformed_trace_unless_told_to_drop_rows(tmp_path):
+    import shutil
+
+    shutil.copytree(SAMPLE, tmp_path / "trace")
+    path = tmp_path / "trace" / "invocations.csv"
+    lines = path.read_text().splitlines()
+    fields = lines[3].split(",")
+    fields[7] = "-5"
+    lines[3] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    arguments = ["simulate", "--trace", str(tmp_path / "trace"), "--format", "azure2019",
+                 "--jobs-per-region", "0", "--json"]
+    refused = CliRunner().invoke(_cli(), arguments)
+    assert refused.exit_code == 2
+    assert "1 malformed rows (1 invocations.csv: negative count)" in refused.output
+    dropped = CliRunner().invoke(_cli(), [*arguments, "--drop-malformed"])
+    assert dropped.exit_code == 0, dropped.output
+    assert "dropped 1 malformed rows" in dropped.stderr
+    assert json.loads(dropped.stdout)["sgcflow"]["jobs"]["apps"] == 99
