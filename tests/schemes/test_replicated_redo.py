@@ -15,7 +15,8 @@ from coordinator.schemes.replay import pattern_outcome, replay
 
 
 def all_patterns(n: int, rounds: int):
-    subsets = [frozenset(c) for size in range(n + 1) for c in itertools.combinations(range(n), size)]
+    subsets = [frozenset(c) for size in range(n + 1)
+               for c in itertools.combinations(range(n), size)]
     return itertools.product(subsets, repeat=rounds)
 
 
