@@ -89,7 +89,13 @@ class OnlineRun:
         return self.config(min(t, self.jobs)).policy()
 
     def after_round(self, record) -> None:
-        self.chooser.observe(record.loads, record.times)
+        """Learn from an ended round; maybe switch for the job that starts next.
+
+        ``record.times``: each worker's finish time, nan if not dispatched, inf if it was still
+        running when the round ended (the live coordinator does not wait for stragglers; they
+        count as finishing at the round's end, an optimistic guess about the tail)."""
+        times = np.where(np.isposinf(record.times), record.end_s, record.times)
+        self.chooser.observe(record.loads, times)
         job = record.t + 1  # the job that starts in the next round
         if job > self.jobs:
             return
@@ -115,3 +121,18 @@ class OnlineRun:
 
     def describe_blocks(self) -> list[dict]:
         return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
+
+
+def resume(n: int, jobs: int, rounds) -> OnlineRun:
+    """The controller after the logged ``rounds`` [(times, end_s, stragglers)], replayed in
+    order: the choices are a pure function of the log, so a restarted coordinator (or the
+    next step function) rebuilds exactly the session and blocks the run had."""
+    from ..simulate import RoundRecord
+
+    controller = OnlineRun(n, jobs)
+    for t, (times, end_s, stragglers) in enumerate(rounds, start=1):
+        loads = np.asarray(controller.session.worker_loads(t), dtype=float)
+        controller.session.observe(t, stragglers)
+        controller.after_round(RoundRecord(t, loads, np.asarray(times, dtype=float), end_s,
+                                           frozenset(stragglers), False))
+    return controller

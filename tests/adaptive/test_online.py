@@ -120,3 +120,19 @@ def test_load_fit_reproduces_observed_loads_and_interpolates():
     rows = np.array([[4.0, 1.0, 2.0, 3.0]])  # worker 0 was the slowest in this round
     moved = Shifted(rows, np.full((1, 4), 0.1), fit).at(0.5)
     assert moved.tolist() == [[9.0, 2.0, 3.0, 4.0]]
+
+
+def test_a_resumed_controller_rebuilds_the_same_choices(latency):
+    """The live coordinator rebuilds sgcflow's state from its round log: same blocks, same
+    session, whether or not stragglers' times were seen (inf: still running at the end)."""
+    from coordinator.adaptive import resume
+
+    controller = OnlineRun(256, 40)
+    records = run_rounds(controller, TraceClock(latency, 41))
+    logged = [(r.times, r.end_s, r.stragglers) for r in records[:30]]
+    again = resume(256, 40, logged)
+    assert again.blocks == [b for b in controller.blocks if b[0] <= 31]
+    assert again.session.observed_rounds == 30
+    censored = [(np.where(np.isin(np.arange(256), list(s)), np.inf, t), e, s)
+                for t, e, s in logged]
+    assert resume(256, 40, censored).session.observed_rounds == 30
