@@ -45,6 +45,8 @@ from functions.kernel_blocks import (  # noqa: E402
     _softmax_residual,
     _sum_blocks,
 )
+from functions.kernels_blas import deep_blas  # noqa: E402
+from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
 from functions.models import ModelSpec  # noqa: E402
 
@@ -179,14 +181,53 @@ def loss_grad(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,
         return (logreg_parallel if parallel else logreg_serial)(X, y, params)
     if spec.kind == "softmax":
         return (softmax_parallel if parallel else softmax_serial)(X, y, params, spec.n_classes)
-    mlp = mlp_parallel if parallel else mlp_serial
-    return mlp(X, y, params, spec.hidden, spec.n_classes)
+    return _mlp(spec, X, y, params, parallel)
+
+
+def mlp_path(spec: ModelSpec, rows: int) -> str:
+    """Which MLP kernel runs ``spec`` on ``rows`` rows: "blas", "deep" or "mlp1".
+
+    Measured (`sgc bench kernels`, README "Kernels"): once a hidden layer is ``BLAS_MIN_WIDTH``
+    wide and a partition has ``BLAS_MIN_ROWS`` rows, the products dominate and sgemm wins; below
+    that, launches and packing cost more than the fused Numba loops. One ReLU layer keeps its
+    specialised kernel (``kernels_mlp``).
+    """
+    if max(spec.hidden) >= BLAS_MIN_WIDTH and rows >= BLAS_MIN_ROWS:
+        return "blas"
+    if len(spec.hidden) == 1 and spec.activation == "relu":
+        return "mlp1"
+    return "deep"
+
+
+BLAS_MIN_WIDTH = 128
+BLAS_MIN_ROWS = 32
+ACTIVATION_CODES = {"relu": RELU, "tanh": TANH}
+
+
+def _mlp(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+         parallel: bool) -> np.ndarray:
+    path = mlp_path(spec, X.shape[0])
+    activation = ACTIVATION_CODES[spec.activation]
+    if path == "blas":
+        return deep_blas(X, y, params, spec.widths, activation)
+    if path == "mlp1":
+        mlp = mlp_parallel if parallel else mlp_serial
+        return mlp(X, y, params, spec.hidden[0], spec.n_classes)
+    widths = np.array(spec.widths, dtype=np.int64)
+    if parallel:
+        return deep_parallel(X, y, params, widths, activation, numba.get_num_threads())
+    return deep_serial(X, y, params, widths, activation)
 
 
 def warm_up() -> None:
     """Load (or compile) every kernel for the worker's argument types, so no invocation pays it."""
     X = np.zeros((2, 3), dtype=np.float32)
     y = np.zeros(2, dtype=np.int32)
-    for spec in (ModelSpec("logreg", 3, 2), ModelSpec("softmax", 3, 3), ModelSpec("mlp", 3, 3, 2)):
+    specs = (ModelSpec("logreg", 3, 2), ModelSpec("softmax", 3, 3), ModelSpec("mlp", 3, 3, 2),
+             ModelSpec("mlp", 3, 3, [2, 2], "tanh"))
+    for spec in specs:
         for parallel in (False, True) if PARALLEL_AVAILABLE else (False,):
             loss_grad(spec, X, y, spec.init(), parallel=parallel)
+    wide = ModelSpec("mlp", 3, 3, [BLAS_MIN_WIDTH])
+    rows = np.zeros((BLAS_MIN_ROWS, 3), dtype=np.float32)
+    deep_blas(rows, np.zeros(BLAS_MIN_ROWS, dtype=np.int32), wide.init(), wide.widths, RELU)
