@@ -48,6 +48,7 @@ from functions.kernel_blocks import (  # noqa: E402
 from functions.kernels_blas import deep_blas  # noqa: E402
 from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
+from functions.kernels_paths import BLAS_MIN_ROWS, BLAS_MIN_WIDTH, mlp_path  # noqa: E402
 from functions.models import ModelSpec  # noqa: E402
 
 
@@ -184,23 +185,6 @@ def loss_grad(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,
     return _mlp(spec, X, y, params, parallel)
 
 
-def mlp_path(spec: ModelSpec, rows: int) -> str:
-    """Which MLP kernel runs ``spec`` on ``rows`` rows: "blas", "deep" or "mlp1".
-
-    Measured (`sgc bench kernels`, README "Kernels"): once a hidden layer is ``BLAS_MIN_WIDTH``
-    wide and a partition has ``BLAS_MIN_ROWS`` rows, the products dominate and sgemm wins; below
-    that, launches and packing cost more than the fused Numba loops. One ReLU layer keeps its
-    specialised kernel (``kernels_mlp``).
-    """
-    if max(spec.hidden) >= BLAS_MIN_WIDTH and rows >= BLAS_MIN_ROWS:
-        return "blas"
-    if len(spec.hidden) == 1 and spec.activation == "relu":
-        return "mlp1"
-    return "deep"
-
-
-BLAS_MIN_WIDTH = 128
-BLAS_MIN_ROWS = 32
 ACTIVATION_CODES = {"relu": RELU, "tanh": TANH}
 
 
