@@ -28,6 +28,7 @@ from functions.kernel_blocks import (  # noqa: E402
     BLOCK_ROWS,
     SUB_ROWS,
     _bounds,
+    _exp_nonpositive,
     _flush,
 )
 from functions.kernels_mlp import _add_products, _softmax_residuals  # noqa: E402
@@ -74,15 +75,36 @@ def _dense(H, WT, b, A):
 
 @njit(**_JIT)
 def activate(A, activation):
-    """In place: ReLU or tanh (libm tanhf, float32). 2-D loops, never ``ravel`` (a copy, not a
-    view, when Numba types the array as non-contiguous)."""
-    for k in range(A.shape[0]):
-        if activation == RELU:
+    """In place: ReLU or tanh (float32). 2-D loops, never ``ravel`` (a copy, not a view, when
+    Numba types the array as non-contiguous)."""
+    if activation == RELU:
+        for k in range(A.shape[0]):
             for j in range(A.shape[1]):
                 A[k, j] = max(A[k, j], np.float32(0.0))
-        else:
-            for j in range(A.shape[1]):
-                A[k, j] = np.tanh(A[k, j])
+        return
+    e = np.empty(A.shape[1], dtype=np.float32)
+    bits = np.empty(A.shape[1], dtype=np.int32)
+    for k in range(A.shape[0]):
+        _tanh_row(A[k], e, bits)
+
+
+@njit(**_JIT)
+def _tanh_row(v, e, bits):
+    """v = tanh(v), vectorizable (libm's tanhf costs ~20 ns per call, 20x numpy's SIMD tanh):
+    an odd Taylor series to x^9 below |x| = 1/4 (error < 4e-9), else (1 - t) / (1 + t) with
+    t = exp(-2|x|) from the float32 polynomial exp; branch-free selects."""
+    n = v.shape[0]
+    for j in range(n):
+        e[j] = np.float32(-2.0) * abs(v[j])
+    _exp_nonpositive(e, bits, n)
+    for j in range(n):
+        x = v[j]
+        q = x * x
+        small = x * (np.float32(1.0) + q * (np.float32(-1 / 3) + q * (np.float32(2 / 15) + q * (
+            np.float32(-17 / 315) + q * np.float32(62 / 2835)))))
+        big = (np.float32(1.0) - e[j]) / (np.float32(1.0) + e[j])
+        big = big if x >= np.float32(0.0) else -big
+        v[j] = small if abs(x) < np.float32(0.25) else big
 
 
 @njit(**_JIT)
