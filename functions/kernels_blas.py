@@ -119,15 +119,17 @@ def deep_blas(X: np.ndarray, y: np.ndarray, params: np.ndarray, widths: tuple[in
         biases.append(params[offset:offset + width])
         grad_b.append(out[1 + offset:1 + offset + width])
         offset += width
+    # one float32 buffer for every layer's weight-gradient product, reused block after block
+    product = np.empty(max(w.size for w in weights), dtype=np.float32)
     with single_threaded_blas():
         for start in range(0, X.shape[0], BLOCK_ROWS):
             stop = min(X.shape[0], start + BLOCK_ROWS)
             out[0] += _block(X[start:stop], y[start:stop], weights, biases, grad_w, grad_b,
-                             activation)
+                             activation, product)
     return out
 
 
-def _block(X, y, weights, biases, grad_w, grad_b, activation) -> float:
+def _block(X, y, weights, biases, grad_w, grad_b, activation, product) -> float:
     """One block of rows: forward, loss, backward; gradients added into the float64 views."""
     H = [X]
     for W, b in zip(weights[:-1], biases[:-1], strict=True):
@@ -137,7 +139,8 @@ def _block(X, y, weights, biases, grad_w, grad_b, activation) -> float:
     G = H[-1] @ weights[-1]
     loss = softmax_rows(G, biases[-1], y)
     for layer in range(len(weights) - 1, -1, -1):
-        accumulate(grad_w[layer], H[layer].T @ G)
+        part = product[:grad_w[layer].size].reshape(grad_w[layer].shape)
+        accumulate(grad_w[layer], np.matmul(H[layer].T, G, out=part))
         add_column_sums(G, grad_b[layer])
         if layer:
             D = G @ weights[layer].T
