@@ -9,14 +9,16 @@ small Numba loops, one pass over each activation matrix.
 
 Exactness and determinism: rows go in blocks of ``BLOCK_ROWS``; each block's weight gradients are
 one sgemm in float32 over at most ``BLOCK_ROWS`` rows, added into float64 totals in block order.
-BLAS runs single-threaded (``single_threaded_blas``) so its summation order cannot change with the
-thread count; a process-wide counter lets concurrent callers (the emulator runs workers as threads)
-share one limit and restore the original setting when the last one leaves.
+OpenBLAS's sgemm splits its work differently with its thread count, and the sums change with the
+split (measured: 1 and 2 threads differ in the last bits), so OpenBLAS runs single-threaded
+(``single_threaded_blas``); a process-wide counter lets concurrent callers (the emulator runs
+workers as threads) share one limit and restore the original setting when the last one leaves.
 Invariant (tested): equal to functions/kernels_reference.py within relative error 1e-5.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from contextlib import contextmanager
 
@@ -30,19 +32,42 @@ from numba import njit  # noqa: E402
 from functions.kernel_blocks import _JIT, BLOCK_ROWS, _exp_nonpositive  # noqa: E402
 from functions.kernels_deep import activate, gate  # noqa: E402
 
-_blas = {"lock": threading.Lock(), "users": 0, "limiter": None, "controller": None}
+_blas: dict = {"lock": threading.Lock(), "users": 0, "saved": [], "libraries": None}
+
+
+def _openblas_functions() -> list[tuple]:
+    """(get, set) thread-count functions of every OpenBLAS loaded (numpy's has a prefixed,
+    suffixed symbol, e.g. scipy_openblas_set_num_threads64_). Found once through threadpoolctl
+    but called directly: threadpoolctl lets only one Python thread at a time change OpenBLAS
+    limits and silently ignores the others, which would leave a worker thread multi-threaded."""
+    if _blas["libraries"] is None:
+        from threadpoolctl import ThreadpoolController
+
+        found = []
+        for library in ThreadpoolController().lib_controllers:
+            if library.internal_api != "openblas":
+                continue
+            for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+                setter = getattr(library.dynlib, f"{prefix}openblas_set_num_threads{suffix}",
+                                 None)
+                getter = getattr(library.dynlib, f"{prefix}openblas_get_num_threads{suffix}",
+                                 None)
+                if setter is not None and getter is not None:
+                    found.append((getter, setter))
+                    break
+        _blas["libraries"] = found
+    return _blas["libraries"]
 
 
 @contextmanager
 def single_threaded_blas():
-    """BLAS limited to one thread while any caller is inside; restored when the last leaves."""
+    """OpenBLAS limited to one thread while any caller is inside; the previous count is restored
+    when the last one leaves (a process-wide count, as OpenBLAS's thread pool is process-wide)."""
     with _blas["lock"]:
         if _blas["users"] == 0:
-            if _blas["controller"] is None:
-                from threadpoolctl import ThreadpoolController
-
-                _blas["controller"] = ThreadpoolController()
-            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
+            _blas["saved"] = [(setter, getter()) for getter, setter in _openblas_functions()]
+            for setter, _ in _blas["saved"]:
+                setter(1)
         _blas["users"] += 1
     try:
         yield
@@ -50,7 +75,8 @@ def single_threaded_blas():
         with _blas["lock"]:
             _blas["users"] -= 1
             if _blas["users"] == 0:
-                _blas["limiter"].restore_original_limits()
+                for setter, threads in _blas["saved"]:
+                    setter(threads)
 
 
 @njit(**_JIT)
