@@ -159,3 +159,34 @@ def test_activation_only_for_mlp():
     with pytest.raises(EventError) as error:
         ModelSpec("softmax", 3, 3, 0, "tanh")
     assert error.value.field == "model.activation"
+
+
+@pytest.mark.slow
+def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition():
+    """Peak RSS of a fresh worker process (runtime + kernels warmed up) computing the gradient of
+    a 1.9M-parameter MLP on an 8192-row MNIST-shaped partition stays under the estimate, and the
+    estimate under the default 1,769 MB worker."""
+    import json
+    import subprocess
+    import sys
+
+    from coordinator.workflow import resources
+    from functions.model_budget import estimate
+
+    spec = ModelSpec("mlp", 784, 10, [1024, 1024])
+    rows = 8192
+    script = (
+        "import json, resource, numpy as np, functions.worker\n"
+        "from functions import kernels\nfrom functions.models import ModelSpec\n"
+        f"spec = ModelSpec('mlp', 784, 10, [1024, 1024]); rng = np.random.default_rng(0)\n"
+        f"X = rng.standard_normal(({rows}, 784), dtype=np.float32)\n"
+        f"y = rng.integers(0, 10, {rows}).astype(np.int32)\n"
+        "out = kernels.loss_grad(spec, X, y, spec.init())\n"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, env={**__import__("os").environ,
+                                           "AWS_DEFAULT_REGION": "us-east-1"})
+    peak_mb = json.loads(done.stdout.strip().splitlines()[-1])
+    estimated = estimate(spec, rows)["memory_mb"]
+    assert spec.n_params > 1e6
+    assert peak_mb <= estimated <= resources.WORKER_MEMORY_MB, (peak_mb, estimated)
