@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from functions import errors, kernels_reference, worker
-from functions.keys import result_key
 from functions.kernels_paths import mlp_path
+from functions.keys import result_key
 from functions.models import ModelSpec
 
 RUN = "run-deep"
