@@ -16,6 +16,9 @@ units); weights are transposed once per call to make that so. The MLP, whose row
 matrix products, works a sub-block of ``SUB_ROWS`` rows at a time instead: register-tiled products
 (each load feeds several multiply-adds, as in a BLAS gemm; BLAS itself would need scipy, which
 the Lambda bundle has no room for) and the softmax vectorized across the sub-block's rows.
+Deeper or wider MLPs (``hidden: [h1, ..., hL]``, ReLU or tanh) go to ``kernels_deep`` (the same
+fused sub-block scheme over any number of layers) or ``kernels_blas`` (numpy's sgemm for the
+products, fused Numba between them), by the measured rule of ``kernels_paths.mlp_path``.
 Invariant (tested): equal to the float64 functions/kernels_reference.py within relative error 1e-5.
 
 Importing this module first runs ``numba_setup.configure()``: the cache directory, CPU target

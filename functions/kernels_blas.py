@@ -1,11 +1,13 @@
 """The deep MLP with its matrix products in BLAS (numpy's bundled OpenBLAS sgemm), for wide layers.
 
-From a layer width of about a hundred, the products dominate and an sgemm that packs its operands
-into cache-sized panels and runs a hand-written AVX2/AVX-512 FMA microkernel (chosen at run time
-for the CPU) beats any loop Numba emits -- all the more inside Lambda, where the shipped Numba cache
-is compiled for a generic x86-64 (no AVX, no FMA) so that it loads on any host. Everything between
-the products (bias, activation, softmax, loss, gating, bias sums, float64 accumulation) is fused in
-small Numba loops, one pass over each activation matrix.
+Once rows x widest layer is large enough (``functions/kernels_paths.py``), the products dominate
+and an sgemm that packs its operands into cache-sized panels and runs a hand-written AVX2/AVX-512
+FMA microkernel beats any loop Numba emits -- all the more inside Lambda, where the shipped Numba
+cache is compiled for a generic x86-64 (no AVX, no FMA) so that it loads on any host. Everything
+between the products (bias, activation, softmax, loss, gating, bias sums, float64 accumulation) is
+fused in small Numba loops, one pass over each activation matrix. (Numba's cache does not notice
+when a callee in another module changes -- ``activate``, ``gate`` -- so after editing
+kernels_deep.py clear a development cache; the shipped cache is always built from scratch.)
 
 Exactness and determinism: rows go in blocks of ``BLOCK_ROWS``; each block's weight gradients are
 one sgemm in float32 over at most ``BLOCK_ROWS`` rows, added into float64 totals in block order.
