@@ -8,7 +8,8 @@ once. Example (``sgc submit --help`` shows it too)::
     models:                         # trained at once; scheme job j = iteration ceil(j/M)
       - {kind: softmax, lr: 0.5}    #   of model (j-1) mod M, so M >= T + 1
       - {kind: logreg, lr: 0.5}
-      - {kind: mlp, hidden: 16, lr: 0.2, seed: 1}
+      - {kind: mlp, hidden: 16, lr: 0.2, seed: 1}                       # one hidden layer
+      - {kind: mlp, hidden: [256, 256], activation: tanh, lr: 0.1}      # deep (relu|tanh)
     iterations: 10                  # per model
     workers: 256
     scheme: {name: m-sgc, B: 1, W: 2, lam: 27}
@@ -28,6 +29,7 @@ from typing import Any
 import yaml
 
 from coordinator.schemes import SCHEMES, make_scheme
+from functions.model_budget import mlp_fields, worker_fit_errors
 
 MODEL_KINDS = ("logreg", "softmax", "mlp")
 STRAGGLER_MODELS = ("bursty", "per-round", "iid", "gilbert-elliot", "fixed", "none")
@@ -132,6 +134,8 @@ def validate(data: Any) -> JobSpec:
     raw["faults"] = _faults(check, data.get("faults", []), raw["workers"])
     raw["regions"] = _regions(check, data)
     raw["scheme"] = _scheme(check, data.get("scheme"), raw["workers"], raw["models"])
+    if not check.errors:
+        check.errors += worker_fit_errors(raw, make_scheme)
     if check.errors:
         raise JobSpecError(check.errors)
     return JobSpec(raw)
@@ -145,7 +149,7 @@ def _models(check: _Checker, models: Any) -> list[dict] | None:
     out = []
     for i, model in enumerate(models):
         where = f"models[{i}]"
-        if check.mapping(where, model, ("kind", "lr", "hidden", "seed")) is None:
+        if check.mapping(where, model, ("kind", "lr", "hidden", "activation", "seed")) is None:
             continue
         kind = model.get("kind")
         if kind not in MODEL_KINDS:
@@ -153,9 +157,11 @@ def _models(check: _Checker, models: Any) -> list[dict] | None:
         entry = {"kind": kind, "lr": check.number(f"{where}.lr", model.get("lr", 0.1), 0.0),
                  "seed": check.integer(f"{where}.seed", model.get("seed", i), 0)}
         if kind == "mlp":
-            entry["hidden"] = check.integer(f"{where}.hidden", model.get("hidden", 32), 1)
-        elif "hidden" in model:
-            check.fail(f"{where}.hidden", f"only kind mlp has a hidden layer (kind is {kind!r})")
+            entry.update(mlp_fields(model, where, check.fail))
+        else:
+            for key in ("hidden", "activation"):
+                if key in model:
+                    check.fail(f"{where}.{key}", f"only kind mlp has {key} (kind is {kind!r})")
         out.append(entry)
     return out
 

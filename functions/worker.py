@@ -16,6 +16,10 @@ import time
 
 _INIT_START = time.perf_counter()
 
+from functions import numba_setup  # noqa: E402
+
+numba_setup.configure()  # before numpy loads: Numba and OpenBLAS settings (see numba_setup)
+
 import io  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402

@@ -1,6 +1,7 @@
 """Lambda packaging without Docker: cross-platform wheels into a cached layer folder.
 
-The worker needs numpy, numba, llvmlite and pyarrow built for Amazon Linux (Lambda Python 3.12).
+The worker needs numpy, numba, llvmlite and pyarrow built for Amazon Linux (Lambda Python 3.12),
+and threadpoolctl (pure Python) to find numpy's OpenBLAS and pin it to one thread.
 pip can fetch those as binary wheels for another platform (`--platform … --only-binary=:all:
 --python-version 3.12`), so no container engine is needed. Wheels are downloaded once into
 ``build/lambda/wheels-<arch>/`` and installed from there with ``--no-index``: a repeat build is
@@ -29,7 +30,7 @@ CONSTRAINTS = ROOT / "constraints.txt"
 
 LAMBDA_PYTHON = "3.12"
 # What the functions import beyond the Lambda runtime (boto3 ships with the runtime).
-DEPENDENCIES = ("numpy", "numba", "llvmlite", "pyarrow", "aws-lambda-powertools")
+DEPENDENCIES = ("numpy", "numba", "llvmlite", "pyarrow", "aws-lambda-powertools", "threadpoolctl")
 # Lambda's Python 3.12 runtime is Amazon Linux 2023 (glibc 2.34): manylinux2014 and 2_28 both run.
 PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),

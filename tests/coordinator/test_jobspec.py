@@ -47,11 +47,37 @@ def test_valid_spec_is_normalized():
     ({"colour": "red"}, "(top level).colour", "unknown key"),
     ({"models": [{"kind": "softmax", "hidden": 3}, {"kind": "logreg"}]}, "models[0].hidden",
      "only kind mlp"),
+    ({"models": [{"kind": "mlp", "hidden": []}, {"kind": "logreg"}]}, "models[0].hidden",
+     "at least one hidden layer"),
+    ({"models": [{"kind": "mlp", "hidden": [64, 0]}, {"kind": "logreg"}]}, "models[0].hidden[1]",
+     "integer in [1, 16384]"),
+    ({"models": [{"kind": "mlp", "hidden": 0}, {"kind": "logreg"}]}, "models[0].hidden",
+     "integer in [1, 16384]"),
+    ({"models": [{"kind": "mlp", "activation": "gelu"}, {"kind": "logreg"}]},
+     "models[0].activation", "['relu', 'tanh']"),
+    ({"models": [{"kind": "softmax", "activation": "tanh"}, {"kind": "logreg"}]},
+     "models[0].activation", "only kind mlp"),
+    # 3 x 8192-wide layers: ~134M parameters, far beyond a 1,769 MB worker
+    ({"models": [{"kind": "mlp", "hidden": [8192] * 3}, {"kind": "logreg"}]},
+     "models[0].hidden", "more than the worker's 1769 MB"),
 ])
 def test_malformed_spec_names_the_field(change, field, words):
     errors = fields({**GOOD, **change})
     assert field in errors, errors
     assert words in errors[field]
+
+
+def test_deep_mlp_spec_is_normalized_and_a_million_parameters_fit():
+    spec = validate({**GOOD, "models": [{"kind": "mlp", "hidden": [1024, 1024]},
+                                        {"kind": "mlp", "hidden": 16, "activation": "tanh"}]})
+    assert spec.raw["models"][0] == {"kind": "mlp", "lr": 0.1, "seed": 0,
+                                     "hidden": [1024, 1024], "activation": "relu"}
+    assert spec.raw["models"][1]["hidden"] == 16
+
+
+def test_models_that_fit_alone_but_not_together_are_refused():
+    errors = fields({**GOOD, "models": [{"kind": "mlp", "hidden": [4096, 4096]}] * 3})
+    assert "all models together" in errors["models[2].hidden"]
 
 
 def test_too_few_models_for_the_delay():
