@@ -140,9 +140,11 @@ class Storage(Construct):
             conditions={LEADING_KEYS: {"dynamodb:LeadingKeys": [leading_keys]}}))
 
     def grant_read_job_plans(self, role: iam.IRole) -> None:
-        """Read (and list, see grant_not_found) the accepted job plans: the warm-pool manager."""
+        """Read and list the accepted job plans, nothing else: the warm-pool manager."""
         self._allow(role, ["s3:GetObject"], [self.object_arn(JOB_PLANS)])
-        self.grant_not_found(role)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [JOB_PLANS]}}))
         self._acknowledge_prefixes(role, (JOB_PLANS,))
 
     def grant_not_found(self, role: iam.IRole) -> None:
