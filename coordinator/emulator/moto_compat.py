@@ -25,6 +25,10 @@ real AWS does; the fix makes moto do the latter closely enough for one deploy an
    AWS evaluates the new template's Outputs. -> re-read after every applied change set.
 7. A ``TemplateURL`` on host 127.0.0.1 is parsed as a bucket name (``127.0.0.1``); AWS uses
    virtual-host or path URLs of real buckets. Not patched: the deploy talks to ``localhost``.
+8. Not filled: moto 5.2 answers the provisioned-concurrency API (Get/Put/Delete
+   ProvisionedConcurrencyConfig) with 404. AWS manages provisioned concurrency on the alias.
+   The warm-pool manager reports that region as failed and goes on; its call is still
+   recorded and audited (the in-process tests use ``coordinator.warmpool.moto_shim``).
 """
 
 from __future__ import annotations
