@@ -174,10 +174,11 @@ def aws_env(endpoint: str) -> dict[str, str]:
 
 
 def run(command: list[str], env: dict[str, str], what: str, log: Path,
-        timeout: float = 600.0) -> str:
-    """Run a command; its output goes to ``log``; failing raises with the output's tail."""
+        timeout: float = 600.0, cwd: Path = ROOT, with_stderr: bool = False) -> str:
+    """Run a command; its output goes to ``log``; failing raises with the output's tail.
+    Returns its stdout (and stderr, where the CDK CLI reports)."""
     started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd,
                           timeout=timeout, check=False)
     with log.open("a") as out:
         out.write(f"$ {shlex.join(command)}\n{done.stdout}{done.stderr}\n")
@@ -185,27 +186,22 @@ def run(command: list[str], env: dict[str, str], what: str, log: Path,
         raise CheckFailed(f"{what} failed ({done.returncode}):\n"
                           f"{(done.stdout + done.stderr).strip()[-1500:]}")
     say(f"{what}: ok ({time.monotonic() - started:.1f} s)")
-    return done.stdout
+    return done.stdout + done.stderr if with_stderr else done.stdout
 
 
-def sgc(args: list[str], env: dict[str, str], log: Path) -> str:
+def sgc(args: list[str], env: dict[str, str], log: Path, timeout: float = 120.0) -> str:
     command = [str(Path(sys.executable).parent / "sgc"), *args, "--region", REGION]
-    return run(command, env, f"sgc {args[0]}", log, timeout=120)
+    return run(command, env, f"sgc {args[0]}", log, timeout=timeout)
 
 
 def submit_and_check(env: dict[str, str], out: Path, log: Path) -> tuple[str, int]:
-    """Submit the tiny job, wait for it, check that every job decoded; (job id, jobs)."""
+    """Submit the tiny job and watch it to the end, check that every job decoded; (job id,
+    jobs)."""
     spec = out / "job.json"
     spec.write_text(json.dumps(JOB_SPEC))
-    job = sgc(["submit", str(spec)], env, log).strip().splitlines()[-1]
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    while True:
-        status = json.loads(sgc(["status", job, "--json"], env, log))
-        if status["status"] in ("done", "failed", "cancelled"):
-            break
-        if time.monotonic() > deadline:
-            raise CheckFailed(f"job {job} still {status['status']} after {JOB_TIMEOUT_S:.0f} s")
-        time.sleep(1.0)
+    watched = sgc(["submit", str(spec), "--watch"], env, log, timeout=JOB_TIMEOUT_S)
+    job = watched.strip().splitlines()[0].strip()
+    status = json.loads(sgc(["status", job, "--json"], env, log))
     if status["status"] != "done":
         raise CheckFailed(f"job {job} ended {status['status']}: {status.get('error')}")
     summary = json.loads(sgc(["result", job, "--json"], env, log))["summary"]
@@ -253,8 +249,9 @@ def deploy_local(port: int, cdk: list[str], out: Path, audit_file: Path) -> str:
     say(f"CDK CLI {version}; moto server on 127.0.0.1:{port} (log {server.log})")
     server.start()
     try:
-        run([*cdk, "bootstrap", f"aws://{ACCOUNT}/{REGION}", *CONTEXT, "-o", str(assembly)],
-            env, "cdk bootstrap", log)
+        # Outside the project (no cdk.json): bootstrapping an explicit environment needs no app.
+        run([*cdk, "bootstrap", f"aws://{ACCOUNT}/{REGION}"], env, "cdk bootstrap", log,
+            cwd=out)
         run([*cdk, "deploy", "--all", "--require-approval", "never", *CONTEXT,
              "-o", str(assembly)], env, "cdk deploy", log)
         alias_before = live_version(server.endpoint)
@@ -263,9 +260,10 @@ def deploy_local(port: int, cdk: list[str], out: Path, audit_file: Path) -> str:
         tick_warm_pool(server.endpoint)
         run([*cdk, "diff", "--fail", "--method=template", *CONTEXT, "-o", str(assembly)], env,
             "cdk diff (no change expected)", log)
-        redeploy = run([*cdk, "deploy", "--all", "--require-approval", "never", *CONTEXT,
-                        "-o", str(assembly)], env, "cdk deploy again", log)
-        if "(no changes)" not in redeploy + _tail(log, 40):
+        # The assembly `cdk diff` just synthesized afresh, deployed again.
+        redeploy = run([*cdk, "deploy", "--all", "--require-approval", "never", "--app",
+                        str(assembly)], env, "cdk deploy again", log, with_stderr=True)
+        if "(no changes)" not in redeploy:
             raise CheckFailed("the second cdk deploy changed the stack (expected no changes)")
         if live_version(server.endpoint) != alias_before:
             raise CheckFailed(f"the redeploy moved the {WORKER_ALIAS} alias")

@@ -214,30 +214,45 @@ def stub_layer(build_dir: Path = BUILD_DIR) -> Path:
     return layer
 
 
-def source_digest(root: Path = ROOT) -> str:
+NUMBA_CACHE_FOLDER = "numba_cache"
+
+
+def _skipped(path: Path, root: Path, with_cache: bool) -> bool:
+    parts = path.relative_to(root).parts
+    return ("__pycache__" in parts or path.suffix == ".pyc"
+            or (not with_cache and parts[:2] == ("functions", NUMBA_CACHE_FOLDER)))
+
+
+def source_digest(root: Path = ROOT, with_cache: bool = True) -> str:
     """Hash of the function source (relative paths + bytes of every file but byte-code)."""
     digest = hashlib.sha256()
+    digest.update(b"cache" if with_cache else b"no-cache")
     for package in SOURCE_PACKAGES:
         for path in sorted((root / package).rglob("*")):
-            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            if not path.is_file() or _skipped(path, root, with_cache):
                 continue
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> Path:
-    """Folder with only the project's ``functions/`` and ``coordinator/`` packages (no caches)."""
-    folder = build_dir / f"source-{source_digest(root)}"
+def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR,
+                 with_cache: bool = True) -> Path:
+    """Folder with only the project's ``functions/`` and ``coordinator/`` packages (no byte
+    code). ``with_cache=False`` leaves out the shipped Numba cache: a placeholder-layer synthesis
+    (bundle=source) has no numba to use it, and then cannot race a cache being rebuilt."""
+    folder = build_dir / f"source-{source_digest(root, with_cache)}"
     _prune_sources(build_dir, keep=folder)
     if folder.is_dir():
         return folder
     build_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".source-", dir=build_dir))
+    ignored = ["__pycache__", "*.pyc"] if with_cache else ["__pycache__", "*.pyc",
+                                                           NUMBA_CACHE_FOLDER]
     try:
         for package in SOURCE_PACKAGES:
             shutil.copytree(root / package, staging / package,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                            ignore=shutil.ignore_patterns(*ignored))
         try:
             staging.rename(folder)
         except OSError:

@@ -45,11 +45,21 @@ def test_zip_package_replaces_the_folder_by_a_zip_on_sys_path(tmp_path):
     assert packaging.python_path() == "/var/runtime:/opt/python/llvmlite.zip"
 
 
-def test_source_asset_holds_only_the_two_packages():
+def test_source_asset_holds_only_the_two_packages(tmp_path):
     folder = packaging.source_asset()
     assert sorted(p.name for p in folder.iterdir()) == ["coordinator", "functions"]
     assert not list(folder.rglob("__pycache__"))
     assert (folder / "functions" / "worker.py").is_file()
+    # Without the cache (placeholder layer): other content, other folder, hence other hash.
+    root = tmp_path / "repo"
+    (root / "coordinator").mkdir(parents=True)
+    (root / "functions" / "numba_cache").mkdir(parents=True)
+    (root / "functions" / "worker.py").write_text("x = 1\n")
+    (root / "functions" / "numba_cache" / "k.nbi").write_bytes(b"index")
+    full = packaging.source_asset(root, tmp_path / "build")
+    bare = packaging.source_asset(root, tmp_path / "build", with_cache=False)
+    assert (full / "functions" / "numba_cache" / "k.nbi").is_file()
+    assert full != bare and not (bare / "functions" / "numba_cache").exists()
 
 
 @pytest.mark.slow
