@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckFailed, subprocess.TimeoutExpired) as error:
         say(f"FAILED: {error}")
         return 1
+    except KeyboardInterrupt:
+        say("interrupted (the server was stopped)")
+        return 130
     say(line)
     return 0
 
