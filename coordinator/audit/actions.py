@@ -115,6 +115,5 @@ def _lambda(operation: str, params: Mapping[str, Any], region: str,
 
 
 def _states(operation: str, params: Mapping[str, Any]) -> Authorization:
-    resource = (params.get("stateMachineArn") or params.get("executionArn")
-                or params.get("taskToken") and "*" or "*")
+    resource = params.get("stateMachineArn") or params.get("executionArn") or "*"
     return Authorization(f"states:{operation}", resource)

@@ -167,8 +167,8 @@ def _condition_holds(operator: str, key: str, patterns: Any, context: Mapping[st
                          f"(known: {sorted(OPERATORS)}, with ForAllValues:/ForAnyValue:)")
     test, patterns = OPERATORS[base], _listed(patterns)
     negated = base.startswith("StringNot")
-    if key not in context:
-        return qualifier == "ForAllValues" or negated  # IAM: an absent key
+    if key not in context:  # IAM: an empty set satisfies "for all", never "for any"
+        return {"ForAllValues": True, "ForAnyValue": False}.get(qualifier, negated)
     values = _listed(context[key])
 
     def one(value: str) -> bool:
