@@ -85,7 +85,7 @@ class Coordinator(Construct):
 
     def _state_machine(self, config: InfraConfig) -> sfn.StateMachine:
         arns = {step: function.function.function_arn for step, function in self.steps.items()}
-        definition = build_definition(arns)
+        definition = build_definition(arns, step_budget=config.step_budget)
         role = iam.Role(self, "StateMachineRole",
                         assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
                         description="sgcflow job state machine: invokes its step functions")

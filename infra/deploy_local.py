@@ -43,7 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CDK = "npx --yes aws-cdk@2.1148.1"
 DEFAULT_OUT = ROOT / "build" / "deploy-local"
 DEFAULT_AUDIT = ROOT / "build" / "audit" / "deploy-local.json"
-CONTEXT = ["-c", f"regions={REGION}", "-c", "bundle=source"]
+# step_budget=6: two rounds per execution, so the job continues as new twice (Plan starts the
+# next execution: that grant is exercised too).
+CONTEXT = ["-c", f"regions={REGION}", "-c", "bundle=source", "-c", "step_budget=6"]
 # Tiny but real: M-SGC (delay T=1) on 4 workers, two models, two iterations each = 4 jobs.
 JOB_SPEC = {
     "name": "deploy-local",
@@ -194,9 +196,9 @@ def sgc(args: list[str], env: dict[str, str], log: Path, timeout: float = 120.0)
     return run(command, env, f"sgc {args[0]}", log, timeout=timeout)
 
 
-def submit_and_check(env: dict[str, str], out: Path, log: Path) -> tuple[str, int]:
-    """Submit the tiny job and watch it to the end, check that every job decoded; (job id,
-    jobs)."""
+def submit_and_check(env: dict[str, str], out: Path, log: Path) -> tuple[str, int, int]:
+    """Submit the tiny job and watch it to the end, check that every job decoded and that it
+    continued as new; (job id, jobs, executions)."""
     spec = out / "job.json"
     spec.write_text(json.dumps(JOB_SPEC))
     watched = sgc(["submit", str(spec), "--watch"], env, log, timeout=JOB_TIMEOUT_S)
@@ -204,12 +206,14 @@ def submit_and_check(env: dict[str, str], out: Path, log: Path) -> tuple[str, in
     status = json.loads(sgc(["status", job, "--json"], env, log))
     if status["status"] != "done":
         raise CheckFailed(f"job {job} ended {status['status']}: {status.get('error')}")
+    if int(status.get("execution") or 0) < 2:
+        raise CheckFailed(f"job {job} ran in one execution: continue-as-new was not exercised")
     summary = json.loads(sgc(["result", job, "--json"], env, log))["summary"]
     expected = len(JOB_SPEC["models"]) * JOB_SPEC["iterations"]
     if summary["decoded_jobs"] != expected or summary["skipped_jobs"]:
         raise CheckFailed(f"job {job}: decoded {summary['decoded_jobs']} of {expected} jobs "
                           f"({summary['skipped_jobs']} skipped)")
-    return job, expected
+    return job, expected, int(status["execution"])
 
 
 def client(service: str, endpoint: str):
@@ -255,8 +259,8 @@ def deploy_local(port: int, cdk: list[str], out: Path, audit_file: Path) -> str:
         run([*cdk, "deploy", "--all", "--require-approval", "never", *CONTEXT,
              "-o", str(assembly)], env, "cdk deploy", log)
         alias_before = live_version(server.endpoint)
-        job, jobs = submit_and_check(env, out, log)
-        say(f"job {job}: done, {jobs}/{jobs} jobs decoded")
+        job, jobs, executions = submit_and_check(env, out, log)
+        say(f"job {job}: done in {executions} executions, {jobs}/{jobs} jobs decoded")
         tick_warm_pool(server.endpoint)
         run([*cdk, "diff", "--fail", "--method=template", *CONTEXT, "-o", str(assembly)], env,
             "cdk diff (no change expected)", log)
@@ -281,7 +285,8 @@ def deploy_local(port: int, cdk: list[str], out: Path, audit_file: Path) -> str:
     if report.silent_functions:
         raise CheckFailed(f"functions without a recorded call: {report.silent_functions}")
     return (f"cdk bootstrap + deploy ({stack_id(REGION)}) on moto 127.0.0.1:{port}, "
-            f"sgc submit --region {REGION}: every job decoded ({jobs}/{jobs}); redeploy changed "
+            f"sgc submit --region {REGION}: every job decoded ({jobs}/{jobs}, {executions} "
+            f"executions); redeploy changed "
             f"nothing, alias {WORKER_ALIAS} stayed on version {alias_before}; IAM audit "
             f"{report.calls} calls, 0 denied")
 

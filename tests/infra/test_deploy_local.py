@@ -28,7 +28,7 @@ def test_deploy_local_runs_a_job_on_the_deployed_stack_and_the_audit_passes(tmp_
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
-    assert "every job decoded (4/4)" in last and "0 denied" in last, last
+    assert "every job decoded (4/4, 3 executions)" in last and "0 denied" in last, last
     assert "redeploy changed nothing" in last
     report = audit(read_runs([audit_file]))
     assert report.denied == []
@@ -36,6 +36,8 @@ def test_deploy_local_runs_a_job_on_the_deployed_stack_and_the_audit_passes(tmp_
         "sgcflow-worker", "sgcflow-warmpool"}
     assert set(report.calls_per_function) == functions
     assert report.silent_functions == [], report.calls_per_function
+    used = {(u["function"], u["action"]) for u in report.unused}
+    assert ("sgcflow-step-plan", "states:StartExecution") not in used  # continue-as-new ran
     # The CLI prints the same report, in exactly the shape.
     sgc = str(Path(sys.executable).parent / "sgc")
     cli = subprocess.run([sgc, "audit", "iam", "--json", "--runs", str(audit_file)],
