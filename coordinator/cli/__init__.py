@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "cancel": "coordinator.cli.jobs:cancel",
     "resume": "coordinator.cli.jobs:resume",
     "local": "coordinator.cli.local:local",
+    "audit": "coordinator.cli.audit:audit",
 }
 
 
