@@ -30,13 +30,13 @@ def test_valid_spec_is_normalized():
     ({"models": [{"kind": "svm"}, {"kind": "softmax"}]}, "models[0].kind",
      "['logreg', 'softmax', 'mlp']"),
     ({"models": []}, "models", "non-empty list"),
-    ({"iterations": 0}, "iterations", "integer >= 1"),
+    ({"iterations": 0}, "iterations", "integer in [1, 100000]"),
     ({"workers": 5000}, "workers", "[1, 1000]"),
     ({"scheme": {"name": "fancy"}}, "scheme.name", "['gc', 'm-sgc', 'sr-sgc', 'uncoded']"),
     ({"scheme": {"name": "m-sgc", "B": 2, "W": 2, "lam": 3}}, "scheme", "B must be"),
     ({"scheme": {"name": "gc"}}, "scheme", "missing ['s']"),
     ({"wait": {"deadline_s": 1, "mu": 0.5}}, "wait", "exactly one of deadline_s"),
-    ({"wait": {"mu": -1}}, "wait.mu", ">= 0.0"),
+    ({"wait": {"mu": -1}}, "wait.mu", "in [0.0, 1000.0]"),
     ({"wait": {"deadline_s": 5, "hard_limit_s": 1}}, "wait.hard_limit_s", ">= wait.deadline_s"),
     ({"stragglers": {"model": "zipf"}}, "stragglers.model", "'bursty'"),
     ({"stragglers": {"model": "bursty", "B": 1}}, "stragglers.W", "required by model"),
@@ -71,5 +71,5 @@ def test_load_yaml_and_json(tmp_path):
                                        "iterations: 2\nworkers: 4\nscheme: {name: gc, s: 1}\n")
     assert load(tmp_path / "job.yaml").jobs == 2
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(JobSpecError, match="not valid YAML/JSON"):
+    with pytest.raises(JobSpecError, match="not valid JSON"):
         load(tmp_path / "bad.json")
