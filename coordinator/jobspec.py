@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from coordinator import budget, safeload
+from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
 from coordinator.schemes import SCHEMES, make_scheme
 
 MODEL_KINDS = ("logreg", "softmax", "mlp")
@@ -61,11 +62,7 @@ MAX_ITERATIONS = 100_000
 MAX_ROUNDS = 100_000
 MAX_MODELS = 64
 MAX_LR = 1000.0
-MAX_SEED = 2**32 - 1
 MAX_HIDDEN = 65_536
-MAX_ROWS = 100_000_000
-MAX_FEATURES = 1_000_000
-MAX_CLASSES = 100_000
 MAX_SCHEME_PARAM = 1000
 MAX_DEADLINE_S = 900.0  # the Lambda timeout ceiling
 MAX_HARD_LIMIT_S = 3600.0
