@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,9 @@ class Backend:
         arn = self.store.job(job).get("execution_arn")
         if arn and self.execution_status(arn) == "RUNNING":
             self.sfn.stop_execution(executionArn=arn, error="Killed", cause="stopped by user")
+            deadline = time.monotonic() + 10.0  # stopping is asynchronous: let it land
+            while self.execution_status(arn) == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.1)
 
     def execution_status(self, arn: str) -> str:
         return self.describe(arn)["status"]
