@@ -36,8 +36,9 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def read_local_state(state_file: Path = LOCAL_STATE) -> dict:
+def read_local_state(state_file: Path | None = None) -> dict:
     """The running server's state file, or EmulatorDown saying plainly what happened."""
+    state_file = state_file or LOCAL_STATE
     if not state_file.exists():
         raise EmulatorDown(f"no local emulator running ({state_file} missing): start one with "
                            "`sgc local up`")
@@ -90,9 +91,9 @@ def emulator_backend(emulator) -> Backend:
                    emulator.client("stepfunctions"), emulator.state_machine_arn)
 
 
-def local_backend(state_file: Path = LOCAL_STATE) -> Backend:
+def local_backend(state_file: Path | None = None) -> Backend:
     """The `sgc local up` server described by its state file."""
-    state = read_local_state(state_file)
+    state = read_local_state(state_file or LOCAL_STATE)
     endpoint = state["endpoint_url"]
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():

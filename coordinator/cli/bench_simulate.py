@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from coordinator.cli.types import FiniteFloat
+
 from .benchio import json_option, markdown_table, out_option, write_outputs
 
 REFERENCE = {"uncoded": {}, "gc": {"s": 15}, "sr-sgc": {"B": 2, "W": 3, "lam": 23},
@@ -30,7 +32,7 @@ def rows_for(model, mu: float, jobs: int, search: bool, rule: str = "paper") -> 
 @click.option("--trace", type=click.Path(dir_okay=False, exists=True),
               default="data/lambda_delays.parquet", show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--mu", "mus", type=click.FloatRange(min=0), multiple=True, default=(0.5, 1.0),
+@click.option("--mu", "mus", type=FiniteFloat(0, 1000), multiple=True, default=(0.5, 1.0),
               show_default=True)
 def simulate(out, as_json, trace, jobs, mus):
     """The paper's comparison on each profile and region of the trace, at each --mu, with the

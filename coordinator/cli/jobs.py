@@ -379,7 +379,14 @@ def demo(workers: int, iterations: int | None, out: str, overhead: str | None,
     from coordinator.demo import measure_overhead, run_demo
 
     if overhead:
-        counts = [int(x) for x in overhead.split(",")]
+        try:
+            counts = [int(x) for x in overhead.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"not a list of integers: {overhead[:80]!r}",
+                                     param_hint="--overhead") from None
+        if not 1 <= len(counts) <= 16 or not all(2 <= c <= 1000 for c in counts):
+            raise click.BadParameter("give 1..16 worker counts, each in [2, 1000]",
+                                     param_hint="--overhead")
         rows = measure_overhead(counts, echo=lambda s: click.echo(s, err=True))
         return _echo_json(rows) if as_json else _table(list(rows[0]), rows)
 

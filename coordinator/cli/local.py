@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from coordinator.backends.connect import LOCAL_DATA, LOCAL_STATE, pid_alive
+from coordinator.cli.types import FiniteFloat
 
 
 @click.group()
@@ -34,11 +35,12 @@ def local() -> None:
 
 
 @local.command()
-@click.option("--port", type=int, default=5055, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(0, 65535), default=5055, show_default=True,
+              help="Port on 127.0.0.1.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False),
               default=str(LOCAL_STATE.with_suffix(".log")), show_default=True,
               help="Where the server's output goes.")
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
+@click.option("--timeout", type=FiniteFloat(1, 3600), default=120.0, show_default=True,
               help="Seconds to wait for the server to be ready.")
 @click.option("--fresh", is_flag=True, help="Start empty: forget the saved state.")
 def up(port: int, log_file: str, timeout: float, fresh: bool) -> None:
@@ -83,7 +85,7 @@ def up(port: int, log_file: str, timeout: float, fresh: bool) -> None:
 
 
 @local.command()
-@click.option("--timeout", type=float, default=20.0, show_default=True)
+@click.option("--timeout", type=FiniteFloat(0, 3600), default=20.0, show_default=True)
 def down(timeout: float) -> None:
     """Stop the emulator server (everything in it is gone)."""
     state = _state()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from coordinator.cli.types import SEED, FiniteFloat
+
 DEFAULT_TRACE = "data/lambda_delays.parquet"
 SCHEME_NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc")
 
@@ -35,7 +37,7 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
 @click.option("--profile", default=None,
               help="Profile in the trace [default: the CNN desktop_long one].")
 @click.option("--region", default=None, help="Region of the profile [default: Canada].")
-@click.option("--mu", type=float, default=1.0, show_default=True,
+@click.option("--mu", type=FiniteFloat(0, 1000), default=1.0, show_default=True,
               help="Wait rule: stragglers are slower than (1 + mu) x the round's fastest worker.")
 @click.option("--jobs", type=click.IntRange(min=1), default=100, show_default=True,
               help="Jobs J (rounds J + T per scheme).")
@@ -56,7 +58,7 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
               show_default=True,
               help="paper: wait for all when stragglers leave the scheme's model; coordinator: "
                    "keep collecting only until they are inside it and the due jobs decode.")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=SEED, default=None,
               help="Shuffle measured rounds per pass (same seed for every scheme), not cycle.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object keyed by scheme.")
 def simulate(trace, profile, region, mu, jobs, scheme_names, search, gc_s, sr_sgc, m_sgc,
