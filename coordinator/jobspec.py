@@ -190,7 +190,12 @@ def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
     raw["scheme"] = None if built is None else {"name": data["scheme"]["name"], **built.params}
     if check.errors:
         raise JobSpecError(check.errors)
-    errors = budget.check(raw, load=built.load, T=built.T, caps=caps or budget.Caps.from_env())
+    if caps is None:
+        try:
+            caps = budget.Caps.from_env()
+        except ValueError as error:
+            raise JobSpecError([("(environment)", str(error))]) from None
+    errors = budget.check(raw, load=built.load, T=built.T, caps=caps)
     if errors:
         raise JobSpecError(errors)
     return JobSpec(raw)
@@ -406,7 +411,8 @@ def _regions(check: _Checker, data: dict) -> list[str]:
 
 
 def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | None):
-    if not isinstance(scheme, dict) or scheme.get("name") not in SCHEMES:
+    if not isinstance(scheme, dict) or not isinstance(scheme.get("name"), str) \
+            or scheme["name"] not in SCHEMES:
         got = scheme.get("name") if isinstance(scheme, dict) else scheme
         check.fail("scheme.name", f"must be one of {sorted(SCHEMES)}, got {show(got)}")
         return None
