@@ -53,6 +53,11 @@ def up(port: int, log_file: str, timeout: float, fresh: bool) -> None:
         click.echo(f"the previous server (pid {state.get('pid')}) is gone (crashed or killed): "
                    "starting a new one", err=True)
         LOCAL_STATE.unlink()
+    from coordinator.emulator.serve import port_free
+
+    if port and not port_free(port):
+        raise click.BadParameter(f"{port} on 127.0.0.1 is in use (another server?): pass a "
+                                 "free port", param_hint="--port")
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         process = subprocess.Popen(

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 from pathlib import Path
 
@@ -24,6 +25,8 @@ def serve(port: int, state_file: Path, data_dir: Path | None = None, fresh: bool
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if port and not port_free(port):  # moto's server thread would die and leave us waiting
+        raise SystemExit(f"port {port} on 127.0.0.1 is in use: pass another --port")
     import functions.worker  # noqa: F401  (pay the workers' Numba start-up once, up front)
 
     emulator = Emulator(server=True, port=port).start()
@@ -56,6 +59,15 @@ def serve(port: int, state_file: Path, data_dir: Path | None = None, fresh: bool
             saver.join(timeout=60)  # the final snapshot
         state_file.unlink(missing_ok=True)
         emulator.stop()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def main() -> None:

@@ -26,3 +26,15 @@ def test_hostile_case_is_refused_clearly(hostile_env, argv, files, fragment):
     assert "Traceback" not in out.output
     assert fragment in out.output, out.output[-2000:]
     assert len(out.output) < 20_000  # a hostile value is never echoed whole
+
+
+def test_local_up_on_a_busy_port_says_so_and_starts_nothing(hostile_env):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = CliRunner().invoke(main, ["local", "up", "--port", str(port)])
+    assert out.exit_code == 2 and "is in use" in out.output
+    assert not (hostile_env / "local.json").exists()
