@@ -42,7 +42,6 @@ credentials or an emulator.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,15 +50,14 @@ from typing import Any
 from coordinator import budget, safeload
 from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
 from coordinator.schemes import SCHEMES, make_scheme
+from coordinator.speccheck import Checker, field_key, show
+from coordinator.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, stragglers
 
 MODEL_KINDS = ("logreg", "softmax", "mlp")
-STRAGGLER_MODELS = ("bursty", "per-round", "iid", "gilbert-elliot", "fixed", "none")
-FAULT_KINDS = ("raise", "garbage")
 TOP_LEVEL = ("name", "dataset", "models", "iterations", "workers", "scheme", "wait",
              "stragglers", "faults", "region", "regions")
 MAX_WORKERS = 1000  # the default Lambda account concurrency
 MAX_ITERATIONS = 100_000
-MAX_ROUNDS = 100_000
 MAX_MODELS = 64
 MAX_LR = 1000.0
 MAX_HIDDEN = 65_536
@@ -67,12 +65,14 @@ MAX_SCHEME_PARAM = 1000
 MAX_DEADLINE_S = 900.0  # the Lambda timeout ceiling
 MAX_HARD_LIMIT_S = 3600.0
 MAX_MU = 1000.0
-MAX_DELAY_S = 900.0
-MAX_TIME_SCALE = 100.0
-MAX_FAULTS = 10_000
 MAX_REGIONS = 16
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+
+
+_Checker = Checker  # the field checker (coordinator/speccheck.py)
+__all__ = ["FAULT_KINDS", "MODEL_KINDS", "STRAGGLER_MODELS", "JobSpec", "JobSpecError", "load",
+           "show", "validate"]
 
 
 class JobSpecError(ValueError):
@@ -111,57 +111,6 @@ class JobSpec:
         return make_scheme(self.raw["scheme"]["name"], n=self.workers, **params)
 
 
-def show(value: Any, limit: int = 80) -> str:
-    """A value for an error message: its repr, cut short (a hostile value may be huge)."""
-    try:
-        text = repr(value)
-    except Exception:  # a repr that fails or recurses
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[:limit] + f"... ({type(value).__name__})"
-
-
-def _key(key: Any) -> str:
-    """A mapping key for a field path: as is when a short plain string, else its short repr."""
-    return key if isinstance(key, str) and key.isprintable() and len(key) <= 40 else show(key, 40)
-
-
-class _Checker:
-    def __init__(self) -> None:
-        self.errors: list[tuple[str, str]] = []
-
-    def fail(self, where: str, message: str) -> None:
-        self.errors.append((where, message))
-
-    def integer(self, where: str, value: Any, low: int, high: int | None = None) -> int | None:
-        allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-                high is not None and value > high):
-            self.fail(where, f"must be {allowed}, got {show(value)}")
-            return None
-        return value
-
-    def number(self, where: str, value: Any, low: float, *, strict: bool = True,
-               high: float = math.inf) -> float | None:
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(
-            value) and (value > low if strict else value >= low) and value <= high
-        if not ok:
-            bound = f"{'>' if strict else '>='} {low}" if high == math.inf else \
-                f"in {'(' if strict else '['}{low}, {high}]"
-            self.fail(where, f"must be a finite number {bound}, got {show(value)}")
-            return None
-        return float(value)
-
-    def mapping(self, where: str, value: Any, allowed: tuple[str, ...]) -> dict | None:
-        if not isinstance(value, dict):
-            self.fail(where, f"must be a mapping with keys from {list(allowed)}, got "
-                             f"{show(value)}")
-            return None
-        for key in value:
-            if key not in allowed:
-                self.fail(f"{where}.{_key(key)}", f"unknown key; allowed {list(allowed)}")
-        return value
-
-
 def load(path: str | Path, caps: budget.Caps | None = None) -> JobSpec:
     """Read (size-, depth- and alias-bounded) and validate a YAML or JSON job spec file."""
     try:
@@ -173,7 +122,7 @@ def load(path: str | Path, caps: budget.Caps | None = None) -> JobSpec:
 
 def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
     """Validate a job spec dict; raise JobSpecError listing every problem (then the estimate)."""
-    check = _Checker()
+    check = Checker()
     if check.mapping("(top level)", data, TOP_LEVEL) is None:
         raise JobSpecError(check.errors)
     raw: dict[str, Any] = {"name": _name(check, data.get("name", "job"))}
@@ -183,8 +132,8 @@ def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
     raw["models"] = _models(check, data.get("models"))
     raw["dataset"] = _dataset(check, data.get("dataset"))
     raw["wait"] = _wait(check, data.get("wait", {"deadline_s": 5.0}))
-    raw["stragglers"] = _stragglers(check, data.get("stragglers"), raw["workers"])
-    raw["faults"] = _faults(check, data.get("faults", []), raw["workers"])
+    raw["stragglers"] = stragglers(check, data.get("stragglers"), raw["workers"])
+    raw["faults"] = faults(check, data.get("faults", []), raw["workers"])
     raw["regions"] = _regions(check, data)
     built = _scheme(check, data.get("scheme"), raw["workers"], raw["models"])
     raw["scheme"] = None if built is None else {"name": data["scheme"]["name"], **built.params}
@@ -275,128 +224,6 @@ def _wait(check: _Checker, wait: Any) -> dict | None:
     return out
 
 
-STRAGGLER_KEYS = ("model", "trace", "profile", "region", "time_scale", "seed", "B", "W", "lam",
-                  "s", "p", "p_good_to_bad", "p_bad_to_good", "rate", "rounds", "delay_s")
-STRAGGLER_NEEDS = {"bursty": ("B", "W", "lam"), "per-round": ("s",), "iid": ("p",),
-                   "gilbert-elliot": ("p_good_to_bad", "p_bad_to_good"), "fixed": ("rounds",)}
-PROBABILITIES = ("p", "p_good_to_bad", "p_bad_to_good", "rate")
-
-
-def _stragglers(check: _Checker, spec: Any, workers: int | None) -> dict | None:
-    if spec is None:
-        return {"model": "none"}
-    if check.mapping("stragglers", spec, STRAGGLER_KEYS) is None:
-        return None
-    if "trace" in spec:
-        return _trace(check, spec)
-    model = spec.get("model")
-    if model not in STRAGGLER_MODELS:
-        check.fail("stragglers.model", f"must be one of {list(STRAGGLER_MODELS)} (or give "
-                                       f"stragglers.trace), got {show(model)}")
-        return None
-    out: dict[str, Any] = {"model": model}
-    needs = STRAGGLER_NEEDS.get(model, ())
-    for key in needs:
-        if key not in spec:
-            check.fail(f"stragglers.{key}", f"required by model {model!r} (needs {needs})")
-    for key in sorted(set(spec) - {"model"}):
-        where = f"stragglers.{key}"
-        if key in ("profile", "region"):
-            check.fail(where, "only with stragglers.trace (a measured trace's profile/region)")
-        elif key not in _straggler_takes(model):
-            check.fail(where, f"not used by model {model!r} (it takes "
-                              f"{list(_straggler_takes(model))})")
-        elif key in ("B", "W", "lam", "s"):
-            out[key] = check.integer(where, spec[key], 1 if key in ("B", "W") else 0,
-                                     max(1, workers or 1))
-        elif key in PROBABILITIES:
-            out[key] = check.number(where, spec[key], 0.0, strict=False, high=1.0)
-        elif key == "seed":
-            out[key] = check.integer(where, spec[key], 0, MAX_SEED)
-        elif key == "delay_s":
-            out[key] = check.number(where, spec[key], 0.0, strict=False, high=MAX_DELAY_S)
-        elif key == "rounds":
-            out[key] = _fixed_rounds(check, spec[key], workers)
-    if model == "bursty" and all(isinstance(out.get(k), int) for k in ("B", "W", "lam")):
-        from coordinator.stragglers import BurstyModel
-
-        try:
-            BurstyModel(workers or 1, out["B"], out["W"], out["lam"])
-        except ValueError as error:
-            check.fail("stragglers", str(error))
-    return out
-
-
-def _straggler_takes(model: str) -> tuple[str, ...]:
-    return (*STRAGGLER_NEEDS.get(model, ()), *(("rate",) if model == "bursty" else ()), "seed",
-            "delay_s")
-
-
-def _trace(check: _Checker, spec: dict) -> dict:
-    out: dict[str, Any] = {"trace": spec["trace"]}
-    if "model" in spec:
-        check.fail("stragglers", "give either model (a straggler model) or trace (a Parquet "
-                                 "file of per-round worker latencies), not both")
-    trace = spec["trace"]
-    if not isinstance(trace, str) or not 1 <= len(trace) <= 4096 or "\x00" in trace:
-        check.fail("stragglers.trace", f"must be a file path, got {show(trace)}")
-    elif not Path(trace).is_file():
-        check.fail("stragglers.trace", f"file not found: {show(trace, 200)}")
-    for key in ("profile", "region"):
-        if key in spec:
-            if isinstance(spec[key], str) and 1 <= len(spec[key]) <= 128:
-                out[key] = spec[key]
-            else:
-                check.fail(f"stragglers.{key}", f"must be a short string, got {show(spec[key])}")
-    out["time_scale"] = check.number("stragglers.time_scale", spec.get("time_scale", 0.1), 0,
-                                     high=MAX_TIME_SCALE)
-    if "seed" in spec:
-        out["seed"] = check.integer("stragglers.seed", spec["seed"], 0, MAX_SEED)
-    for key in sorted(set(spec) - {"trace", "model", "profile", "region", "time_scale", "seed"}):
-        check.fail(f"stragglers.{key}", "not used with stragglers.trace")
-    return out
-
-
-def _fixed_rounds(check: _Checker, rounds: Any, workers: int | None) -> dict | None:
-    if not isinstance(rounds, dict):
-        check.fail("stragglers.rounds", "must map round -> list of workers, e.g. {2: [0, 5]}")
-        return None
-    out = {}
-    for t, ws in rounds.items():
-        where = f"stragglers.rounds.{_key(t)}"
-        if isinstance(t, bool) or not (isinstance(t, int) or (isinstance(t, str) and t.isdigit())
-                                       ) or not 1 <= int(t) <= MAX_ROUNDS:
-            check.fail(where, f"round numbers must be integers in [1, {MAX_ROUNDS}]")
-            continue
-        if not isinstance(ws, list) or any(
-                isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < (workers or 0)
-                for w in ws):
-            check.fail(where, f"must be a list of worker indices in [0, {(workers or 1) - 1}]")
-            continue
-        out[str(int(t))] = sorted(set(ws))
-    return out
-
-
-def _faults(check: _Checker, faults: Any, workers: int | None) -> list[dict]:
-    if not isinstance(faults, list) or len(faults) > MAX_FAULTS:
-        check.fail("faults", f"must be a list of at most {MAX_FAULTS} {{round, worker, kind}}, "
-                             f"got {show(faults)}")
-        return []
-    out = []
-    for i, fault in enumerate(faults):
-        where = f"faults[{i}]"
-        if check.mapping(where, fault, ("round", "worker", "kind")) is None:
-            continue
-        kind = fault.get("kind", "raise")
-        if kind not in FAULT_KINDS:
-            check.fail(f"{where}.kind", f"must be one of {list(FAULT_KINDS)}, got {show(kind)}")
-        out.append({"round": check.integer(f"{where}.round", fault.get("round"), 1, MAX_ROUNDS),
-                    "worker": check.integer(f"{where}.worker", fault.get("worker"), 0,
-                                            (workers or 1) - 1),
-                    "kind": kind})
-    return out
-
-
 def _regions(check: _Checker, data: dict) -> list[str]:
     if "region" in data and "regions" in data:
         check.fail("region", "give region or regions, not both")
@@ -420,7 +247,7 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
     for key, value in params.items():
         if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, int) \
                 or not 0 <= value <= MAX_SCHEME_PARAM:
-            check.fail(f"scheme.{_key(key)}", f"must be an integer in [0, "
+            check.fail(f"scheme.{field_key(key)}", f"must be an integer in [0, "
                                                   f"{MAX_SCHEME_PARAM}], got {show(value)}")
             return None
     if workers is None:
