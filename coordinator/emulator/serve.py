@@ -63,6 +63,8 @@ def serve(port: int, state_file: Path, data_dir: Path | None = None, fresh: bool
 
 def port_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As the server will bind: connections of a dead server in TIME_WAIT do not block it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
