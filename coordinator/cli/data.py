@@ -78,6 +78,9 @@ def _fractions(sizes: str | None, scheme_spec: str | None) -> list[float] | None
         if not all(math.isfinite(f) and 0 < f <= 1 for f in fractions):
             raise click.BadParameter(f"fractions must be numbers in (0, 1], got {sizes[:100]!r}",
                                      param_hint="--sizes")
+        if abs(math.fsum(fractions) - 1.0) > 1e-9:  # checked before any data is loaded
+            raise click.BadParameter(f"fractions must sum to 1, got {math.fsum(fractions):.12g}",
+                                     param_hint="--sizes")
         return fractions
     if not scheme_spec:
         return None
