@@ -79,8 +79,8 @@ def _fractions(sizes: str | None, scheme_spec: str | None) -> list[float] | None
             raise click.BadParameter(f"fractions must be numbers in (0, 1], got {sizes[:100]!r}",
                                      param_hint="--sizes")
         if abs(math.fsum(fractions) - 1.0) > 1e-9:  # checked before any data is loaded
-            raise click.BadParameter(f"fractions must sum to 1, got {math.fsum(fractions):.12g}",
-                                     param_hint="--sizes")
+            raise click.ClickException(f"sizes: fractions must sum to 1, got "
+                                       f"{math.fsum(fractions):.12g}")
         return fractions
     if not scheme_spec:
         return None
