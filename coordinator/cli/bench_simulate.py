@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from coordinator.cli.types import FiniteFloat
+from coordinator.cli.types import finite_values
 
 from .benchio import json_option, markdown_table, out_option, write_outputs
 
@@ -32,7 +32,8 @@ def rows_for(model, mu: float, jobs: int, search: bool, rule: str = "paper") -> 
 @click.option("--trace", type=click.Path(dir_okay=False, exists=True),
               default="data/lambda_delays.parquet", show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--mu", "mus", type=FiniteFloat(0, 1000), multiple=True, default=(0.5, 1.0),
+@click.option("--mu", "mus", type=click.FloatRange(min=0), multiple=True,
+              callback=finite_values, default=(0.5, 1.0),
               show_default=True)
 def simulate(out, as_json, trace, jobs, mus):
     """The paper's comparison on each profile and region of the trace, at each --mu, with the

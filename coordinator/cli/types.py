@@ -40,3 +40,11 @@ class FiniteFloat(click.ParamType):
 
 
 SEED = click.IntRange(0, 2**32 - 1)
+
+
+def finite_values(ctx, param, values):
+    """Callback for float options (single or ``multiple``): refuse NaN and infinities."""
+    for value in values if isinstance(values, tuple | list) else [values]:
+        if value is not None and not math.isfinite(value):
+            raise click.BadParameter(f"must be a finite number, got {value}")
+    return values
