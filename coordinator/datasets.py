@@ -166,6 +166,9 @@ def prepare(table: Table, destination: str, *, k: int | None = None,
             sizes: list[float] | None = None, seed: int = 0, shuffle: bool = True,
             s3: Any = None) -> dict[str, Any]:
     """Write ``table`` as partitions + manifest under ``destination`` (folder or s3://bucket/prefix)."""
+    if not isinstance(destination, str) or not destination.strip():
+        raise DatasetError("destination", "must be a folder or s3://bucket/prefix, got "
+                                          f"{destination!r}")
     counts = partition_rows(len(table.labels), k=k, sizes=sizes)
     order = np.random.default_rng(seed).permutation(len(table.labels)) if shuffle else None
     features = table.features[order] if shuffle else table.features

@@ -49,6 +49,8 @@ def prepare(source: str, destination: str, k: int | None, sizes: str | None,
     """
     from coordinator import datasets
 
+    if not destination.strip():
+        raise click.BadParameter("must be a folder or s3://bucket/prefix", param_hint="--out")
     try:
         fractions = _fractions(sizes, scheme_spec)
         table = datasets.load(source, rows=rows, features=features, classes=classes, seed=seed,

@@ -193,6 +193,8 @@ CLI = [
                                 "zzz:n=4"], {}, "scheme"),
     ("prepare-scheme-garbage", ["data", "prepare", "synthetic", "--out", "{dir}/o", "--scheme",
                                 "gc:n=8,s=9"], {}, "s must be"),
+    ("prepare-out-empty", ["data", "prepare", "synthetic", "--out", "", "-k", "2"], {},
+     "--out"),
     ("prepare-unknown-source", ["data", "prepare", "imagenet", "--out", "{dir}/o", "-k", "2"],
      {}, "unknown"),
     ("prepare-source-directory", ["data", "prepare", "{dir}/d.csv", "--out", "{dir}/o", "-k",
