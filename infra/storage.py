@@ -79,6 +79,7 @@ class Storage(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
+            versioned=True,  # an overwritten object stays recoverable (issue 12: integrity)
             removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-run-data", prefix="runs/",
@@ -87,6 +88,9 @@ class Storage(Construct):
                                  expiration=cdk.Duration.days(results_expire_days)),
                 s3.LifecycleRule(id="abort-incomplete-uploads",
                                  abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
+                s3.LifecycleRule(id="expire-old-versions",
+                                 noncurrent_version_expiration=cdk.Duration.days(
+                                     results_expire_days)),
             ],
         )
         acknowledge(self.bucket, "AwsSolutions-S1",

@@ -7,6 +7,8 @@ import time
 import click
 import numpy as np
 
+from coordinator.cli.types import SEED
+
 from .benchio import json_option, markdown_table, out_option, write_outputs
 
 CASES = [("gc", {"s": 15}), ("gc", {"s": 12}), ("sr-sgc", {"B": 2, "W": 3, "lam": 23}),
@@ -47,7 +49,7 @@ def measure(name: str, params: dict, rounds: int, seed: int) -> dict:
 @out_option
 @json_option
 @click.option("--rounds", type=click.IntRange(min=5), default=200, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def decode(out, as_json, rounds, seed):
     """Decode-weight latency at n = 256 (observe + decoded per round, fresh straggler sets).
 

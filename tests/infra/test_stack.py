@@ -59,7 +59,10 @@ def test_bucket_encrypted_private_tls_only_with_run_expiry(assertions):
                 {"Id": "expire-job-plans", "Prefix": "warmpool/plans/", "ExpirationInDays": 14,
                  "Status": "Enabled"},
                 {"Id": "abort-incomplete-uploads", "Status": "Enabled",
-                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
+                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+                {"Id": "expire-old-versions", "Status": "Enabled",
+                 "NoncurrentVersionExpiration": {"NoncurrentDays": 14}}]},
+            "VersioningConfiguration": {"Status": "Enabled"},
         },
     })
     assertions.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {
