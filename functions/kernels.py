@@ -1,7 +1,7 @@
 """Numba gradient kernels: loss sum and gradient sum of one model over one partition.
 
 Each kernel takes X (rows x d float32, C-contiguous), y (int32 labels) and the flat float32
-parameter vector (layout in functions/models.py) and returns one float64 vector
+parameter vector (layout in coordinator/contract/models.py) and returns one float64 vector
 [loss_sum, *grad_sum] -- the worker's result format before coding.
 
 Rows are cut into fixed blocks of ``BLOCK_ROWS``; blocks run in parallel (prange) on large
@@ -35,6 +35,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
+from coordinator.contract.models import ModelSpec  # noqa: E402
 from functions.kernel_blocks import (  # noqa: E402
     _JIT,
     PARALLEL_AVAILABLE,
@@ -52,7 +53,6 @@ from functions.kernels_blas import deep_blas  # noqa: E402
 from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
 from functions.kernels_paths import BLAS_MIN_WORK, mlp_path  # noqa: E402
-from functions.models import ModelSpec  # noqa: E402
 
 
 @njit(**_JIT)

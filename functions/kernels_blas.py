@@ -136,7 +136,7 @@ def accumulate(total, part):
 
 def deep_blas(X: np.ndarray, y: np.ndarray, params: np.ndarray, widths: tuple[int, ...],
               activation: int) -> np.ndarray:
-    """[loss_sum, *grad_sum] (float64) in the flat layout of functions/models.py."""
+    """[loss_sum, *grad_sum] (float64) in the flat layout of coordinator/contract/models.py."""
     out = np.zeros(params.size + 1)
     weights, biases, grad_w, grad_b = [], [], [], []
     offset = 0

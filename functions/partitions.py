@@ -28,7 +28,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from functions.errors import EventError, MissingObjectError, SchemaMismatchError, StorageError
+from coordinator.contract.errors import (
+    EventError,
+    MissingObjectError,
+    SchemaMismatchError,
+    StorageError,
+)
 
 FORMAT = "sgcflow-dataset/1"
 MANIFEST = "manifest.json"

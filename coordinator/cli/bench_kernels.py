@@ -59,9 +59,9 @@ def measure_kernels(rows: list[int], quick: bool) -> list[dict]:
     import numba
     import numpy as np
 
+    from coordinator.contract.models import ModelSpec
     from functions import kernels as numba_kernels
     from functions import kernels_reference as reference
-    from functions.models import ModelSpec
 
     bandwidth = copy_bandwidth()
     numba_kernels.warm_up()
@@ -140,7 +140,7 @@ def measure_warm(repeats: int) -> list[dict]:
     from moto import mock_aws
 
     from coordinator import datasets
-    from functions.models import ModelSpec
+    from coordinator.contract.models import ModelSpec
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": "bench-rounds"})

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from coordinator.contract.models import ModelSpec
 from coordinator.control import data, inject
 from coordinator.control.decode import GarbageResult, check_result, decode
 from coordinator.control.plan import JobPlan
@@ -25,7 +26,6 @@ from coordinator.control.update import sgd_step
 from coordinator.control.wait import decide
 from coordinator.jobspec import JobSpecError, validate
 from coordinator.state import Store, now
-from functions.models import ModelSpec
 
 log = logging.getLogger("sgcflow.coordinator")
 POLL_S = float(os.environ.get("SGC_POLL_S", "0.05"))
