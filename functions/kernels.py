@@ -19,7 +19,8 @@ the Lambda bundle has no room for) and the softmax vectorized across the sub-blo
 Deeper or wider MLPs (``hidden: [h1, ..., hL]``, ReLU or tanh) go to ``kernels_deep`` (the same
 fused sub-block scheme over any number of layers) or ``kernels_blas`` (numpy's sgemm for the
 products, fused Numba between them), by the measured rule of ``kernels_paths.mlp_path``.
-Invariant (tested): equal to the float64 functions/kernels_reference.py within relative error 1e-5.
+Invariant (tested): equal to the float64 reference (coordinator/contract/gradients.py) within
+relative error 1e-5.
 
 Importing this module first runs ``numba_setup.configure()``: the cache directory, CPU target
 and threading layer must be set before the decorators below bind their caches.

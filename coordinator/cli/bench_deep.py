@@ -56,9 +56,9 @@ def measure_deep(quick: bool, cpu: str) -> list[dict]:
 def _row(spec, X, y, params, peak: float, budget_s: float) -> dict:
     import numpy as np
 
+    from coordinator.contract import gradients as reference
     from coordinator.model_budget import estimate
     from functions import kernels
-    from functions import kernels_reference as reference
     from functions.kernels_blas import deep_blas
     from functions.kernels_deep import deep_serial
     from functions.kernels_paths import mlp_path

@@ -59,9 +59,9 @@ def measure_kernels(rows: list[int], quick: bool) -> list[dict]:
     import numba
     import numpy as np
 
+    from coordinator.contract import gradients as reference
     from coordinator.contract.models import ModelSpec
     from functions import kernels as numba_kernels
-    from functions import kernels_reference as reference
 
     bandwidth = copy_bandwidth()
     numba_kernels.warm_up()

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from coordinator import datasets
+from coordinator.contract import gradients as reference
 from coordinator.contract.models import ModelSpec
-from functions import kernels_reference as reference
 
 
 def test_equal_partitions_written_locally_with_manifest(tmp_path):

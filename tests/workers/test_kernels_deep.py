@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from coordinator.contract import gradients as reference
 from coordinator.contract.errors import EventError
 from coordinator.contract.models import ModelSpec
 from functions import kernels
-from functions import kernels_reference as reference
 from functions.kernel_blocks import BLOCK_ROWS, SUB_ROWS
 from functions.kernels_blas import deep_blas
 from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial

@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from coordinator.contract import errors
+from coordinator.contract import gradients as kernels_reference
 from coordinator.contract.models import ModelSpec
-from functions import kernels_reference, worker
+from functions import worker
 from functions.keys import result_key
 
 RUN = "run-test"

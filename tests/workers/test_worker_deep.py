@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from coordinator.contract import errors
+from coordinator.contract import gradients as kernels_reference
 from coordinator.contract.models import ModelSpec
-from functions import kernels_reference, worker
+from functions import worker
 from functions.kernels_paths import mlp_path
 from functions.keys import result_key
 
