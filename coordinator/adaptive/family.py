@@ -70,5 +70,11 @@ class Config:
 # fixed GC on every measured profile (mbp and desktop), where replicated M-SGC with single
 # workers is 45% slower on the overhead-bound mbp ones. A start that is never far off.
 SAFE_START = Config("gc", s=15)
+
+
+def safe_start(n: int) -> Config:
+    """SAFE_START for n workers: fractional-repetition groups of 16, or of n when fewer."""
+    group = max(g for g in range(1, min(16, n) + 1) if n % g == 0)
+    return Config("gc", s=group - 1)
 Q_GRID = (0.004, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 GROUPS = (1, 2, 4, 8, 16, 32, 64, 128)

@@ -2,7 +2,7 @@
 rounds this run has observed, switching at a job boundary.
 
 - Jobs 1..every run ``SAFE_START`` (fractional-repetition GC(15): never far from the best
-  fixed GC on any measured profile).
+  fixed GC on any measured profile; groups of n below 16 workers).
 - The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job), so the run has
   seen its workers at full load as well as near zero: the two ends of the load fit.
 - From then on, every ``every`` jobs, each candidate (GC(s) for every s, replicated M-SGC for
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..schemes.switching import SwitchingSession
 from .evaluate import LoadFit, Shifted, gc_total, replicated_round_times
-from .family import GROUPS, Q_GRID, SAFE_START, Config
+from .family import GROUPS, Q_GRID, Config, safe_start
 
 EVERY = 20
 PROBE = 2
@@ -34,7 +34,7 @@ class OnlineChooser:
 
     def __init__(self, n: int, window: int = WINDOW, qs=Q_GRID, groups=GROUPS):
         self.n, self.window, self.qs = n, window, tuple(qs)
-        self.groups = tuple(g for g in groups if n % g == 0)
+        self.groups = tuple(g for g in groups if n % g == 0 and g < n)
         self.fit = LoadFit(n)
         self._loads: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
@@ -76,11 +76,14 @@ class OnlineRun:
     """A controller for ``coordinator.simulate.run_rounds``: sgcflow's default over ``jobs``."""
 
     def __init__(self, n: int, jobs: int, every: int = EVERY, probe: int = PROBE,
-                 window: int = WINDOW):
+                 window: int = WINDOW, replicated: bool = True):
         self.n, self.jobs, self.every, self.probe = n, jobs, every, probe
-        self.chooser = OnlineChooser(n, window)
-        self.session = SwitchingSession(SAFE_START.scheme(n), jobs)
-        self.blocks: list[tuple[int, Config]] = [(1, SAFE_START)]
+        # Without ``replicated`` only GC (T = 0) is chosen: a job stream that cannot overlap
+        # two jobs of one model (a single model trained) has no room for T = 1.
+        self.chooser = OnlineChooser(n, window, groups=GROUPS if replicated else ())
+        start = safe_start(n)
+        self.session = SwitchingSession(start.scheme(n), jobs)
+        self.blocks: list[tuple[int, Config]] = [(1, start)]
 
     def config(self, job: int) -> Config:
         return [c for first, c in self.blocks if first <= job][-1]
@@ -123,13 +126,13 @@ class OnlineRun:
         return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
 
 
-def resume(n: int, jobs: int, rounds) -> OnlineRun:
+def resume(n: int, jobs: int, rounds, replicated: bool = True) -> OnlineRun:
     """The controller after the logged ``rounds`` [(times, end_s, stragglers)], replayed in
     order: the choices are a pure function of the log, so a restarted coordinator (or the
     next step function) rebuilds exactly the session and blocks the run had."""
     from ..simulate import RoundRecord
 
-    controller = OnlineRun(n, jobs)
+    controller = OnlineRun(n, jobs, replicated=replicated)
     for t, (times, end_s, stragglers) in enumerate(rounds, start=1):
         loads = np.asarray(controller.session.worker_loads(t), dtype=float)
         controller.session.observe(t, stragglers)
