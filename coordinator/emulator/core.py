@@ -34,7 +34,8 @@ from coordinator.workflow.definition import (
     WORKER_HANDLER,
     build_definition,
 )
-from functions.keys import record_keys, result_key
+from coordinator.contract import keys
+from coordinator.contract.keys import record_keys, result_key
 
 log = logging.getLogger("sgcflow.emulator")
 ACCOUNT = "123456789012"
@@ -171,8 +172,8 @@ class Emulator:
     def _injection(self, run: str) -> tuple[np.ndarray, dict]:
         with self._lock:
             if run not in self._inject_cache:
-                delays = _read_object(f"runs/{run}/inject/delays.npy")
-                faults = _read_object(f"runs/{run}/inject/faults.json")
+                delays = _read_object(keys.inject_delays_key(run))
+                faults = _read_object(keys.faults_key(run))
                 table = np.load(io.BytesIO(delays)) if delays else np.zeros((0, 0))
                 by_key = {(f["round"], f["worker"]): f["kind"]
                           for f in (json.loads(faults) if faults else [])}

@@ -66,7 +66,7 @@ def test_worker_reads_datasets_and_params_writes_results_and_records(template):
     ]
 
 
-def test_steps_use_runs_and_table_and_only_dispatch_invokes_the_worker_alias(template):
+def test_steps_use_runs_and_table_and_only_round_invokes_the_worker_alias(template):
     bucket, table, alias = _ids(template)
     for step, handler in STEP_HANDLERS.items():
         _, function = function_by_handler(template, handler)
@@ -84,7 +84,7 @@ def test_steps_use_runs_and_table_and_only_dispatch_invokes_the_worker_alias(tem
                         "dynamodb:UpdateItem"], "Effect": "Allow",
              "Resource": {"Fn::GetAtt": [table, "Arn"]}},
         ]
-        if step == "dispatch":
+        if step == "round":
             expected.append({"Action": "lambda:InvokeFunction", "Effect": "Allow",
                              "Resource": {"Ref": alias}})
         if step == "plan":  # continue-as-new: a fresh execution of this machine only
