@@ -67,6 +67,17 @@ class RoundInputs:
     result_key: Callable[[int, int, int], str]
 
 
+def round_flags(decision: Decision, end_s: float, arrivals: Mapping[int, float]) -> list[str]:
+    """What the round log shows about a stop; a round with any flag counts as a fall-back
+    (the live run and ``policy_replay`` count them the same way)."""
+    flags = list(decision.flags)
+    if decision.cutoff_s is not None and end_s > decision.cutoff_s + 1e-9 and arrivals \
+            and max(arrivals.values()) > decision.cutoff_s:
+        flags.insert(0, f"waited past the cutoff ({decision.cutoff_s:.3f} s) for a "
+                        "straggler set inside the scheme's model")
+    return flags
+
+
 class Collect:
     """One round's wait. ``run`` returns the collect record, or None when time is up."""
 
@@ -179,11 +190,7 @@ class Collect:
 
     def _record(self, decision: Decision, end_s: float, arrivals: dict[int, float],
                 seconds: float, polls: int, busy: float, clock: str) -> dict:
-        flags = list(decision.flags)
-        if decision.cutoff_s is not None and end_s > decision.cutoff_s + 1e-9 and arrivals \
-                and max(arrivals.values()) > decision.cutoff_s:
-            flags.insert(0, f"waited past the cutoff ({decision.cutoff_s:.3f} s) for a "
-                            "straggler set inside the scheme's model")
+        flags = round_flags(decision, end_s, arrivals)
         return {"stragglers": sorted(decision.stragglers),
                 "reasons": {str(w): r for w, r in sorted(decision.reasons.items())},
                 "flags": flags, "cutoff_s": decision.cutoff_s, "elapsed_s": end_s,
