@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from coordinator.workflow import resources
 
 ROUND_FIELDS = ("dispatch", "invoked", "collect", "update")
+POOL_CONNECTIONS = 128
 
 
 class JobNotFound(KeyError):
@@ -82,7 +83,11 @@ class Store:
         self.bucket = bucket or os.environ.get("SGC_BUCKET", resources.BUCKET)
         self.table = table or os.environ.get("SGC_TABLE", resources.TABLE)
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        kwargs: dict[str, Any] = {"region_name": region or "us-east-1"}
+        from botocore.config import Config
+
+        # Parallel reads and the worker fan-out need more than botocore's 10 pooled connections.
+        kwargs: dict[str, Any] = {"region_name": region or "us-east-1",
+                                  "config": Config(max_pool_connections=POOL_CONNECTIONS)}
         if endpoint_url:
             kwargs["endpoint_url"] = endpoint_url
         session = boto3.session.Session()  # a session per store: clients built thread-safely
@@ -248,7 +253,8 @@ class Store:
         while True:
             page = self.ddb.query(TableName=self.table, ConsistentRead=True,
                                   KeyConditionExpression="pk = :p",
-                                  ProjectionExpression="sk, #s, error_type, error_message, timings",
+                                  ProjectionExpression="sk, #s, error_type, error_message, "
+                                                       "timings, checks",
                                   ExpressionAttributeNames={"#s": "status"},
                                   ExpressionAttributeValues={":p": {"S": f"{run}#round#{t:06d}"}},
                                   **kwargs)

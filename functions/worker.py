@@ -29,6 +29,7 @@ from aws_lambda_powertools import Logger  # noqa: E402
 
 from functions import kernels  # noqa: E402  (configures Numba first)
 from functions.errors import EventError, MissingObjectError, WorkerError  # noqa: E402
+from coordinator.contract.records import result_checks  # noqa: E402
 from functions.keys import record_keys, result_key  # noqa: E402
 from functions.models import ModelSpec  # noqa: E402
 from functions.partitions import PartitionStore  # noqa: E402
@@ -93,7 +94,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                                                "error_message": str(error), **timings})
         logger.thread_safe_clear_keys()
         raise
-    _record(rt, run, round_, worker, "ok", results, timings)
+    _record(rt, run, round_, worker, "ok", results, timings, checks=timings.pop("checks"))
     logger.info("worker done", extra={"jobs": sorted(results), **timings})
     logger.thread_safe_clear_keys()
     return {"run": run, "round": round_, "worker": worker, "status": "ok",
@@ -117,7 +118,9 @@ def _run(rt: _Runtime, event: dict, run: str, round_: int, worker: int, bucket: 
         results[str(task["job"])] = key
     end = time.perf_counter()
     timings.update(download_s=compute_start - start, compute_s=upload_start - compute_start,
-                   upload_s=end - upload_start)
+                   upload_s=end - upload_start,
+                   checks=result_checks({t["job"]: v for t, v in zip(tasks, coded,
+                                                                     strict=True)}))
     return results
 
 
@@ -221,7 +224,8 @@ def _integer(source: dict, key: str, field: str, low: int) -> int:
 
 
 def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
-            results: dict[str, str], timings: dict, error: BaseException | None = None) -> None:
+            results: dict[str, str], timings: dict, error: BaseException | None = None,
+            checks: dict | None = None) -> None:
     """Completion record in DynamoDB (table from env SGC_TABLE; skipped when unset)."""
     table = os.environ.get("SGC_TABLE")
     if not table:
@@ -233,7 +237,9 @@ def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
         "results": {"M": {job: {"S": key} for job, key in results.items()}},
         "timings": {"M": {name: ({"BOOL": value} if isinstance(value, bool)
                                  else {"N": repr(float(value))})
-                          for name, value in timings.items()}},
+                          for name, value in timings.items() if name != "checks"}},
+        "checks": {"M": {job: {"M": {"n": {"N": str(c["n"])}, "finite": {"BOOL": c["finite"]}}}
+                         for job, c in (checks or {}).items()}},
     })
     if error is not None:
         item["error_type"] = {"S": type(error).__name__}

@@ -11,8 +11,9 @@ replays; Collect only feeds it what arrived and when. Two clocks:
   reported, then asks the policy on the virtual times through ``end_of_round``, the very
   function the simulator uses, so both make the same decisions on the same arrivals.
 
-A worker whose record says error, or whose result is not a finite vector of the model's length,
-is a failure (a straggler with a reason), never an arrival.
+A worker whose record says error, or whose record does not vouch for a finite result of the
+model's length (``coordinator.contract.records``), is a failure (a straggler with a reason),
+never an arrival. Collect reads no result: Update checks every vector it sums.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from coordinator.contract.records import Completion, completion_from_item
-from coordinator.control.decode import GarbageResult, check_result
+from coordinator.control.meter import CpuMeter, CriticalPath
 from coordinator.policy import Decision, RoundView, WaitPolicy, end_of_round
 
 # In emulation on the virtual clock a worker that never reports (lost by the emulator) must not
@@ -89,6 +90,8 @@ class Collect:
         self.poll_s = poll_s
         self.virtual_times = virtual_times
         self.threads = threads
+        self.cpu = CpuMeter()  # pool threads' CPU (the caller measures its own thread)
+        self.path = CriticalPath()
 
     # --- the two clocks ----------------------------------------------------------------------
     def run(self, inputs: RoundInputs, remaining_s: Callable[[], float]) -> dict | None:
@@ -106,8 +109,9 @@ class Collect:
                 polls += 1
                 elapsed = self.clock.now() - inputs.dispatched_at
                 fresh = self._fresh(inputs, arrivals, failures)
-                for completion, reason in zip(fresh, pool.map(
-                        lambda c: self._check(inputs, c), fresh), strict=True):
+                self.path.start("dynamodb:Query (completions)")
+                check = self.cpu.wrap(lambda c: self._check(inputs, c))
+                for completion, reason in zip(fresh, pool.map(check, fresh), strict=True):
                     seconds += completion.seconds
                     if reason:
                         failures[completion.worker] = reason
@@ -148,8 +152,10 @@ class Collect:
             self.clock.sleep(self.poll_s)
         tick = time.perf_counter()
         completions = [reported[w] for w in sorted(reported)]
+        self.path.start("dynamodb:Query (completions)")
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            reasons = list(pool.map(lambda c: self._check(inputs, c), completions))
+            reasons = list(pool.map(self.cpu.wrap(lambda c: self._check(inputs, c)),
+                                    completions))
         failures = {c.worker: r for c, r in zip(completions, reasons, strict=True) if r}
         valid = [c.worker for c in completions if c.worker not in failures]
         times = self.virtual_times[inputs.t - 1]
@@ -169,17 +175,15 @@ class Collect:
                 if w in inputs.expected and w not in arrivals and w not in failures]
 
     def _check(self, inputs: RoundInputs, completion: Completion) -> str | None:
-        """None if every result of the worker is usable, else why it is a straggler."""
+        """None if the record vouches for every result of the worker, else why it is a
+        straggler (from the record alone: no download on the round's critical path)."""
         if not completion.ok:
             return completion.error
         for job in inputs.tasks[completion.worker]:
             key = inputs.result_key(inputs.t, job, completion.worker)
-            try:
-                check_result(self.store.get_array(key), inputs.sizes[job], key)
-            except GarbageResult as error:
-                return f"garbage: {error}"
-            except Exception as error:  # missing or unreadable object
-                return f"garbage: {key}: {type(error).__name__}: {error}"
+            problem = completion.problem(job, inputs.sizes[job] + 1, key)
+            if problem:
+                return problem
         return None
 
     @staticmethod

@@ -21,7 +21,7 @@ import numpy as np
 
 ResultKey = tuple[int, int, int]
 CHUNK = 1 << 16  # elements per in-place step: no vector-sized temporaries
-BUDGET_BYTES = 16 << 20
+BUDGET_BYTES = 16 << 20  # vectors in flight: 2 for P = 1e6 (8 MB each), 128 for P <= 16k
 
 
 class GarbageResult(ValueError):
@@ -55,7 +55,7 @@ def npy_view(body: bytes) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran else "C")
 
 
-def window_for(n_params: int, budget_bytes: int = BUDGET_BYTES, most: int = 16) -> int:
+def window_for(n_params: int, budget_bytes: int = BUDGET_BYTES, most: int = 128) -> int:
     """Reads in flight: as many as fit the budget, at least 2 (one read overlaps one add)."""
     return int(max(2, min(most, budget_bytes // max(1, 8 * (n_params + 1)))))
 

@@ -131,19 +131,26 @@ def round_step(store: Store, state: dict, invoke: Invoker, remaining_s: Callable
                   "cancelled" if status == "cancelled" else None)
 
 
-def lambda_invoker(function: str | None = None, client=None, threads: int = 64,
+FANOUT_THREADS = 64  # concurrent Event invokes: 256 workers in 4 waves
+
+
+def lambda_invoker(function: str | None = None, client=None, threads: int = FANOUT_THREADS,
                    endpoint_url: str | None = None) -> Invoker:
     """Event-invoke the worker function for each (worker, event), concurrently."""
     import boto3
+    from botocore.config import Config
 
     function = function or os.environ[env.WORKER_FUNCTION]
-    client = client or boto3.session.Session().client("lambda", endpoint_url=endpoint_url)
+    client = client or boto3.session.Session().client(
+        "lambda", endpoint_url=endpoint_url, config=Config(max_pool_connections=threads))
 
-    def invoke(items: list[tuple[int, dict]]) -> None:
+    def invoke(items: list[tuple[int, dict]], wrap=None) -> None:
         def one(item: tuple[int, dict]) -> None:
             client.invoke(FunctionName=function, InvocationType="Event",
                           Payload=json.dumps(item[1]).encode())
 
+        if wrap is not None:  # the caller measures the pool threads' CPU
+            one = wrap(one)
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(items)))) as pool:
             list(pool.map(one, items))
 

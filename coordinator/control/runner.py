@@ -30,6 +30,7 @@ import numpy as np
 from coordinator.contract import env, keys
 from coordinator.control.collect import Collect, RoundInputs, WallClock
 from coordinator.control.decode import check_result, decode, npy_view
+from coordinator.control.meter import CpuMeter
 from coordinator.control.plan import JobPlan
 from coordinator.control.replay import session_at
 from coordinator.control.update import sgd_step
@@ -37,7 +38,9 @@ from coordinator.policy import policy_from_wait
 from functions.models import ModelSpec
 
 log = logging.getLogger("sgcflow.coordinator")
-Invoker = Callable[[list[tuple[int, dict]]], None]
+# invoke([(worker, event)], wrap=None): ``wrap`` (if given) wraps the per-invoke function, so
+# the caller can measure the CPU of the threads that run it.
+Invoker = Callable[..., None]
 ROUND_MARGIN_S = 30.0  # do not start a round with less Lambda time left than this
 MAX_ROUNDS_PER_TASK = 200
 
@@ -74,6 +77,8 @@ class RoundRunner:
         self.collect = Collect(store, job, wait_policy(wait), clock=self.clock, poll_s=poll_s,
                                virtual_times=virtual)
         self.sizes = [ModelSpec.from_dict(m).n_params for m in self.plan.models]
+        self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
+        self._mark = time.thread_time()
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self, execution: int, remaining_s: Callable[[], float],
@@ -89,7 +94,9 @@ class RoundRunner:
             if remaining_s() < ROUND_MARGIN_S:
                 break
             if "invoked" not in entry:
+                self._start_measuring()
                 entry = self._dispatch(t, entry)
+            self._start_measuring()
             record = self.store.job(self.job)  # read while the workers compute
             if record.get("status") in ("cancelling", "cancelled"):
                 return "cancelled"
@@ -118,6 +125,16 @@ class RoundRunner:
     def _size(self, job: int) -> int:
         return self.sizes[self.plan.model_of(job)[0]]
 
+    def _start_measuring(self) -> None:
+        self._mark = time.thread_time()
+        self.cpu.take()
+        self.collect.cpu.take()
+
+    def _measured(self, round_: int) -> dict:
+        """Round ``round_``'s coordinator cost, from its collect to the next dispatch."""
+        cpu = time.thread_time() - self._mark + self.cpu.take() + self.collect.cpu.take()
+        return {"round": round_, "cpu_s": round(cpu, 6), "critical_path": self.collect.path.take()}
+
     # --- dispatch ------------------------------------------------------------------------------
     def _dispatch_record(self, t: int) -> dict:
         tasks = self.session.tasks(t)
@@ -130,9 +147,12 @@ class RoundRunner:
             entry = {**entry, "dispatch": value}
         started = time.perf_counter()
         tasks = self.session.tasks(t)
-        self.invoke([(w, self.plan.worker_event(t, w, tasks[w]))
-                     for w in entry["dispatch"]["workers"]])
-        invoked = {"at": self.clock.now(), "seconds": time.perf_counter() - started}
+        workers = entry["dispatch"]["workers"]
+        self.invoke([(w, self.plan.worker_event(t, w, tasks[w])) for w in workers],
+                    wrap=self.cpu.wrap)
+        self.collect.path.add("lambda:Invoke (Event, the fan-out)")
+        invoked = {"at": self.clock.now(), "seconds": time.perf_counter() - started,
+                   "previous": self._measured(t - 1)}
         _, invoked = self.store.record_round(self.job, t, "invoked", invoked)
         log.info("job=%s round=%d dispatched %d workers", self.job, t,
                  len(entry["dispatch"]["workers"]))
@@ -147,6 +167,7 @@ class RoundRunner:
         update = self._update(t)
         progress = self._progress(t, collected, update)
         following = self._dispatch_record(t + 1) if t < self.plan.rounds else None
+        self.collect.path.add("dynamodb:TransactWriteItems (commit)")
         if not self.store.commit_round(self.job, t, {"collect": collected, "update": update},
                                        {"round": t, "progress": progress}, following):
             log.info("job=%s round=%d was committed by another run", self.job, t)
@@ -176,21 +197,32 @@ class RoundRunner:
         decoded = self.session.decoded(t)
         late = {j: why for j, why in self.session.late(t).items() if j + plan.T == t}
         value: dict[str, Any] = {"decoded": {}, "skipped": {}}
-        for j, weights in sorted(decoded.items()):
-            if j not in self.skipped:
-                value["decoded"][str(j)] = self._apply(j, weights)
-        for j, why in sorted(late.items()):
-            self.store.put_array(plan.params_key(j + plan.M),
-                                 self.store.get_array(plan.params_key(j)))
-            value["skipped"][str(j)] = why
+        applied = {j: w for j, w in sorted(decoded.items()) if j not in self.skipped}
+        reads = sum(len(w) for w in applied.values()) + len(applied) + len(late)
+        self.collect.path.add("s3:GetObject (results, parameters)", reads)
+        self.collect.path.add("s3:PutObject (parameters, decoded)", 2 * len(applied) + len(late))
+        with ThreadPoolExecutor(max_workers=max(1, len(applied) + len(late))) as pool:
+            done = {j: pool.submit(self.cpu.wrap(self._apply), j, w) for j, w in applied.items()}
+            copies = [pool.submit(self.cpu.wrap(self._copy), j) for j in late]
+            for j, future in done.items():
+                value["decoded"][str(j)] = future.result()
+            for future in copies:
+                future.result()
+        value["skipped"] = {str(j): why for j, why in sorted(late.items())}
         value["seconds"] = time.perf_counter() - started
         return value
+
+    def _copy(self, job: int) -> None:
+        """A job late at its deadline: its model's next job starts from the same parameters."""
+        self.store.put_array(self.plan.params_key(job + self.plan.M),
+                             self.store.get_array(self.plan.params_key(job)))
 
     def _apply(self, job: int, weights: dict) -> dict[str, Any]:
         plan = self.plan
         model, iteration = plan.model_of(job)
         size = self.sizes[model]
 
+        @self.cpu.wrap
         def read(key: tuple[int, int, int]) -> np.ndarray:  # (round, worker, job)
             path = plan.result_key(key[0], key[2], key[1])
             return check_result(npy_view(self.store.get_bytes(path)), size, path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coordinator.contract import keys
+from coordinator.contract import keys, records
 from coordinator.control.memstore import MemoryStore
 from coordinator.control.plan import DatasetInfo, JobPlan
 from coordinator.jobspec import validate
@@ -55,7 +55,7 @@ class FakeWorkers:
     def full(self, job: int) -> np.ndarray:
         return self.partials[job].sum(axis=0)
 
-    def __call__(self, items: list[tuple[int, dict]]) -> None:
+    def __call__(self, items: list[tuple[int, dict]], **_) -> None:
         for worker, event in items:
             t = event["round"]
             self.invoked.append((t, worker))
@@ -65,14 +65,17 @@ class FakeWorkers:
                 self.store.complete(event["run"], t, worker, "error", error_type="Boom",
                                     error_message="injected")
                 continue
+            vectors = {}
             for task in event["tasks"]:
                 vector = sum(float(c) * self.partials[task["job"], int(p)]
                              for p, c in task["coefficients"].items())
                 if (t, worker) in self.garbage:
                     vector = np.full(9, np.nan)
+                vectors[task["job"]] = np.asarray(vector, dtype=np.float64)
                 self.store.put_array(keys.result_key(event["run"], t, task["job"], worker),
-                                     np.asarray(vector, dtype=np.float64))
-            self.store.complete(event["run"], t, worker, "ok", timings={"compute_s": 0.01})
+                                     vectors[task["job"]])
+            self.store.complete(event["run"], t, worker, "ok", timings={"compute_s": 0.01},
+                                checks=records.result_checks(vectors))
 
 
 def make_job(store: MemoryStore, *, scheme: dict, workers: int = 8, iterations: int = 3,
