@@ -137,7 +137,8 @@ def _sgcflow(settings: Settings, wait: dict) -> Candidate:
         from coordinator import adaptive  # noqa: F401
     except ImportError:
         raise ReplayError("--schemes", "sgcflow (the coordinator's adaptive default) is not "
-                                       "built yet; replay concrete schemes, e.g. gc,m-sgc") from None
+                                       "built yet; replay concrete schemes, e.g. gc,m-sgc"
+                          ) from None
     raise ReplayError("--schemes", "sgcflow: coordinator.adaptive exists but is not wired into "
                                    "replay yet (coordinator/livereplay.py: _sgcflow)")
 

@@ -27,9 +27,9 @@ import boto3  # noqa: E402
 import numpy as np  # noqa: E402
 from aws_lambda_powertools import Logger  # noqa: E402
 
+from coordinator.contract.records import result_checks  # noqa: E402
 from functions import kernels  # noqa: E402  (configures Numba first)
 from functions.errors import EventError, MissingObjectError, WorkerError  # noqa: E402
-from coordinator.contract.records import result_checks  # noqa: E402
 from functions.keys import record_keys, result_key  # noqa: E402
 from functions.models import ModelSpec  # noqa: E402
 from functions.partitions import PartitionStore  # noqa: E402

@@ -14,7 +14,7 @@ def run_prefix(run: str) -> str:
 
 
 def result_key(run: str, round_: int, job: int, worker: int) -> str:
-    """Where worker ``worker`` stores its coded result for scheme job ``job`` in round ``round_``."""
+    """Where ``worker`` stores its coded result for scheme job ``job`` in round ``round_``."""
     return f"runs/{run}/results/round-{round_:06d}/job-{job:06d}/worker-{worker:04d}.npy"
 
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-
 from coordinator.contract import env, keys
 from coordinator.control import data, inject
 from coordinator.control.plan import JobPlan

@@ -26,6 +26,8 @@ import numpy as np
 from moto import mock_aws
 from moto.core.config import default_user_config
 
+from coordinator.contract import keys
+from coordinator.contract.keys import record_keys, result_key
 from coordinator.emulator.invoke import InProcessLambda
 from coordinator.workflow import resources
 from coordinator.workflow.definition import (
@@ -34,8 +36,6 @@ from coordinator.workflow.definition import (
     WORKER_HANDLER,
     build_definition,
 )
-from coordinator.contract import keys
-from coordinator.contract.keys import record_keys, result_key
 
 log = logging.getLogger("sgcflow.emulator")
 ACCOUNT = "123456789012"
