@@ -27,6 +27,7 @@ from coordinator.policy import RoundView, end_of_round
 from coordinator.schemes import make_scheme
 
 EXACT_RTOL = 1e-6
+MAX_JOBS = 2000  # an emulated round at 256 workers takes seconds: bound the work up front
 # Parameters of a bare scheme name (the simulator's defaults at n = 256, scaled to n).
 DEFAULTS = {"uncoded": {}, "sr-sgc": {"B": 2, "W": 3, "lam": 23},
             "m-sgc": {"B": 1, "W": 2, "lam": 27}}
@@ -239,8 +240,8 @@ def check_settings(settings: Settings) -> None:
 
     if not Path(settings.trace).is_file():
         raise ReplayError("--trace", f"no such file: {settings.trace}")
-    if settings.jobs < 1:
-        raise ReplayError("--jobs", f"must be >= 1, got {settings.jobs}")
+    if not 1 <= settings.jobs <= MAX_JOBS:
+        raise ReplayError("--jobs", f"must be in [1, {MAX_JOBS}], got {settings.jobs}")
     if not settings.mu >= 0:
         raise ReplayError("--mu", f"must be >= 0, got {settings.mu}")
     try:

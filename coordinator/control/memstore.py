@@ -122,7 +122,7 @@ class MemoryStore:
         self._count("get_bytes")
         if key not in self.objects:
             raise KeyError(f"NoSuchKey: {key}")
-        return bytes(bytearray(self.objects[key]))  # a fresh copy, as a download is
+        return bytes(memoryview(self.objects[key]))  # a fresh copy, as a download is
 
     def get_array(self, key: str) -> np.ndarray:
         self._count("get_array")
