@@ -116,11 +116,12 @@ def _write_injection(store: Store, spec: dict, plan: JobPlan, load: float) -> No
 
 # --- the rounds -------------------------------------------------------------------------------
 def round_step(store: Store, state: dict, invoke: Invoker, remaining_s: Callable[[], float],
-               clock=None, max_rounds: int | None = None) -> dict[str, Any]:
+               clock=None, max_rounds: int | None = None,
+               poll_s: float | None = None) -> dict[str, Any]:
     """Run the job's rounds (collect, update, dispatch the next) until done or out of time."""
     job, execution = state["job"], int(state["execution"])
     with job_lock(job):
-        runner = RoundRunner(store, job, invoke, clock=clock)
+        runner = RoundRunner(store, job, invoke, clock=clock, poll_s=poll_s)
         status = runner.run(execution, remaining_s, max_rounds)
     record = store.job(job)
     if status == "stale":
