@@ -1,9 +1,10 @@
 """What one round of the coordinator costs: its CPU seconds and its chain of dependent AWS calls.
 
-``CpuMeter`` adds up thread CPU time (``time.thread_time``) of the coordinator's own threads:
-the Round task's thread and the pool threads it hands work to. Sleeping and waiting cost
-nothing; in emulation moto answers the coordinator's calls inside those threads, so the number
-is an upper bound of what the Lambda itself would spend.
+``CpuMeter`` adds up thread CPU time of the coordinator's own threads: the Round task's thread
+and the pool threads it hands work to. Sleeping and waiting cost nothing. In emulation moto
+answers the coordinator's AWS calls inside those threads; ``track_emulated_services`` charges
+that emulation of the AWS side to itself (``own_time`` excludes it), so the number is what the
+coordinator's code and its boto3 clients spend, as they would in the Lambda.
 
 ``CriticalPath`` lists the dependent AWS calls from the poll that ends a round to the invocation
 of the next round's workers, one entry per level: calls issued in parallel (a fan-out, a window
@@ -16,6 +17,37 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+
+_emulated = threading.local()
+
+
+def emulated_seconds() -> float:
+    """CPU seconds this thread spent inside moto's emulation of AWS services."""
+    return getattr(_emulated, "seconds", 0.0)
+
+
+def own_time() -> float:
+    """This thread's CPU time without the emulated AWS side."""
+    return time.thread_time() - emulated_seconds()
+
+
+def track_emulated_services() -> None:
+    """Count moto's request handling apart (the emulator calls this once)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+    if getattr(original, "sgc_tracked", False):
+        return
+
+    def tracked(self, request):
+        start = time.thread_time()
+        try:
+            return original(self, request)
+        finally:
+            _emulated.seconds = emulated_seconds() + time.thread_time() - start
+
+    tracked.sgc_tracked = True
+    BotocoreStubber.process_request = tracked
 
 
 class CpuMeter:
@@ -35,19 +67,19 @@ class CpuMeter:
 
     @contextmanager
     def section(self):
-        start = time.thread_time()
+        start = own_time()
         try:
             yield
         finally:
-            self.add(time.thread_time() - start)
+            self.add(own_time() - start)
 
     def wrap(self, function: Callable) -> Callable:
         def measured(*args, **kwargs):
-            start = time.thread_time()
+            start = own_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.add(time.thread_time() - start)
+                self.add(own_time() - start)
 
         return measured
 

@@ -142,7 +142,8 @@ def lambda_invoker(function: str | None = None, client=None, threads: int = FANO
 
     function = function or os.environ[env.WORKER_FUNCTION]
     client = client or boto3.session.Session().client(
-        "lambda", endpoint_url=endpoint_url, config=Config(max_pool_connections=threads))
+        "lambda", endpoint_url=endpoint_url,
+        config=Config(max_pool_connections=threads, parameter_validation=False))
 
     def invoke(items: list[tuple[int, dict]], wrap=None) -> None:
         def one(item: tuple[int, dict]) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from coordinator.contract import env, keys
 from coordinator.control.collect import Collect, RoundInputs, WallClock
 from coordinator.control.decode import check_result, decode, npy_view
-from coordinator.control.meter import CpuMeter
+from coordinator.control.meter import CpuMeter, own_time
 from coordinator.control.plan import JobPlan
 from coordinator.control.replay import session_at
 from coordinator.control.update import sgd_step
@@ -78,7 +78,7 @@ class RoundRunner:
                                virtual_times=virtual)
         self.sizes = [ModelSpec.from_dict(m).n_params for m in self.plan.models]
         self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
-        self._mark = time.thread_time()
+        self._mark = own_time()
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self, execution: int, remaining_s: Callable[[], float],
@@ -126,14 +126,24 @@ class RoundRunner:
         return self.sizes[self.plan.model_of(job)[0]]
 
     def _start_measuring(self) -> None:
-        self._mark = time.thread_time()
+        self._mark = own_time()
+        self._phases: dict[str, float] = {}
         self.cpu.take()
         self.collect.cpu.take()
 
+    def _phase(self, name: str) -> None:
+        """Close the CPU account of phase ``name`` (collect, update, dispatch)."""
+        now = own_time()
+        spent = now - self._mark + self.cpu.take() + self.collect.cpu.take()
+        self._phases[name] = round(self._phases.get(name, 0.0) + spent, 6)
+        self._mark = now
+
     def _measured(self, round_: int) -> dict:
         """Round ``round_``'s coordinator cost, from its collect to the next dispatch."""
-        cpu = time.thread_time() - self._mark + self.cpu.take() + self.collect.cpu.take()
-        return {"round": round_, "cpu_s": round(cpu, 6), "critical_path": self.collect.path.take()}
+        self._phase("dispatch")
+        phases = getattr(self, "_phases", {})
+        return {"round": round_, "cpu_s": round(sum(phases.values()), 6),
+                "cpu_phases_s": phases, "critical_path": self.collect.path.take()}
 
     # --- dispatch ------------------------------------------------------------------------------
     def _dispatch_record(self, t: int) -> dict:
@@ -162,9 +172,11 @@ class RoundRunner:
     def _finish(self, t: int, collected: dict) -> dict | None:
         """Observe, decode and step, commit round t, dispatch round t + 1. None if another run
         committed round t first."""
+        self._phase("collect")
         stragglers = frozenset(collected["stragglers"])
         self.session.observe(t, stragglers)
         update = self._update(t)
+        self._phase("update")
         progress = self._progress(t, collected, update)
         following = self._dispatch_record(t + 1) if t < self.plan.rounds else None
         self.collect.path.add("dynamodb:TransactWriteItems (commit)")

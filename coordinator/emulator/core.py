@@ -28,6 +28,7 @@ from moto.core.config import default_user_config
 
 from coordinator.contract import keys
 from coordinator.contract.keys import record_keys, result_key
+from coordinator.control.meter import track_emulated_services
 from coordinator.emulator.invoke import InProcessLambda
 from coordinator.workflow import resources
 from coordinator.workflow.definition import (
@@ -99,6 +100,7 @@ class Emulator:
         self.runtime.rewrite = self._rewrite
         self.runtime.replace = self._garbage
         self.runtime.install()
+        track_emulated_services()  # the coordinator's CPU meter leaves moto's own work out
         _reset_worker_runtime()
         self.create_resources()
         return self

@@ -13,8 +13,13 @@ from coordinator.contract import keys
 from coordinator.control import rounds
 from coordinator.control.replay import forget
 from coordinator.control.runner import wait_policy
-from coordinator.livereplay import ReplayError, Settings, check_settings, parse_schemes, \
-    policy_replay
+from coordinator.livereplay import (
+    ReplayError,
+    Settings,
+    check_settings,
+    parse_schemes,
+    policy_replay,
+)
 from coordinator.schemes import make_scheme
 
 TRACE = Path(__file__).parents[2] / "data" / "lambda_delays.parquet"
