@@ -9,8 +9,8 @@ sleeps). From its records and the execution history:
 - ``sequential_calls``: levels of dependent AWS calls from the poll that ends a round to the
   next round's fan-out (parallel calls, the worker fan-out among them, count as one level),
   as the Round task recorded them;
-- ``coordinator_cpu_s``: CPU seconds of the coordinator's threads per round (in-process moto
-  answers its calls inside those threads: an upper bound);
+- ``coordinator_cpu_s``: CPU seconds of the coordinator's threads per round, without moto's
+  own work (``coordinator.control.meter``): its code and its boto3 clients;
 - ``aws_estimate_s``: those levels priced with ``LATENCY_MS`` (waves of a level = its calls over
   the parallelism the code uses) plus the transitions.
 
@@ -51,10 +51,14 @@ CONFIGS = [("gc", {"s": 15}, None), ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None)
            ("gc", {"s": 15}, 1)]
 
 
-def price(levels: list[str], n_params: int, workers: int) -> float:
-    """Seconds the levels would take on AWS (see the module docstring)."""
+def price(levels: list[str], n_params: int, workers: int, dispatch_cpu_s: float = 0.0) -> float:
+    """Seconds the levels would take on AWS (see the module docstring). The fan-out is bound by
+    the network (waves of invokes) or by the client's CPU, whichever is longer: Python sends
+    the invokes one at a time under the GIL, and a Lambda of ``STEP_MEMORY_MB`` has
+    STEP_MEMORY_MB / 1769 of a vCPU."""
     from coordinator.control.decode import window_for
     from coordinator.control.rounds import FANOUT_THREADS
+    from coordinator.workflow import resources
 
     parallel = {"s3:GetObject": window_for(n_params), "lambda:Invoke": FANOUT_THREADS}
     total = 0.0
@@ -64,7 +68,11 @@ def price(levels: list[str], n_params: int, workers: int) -> float:
         if call == "lambda:Invoke":
             count = workers
         waves = math.ceil(count / parallel.get(call, count))
-        total += LATENCY_MS[call] * waves / 1000
+        seconds = LATENCY_MS[call] * waves / 1000
+        if call == "lambda:Invoke":
+            vcpu = min(1.0, resources.STEP_MEMORY_MB / 1769)
+            seconds = max(seconds, dispatch_cpu_s / vcpu)
+        total += seconds
     return total
 
 
@@ -100,7 +108,8 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
     per_round = (entered.get("Round", 0) + entered.get("Route", 0) - 1) / len(log)
     fixed = 1 + sum(entered.get(s, 0) for s in ("Plan", "Finalize", "Done", "ContinueAsNew"))
     levels = [len(m["critical_path"]) for m in measured]
-    estimates = [price(m["critical_path"], n_params, workers) + per_round
+    estimates = [price(m["critical_path"], n_params, workers,
+                       m.get("cpu_phases_s", {}).get("dispatch", 0.0)) + per_round
                  * LATENCY_MS["states:transition"] / 1000 for m in measured]
     return {"config": f"{candidate.scheme.describe()}, "
                       f"{rounds_per_task or 'all'} rounds per Round task",
@@ -110,6 +119,9 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
             "sequential_calls": int(max(levels)),
             "critical_path": measured[-1]["critical_path"],
             "coordinator_cpu_s": round(float(np.mean([m["cpu_s"] for m in measured])), 4),
+            "cpu_phases_s": {k: round(float(np.mean([m["cpu_phases_s"].get(k, 0.0)
+                                                     for m in measured])), 4)
+                             for k in ("collect", "update", "dispatch")},
             "aws_estimate_s": round(float(np.mean(estimates)), 4)}
 
 
