@@ -1,25 +1,25 @@
-"""Replay measured Lambda delays through the schemes with the paper's wait rule (sgc.md, end).
+"""Replay measured Lambda delays through a scheme and a wait policy (docs/schemes.md).
 
-Per round the master waits until (1 + mu) x the fastest worker's time; slower workers are the
-round's stragglers. If appending them keeps the pattern inside the scheme's straggler model, the
-round ends at that deadline; otherwise the master waits for everyone (a *fall-back*: the round
-takes the slowest worker's time and records no stragglers). A worker's time comes from the
-latency model at the scheme's own normalized load, so more redundancy costs more compute.
+Each round, every dispatched worker's time comes from the latency model at that worker's own
+load in that round (``Session.worker_loads``: an idle slot costs nothing, a replica costs what
+it computes), and the wait policy (coordinator.policy) decides on a virtual clock when the
+round ends and who straggled: the very object the live Collect step asks on the wall clock.
+The scheme's session runs alongside, so every simulated round also decodes the jobs due in it;
+a job left undecodable is counted in ``late_jobs``, never silently dropped.
 
-The scheme's session runs alongside, so every simulated round also proves the jobs due in it
-decode (a pattern the model admits that failed to decode would raise, not be counted).
-Gain decomposition: a scheme re-run on GC's latencies (GC's load) differs from GC only in its
-wait rule (fewer fall-backs); the rest of its gain is compute (its lower load).
+A *fall-back* is a round that ended later than the policy's cutoff (the study's rule: it had
+to wait for everyone) or that the policy flagged (outside the model, a hard limit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .params import require_int
-from .schemes import make_scheme
+from .policy import RoundView, WaitPolicy, end_of_round
 from .traces import LatencyModel
 
 
@@ -28,151 +28,134 @@ class SchemeRun:
     """One scheme's replay: what the CLI prints and --json emits."""
 
     scheme: str
-    params: dict
+    params: dict | list
     T: int
     load: float
     rounds: int
     runtime_s: float
     fallbacks: int
     stragglers_per_round: float
-    runtime_at_gc_load_s: float | None = None
+    policy: str = ""
+    mean_load: float = 0.0
+    late_jobs: int = 0
     ratio_to_gc: float | None = None
-    gain_from_fallbacks_s: float | None = None
-    gain_from_compute_s: float | None = None
     round_times_s: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-RULES = ("paper", "coordinator")
+class TraceClock:
+    """Per-worker seconds of simulated round r at per-worker loads, from one latency model.
 
-
-def replay_rounds(scheme, times: np.ndarray, mu: float,
-                  rule: str = "paper") -> tuple[np.ndarray, int, list]:
-    """A wait rule on (rounds, n) worker times: round times, fall-backs, straggler pattern.
-
-    ``paper``: at the deadline, stop if the stragglers keep the pattern inside the scheme's
-    model, else wait for everyone. ``coordinator`` (what sgcflow's Collect step does): past the
-    deadline, keep collecting results in arrival order only until the stragglers are inside the
-    model and every job due this round decodes. Staying inside the model is what guarantees the
-    jobs still in flight can finish on time. A round that waits past its deadline counts as a
-    fall-back.
+    The measured round behind each simulated round is fixed up front (``round_order``), so
+    every scheme replayed with the same ``seed`` sees the same rounds whatever its loads.
     """
-    if times.shape[1] != scheme.n:
-        raise ValueError(f"trace has {times.shape[1]} workers but the scheme has n={scheme.n}")
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    model, history = scheme.model, []
-    session = scheme.session(len(times) - scheme.T) if rule == "coordinator" else None
-    round_times = np.empty(len(times))
-    fallbacks = 0
-    for r, row in enumerate(times):
-        deadline = (1 + mu) * row.min()
-        stragglers = frozenset(np.flatnonzero(row > deadline).tolist())
-        if session is not None:
-            round_times[r], stragglers = _collect(session, model, history, row, deadline,
-                                                  stragglers)
-            session.observe(r + 1, stragglers)
-        elif model.admits(history, stragglers):
-            round_times[r] = min(deadline, row.max())
-        else:
-            stragglers, round_times[r] = frozenset(), row.max()
-        fallbacks += round_times[r] > deadline
-        history.append(stragglers)
-    return round_times, int(fallbacks), history
+
+    def __init__(self, latency: LatencyModel, rounds: int, seed=None):
+        self.latency = latency
+        self.order = latency.round_order(rounds, seed)
+        self._at: dict[float, np.ndarray] = {}
+
+    def times(self, r: int, loads: np.ndarray) -> np.ndarray:
+        """Seconds of every worker in round ``r`` (0-based); nan where ``loads`` is 0 (idle)."""
+        out = np.full(len(loads), np.nan)
+        for load in np.unique(loads[loads > 0]):
+            mask = loads == load
+            out[mask] = self.cube(float(load))[self.order[r], mask]
+        return out
+
+    def cube(self, load: float) -> np.ndarray:
+        if load not in self._at:
+            self._at[load] = self.latency.times_at(load)
+        return self._at[load]
 
 
-def _collect(session, model, history, row, deadline, stragglers):
-    """The earliest time >= the deadline at which the round's stragglers are acceptable."""
-    t = len(history) + 1
-    session.plan(t)
+@dataclass
+class RoundRecord:
+    """What one simulated round did: the live Collect records the same things."""
 
-    def acceptable(candidate: frozenset[int]) -> bool:
-        return model.admits(history, candidate) and not session.would_be_late(t, candidate)
-
-    if acceptable(stragglers):
-        return min(deadline, row.max()), stragglers
-    remaining = set(stragglers)
-    for worker in sorted(stragglers, key=lambda w: row[w]):
-        remaining.discard(worker)
-        if acceptable(frozenset(remaining)):
-            return float(row[worker]), frozenset(remaining)
-    return float(row.max()), frozenset()
+    t: int
+    loads: np.ndarray
+    times: np.ndarray  # per worker; nan where not dispatched
+    end_s: float
+    stragglers: frozenset[int]
+    fallback: bool
 
 
-def run_scheme(scheme, latency: LatencyModel, mu: float, jobs: int, seed=None,
-               verify: bool = True, rule: str = "paper") -> SchemeRun:
-    """Replay one scheme for ``jobs`` jobs (J + T rounds) and, if ``verify``, decode every job."""
-    rounds = jobs + scheme.T
-    times = latency.round_times(scheme.load, rounds, rng=seed)
-    round_times, fallbacks, pattern = replay_rounds(scheme, times, mu, rule)
-    if verify:
-        _verify_decoding(scheme, jobs, pattern)
-    return SchemeRun(scheme=scheme.name, params=scheme.params, T=scheme.T, load=scheme.load,
-                     rounds=rounds, runtime_s=float(round_times.sum()), fallbacks=fallbacks,
-                     stragglers_per_round=float(np.mean([len(s) for s in pattern])),
-                     round_times_s=round_times.tolist())
+class Fixed:
+    """A run under one scheme session and one policy (the controller for plain schemes)."""
+
+    def __init__(self, session, policy: WaitPolicy):
+        self.session, self._policy = session, policy
+
+    def policy(self, t: int) -> WaitPolicy:
+        return self._policy
+
+    def after_round(self, record: RoundRecord) -> None:
+        pass
 
 
-def _verify_decoding(scheme, jobs: int, pattern) -> None:
-    session = scheme.session(jobs)
-    for t, stragglers in enumerate(pattern, start=1):
-        session.plan(t)
-        session.observe(t, stragglers)
-        late = session.late(t)
-        if late:
-            raise AssertionError(f"{scheme.describe()}: admitted pattern left jobs late: {late}")
+def run_rounds(controller, clock: TraceClock) -> list[RoundRecord]:
+    """Every round of ``controller.session`` on ``clock``; the controller may switch schemes
+    between rounds (``after_round``) and names each round's policy."""
+    session, history, records = controller.session, [], []
+    t = 1
+    while t <= controller.session.rounds:
+        session = controller.session
+        loads = np.asarray(session.worker_loads(t), dtype=float)
+        workers = np.flatnonzero(loads > 0)
+        times = clock.times(t - 1, loads)
+        policy = controller.policy(t)
+        expected = frozenset(workers.tolist())
+
+        def view(arrivals, t=t, session=session, expected=expected):
+            return RoundView(t, session, history, expected, arrivals)
+
+        end, decision = end_of_round(policy, view, workers, times[workers])
+        session.observe(t, decision.stragglers)
+        history.append(decision.stragglers)
+        fallback = bool(decision.flags) or (decision.cutoff_s is not None
+                                             and end > decision.cutoff_s + 1e-12)
+        record = RoundRecord(t, loads, times, end, decision.stragglers, fallback)
+        records.append(record)
+        controller.after_round(record)
+        t += 1
+    return records
 
 
-def compare(latency: LatencyModel, schemes: list, mu: float, jobs: int, seed=None,
-            verify: bool = True, rule: str = "paper") -> dict[str, SchemeRun]:
-    """Run each scheme on the same trace; add ratios and the gain decomposition against GC."""
+def summarize(name: str, params, T: int, load: float, policy: str, session,
+              records: list[RoundRecord]) -> SchemeRun:
+    times = [r.end_s for r in records]
+    late = set()
+    for r in records:
+        late |= set(session.late(r.t))
+    mean_load = float(np.mean([r.loads[r.loads > 0].mean() for r in records
+                               if (r.loads > 0).any()]))
+    return SchemeRun(scheme=name, params=params, T=T, load=load, rounds=len(records),
+                     runtime_s=float(sum(times)), fallbacks=sum(r.fallback for r in records),
+                     stragglers_per_round=float(np.mean([len(r.stragglers) for r in records])),
+                     policy=policy, mean_load=mean_load, late_jobs=len(late),
+                     round_times_s=times)
+
+
+def run_scheme(scheme, latency: LatencyModel, jobs: int, policy: WaitPolicy,
+               seed=None) -> SchemeRun:
+    """Replay one scheme for ``jobs`` jobs (J + T rounds) under ``policy``."""
     require_int("jobs", jobs, 1)
-    if not mu >= 0:
-        raise ValueError(f"mu must be a number >= 0, got {mu}")
-    runs = {s.name: run_scheme(s, latency, mu, jobs, seed, verify, rule) for s in schemes}
-    gc = runs.get("gc")
-    if gc is None:
-        return runs
-    for scheme in schemes:
-        run = runs[scheme.name]
-        run.ratio_to_gc = run.runtime_s / gc.runtime_s
-        times = latency.round_times(gc.load, jobs + scheme.T, rng=seed)
-        at_gc_load = float(replay_rounds(scheme, times, mu, rule)[0].sum())
-        run.runtime_at_gc_load_s = at_gc_load
-        run.gain_from_fallbacks_s = gc.runtime_s - at_gc_load
-        run.gain_from_compute_s = at_gc_load - run.runtime_s
+    session = scheme.session(jobs)
+    records = run_rounds(Fixed(session, policy), TraceClock(latency, jobs + scheme.T, seed))
+    return summarize(scheme.name, scheme.params, scheme.T, scheme.load, policy.describe(),
+                     session, records)
+
+
+def with_ratios(runs: dict[str, SchemeRun], baseline: str = "gc") -> dict[str, SchemeRun]:
+    """Set every run's ``ratio_to_gc`` against ``runs[baseline]`` (when present)."""
+    base = runs.get(baseline)
+    if base is not None:
+        for run in runs.values():
+            run.ratio_to_gc = run.runtime_s / base.runtime_s
     return runs
 
 
-def search_parameters(latency: LatencyModel, mu: float, jobs: int, n: int = 256, seed=None,
-                      max_lam: int = 64) -> dict[str, object]:
-    """The paper's choice: GC's best s, then for each SGC scheme the fastest parameters whose
-    load is no higher than that GC's. Returns {scheme name: scheme}; a scheme with no parameters
-    inside that budget is left out."""
-    def runtime(scheme) -> float:
-        times = latency.round_times(scheme.load, jobs + scheme.T, rng=seed)
-        return float(replay_rounds(scheme, times, mu)[0].sum())
-
-    best = {"uncoded": make_scheme("uncoded", n=n)}
-    best["gc"] = min((make_scheme("gc", n=n, s=s) for s in range(1, 33)), key=runtime)
-    budget = best["gc"].load + 1e-12
-    for name in ("sr-sgc", "m-sgc"):
-        candidates = [scheme for scheme in _bursty_grid(name, n, max_lam)
-                      if scheme.load <= budget]
-        if candidates:
-            best[name] = min(candidates, key=runtime)
-    return best
-
-
-def _bursty_grid(name: str, n: int, max_lam: int):
-    for B in (1, 2, 3):
-        for W in range(B + 1, B + 6):
-            if name == "sr-sgc" and (W - 1) % B:
-                continue
-            for lam in range(1, max_lam + 1):
-                try:
-                    yield make_scheme(name, n=n, B=B, W=W, lam=lam)
-                except ValueError:
-                    continue
+RunFactory = Callable[[], SchemeRun]

@@ -9,7 +9,8 @@ Items (table key: string ``pk``, string ``sk``; the workers use the same table):
 - job record  ``pk=job#{id}``  ``sk=meta``          status, round, spec, plan, result, error
 - round log   ``pk=job#{id}``  ``sk=round#{t:06d}`` dispatch, invoked, collect, update (JSON)
 - job index   ``pk=jobs``      ``sk={id}``          created (for ``sgc jobs``)
-- worker completion records ``pk={run}#round#{t:06d}`` ``sk=worker#{w:04d}`` (contracts.md)
+- worker completion records ``pk={run}#round#{t:06d}`` ``sk=worker#{w:04d}``
+  (docs/contracts.md, "Worker")
 """
 
 from __future__ import annotations

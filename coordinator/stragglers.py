@@ -1,4 +1,4 @@
-"""Straggler models (sgc.md, "Straggler models") and pattern generators.
+"""Straggler models (docs/schemes.md, "Straggler models") and pattern generators.
 
 A pattern is a list of frozensets: pattern[r - 1] is the set of workers straggling in round r.
 A *model* says which patterns a scheme is built to tolerate: ``admits(history, stragglers)``

@@ -6,7 +6,7 @@ round after round, each *profile* (one experiment folder) re-run at several per-
 ``profile_load``. In that study's worker a ``profile_load`` of ``x`` means "compute the gradient of
 ``max(1, round(x * batch))`` samples of the ``batch``-sample mini-batch", i.e. the fraction of one
 job's data a worker processes per round: the same quantity as a scheme's *normalized load*
-(sgc.md; uncoded = 1/n, GC = (s + 1)/n). So the mapping is the identity,
+(docs/schemes.md, "Setting"; uncoded = 1/n, GC = (s + 1)/n). So the mapping is the identity,
 ``profile_load = normalized load``; the study's own simulation (``2_find_runtimes/find_runtime.py``)
 puts both on one axis and its validation re-runs Lambda at the chosen schemes' loads.
 
@@ -126,7 +126,7 @@ class LatencyModel:
                    profiles=infos, excluded_loads=excluded)
 
     def times_at(self, load: float) -> np.ndarray:
-        """(measured rounds, workers) seconds at normalized ``load`` in (0, 1]."""
+        """(measured rounds, workers) seconds at normalized ``load`` in (0, MAX_LOAD]."""
         load = _check_load(load)
         if self.method == "shift":
             return self.durations[0] + (self._curve(load) - self._median_curve[0])
@@ -223,13 +223,18 @@ def _rank_matched(lower, upper, a: float) -> np.ndarray:
     return np.take_along_axis(mixed, ranks, axis=1)
 
 
+# A worker may work on several jobs in one round (a scheme switch, a replica beside its own
+# task), so its load may pass 1; beyond the measured loads times grow by the tail slope.
+MAX_LOAD = 4.0
+
+
 def _check_load(load) -> float:
     if isinstance(load, bool) or not isinstance(load, int | float | np.integer | np.floating):
-        raise ValueError(f"load must be a number in (0, 1], got {load!r}")
+        raise ValueError(f"load must be a number in (0, {MAX_LOAD:g}], got {load!r}")
     load = float(load)
-    if not np.isfinite(load) or load <= 0 or load > 1:
-        raise ValueError(f"load must be in (0, 1] (fraction of a job's data per worker and "
-                         f"round; uncoded = 1/n), got {load!r}")
+    if not np.isfinite(load) or load <= 0 or load > MAX_LOAD:
+        raise ValueError(f"load must be in (0, {MAX_LOAD:g}] (fraction of a job's data per worker "
+                         f"and round; uncoded = 1/n), got {load!r}")
     return load
 
 

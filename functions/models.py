@@ -1,7 +1,7 @@
 """Model specifications: which kinds exist, how their flat float32 parameter vector is laid out.
 
-Every model's parameters travel as one flat float32 vector (contracts: Worker). The layout is
-row-major blocks, in this order:
+Every model's parameters travel as one flat float32 vector (docs/contracts.md, "Worker").
+The layout is row-major blocks, in this order:
 
 - ``logreg``  (binary logistic regression, labels 0/1): w (d), b (1)               -> d + 1
 - ``softmax`` (multinomial logistic regression):        W (d, C), b (C)            -> dC + C

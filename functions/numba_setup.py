@@ -1,6 +1,6 @@
 """Numba configuration for the worker, applied before Numba compiles or loads any kernel.
 
-Why each setting (aws.md, "Lambda" and "Verified locally"):
+Why each setting (docs/aws.md, "Lambda" and "Numba inside Lambda"):
 - ``NUMBA_CACHE_DIR`` under /tmp: the only writable place in Lambda.
 - Thread count = the cores this process may really use (sched_getaffinity; Lambda shows 2 vCPUs
   below ~3 GB and 6 from ~8.8 GB), overridable with ``SGC_WORKER_THREADS``.

@@ -1,4 +1,4 @@
-"""The Lambda worker: one invocation = one worker in one round (contracts: Worker).
+"""The Lambda worker: one invocation = one worker in one round (docs/contracts.md, "Worker").
 
 For each task (a job, its model, parameters and {partition: coefficient}), the worker downloads
 what it needs, computes the coded result sum_p coefficient * [loss_p, grad_p] with the Numba

@@ -1,6 +1,6 @@
 """The data bucket and the job table, and the narrow grants each kind of function gets on them.
 
-Key layout (contracts.md): datasets under ``datasets/``, everything of a run under
+Key layout (docs/contracts.md, "S3 keys"): datasets under ``datasets/``, everything of a run under
 ``runs/{run}/`` with parameters in ``params/`` and coded worker results in ``results/``.
 Workers read datasets and parameters and write only results; coordinator steps read datasets
 and read/write their runs. Run data expires after ``results_expire_days``.

@@ -1,6 +1,6 @@
 """Decoding: a job's gradient is the weighted sum of coded worker results read from S3.
 
-Each result is the float64 vector [loss_sum_coded, *grad_sum_coded] (docs/contracts.md); the
+Each result is the float64 vector [loss_sum_coded, *grad_sum_coded] (docs/contracts.md, "Worker"); the
 scheme's weights {(round, worker, job): weight} make sum weight * result equal the job's
 full-batch sums.
 

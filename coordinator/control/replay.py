@@ -1,4 +1,4 @@
-"""Scheme sessions rebuilt from the round log (contracts.md: replay observe for logged rounds).
+"""Scheme sessions rebuilt from the round log (docs/contracts.md, "Job record and round log").
 
 A session is deterministic given the stragglers of every round, so the log is the truth and a
 warm step function keeps a cached session that it only moves forward. Thread-safe: in emulation

@@ -150,7 +150,10 @@ class EarliestDecodable(_Limited):
 
     def decide(self, view: RoundView, now_s: float) -> Decision:
         missing = view.missing
-        enough = len(view.arrivals) >= math.ceil(self.min_fraction * len(view.expected))
+        # Collecting beyond the decodable set protects the jobs still in flight; in the run's
+        # last round there are none.
+        final = view.t >= view.session.rounds
+        enough = final or len(view.arrivals) >= math.ceil(self.min_fraction * len(view.expected))
         if (enough and (not self.model or self.inside(view, missing))
                 and not self.late(view, missing)):
             return self.stopped(view, now_s, None)

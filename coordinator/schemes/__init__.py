@@ -23,12 +23,27 @@ SCHEMES = {
 }
 
 
-def make_scheme(name: str, n: int = 256, **params) -> Scheme:
-    """Build a scheme by name; errors name the parameter and what is allowed."""
+REPLICATED = ("sr-sgc", "m-sgc")  # the schemes that redo lost work, so can replicate it
+
+
+def make_scheme(name: str, n: int = 256, replication: int = 1, **params) -> Scheme:
+    """Build a scheme by name; errors name the parameter and what is allowed.
+
+    ``replication``: how many workers recompute each lost share (SR-SGC's repeated tasks,
+    M-SGC's lost D1 chunks); 1 (the default) is the paper's scheme. M-SGC with lam = n also
+    takes ``group`` (D1 chunks computed by groups of that many workers; default 1).
+    """
     if name not in SCHEMES:
         raise ValueError(f"scheme must be one of {sorted(SCHEMES)}, got {name!r}")
+    if replication != 1:
+        if name not in REPLICATED:
+            raise ValueError(f"replication applies to {' and '.join(REPLICATED)} only "
+                             f"(scheme {name!r} redoes nothing), got replication={replication!r}")
+        params["replication"] = replication
     cls, expected = SCHEMES[name]
-    missing = [p for p in expected if p not in params]
+    expected = (*expected, "replication") if name in REPLICATED else expected
+    expected = (*expected, "group") if name == "m-sgc" else expected
+    missing = [p for p in expected if p not in params and p not in ("replication", "group")]
     unknown = [p for p in params if p not in expected]
     if missing or unknown:
         allowed = ", ".join(expected) or "no parameters besides n"

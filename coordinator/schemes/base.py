@@ -9,7 +9,7 @@ from ..stragglers import BurstyModel
 
 
 class Scheme(ABC):
-    """A coding scheme for n workers (sgc.md, "Setting").
+    """A coding scheme for n workers (docs/schemes.md, "Setting").
 
     ``T``: job t must be decodable by the end of round t + T. ``load``: the fraction of one job's
     data a worker processes per round. ``model``: the straggler patterns it is built to tolerate.
@@ -55,13 +55,17 @@ class Scheme(ABC):
 class BurstyScheme(Scheme):
     """A scheme built for the (B, W, lam)-bursty straggler model (SR-SGC, M-SGC)."""
 
-    def __init__(self, n: int, B: int, W: int, lam: int):
+    def __init__(self, n: int, B: int, W: int, lam: int, replication: int = 1):
         super().__init__(n)
         self.B, self.W, self.lam = check_bursty(self.n, B, W, lam)
+        self.replication = require_int("replication", replication, 1, self.n)
 
     @property
     def params(self) -> dict[str, int]:
-        return {"B": self.B, "W": self.W, "lam": self.lam}
+        params = {"B": self.B, "W": self.W, "lam": self.lam}
+        if self.replication > 1:
+            params["replication"] = self.replication
+        return params
 
     @property
     def model(self) -> BurstyModel:

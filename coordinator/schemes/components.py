@@ -5,7 +5,8 @@ partition that one worker computes, recovered from any one delivery of it: M-SGC
 the uncoded scheme's shares) or *coded* (a block of n partitions under a gradient code, recovered
 from the results of any decodable set of workers: GC, SR-SGC, M-SGC's D2 groups).
 A worker's result for a job in a round always covers exactly one component, so decode weights
-map one-to-one onto results.
+map one-to-one onto results. A share (a row: the owner's piece, or one worker's coded row) may
+arrive from several workers when it was replicated; decoding uses the first copy that arrived.
 """
 
 from __future__ import annotations
@@ -21,28 +22,30 @@ class Component:
 
     name: str
     offset: int
-    owner: int | None = None  # owned: the worker that computes it
+    owner: int | None = None  # owned: the worker (or group leader) whose share it is
     code: object | None = None  # coded: a gc_codes code over all n workers
+    parts: tuple[int, ...] | None = None  # owned: its partitions, if not just ``offset``
 
     def coefficients(self, worker: int) -> dict[int, float]:
         """Worker's task on this component: {partition: coefficient}."""
         if self.code is None:
-            return {self.offset: 1.0}
+            return {p: 1.0 for p in self.parts} if self.parts else {self.offset: 1.0}
         row = self.code.matrix[worker]
         return {self.offset + p: float(row[p]) for p in self.code.support(worker)}
 
-    def decode(self, arrivals: dict[int, int], job: int) -> dict[ResultKey, float] | None:
-        """Weights on results given {worker: round it delivered this component}, or None."""
+    def decode(self, arrivals: dict[int, tuple[int, int]],
+               job: int) -> dict[ResultKey, float] | None:
+        """Weights on results given {row: (round, deliverer) of its first copy}, or None."""
         if self.code is None:
             if self.owner not in arrivals:
                 return None
-            return {(arrivals[self.owner], self.owner, job): 1.0}
+            return {(*arrivals[self.owner], job): 1.0}
         weights = self.code.decode(arrivals)
         if weights is None:
             return None
-        return {(arrivals[w], w, job): a for w, a in weights.items()}
+        return {(*arrivals[row], job): a for row, a in weights.items()}
 
-    def missing(self, arrivals: dict[int, int]) -> str:
+    def missing(self, arrivals: dict[int, tuple[int, int]]) -> str:
         """What this component still needs, for a late job's report."""
         if self.code is None:
             return f"{self.name} (worker {self.owner}) not delivered"

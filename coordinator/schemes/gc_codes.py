@@ -4,7 +4,7 @@ Worker i returns sum_p B[i, p] g_p. For a set F of workers whose results arrived
 a with a^T B[F, :] = 1^T, so sum_{i in F} a_i result_i = sum_p g_p. A code tolerates ``s``
 stragglers: every F with |F| >= n - s decodes.
 
-Two constructions (sgc.md, "GC"):
+Two constructions (docs/schemes.md, "GC"):
 - fractional repetition, when (s + 1) divides n: exact in floating point (weights are 0/1);
 - cyclic repetition, any n and s: row i supported on partitions i..i+s (mod n), built so that
   every n - s rows span the all-ones vector. Decoding solves a small linear system, and the

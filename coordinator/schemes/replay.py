@@ -60,10 +60,11 @@ def coverage_error(session, job: int, weights: dict[tuple[int, int, int], float]
     for (t, worker, result_job), weight in weights.items():
         if result_job != job:
             return float("inf")
-        components = [c for j, c in session.plan(t)[worker] if j == job]
-        if len(components) != 1:
+        shares = [(c, row) for j, c, row in session.plan(t)[worker] if j == job]
+        if len(shares) != 1:
             return float("inf")
-        for partition, coefficient in components[0].coefficients(worker).items():
+        component, row = shares[0]
+        for partition, coefficient in component.coefficients(row).items():
             cover[partition] += weight * coefficient
     return float(np.abs(cover - 1).max())
 

@@ -20,7 +20,10 @@ from numbers import Integral
 from ..params import require_int
 from .components import Component, ResultKey
 
-MiniTask = tuple[int, Component]  # (job, component)
+# (job, component, row): the worker computes ``row``'s share of the component. The row is the
+# worker itself except for a *replica*: another worker's lost share, recomputed so that the
+# first copy to arrive can stand in for it (replicated redo).
+MiniTask = tuple[int, Component, int]
 
 
 class Session(ABC):
@@ -33,8 +36,8 @@ class Session(ABC):
         self.rounds = self.jobs + self.T
         self._plans: dict[int, list[list[MiniTask]]] = {}
         self._stragglers: dict[int, frozenset[int]] = {}
-        # job -> component -> {worker: first round it delivered that component}
-        self._arrivals: dict[int, dict[Component, dict[int, int]]] = {}
+        # job -> component -> {row: (first round it arrived, the worker that delivered it)}
+        self._arrivals: dict[int, dict[Component, dict[int, tuple[int, int]]]] = {}
         self._weights: dict[int, dict[ResultKey, float]] = {}
         self._decoded_in: dict[int, dict[int, dict[ResultKey, float]]] = {}
 
@@ -49,8 +52,9 @@ class Session(ABC):
         """The components whose sums add up to job's gradient."""
 
     @abstractmethod
-    def _plan(self, t: int) -> list[list[MiniTask]]:
-        """Per worker, the (job, component) mini-tasks of round t; may read arrivals up to t-1."""
+    def _plan(self, t: int) -> list[list[tuple]]:
+        """Per worker, round t's (job, component) mini-tasks, or (job, component, row) for a
+        replica of another row; may read arrivals up to round t - 1."""
 
     # --- the contract ----------------------------------------------------------------------
     @property
@@ -60,9 +64,16 @@ class Session(ABC):
     def tasks(self, t: int) -> list[dict[int, dict[int, float]]]:
         """Per worker: {job: {partition: coefficient}} for round t."""
         return [
-            {job: component.coefficients(worker) for job, component in minitasks}
-            for worker, minitasks in enumerate(self.plan(t))
+            {job: component.coefficients(row) for job, component, row in minitasks}
+            for minitasks in self.plan(t)
         ]
+
+    def worker_loads(self, t: int) -> list[float]:
+        """Per worker, the fraction of one job's data it processes in round t (its real load:
+        idle slots cost nothing, replicas cost what they compute)."""
+        sizes = self.partition_sizes
+        return [sum(sizes[p] for task in tasks.values() for p in task)
+                for tasks in self.tasks(t)]
 
     def plan(self, t: int) -> list[list[MiniTask]]:
         """Round t's mini-tasks per worker (cached: a round's plan never changes once made)."""
@@ -70,7 +81,8 @@ class Session(ABC):
         if t not in self._plans:
             if t > 1 and (t - 1) not in self._stragglers:
                 raise ValueError(f"round {t - 1} must be observed before planning round {t}")
-            self._plans[t] = self._plan(t)
+            self._plans[t] = [[_with_row(minitask, worker) for minitask in minitasks]
+                              for worker, minitasks in enumerate(self._plan(t))]
         return self._plans[t]
 
     def observe(self, t: int, stragglers: Iterable[int]) -> None:
@@ -147,14 +159,15 @@ class Session(ABC):
         for worker, minitasks in enumerate(plan):
             if worker in stragglers:
                 continue
-            for job, component in minitasks:
+            for job, component, row in minitasks:
                 if only is not None and job not in only:
                     continue
-                arrivals.setdefault(job, {}).setdefault(component, {}).setdefault(worker, t)
+                delivered = arrivals.setdefault(job, {}).setdefault(component, {})
+                delivered.setdefault(row, (t, worker))  # the first copy stands
                 touched.add(job)
         return touched
 
-    def _decode(self, job: int, arrivals: dict[Component, dict[int, int]]):
+    def _decode(self, job: int, arrivals: dict[Component, dict[int, tuple[int, int]]]):
         components = self.components(job)
         for component in components:  # cheap pass first: most attempts fail on an owned piece
             if component.code is None and component.owner not in arrivals.get(component, ()):
@@ -192,8 +205,13 @@ class Session(ABC):
                 f"stragglers must be worker indices in [0, {self.n - 1}], got {bad[:5]}")
         return frozenset(int(w) for w in workers)
 
-    def _arrived(self, job: int, component: Component) -> dict[int, int]:
+    def _arrived(self, job: int, component: Component) -> dict[int, tuple[int, int]]:
+        """{row: (round, deliverer)} of the component's shares that arrived so far."""
         return self._arrivals.get(job, {}).get(component, {})
+
+
+def _with_row(minitask: tuple, worker: int) -> MiniTask:
+    return minitask if len(minitask) == 3 else (*minitask, worker)
 
 
 class OneJobPerRoundSession(Session):

@@ -6,6 +6,12 @@ in round t - B, v - s of those non-contributors repeat their job-(t - B) task in
 Repeaters are taken first from round t - B's stragglers (under the bursty model none of them
 straggles again B rounds later), then from the workers that were busy repeating.
 Job t is decodable from n - s distinct coded results across rounds t and t + B.
+
+Replicated redo (``replication`` R > 1): each repeated task is also computed by R - 1 helpers,
+the most reliable workers of the round, as an extra task beside their own job-t task (so a
+helper's load that round is 2 (s + 1) / n: ``Session.worker_loads`` reports it, and the
+simulator charges it). The repeaters and job t's tasks are unchanged, so everything the model
+guarantees still holds; the copies only make the repeated rows arrive sooner.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import math
 from .base import BurstyScheme
 from .components import Component
 from .gc_codes import make_gc_code
+from .replicas import assign_replicas, reliable_first
 from .session import Session
 
 
@@ -22,6 +29,7 @@ class SelectiveRepetitionSession(Session):
     def __init__(self, scheme: SelectiveRepetitionSGC, jobs: int):
         super().__init__(scheme, jobs)
         self.s = scheme.s
+        self.replication = scheme.replication
         self._block = Component(f"GC block ({scheme.code.kind}, s={scheme.s})", 0,
                                 code=scheme.code)
 
@@ -35,18 +43,24 @@ class SelectiveRepetitionSession(Session):
     def _plan(self, t: int):
         fresh = t if t <= self.jobs else None
         plan = [[(fresh, self._block)] if fresh else [] for _ in range(self.n)]
-        for worker in self._repeaters(t):
+        repeaters = self._repeaters(t)
+        for worker in repeaters:
             plan[worker] = [(t - self.T, self._block)]
+        if self.replication > 1 and repeaters:
+            others = [w for w in range(self.n) if w not in set(repeaters)]
+            helpers = reliable_first(others, self._stragglers, t, self.scheme.W)
+            for helper, row in assign_replicas(helpers, repeaters, self.replication - 1):
+                plan[helper].append((t - self.T, self._block, row))
         return plan
 
     def _repeaters(self, t: int) -> list[int]:
-        """The v - s workers that repeat job (t - B)'s task in round t (none if v <= s)."""
+        """The v - s rows repeated in round t for job t - B (none if v <= s), each by its own
+        worker."""
         earlier = t - self.T
         if earlier < 1 or earlier > self.jobs:
             return []
         stragglers = self._stragglers[earlier]
-        contributed = {w for w, minitasks in enumerate(self.plan(earlier))
-                       if w not in stragglers and any(j == earlier for j, _ in minitasks)}
+        contributed = self._arrived(earlier, self._block)  # rows delivered in round t - B
         idle = [w for w in range(self.n) if w not in contributed]
         excess = len(idle) - self.s
         if excess <= 0:
@@ -59,8 +73,8 @@ class SelectiveRepetitionSGC(BurstyScheme):
     name = "sr-sgc"
     session_class = SelectiveRepetitionSession
 
-    def __init__(self, n: int, B: int, W: int, lam: int):
-        super().__init__(n, B, W, lam)
+    def __init__(self, n: int, B: int, W: int, lam: int, replication: int = 1):
+        super().__init__(n, B, W, lam, replication)
         if (self.W - 1) % self.B:
             raise ValueError(f"B must divide W - 1 for sr-sgc, got B={self.B}, W={self.W}")
         self.s = math.ceil(self.B * self.lam / (self.W - 1 + self.B))

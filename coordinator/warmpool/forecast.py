@@ -1,9 +1,10 @@
 """Day-ahead forecasts of per-minute invocation series: simple forecasters and their ensemble.
 
-Ensembles of simple forecasters beat single models for demand forecasting (coldstart.md); here
-the members are seasonal naive (yesterday), the mean daily profile, an hour-of-day profile and
-an exponentially weighted daily profile, each smoothed over a few minutes, and the ensemble is
-their mean. Errors are measured on held-out days (rolling origin: train on every earlier day).
+Ensembles of simple forecasters beat single models for demand forecasting
+(docs/coldstart.md, "The policies to beat"); here the members are seasonal naive (yesterday),
+the mean daily profile, an hour-of-day profile and an exponentially weighted daily profile,
+each smoothed over a few minutes, and the ensemble is their mean. Errors are measured on
+held-out days (rolling origin: train on every earlier day).
 WAPE (sum |error| / sum actual) replaces MAPE, which is undefined on the many empty minutes.
 """
 

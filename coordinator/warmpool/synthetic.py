@@ -1,7 +1,7 @@
 """A seeded synthetic workload in the Huawei cold-start trace's exact schema.
 
 The real trace (EuroSys 2025, 5 regions, 31 days) cannot be downloaded here, so this generator
-reproduces its published shape (shared/reference/coldstart.md): cold-start time LogNormal
+reproduces its published shape (docs/coldstart.md, "Headline statistics"): cold-start time LogNormal
 (mu 0.2965, sigma 1.326, median 1.345 s) scaled per region (mean ~3 s in R1, < 0.3 s in R3),
 per-region component mixes (R1 dependency + scheduling, R2 pod allocation; scheduling first or
 second everywhere), large pods 1-5x slower, custom/HTTP runtimes ~11 s median (R1, scaled by

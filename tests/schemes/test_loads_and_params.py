@@ -9,7 +9,7 @@ import pytest
 
 from coordinator.schemes import make_scheme
 
-TABLE = [  # sgc.md, "Numbers to reproduce" (n = 256)
+TABLE = [  # docs/schemes.md, "Numbers to reproduce" (n = 256)
     ("uncoded", {}, 0, Fraction(1, 256)),
     ("gc", {"s": 15}, 0, Fraction(16, 256)),
     ("sr-sgc", {"B": 2, "W": 3, "lam": 23}, 2, Fraction(13, 256)),

@@ -1,0 +1,10 @@
+"""sgcflow's default: a family of configurations on one partitioning, chosen online.
+
+See ``family`` (what can be chosen), ``evaluate`` (replaying candidates on observed rounds) and
+``online`` (when and how the choice is made).
+"""
+
+from .family import Q_GRID, SAFE_START, Config
+from .online import OnlineChooser, OnlineRun
+
+__all__ = ["Q_GRID", "SAFE_START", "Config", "OnlineChooser", "OnlineRun"]

@@ -1,0 +1,118 @@
+"""sgcflow's default: start safe, then every few jobs re-choose the configuration from the
+rounds this run has observed, switching at a job boundary.
+
+- Jobs 1..every run ``SAFE_START`` (replicated M-SGC: never waits for a persistent straggler,
+  load at most 2/n).
+- The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job), so the run has
+  seen its workers at full load as well as near zero: the two ends of the load fit.
+- From then on, every ``every`` jobs, each candidate (GC(s) for every s, replicated M-SGC for
+  every q in Q_GRID on the last ``window`` observed rounds moved to its loads
+  and every group size in GROUPS) is replayed on the last ``window`` observed rounds moved to
+  its loads (coordinator.adaptive.evaluate), and the fastest one runs the next block.
+
+Nothing looks ahead: a choice uses only rounds that have ended. Every job is decoded exactly
+whatever the choices, because every configuration is an ordinary scheme session with an exact
+decoder (coordinator.schemes.switching joins them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..schemes.switching import SwitchingSession
+from .evaluate import LoadFit, gc_total, replicated_round_times, shift
+from .family import GROUPS, Q_GRID, SAFE_START, Config
+
+EVERY = 20
+PROBE = 2
+WINDOW = 100
+HYSTERESIS = 0.01  # switch only for an estimated gain of at least 1%: estimates are noisy
+
+
+class OnlineChooser:
+    """Picks the configuration for the next block from observed rounds."""
+
+    def __init__(self, n: int, window: int = WINDOW, qs=Q_GRID, groups=GROUPS):
+        self.n, self.window, self.qs = n, window, tuple(qs)
+        self.groups = tuple(g for g in groups if n % g == 0)
+        self.fit = LoadFit(n)
+        self._loads: list[np.ndarray] = []
+        self._times: list[np.ndarray] = []
+
+    def observe(self, loads: np.ndarray, times: np.ndarray) -> None:
+        """One ended round: each worker's load and finish time (nan if not dispatched)."""
+        dispatched = np.isfinite(times)
+        if dispatched.all():
+            self.fit.add(loads, times)
+            self._loads.append(np.asarray(loads, dtype=float))
+            self._times.append(np.asarray(times, dtype=float))
+
+    def estimates(self) -> dict[Config, float]:
+        """Seconds per round each candidate would have taken over the recent window."""
+        times = np.asarray(self._times[-self.window:])
+        loads = np.asarray(self._loads[-self.window:])
+        slopes = self.fit.slopes()
+        n = self.n
+        out = {}
+        for s in range(n):
+            at = shift(times, loads, (s + 1) / n, slopes)
+            out[Config("gc", s=s)] = gc_total(at, s) / len(times)
+        for g in self.groups:
+            low, high = (shift(times, loads, k * g / n, slopes) for k in (1, 2))
+            for q in self.qs:
+                out[Config("replicated", q=q, group=g)] = float(
+                    replicated_round_times(low, high, q, g).mean())
+        return out
+
+    def choose(self, current: Config | None = None) -> Config:
+        """The fastest candidate, unless ``current`` is within HYSTERESIS of it."""
+        estimates = self.estimates()
+        best = min(estimates, key=estimates.get)
+        if current in estimates and estimates[current] <= (1 + HYSTERESIS) * estimates[best]:
+            return current
+        return best
+
+
+class OnlineRun:
+    """A controller for ``coordinator.simulate.run_rounds``: sgcflow's default over ``jobs``."""
+
+    def __init__(self, n: int, jobs: int, every: int = EVERY, probe: int = PROBE,
+                 window: int = WINDOW):
+        self.n, self.jobs, self.every, self.probe = n, jobs, every, probe
+        self.chooser = OnlineChooser(n, window)
+        self.session = SwitchingSession(SAFE_START.scheme(n), jobs)
+        self.blocks: list[tuple[int, Config]] = [(1, SAFE_START)]
+
+    def config(self, job: int) -> Config:
+        return [c for first, c in self.blocks if first <= job][-1]
+
+    def policy(self, t: int):
+        return self.config(min(t, self.jobs)).policy()
+
+    def after_round(self, record) -> None:
+        self.chooser.observe(record.loads, record.times)
+        job = record.t + 1  # the job that starts in the next round
+        if job > self.jobs:
+            return
+        config = self._next_config(job)
+        if config is not None:
+            self._switch(job, config)
+
+    def _next_config(self, job: int) -> Config | None:
+        probe_start = self.every + 1
+        if job == probe_start:
+            return Config("gc", s=self.n - 1)
+        if job >= probe_start + self.probe and (job - probe_start - self.probe) % self.every == 0:
+            return self.chooser.choose(self.config(job - 1))
+        return None
+
+    def _switch(self, job: int, config: Config) -> None:
+        current = self.config(job - 1)
+        if config == current:
+            return
+        if not config.same_scheme(current):
+            self.session.switch(job, config.scheme(self.n))
+        self.blocks.append((job, config))
+
+    def describe_blocks(self) -> list[dict]:
+        return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
