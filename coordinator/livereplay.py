@@ -22,8 +22,6 @@ from typing import Any
 import numpy as np
 
 from coordinator.control import inject
-from coordinator.control.collect import round_flags
-from coordinator.policy import RoundView, end_of_round
 from coordinator.schemes import make_scheme
 
 EXACT_RTOL = 1e-6
@@ -71,9 +69,9 @@ class Settings:
                      if v is not None})
         return spec
 
-    def times(self, load: float, rounds: int) -> np.ndarray:
-        """(rounds, workers) seconds: what the emulator's workers take, on the virtual clock."""
-        return inject.delays(self.stragglers(), self.workers, rounds, load, 0.0)
+    def latency(self):
+        """The trace's latency model for the first ``workers`` workers (what both sides use)."""
+        return inject.trace_latency(self.stragglers(), self.workers)
 
 
 # --- which schemes ------------------------------------------------------------------------------
@@ -147,45 +145,53 @@ def _sgcflow(settings: Settings, wait: dict) -> Candidate:
 def best_gc(settings: Settings, wait: dict, most: int = 32):
     """GC with the s that is fastest on this trace under ``wait`` (in-sample, as the study)."""
     from coordinator.control.runner import wait_policy
+    from coordinator.simulate import run_scheme
 
-    policy = wait_policy(wait)
+    policy, latency = wait_policy(wait), settings.latency()
     best, best_s = None, math.inf
     for s in range(0, min(settings.workers - 1, most) + 1):
         scheme = make_scheme("gc", n=settings.workers, s=s)
-        runtime = policy_replay(scheme, policy, settings.times(scheme.load,
-                                                               settings.jobs), settings.jobs)
-        if runtime["runtime_s"] < best_s:
-            best, best_s = scheme, runtime["runtime_s"]
+        runtime = run_scheme(scheme, latency, settings.jobs, policy, seed=settings.seed)
+        if runtime.runtime_s < best_s:
+            best, best_s = scheme, runtime.runtime_s
     return best
 
 
 # --- the simulated side -------------------------------------------------------------------------
+class RecordedClock:
+    """A simulator clock that plays back recorded (rounds, n) arrival times (tests, parity)."""
+
+    def __init__(self, times: np.ndarray):
+        self.recorded = np.asarray(times, dtype=float)
+
+    def times(self, r: int, loads: np.ndarray) -> np.ndarray:
+        return np.where(np.asarray(loads) > 0, self.recorded[r], np.nan)
+
+
 def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any]:
-    """Replay (rounds, n) worker times through ``policy`` as Collect does on the virtual clock:
-    the dispatched workers (those with tasks), ``end_of_round`` per round, the session observed
-    with the decided stragglers (and checked to decode every due job)."""
+    """The simulator (``coordinator.simulate.run_rounds``) on recorded arrival times."""
+    from coordinator.simulate import Fixed, run_rounds
+
     session = scheme.session(jobs)
-    history: list[frozenset[int]] = []
-    round_times, stragglers, fallbacks = [], [], 0
-    for t in range(1, session.rounds + 1):
-        tasks = session.tasks(t)
-        expected = frozenset(w for w, task in enumerate(tasks) if task)
-        workers = np.asarray(sorted(expected), dtype=int)
+    records = run_rounds(Fixed(session, policy), RecordedClock(times))
+    return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
+            "fallbacks": sum(r.fallback for r in records),
+            "round_times_s": [r.end_s for r in records],
+            "stragglers": [sorted(r.stragglers) for r in records]}
 
-        def view(arrivals: dict[int, float], t=t, expected=expected) -> RoundView:
-            return RoundView(t=t, session=session, history=list(history), expected=expected,
-                             arrivals=arrivals)
 
-        end_s, decision = end_of_round(policy, view, workers, times[t - 1, workers])
-        arrived = {int(w): float(times[t - 1, w]) for w in workers
-                   if float(times[t - 1, w]) <= end_s}
-        fallbacks += bool(round_flags(decision, end_s, arrived))
-        session.observe(t, decision.stragglers)
-        history.append(frozenset(decision.stragglers))
-        round_times.append(end_s)
-        stragglers.append(sorted(decision.stragglers))
-    return {"runtime_s": float(sum(round_times)), "rounds": session.rounds,
-            "fallbacks": fallbacks, "round_times_s": round_times, "stragglers": stragglers}
+def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, Any]:
+    """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
+    from coordinator.control.runner import wait_policy
+    from coordinator.simulate import Fixed, TraceClock, run_rounds
+
+    session = candidate.scheme.session(jobs)
+    records = run_rounds(Fixed(session, wait_policy(candidate.wait)),
+                         TraceClock(settings.latency(), session.rounds, settings.seed))
+    return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
+            "fallbacks": sum(r.fallback for r in records),
+            "round_times_s": [r.end_s for r in records],
+            "stragglers": [sorted(r.stragglers) for r in records]}
 
 
 # --- the live side ------------------------------------------------------------------------------
@@ -261,7 +267,6 @@ def replay(settings: Settings, schemes: list[tuple[str, dict]],
     check_settings(settings)
     candidates = [choose(name, params, settings) for name, params in schemes]
     from coordinator.backends import emulator_backend
-    from coordinator.control.runner import wait_policy
     from coordinator.emulator import Emulator
     from coordinator.jobspec import validate
 
@@ -277,23 +282,21 @@ def replay(settings: Settings, schemes: list[tuple[str, dict]],
                                    f"{backend.store.job(job).get('error')}")
             live = live_summary(backend.store, job, spec.raw)
             scheme = candidate.scheme
-            simulated = policy_replay(scheme, wait_policy(candidate.wait),
-                                      settings.times(scheme.load, spec.jobs + scheme.T),
-                                      spec.jobs)
+            predicted = simulated(candidate, settings, spec.jobs)
             out[candidate.label] = {
                 "scheme": scheme.name, "params": scheme.params, "policy": candidate.wait,
                 "load": scheme.load, "jobs": spec.jobs, "job": job,
-                "runtime_s": live["runtime_s"], "simulated_runtime_s": simulated["runtime_s"],
+                "runtime_s": live["runtime_s"], "simulated_runtime_s": predicted["runtime_s"],
                 "rounds": live["rounds"], "fallbacks": live["fallbacks"],
-                "simulated_fallbacks": simulated["fallbacks"],
+                "simulated_fallbacks": predicted["fallbacks"],
                 "decoded_exactly": live["decoded_exactly"],
                 "max_relative_error": live["max_relative_error"],
-                "same_stragglers": live["stragglers"] == simulated["stragglers"],
+                "same_stragglers": live["stragglers"] == predicted["stragglers"],
                 "coordinator_s_per_round": live["coordinator_s_per_round"],
                 "round_times_s": live["round_times_s"],
-                "simulated_round_times_s": simulated["round_times_s"]}
+                "simulated_round_times_s": predicted["round_times_s"]}
             echo(f"  {candidate.label}: {scheme.describe()} live {live['runtime_s']:.2f} s, "
-                 f"simulated {simulated['runtime_s']:.2f} s, {live['rounds']} rounds")
+                 f"simulated {predicted['runtime_s']:.2f} s, {live['rounds']} rounds")
     base = out.get("gc")
     for row in out.values():
         row["ratio_to_gc"] = row["runtime_s"] / base["runtime_s"] if base else None

@@ -83,7 +83,8 @@ class Collect:
     """One round's wait. ``run`` returns the collect record, or None when time is up."""
 
     def __init__(self, store, run: str, policy: WaitPolicy, *, clock: Clock | None = None,
-                 poll_s: float = 0.05, virtual_times: np.ndarray | None = None,
+                 poll_s: float = 0.05,
+                 virtual_times: Callable[[int, Any], np.ndarray] | None = None,
                  threads: int = 16):
         self.store, self.run_id, self.policy = store, run, policy
         self.clock = clock or WallClock()
@@ -158,7 +159,7 @@ class Collect:
                                     completions))
         failures = {c.worker: r for c, r in zip(completions, reasons, strict=True) if r}
         valid = [c.worker for c in completions if c.worker not in failures]
-        times = self.virtual_times[inputs.t - 1]
+        times = self.virtual_times(inputs.t, inputs.session)
         workers = np.asarray(valid, dtype=int)
         end_s, decision = end_of_round(
             self.policy, lambda arrived: self._view(inputs, arrived, failures), workers,

@@ -107,10 +107,11 @@ def _write_injection(store: Store, spec: dict, plan: JobPlan, load: float) -> No
     virtual clock Collect reads them as the workers' times and nobody sleeps."""
     wait = spec["wait"]
     default_delay = 3 * wait["deadline_s"] + 1 if "deadline_s" in wait else 5.0
-    delays = inject.delays(spec["stragglers"], plan.n, plan.rounds, load, default_delay)
     virtual = wait.get("clock") == "virtual"
-    key = keys.virtual_times_key(plan.job) if virtual else keys.inject_delays_key(plan.job)
-    store.put_array(key, delays)
+    if not (virtual and "trace" in spec["stragglers"]):  # a trace: Collect replays it itself
+        delays = inject.delays(spec["stragglers"], plan.n, plan.rounds, load, default_delay)
+        key = keys.virtual_times_key(plan.job) if virtual else keys.inject_delays_key(plan.job)
+        store.put_array(key, delays)
     store.put_json(keys.faults_key(plan.job), spec["faults"])
 
 

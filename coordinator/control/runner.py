@@ -69,9 +69,7 @@ class RoundRunner:
         self.history = [frozenset(logged[t]) for t in range(1, self.done + 1)]
         self.session = session_at(job, self.spec, [sorted(s) for s in self.history])
         wait = self.spec["wait"]
-        virtual = None
-        if wait.get("clock") == "virtual":
-            virtual = store.get_array(keys.virtual_times_key(job))
+        virtual = self._virtual_clock(store) if wait.get("clock") == "virtual" else None
         self.clock = clock or WallClock()
         poll_s = poll_s if poll_s is not None else float(os.environ.get(env.POLL_S, "0.05"))
         self.collect = Collect(store, job, wait_policy(wait), clock=self.clock, poll_s=poll_s,
@@ -79,6 +77,21 @@ class RoundRunner:
         self.sizes = [ModelSpec.from_dict(m).n_params for m in self.plan.models]
         self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
         self._mark = own_time()
+
+    def _virtual_clock(self, store) -> Callable[[int, Any], np.ndarray]:
+        """Emulation: each worker's time in round t. From a trace: the simulator's own clock at
+        every worker's load that round (``coordinator.simulate.TraceClock``); otherwise the
+        table the Plan step wrote."""
+        stragglers = self.spec["stragglers"]
+        if "trace" in stragglers:
+            from coordinator.control.inject import trace_latency
+            from coordinator.simulate import TraceClock
+
+            clock = TraceClock(trace_latency(stragglers, self.plan.n), self.plan.rounds,
+                               stragglers.get("seed", 0))
+            return lambda t, session: clock.times(t - 1, np.asarray(session.worker_loads(t)))
+        table = store.get_array(keys.virtual_times_key(self.job))
+        return lambda t, session: table[t - 1]
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self, execution: int, remaining_s: Callable[[], float],

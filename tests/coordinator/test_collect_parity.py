@@ -84,19 +84,20 @@ def test_wall_clock_collect_agrees_with_the_virtual_one_up_to_the_poll():
         assert v["elapsed_s"] - 1e-9 <= w["elapsed_s"] <= v["elapsed_s"] + 0.01
 
 
-def test_policy_replay_is_the_simulator_under_the_paper_rule():
-    """At n = 256 with the paper rule, replaying the trace through the policy object gives the
-    runtime `sgc simulate` gives (the same times, the same rule)."""
+def test_replay_predicts_what_sgc_simulate_predicts():
+    """At n = 256 the replay's simulated side is `sgc simulate` on the whole trace (the same
+    clock, per-worker loads, policy and seed)."""
+    from coordinator.livereplay import Candidate, simulated
     from coordinator.simulate import run_scheme
     from coordinator.traces import LatencyModel
 
     latency = LatencyModel.from_parquet(TRACE)
     settings = Settings(str(TRACE), None, None, mu=1.0, jobs=12, workers=256, seed=3)
+    wait = {"policy": "paper", "mu": 1.0, "clock": "virtual"}
     for scheme in (make_scheme("gc", n=256, s=15), make_scheme("m-sgc", n=256, B=1, W=2,
                                                                 lam=27)):
-        times = settings.times(scheme.load, 12 + scheme.T)
-        ours = policy_replay(scheme, wait_policy({"policy": "paper", "mu": 1.0}), times, 12)
-        theirs = run_scheme(scheme, latency, 1.0, 12, seed=3)
+        ours = simulated(Candidate(scheme.name, scheme, wait), settings, 12)
+        theirs = run_scheme(scheme, latency, 12, wait_policy(wait), seed=3)
         assert ours["runtime_s"] == pytest.approx(theirs.runtime_s, rel=1e-12)
         assert ours["fallbacks"] == theirs.fallbacks
 
