@@ -1,8 +1,8 @@
 """Decoding: a job's gradient is the weighted sum of coded worker results read from S3.
 
-Each result is the float64 vector [loss_sum_coded, *grad_sum_coded] (docs/contracts.md, "Worker"); the
-scheme's weights {(round, worker, job): weight} make sum weight * result equal the job's
-full-batch sums.
+Each result is the float64 vector [loss_sum_coded, *grad_sum_coded] (docs/contracts.md,
+"Worker"); the scheme's weights {(round, worker, job): weight} make sum weight * result equal
+the job's full-batch sums.
 
 The sum streams: results are fetched in parallel but only a few at a time (``window``, sized so
 the vectors in flight stay within ``budget_bytes``), added in a fixed order (so a re-run gives
