@@ -248,6 +248,19 @@ class Store:
             out.append(entry)
         return sorted(out, key=lambda e: e["round"])
 
+    def completion_count(self, run: str, t: int) -> int:
+        """How many workers wrote a completion record for round t (a small response)."""
+        count, kwargs = 0, {}
+        while True:
+            page = self.ddb.query(TableName=self.table, ConsistentRead=True, Select="COUNT",
+                                  KeyConditionExpression="pk = :p",
+                                  ExpressionAttributeValues={":p": {"S": f"{run}#round#{t:06d}"}},
+                                  **kwargs)
+            count += int(page["Count"])
+            if "LastEvaluatedKey" not in page:
+                return count
+            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
     def completions(self, run: str, t: int) -> dict[int, dict[str, Any]]:
         """Worker completion records of round t: {worker: record}."""
         items, kwargs = [], {}

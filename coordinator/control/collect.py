@@ -137,13 +137,20 @@ class Collect:
         while True:
             tick = time.perf_counter()
             polls += 1
-            for worker, item in self.store.completions(self.run_id, inputs.t).items():
-                if worker in inputs.expected:
-                    reported[worker] = completion_from_item(worker, item)
+            # Count first (a small response); read the records once everyone is there.
+            if self.store.completion_count(self.run_id, inputs.t) >= len(inputs.expected):
+                for worker, item in self.store.completions(self.run_id, inputs.t).items():
+                    if worker in inputs.expected:
+                        reported[worker] = completion_from_item(worker, item)
             busy += time.perf_counter() - tick
             waiting = inputs.expected - set(reported)
             if not waiting:
                 break
+            if time.monotonic() - started > VIRTUAL_REPORT_TIMEOUT_S and not reported:
+                for worker, item in self.store.completions(self.run_id, inputs.t).items():
+                    if worker in inputs.expected:
+                        reported[worker] = completion_from_item(worker, item)
+                waiting = inputs.expected - set(reported)
             if time.monotonic() - started > VIRTUAL_REPORT_TIMEOUT_S:
                 for worker in waiting:
                     reported[worker] = Completion(worker, False, "error: no completion record")

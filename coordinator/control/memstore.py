@@ -103,6 +103,9 @@ class MemoryStore:
         return {e["round"]: e["stragglers"] for e in self.rounds(job, only="stragglers")
                 if "stragglers" in e}
 
+    def completion_count(self, run: str, t: int) -> int:
+        return len(self.completions(run, t))
+
     def completions(self, run: str, t: int) -> dict[int, dict[str, Any]]:
         self._count("completions")
         return copy.deepcopy(self.completion_records.get((run, t), {}))

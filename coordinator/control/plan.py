@@ -1,6 +1,6 @@
 """A job's fixed plan: which model and iteration each scheme job is, where everything lives.
 
-Several models train at once (the concurrent-training setting, sgc.md): with M models, scheme
+Several models train at once (docs/schemes.md, "Setting"): with M models, scheme
 job j is iteration ceil(j / M) of model (j - 1) mod M. Job j's update must be applied before job
 j + M is dispatched; job j is decoded by round j + T and job j + M first runs in round j + M,
 so M >= T + 1 (the job spec enforces it).
