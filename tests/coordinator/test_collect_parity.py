@@ -131,3 +131,29 @@ def test_replay_cli_errors_are_clear(tmp_path):
         result.output
     result = CliRunner().invoke(main, ["replay", "--trace", str(TRACE), "--workers", "999"])
     assert result.exit_code == 2 and "--workers" in result.output and "256" in result.output
+
+
+@pytest.mark.parametrize(("wait", "field"), [
+    ({"policy": "nope"}, "wait"), ({"policy": "paper", "mu": 1, "deadline_s": 2}, "wait"),
+    ({"policy": "decodable", "min_fraction": 2}, "wait"), ({"mu": 1, "clock": "sun"},
+                                                           "wait.clock"),
+    ({"policy": "kofn", "tolerance": -1}, "wait")])
+def test_job_spec_wait_errors_name_the_field(wait, field):
+    from coordinator.jobspec import JobSpecError, validate
+
+    spec = {"models": [{"kind": "softmax"}, {"kind": "softmax"}], "dataset": "digits",
+            "iterations": 1, "workers": 8, "scheme": {"name": "gc", "s": 1}, "wait": wait}
+    with pytest.raises(JobSpecError) as error:
+        validate(spec)
+    assert [f for f, _ in error.value.errors] == [field]
+
+
+def test_job_spec_wait_names_a_policy_on_either_clock():
+    from coordinator.jobspec import validate
+
+    base = {"models": [{"kind": "softmax"}], "dataset": "digits", "iterations": 1,
+            "workers": 8, "scheme": {"name": "gc", "s": 1}}
+    raw = validate({**base, "wait": {"policy": "kofn", "tolerance": 2, "clock": "virtual"}}).raw
+    assert raw["wait"] == {"policy": "kofn", "tolerance": 2, "clock": "virtual"}
+    assert wait_policy(raw["wait"]).describe() == "kofn(tolerance=2)"
+    assert wait_policy(validate({**base, "wait": {"mu": 0.5}}).raw["wait"]).name == "paper"
