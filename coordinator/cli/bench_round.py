@@ -28,6 +28,8 @@ s3:GetObject / PutObject (< 512 KB)   30      S3 whitepaper "Timeouts and Retrie
                                               of small requests "in the tens of milliseconds"
 lambda:Invoke (Event)                 25      assumption: one regional API call that queues
                                               the event (no public latency figure)
+Event delivery to a warm handler      50      assumption (charged once, for the relay hop of
+                                              the tree fan-out)
 Step Functions state transition       50      assumption (Standard workflows publish no
                                               figure; tens of ms are commonly observed)
 ====================================  ======  ==========================================
@@ -46,9 +48,11 @@ from .benchio import json_option, markdown_table, out_option, write_outputs
 
 LATENCY_MS = {"dynamodb:Query": 10, "dynamodb:GetItem": 10, "dynamodb:UpdateItem": 10,
               "dynamodb:TransactWriteItems": 20, "s3:GetObject": 30, "s3:PutObject": 30,
-              "lambda:Invoke": 25, "states:transition": 50}
-CONFIGS = [("gc", {"s": 15}, None), ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None),
-           ("gc", {"s": 15}, 1)]
+              "lambda:Invoke": 25, "lambda:async-delivery": 50, "states:transition": 50}
+WORKER_VCPU = 1.0  # the worker function's 1769 MB: one vCPU (a relay's client CPU)
+# (scheme, parameters, rounds per Round task (None: as many as fit), fan-out)
+CONFIGS = [("gc", {"s": 15}, None, "flat"), ("gc", {"s": 15}, None, "tree"),
+           ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None, "tree"), ("gc", {"s": 15}, 1, "tree")]
 
 
 def price(levels: list[str], n_params: int, workers: int, dispatch_cpu_s: float = 0.0) -> float:
@@ -57,27 +61,35 @@ def price(levels: list[str], n_params: int, workers: int, dispatch_cpu_s: float 
     the invokes one at a time under the GIL, and a Lambda of ``STEP_MEMORY_MB`` has
     STEP_MEMORY_MB / 1769 of a vCPU."""
     from coordinator.control.decode import window_for
-    from coordinator.control.rounds import FANOUT_THREADS
+    from coordinator.control.rounds import FANOUT_THREADS, relay_groups
     from coordinator.workflow import resources
+    from functions.relay import THREADS
 
     parallel = {"s3:GetObject": window_for(n_params), "lambda:Invoke": FANOUT_THREADS}
+    relays = len(relay_groups([{}] * workers))
+    per_relay = math.ceil(workers / relays)
     total = 0.0
     for level in levels:
         call = level.split(" ")[0]
         count = int(match.group(1)) if (match := re.search(r" x(\d+)$", level)) else 1
-        if call == "lambda:Invoke":
-            count = workers
-        waves = math.ceil(count / parallel.get(call, count))
-        seconds = LATENCY_MS[call] * waves / 1000
-        if call == "lambda:Invoke":
-            vcpu = min(1.0, resources.STEP_MEMORY_MB / 1769)
-            seconds = max(seconds, dispatch_cpu_s / vcpu)
+        vcpu = min(1.0, resources.STEP_MEMORY_MB / 1769)
+        if "relays to the workers" in level:  # in the relays: delivery, then their invokes
+            invoke_cpu = dispatch_cpu_s / relays  # one invoke's client CPU, as measured
+            seconds = (LATENCY_MS["lambda:async-delivery"] / 1000 + max(
+                LATENCY_MS[call] * math.ceil(per_relay / THREADS) / 1000,
+                per_relay * invoke_cpu / WORKER_VCPU))
+        elif call == "lambda:Invoke":  # the coordinator's own invokes
+            count = relays if "to the relays" in level else workers
+            seconds = max(LATENCY_MS[call] * math.ceil(count / FANOUT_THREADS) / 1000,
+                          dispatch_cpu_s / vcpu)
+        else:
+            seconds = LATENCY_MS[call] * math.ceil(count / parallel.get(call, count)) / 1000
         total += seconds
     return total
 
 
 def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | None,
-            workers: int, jobs: int, trace: str) -> dict:
+            fanout: str, workers: int, jobs: int, trace: str) -> dict:
     import os
 
     from coordinator.control.plan import JobPlan
@@ -92,11 +104,13 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
                           {"policy": "paper", "mu": 1.0, "clock": "virtual"})
     if rounds_per_task:
         os.environ["SGC_ROUNDS_PER_TASK"] = str(rounds_per_task)
+    os.environ["SGC_FANOUT"] = fanout
     try:
         job = backend.submit(validate(job_spec(candidate, settings)))
         described = emulator.wait(backend.store.job(job)["execution_arn"], 3600)
     finally:
         os.environ.pop("SGC_ROUNDS_PER_TASK", None)
+        os.environ.pop("SGC_FANOUT", None)
     if described["status"] != "SUCCEEDED":
         raise click.ClickException(f"{name} job {job} {described['status']}")
     plan = JobPlan.from_dict(backend.store.job(job)["plan"])
@@ -111,9 +125,9 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
     estimates = [price(m["critical_path"], n_params, workers,
                        m.get("cpu_phases_s", {}).get("dispatch", 0.0)) + per_round
                  * LATENCY_MS["states:transition"] / 1000 for m in measured]
-    return {"config": f"{candidate.scheme.describe()}, "
+    return {"config": f"{candidate.scheme.describe()}, {fanout} fan-out, "
                       f"{rounds_per_task or 'all'} rounds per Round task",
-            "scheme": name, "params": params, "workers": workers,
+            "scheme": name, "params": params, "workers": workers, "fanout": fanout,
             "rounds_per_task": rounds_per_task, "rounds": len(log),
             "transitions": round(per_round, 3), "transitions_per_job": fixed,
             "sequential_calls": int(max(levels)),
@@ -168,8 +182,9 @@ def round_(out, as_json, workers, jobs, trace):
     started = time.perf_counter()
     with Emulator() as emulator:
         backend = emulator_backend(emulator)
-        for name, params, per_task in CONFIGS:
-            rows.append(measure(emulator, backend, name, params, per_task, workers, jobs, trace))
+        for name, params, per_task, fanout in CONFIGS:
+            rows.append(measure(emulator, backend, name, params, per_task, fanout, workers,
+                                jobs, trace))
             click.echo(f"  {rows[-1]['config']}: done ({time.perf_counter() - started:.0f} s)",
                        err=True)
     table = markdown_table(rows, [("config", "configuration"), ("transitions", "transitions"),

@@ -12,3 +12,5 @@ ENDPOINT_URL = "AWS_ENDPOINT_URL"
 # Coordinator tuning (optional): seconds between completion polls, rounds per Round task.
 POLL_S = "SGC_POLL_S"
 ROUNDS_PER_TASK = "SGC_ROUNDS_PER_TASK"
+# Worker fan-out: flat (default), tree (through relays) or auto (tree from 64 workers).
+FANOUT = "SGC_FANOUT"

@@ -32,6 +32,12 @@ def worker_event(run: str, round_: int, worker: int, bucket: str, tasks: list[di
     return {"run": run, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
 
 
+def relay_event(events: list[dict]) -> dict:
+    """A two-level fan-out: the worker function, given this event, invokes each of ``events``
+    asynchronously and computes nothing itself (``functions/relay.py``)."""
+    return {"relay": list(events)}
+
+
 def task_entry(run: str, job: int, model: dict, dataset: str,
                coefficients: dict[int, float]) -> dict:
     return {"job": job, "model": model, "params_key": keys.params_key(run, job),

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from coordinator.contract import env, keys
+from coordinator.contract import env, keys, records
 from coordinator.control import data, inject
 from coordinator.control.plan import JobPlan
 from coordinator.control.replay import job_lock
@@ -133,11 +134,29 @@ def round_step(store: Store, state: dict, invoke: Invoker, remaining_s: Callable
 
 
 FANOUT_THREADS = 64  # concurrent Event invokes: 256 workers in 4 waves
+RELAY_FROM = 64  # at least this many workers: a two-level fan-out through relays (SGC_FANOUT)
+
+
+def fanout_mode(workers: int) -> str:
+    """``flat`` (the coordinator invokes every worker) or ``tree`` (sqrt(n) relays do);
+    ``SGC_FANOUT`` = flat | tree | auto (tree from RELAY_FROM workers). Default flat: tree
+    needs the worker to be allowed to invoke itself (docs/critical-path.md)."""
+    mode = os.environ.get(env.FANOUT, "flat")
+    if mode == "auto":
+        return "tree" if workers >= RELAY_FROM else "flat"
+    return mode
+
+
+def relay_groups(events: list[dict]) -> list[dict]:
+    """sqrt(n) relay events, each listing about sqrt(n) worker events."""
+    size = max(1, math.isqrt(max(1, len(events) - 1)) + 1)
+    return [records.relay_event(events[i:i + size]) for i in range(0, len(events), size)]
 
 
 def lambda_invoker(function: str | None = None, client=None, threads: int = FANOUT_THREADS,
                    endpoint_url: str | None = None) -> Invoker:
-    """Event-invoke the worker function for each (worker, event), concurrently."""
+    """Event-invoke the worker function for each (worker, event), concurrently (through relays
+    when ``fanout_mode`` says tree)."""
     import boto3
     from botocore.config import Config
 
@@ -146,15 +165,20 @@ def lambda_invoker(function: str | None = None, client=None, threads: int = FANO
         "lambda", endpoint_url=endpoint_url,
         config=Config(max_pool_connections=threads, parameter_validation=False))
 
-    def invoke(items: list[tuple[int, dict]], wrap=None) -> None:
-        def one(item: tuple[int, dict]) -> None:
+    def invoke(items: list[tuple[int, dict]], wrap=None) -> str:
+        def one(payload: dict) -> None:
             client.invoke(FunctionName=function, InvocationType="Event",
-                          Payload=json.dumps(item[1]).encode())
+                          Payload=json.dumps(payload).encode())
 
+        events = [event for _, event in items]
+        mode = fanout_mode(len(events))
+        if mode == "tree":
+            events = relay_groups(events)
         if wrap is not None:  # the caller measures the pool threads' CPU
             one = wrap(one)
-        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(items)))) as pool:
-            list(pool.map(one, items))
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(events)))) as pool:
+            list(pool.map(one, events))
+        return mode
 
     return invoke
 

@@ -171,9 +171,13 @@ class RoundRunner:
         started = time.perf_counter()
         tasks = self.session.tasks(t)
         workers = entry["dispatch"]["workers"]
-        self.invoke([(w, self.plan.worker_event(t, w, tasks[w])) for w in workers],
-                    wrap=self.cpu.wrap)
-        self.collect.path.add("lambda:Invoke (Event, the fan-out)")
+        mode = self.invoke([(w, self.plan.worker_event(t, w, tasks[w])) for w in workers],
+                           wrap=self.cpu.wrap)
+        if mode == "tree":
+            self.collect.path.add("lambda:Invoke (Event, to the relays)")
+            self.collect.path.add("lambda:Invoke (Event, relays to the workers)")
+        else:
+            self.collect.path.add("lambda:Invoke (Event, the fan-out)")
         invoked = {"at": self.clock.now(), "seconds": time.perf_counter() - started,
                    "previous": self._measured(t - 1)}
         _, invoked = self.store.record_round(self.job, t, "invoked", invoked)
