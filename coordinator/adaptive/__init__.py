@@ -5,6 +5,6 @@ See ``family`` (what can be chosen), ``evaluate`` (replaying candidates on obser
 """
 
 from .family import Q_GRID, SAFE_START, Config
-from .online import OnlineChooser, OnlineRun
+from .online import OnlineChooser, OnlineRun, resume
 
-__all__ = ["Q_GRID", "SAFE_START", "Config", "OnlineChooser", "OnlineRun"]
+__all__ = ["Q_GRID", "SAFE_START", "Config", "OnlineChooser", "OnlineRun", "resume"]

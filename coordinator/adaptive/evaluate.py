@@ -2,10 +2,9 @@
 
 The online chooser (``online``) asks: had we run configuration c over the last rounds, how long
 would they have taken? It answers from what the run itself measured: every round's worker times
-at the loads that round used. To move a round to another load it fits, over all observed rounds,
-how each order statistic of a round's times grows with load (a least-squares slope per rank,
-non-negative and non-decreasing across ranks), and shifts each worker by its rank's slope times
-the load difference, keeping the round's own pattern of who was slow.
+at the loads that round used. To move a round to another load it uses ``LoadFit``, the observed
+order statistics per load, interpolated between the loads the run has used, and shifts each
+worker by its rank's difference, keeping the round's own pattern of who was slow.
 
 The evaluators follow the real scheme and policy exactly (the tests replay both on the same
 times and compare): GC(s) ends at its earliest decodable set; replicated M-SGC deals copies of
@@ -23,39 +22,58 @@ from ..search import gc_round_times
 
 
 class LoadFit:
-    """Per-rank growth of round times with load, fitted on full observed rounds."""
+    """How each order statistic of a round's times varies with load, from observed rounds.
+
+    Rounds are pooled by load: at each load the run has used, the mean sorted round (the mean
+    fastest worker, the mean second fastest, ...). Between two observed loads a rank's time is
+    interpolated linearly, beyond them extrapolated with the nearest segment's slope (never
+    decreasing with load); with a single observed load, nothing moves.
+    """
 
     def __init__(self, n: int):
         self.n = n
-        self._loads: list[float] = []
-        self._sorted: list[np.ndarray] = []
+        self._sums: dict[float, np.ndarray] = {}
+        self._counts: dict[float, int] = {}
 
     def add(self, loads: np.ndarray, times: np.ndarray) -> None:
         """A round where every worker was dispatched (others carry no clean order statistics)."""
         if np.isfinite(times).all() and len(times) == self.n:
-            self._loads.append(float(np.mean(loads)))
-            self._sorted.append(np.sort(times))
+            load = round(float(np.mean(loads)), 9)
+            self._sums[load] = self._sums.get(load, 0.0) + np.sort(times)
+            self._counts[load] = self._counts.get(load, 0) + 1
 
     @property
     def distinct_loads(self) -> int:
-        return len({round(x, 9) for x in self._loads})
+        return len(self._sums)
 
-    def slopes(self) -> np.ndarray:
-        """Seconds per unit of load, per rank (zeros until two loads were observed)."""
-        if self.distinct_loads < 2:
+    def curve(self, load: float) -> np.ndarray:
+        """Expected sorted round times at ``load`` (per rank)."""
+        grid = sorted(self._sums)
+        if not grid:
             return np.zeros(self.n)
-        loads = np.asarray(self._loads)
-        rows = np.asarray(self._sorted)
-        centred = loads - loads.mean()
-        slope = centred @ (rows - rows.mean(axis=0)) / (centred @ centred)
-        return np.maximum.accumulate(np.maximum(slope, 0.0))
+        rows = [self._sums[x] / self._counts[x] for x in grid]
+        if len(grid) == 1:
+            return rows[0]
+        j = int(np.clip(np.searchsorted(grid, load) - 1, 0, len(grid) - 2))
+        slope = np.maximum((rows[j + 1] - rows[j]) / (grid[j + 1] - grid[j]), 0.0)
+        return rows[j] + slope * (load - grid[j])
 
 
-def shift(times: np.ndarray, loads: np.ndarray, target: float,
-          slopes: np.ndarray) -> np.ndarray:
-    """(rounds, n) times moved from each round's mean load to ``target``, rank by rank."""
-    ranks = np.argsort(np.argsort(times, axis=1, kind="stable"), axis=1, kind="stable")
-    return times + slopes[ranks] * (target - loads.mean(axis=1))[:, None]
+class Shifted:
+    """Observed rounds, ready to be moved to any load (``at``): ranks and loads computed once."""
+
+    def __init__(self, times: np.ndarray, loads: np.ndarray, fit: LoadFit):
+        self.times, self.fit = times, fit
+        self.ranks = np.argsort(np.argsort(times, axis=1, kind="stable"), axis=1, kind="stable")
+        self.round_loads, self.which = np.unique(np.round(loads.mean(axis=1), 9),
+                                                 return_inverse=True)
+        self._from = np.stack([fit.curve(float(x)) for x in self.round_loads])
+
+    def at(self, target: float) -> np.ndarray:
+        """(rounds, n) times moved from each round's load to ``target``, rank by rank, keeping
+        each round's own pattern of who was slow."""
+        deltas = self.fit.curve(target)[None, :] - self._from
+        return self.times + deltas[self.which[:, None], self.ranks]
 
 
 def gc_total(times: np.ndarray, s: int) -> float:

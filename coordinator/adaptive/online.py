@@ -1,8 +1,8 @@
 """sgcflow's default: start safe, then every few jobs re-choose the configuration from the
 rounds this run has observed, switching at a job boundary.
 
-- Jobs 1..every run ``SAFE_START`` (replicated M-SGC: never waits for a persistent straggler,
-  load at most 2/n).
+- Jobs 1..every run ``SAFE_START`` (fractional-repetition GC(15): never far from the best
+  fixed GC on any measured profile).
 - The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job), so the run has
   seen its workers at full load as well as near zero: the two ends of the load fit.
 - From then on, every ``every`` jobs, each candidate (GC(s) for every s, replicated M-SGC for
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..schemes.switching import SwitchingSession
-from .evaluate import LoadFit, gc_total, replicated_round_times, shift
+from .evaluate import LoadFit, Shifted, gc_total, replicated_round_times
 from .family import GROUPS, Q_GRID, SAFE_START, Config
 
 EVERY = 20
@@ -50,15 +50,14 @@ class OnlineChooser:
     def estimates(self) -> dict[Config, float]:
         """Seconds per round each candidate would have taken over the recent window."""
         times = np.asarray(self._times[-self.window:])
-        loads = np.asarray(self._loads[-self.window:])
-        slopes = self.fit.slopes()
+        shifted = Shifted(times, np.asarray(self._loads[-self.window:]), self.fit)
         n = self.n
         out = {}
         for s in range(n):
-            at = shift(times, loads, (s + 1) / n, slopes)
+            at = shifted.at((s + 1) / n)
             out[Config("gc", s=s)] = gc_total(at, s) / len(times)
         for g in self.groups:
-            low, high = (shift(times, loads, k * g / n, slopes) for k in (1, 2))
+            low, high = (shifted.at(k * g / n) for k in (1, 2))
             for q in self.qs:
                 out[Config("replicated", q=q, group=g)] = float(
                     replicated_round_times(low, high, q, g).mean())
@@ -90,7 +89,13 @@ class OnlineRun:
         return self.config(min(t, self.jobs)).policy()
 
     def after_round(self, record) -> None:
-        self.chooser.observe(record.loads, record.times)
+        """Learn from an ended round; maybe switch for the job that starts next.
+
+        ``record.times``: each worker's finish time, nan if not dispatched, inf if it was still
+        running when the round ended (the live coordinator does not wait for stragglers; they
+        count as finishing at the round's end, an optimistic guess about the tail)."""
+        times = np.where(np.isposinf(record.times), record.end_s, record.times)
+        self.chooser.observe(record.loads, times)
         job = record.t + 1  # the job that starts in the next round
         if job > self.jobs:
             return
@@ -116,3 +121,18 @@ class OnlineRun:
 
     def describe_blocks(self) -> list[dict]:
         return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
+
+
+def resume(n: int, jobs: int, rounds) -> OnlineRun:
+    """The controller after the logged ``rounds`` [(times, end_s, stragglers)], replayed in
+    order: the choices are a pure function of the log, so a restarted coordinator (or the
+    next step function) rebuilds exactly the session and blocks the run had."""
+    from ..simulate import RoundRecord
+
+    controller = OnlineRun(n, jobs)
+    for t, (times, end_s, stragglers) in enumerate(rounds, start=1):
+        loads = np.asarray(controller.session.worker_loads(t), dtype=float)
+        controller.session.observe(t, stragglers)
+        controller.after_round(RoundRecord(t, loads, np.asarray(times, dtype=float), end_s,
+                                           frozenset(stragglers), False))
+    return controller

@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, str] = {
     "decode": "coordinator.cli.bench_decode:decode",
     "simulate": "coordinator.cli.bench_simulate:simulate",
     "round": "coordinator.cli.bench_round:round_",
+    "warmpool": "coordinator.cli.bench_warmpool:warmpool",
 }
 
 

@@ -1,27 +1,66 @@
-"""`sgc bench simulate`: M-SGC vs SR-SGC vs GC vs uncoded on every profile of the real trace."""
+"""`sgc bench simulate`: sgcflow against the strongest GC on every CNN profile of the real trace.
+
+Per (profile, region, mu, J): the best GC in-sample (s over 0..n-1, every policy), the best
+k-of-n GC alone (the issue's original baseline), uncoded, M-SGC with the study's in-sample
+search under the study's rule, sgcflow online, and the clairvoyant bound, each as a ratio to
+the best GC, all on the same measured rounds. Then an out-of-sample block: GC's parameters
+fitted on one profile/region and evaluated on each other one, beside sgcflow (which fits
+nothing).
+"""
 
 from __future__ import annotations
+
+import math
 
 import click
 
 from .benchio import json_option, markdown_table, out_option, write_outputs
 
-REFERENCE = {"uncoded": {}, "gc": {"s": 15}, "sr-sgc": {"B": 2, "W": 3, "lam": 23},
-             "m-sgc": {"B": 1, "W": 2, "lam": 27}}
+CNN = "cnn"
 
 
-def rows_for(model, mu: float, jobs: int, search: bool, rule: str = "paper") -> list[dict]:
-    from ..schemes import make_scheme
-    from ..simulate import compare, search_parameters
+def setting_row(model, mu: float, jobs: int, online=None, bound=None) -> dict:
+    """One setting's runtimes and ratios (``online``/``bound``: reuse across mu)."""
+    from ..comparison import bound_run, compare, run_online
+    from ..search import best_gc
 
-    if search:
-        schemes = list(search_parameters(model, mu, jobs, n=model.n_workers).values())
-    else:
-        schemes = [make_scheme(name, n=model.n_workers, **p) for name, p in REFERENCE.items()]
-    runs = compare(model, schemes, mu, jobs, rule=rule)
-    return [{"profile": model.profile, "region": model.region, "mu": mu, "rule": rule,
-             "choice": "search" if search else "reference", **run.to_json()}
-            for run in runs.values()]
+    runs = compare(model, ("uncoded", "gc", "m-sgc"), mu, jobs, search=True)
+    online = online or run_online(model, jobs)
+    bound = bound or bound_run(model, jobs)
+    kofn = best_gc(model, mu, jobs, policies=("kofn",))
+    gc = runs["gc"].runtime_s
+    return {"profile": model.profile, "region": model.region, "mu": mu, "jobs": jobs,
+            "gc_s": runs["gc"].params["s"], "gc_policy": runs["gc"].policy,
+            "gc_runtime_s": gc, "kofn_gc_s": kofn.scheme.s, "kofn_gc_ratio": kofn.estimate_s / gc,
+            "uncoded_ratio": runs["uncoded"].runtime_s / gc,
+            "m_sgc_params": runs["m-sgc"].params if "m-sgc" in runs else None,
+            "m_sgc_ratio": runs["m-sgc"].runtime_s / gc if "m-sgc" in runs else None,
+            "sgcflow_ratio": online.runtime_s / gc, "sgcflow_late_jobs": online.late_jobs,
+            "sgcflow_blocks": online.params, "bound_ratio": bound.runtime_s / gc,
+            "sgcflow_to_bound": online.runtime_s / bound.runtime_s,
+            "_online": online, "_bound": bound}
+
+
+def out_of_sample(models: list, mu: float, jobs: int, online: dict) -> list[dict]:
+    """GC fitted on each model, evaluated on every other one; sgcflow beside it."""
+    from ..search import best_gc
+    from ..simulate import run_scheme
+
+    rows = []
+    for fit in models:
+        choice = best_gc(fit, mu, jobs)
+        for model in models:
+            if model is fit:
+                continue
+            in_sample = best_gc(model, mu, jobs)
+            run = run_scheme(choice.scheme, model, jobs, choice.policy)
+            best = run_scheme(in_sample.scheme, model, jobs, in_sample.policy).runtime_s
+            rows.append({"fit": _name(fit), "evaluate": _name(model), "mu": mu, "jobs": jobs,
+                         "fitted_gc": f"s={choice.scheme.s} {choice.policy.name}",
+                         "fitted_gc_ratio": run.runtime_s / best,
+                         "sgcflow_ratio": online[_name(model)].runtime_s / best,
+                         "sgcflow_vs_fitted_gc": online[_name(model)].runtime_s / run.runtime_s})
+    return rows
 
 
 @click.command()
@@ -29,46 +68,83 @@ def rows_for(model, mu: float, jobs: int, search: bool, rule: str = "paper") -> 
 @json_option
 @click.option("--trace", type=click.Path(dir_okay=False, exists=True),
               default="data/lambda_delays.parquet", show_default=True)
-@click.option("--jobs", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--jobs", "jobs_list", type=click.IntRange(min=1), multiple=True,
+              default=(100, 400), show_default=True)
 @click.option("--mu", "mus", type=click.FloatRange(min=0), multiple=True, default=(0.5, 1.0),
               show_default=True)
-def simulate(out, as_json, trace, jobs, mus):
-    """The paper's comparison on each profile and region of the trace, at each --mu, with the
-    reference parameters and with the paper's parameter search."""
+def simulate(out, as_json, trace, jobs_list, mus):
+    """sgcflow vs the strongest GC (and M-SGC, uncoded, the bound) on every CNN profile."""
     from ..traces import LatencyModel
 
     base = LatencyModel.from_parquet(trace)
-    rows = []
-    for info in base.profiles:
-        model = LatencyModel.from_parquet(trace, profile=info.profile, region=info.region)
-        for mu in mus:
-            for search, rule in ((False, "paper"), (True, "paper"), (False, "coordinator")):
-                click.echo(f"  {info.profile} / {info.region} mu={mu} "
-                           f"{'search' if search else 'reference'} {rule}", err=True)
-                rows.extend(rows_for(model, mu, jobs, search, rule))
-    for row in rows:
-        row.pop("round_times_s")
-    table = markdown_table(
-        [_formatted(row) for row in rows],
-        [("profile", "profile"), ("region", "region"), ("mu", "μ"), ("rule", "wait rule"),
-         ("choice", "params from"),
-         ("scheme", "scheme"), ("params", "params"), ("load", "load"), ("runtime_s", "runtime s"),
-         ("fallbacks", "fall-backs"), ("ratio_to_gc", "vs GC"),
-         ("gain_from_fallbacks_s", "gain: fall-backs s"),
-         ("gain_from_compute_s", "gain: compute s")])
-    mu_flags = " ".join(f"--mu {mu}" for mu in mus)
-    write_outputs(out, "simulate", rows, table,
-                  f"sgc bench simulate --jobs {jobs} {mu_flags}", as_json)
+    models = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)
+              for i in base.profiles if i.model == CNN]
+    rows, oos = [], []
+    for jobs in jobs_list:
+        online, bounds = {}, {}
+        for model in models:
+            for mu in mus:
+                click.echo(f"  {_name(model)} mu={mu} J={jobs}", err=True)
+                row = setting_row(model, mu, jobs, online.get(_name(model)),
+                                  bounds.get(_name(model)))
+                online[_name(model)], bounds[_name(model)] = row.pop("_online"), row.pop("_bound")
+                rows.append(row)
+        click.echo(f"  out of sample J={jobs}", err=True)
+        oos.extend(out_of_sample(models, max(mus), jobs, online))
+    summary = _summary(rows)
+    payload = {"settings": rows, "out_of_sample": oos, "summary": summary}
+    write_outputs(out, "simulate", payload, _tables(rows, oos, summary),
+                  "sgc bench simulate " + " ".join(f"--jobs {j}" for j in jobs_list) + " "
+                  + " ".join(f"--mu {mu}" for mu in mus), as_json)
 
 
-def _formatted(row: dict) -> dict:
-    shown = dict(row)
-    shown["profile"] = row["profile"].removeprefix("sam-gc-")
-    shown["params"] = ",".join(f"{k}={v}" for k, v in row["params"].items()) or "-"
-    shown["load"] = f"{row['load']:.4f}"
-    shown["runtime_s"] = f"{row['runtime_s']:.1f}"
-    shown["fallbacks"] = f"{row['fallbacks']}/{row['rounds']}"
-    for key, pattern in (("ratio_to_gc", "{:.3f}"), ("gain_from_fallbacks_s", "{:+.1f}"),
-                         ("gain_from_compute_s", "{:+.1f}")):
-        shown[key] = "-" if row[key] is None else pattern.format(row[key])
-    return shown
+def _summary(rows: list[dict]) -> dict:
+    out = {}
+    for jobs in sorted({r["jobs"] for r in rows}):
+        chosen = [r for r in rows if r["jobs"] == jobs]
+        out[f"J={jobs}"] = {
+            "geomean_sgcflow_to_best_gc": _geomean(r["sgcflow_ratio"] for r in chosen),
+            "max_sgcflow_to_best_gc": max(r["sgcflow_ratio"] for r in chosen),
+            "geomean_sgcflow_to_kofn_gc": _geomean(r["sgcflow_ratio"] / r["kofn_gc_ratio"]
+                                                   for r in chosen),
+            "mean_sgcflow_to_bound": sum(r["sgcflow_to_bound"] for r in chosen) / len(chosen),
+            "geomean_m_sgc_to_best_gc": _geomean(r["m_sgc_ratio"] for r in chosen
+                                                 if r["m_sgc_ratio"]),
+        }
+    return out
+
+
+def _tables(rows, oos, summary) -> str:
+    shown = [{**r, "profile": r["profile"].removeprefix("sam-gc-"),
+              "best_gc": f"s={r['gc_s']} {r['gc_policy'].split('(')[0]}",
+              **{k: f"{r[k]:.3f}" if r[k] is not None else "-" for k in
+                 ("kofn_gc_ratio", "uncoded_ratio", "m_sgc_ratio", "sgcflow_ratio",
+                  "bound_ratio", "sgcflow_to_bound")},
+              "gc_runtime_s": f"{r['gc_runtime_s']:.1f}"} for r in rows]
+    main = markdown_table(shown, [
+        ("profile", "profile"), ("region", "region"), ("mu", "μ"), ("jobs", "J"),
+        ("best_gc", "best GC (in-sample)"), ("gc_runtime_s", "best GC s"),
+        ("kofn_gc_ratio", "k-of-n GC"), ("uncoded_ratio", "uncoded"),
+        ("m_sgc_ratio", "M-SGC (paper, in-sample)"), ("sgcflow_ratio", "sgcflow (online)"),
+        ("bound_ratio", "bound"), ("sgcflow_to_bound", "sgcflow ÷ bound")])
+    side = markdown_table([{**r, **{k: f"{r[k]:.3f}" for k in
+                                    ("fitted_gc_ratio", "sgcflow_ratio",
+                                     "sgcflow_vs_fitted_gc")}} for r in oos], [
+        ("fit", "GC fitted on"), ("evaluate", "evaluated on"), ("jobs", "J"),
+        ("fitted_gc", "fitted GC"), ("fitted_gc_ratio", "fitted GC ÷ in-sample GC"),
+        ("sgcflow_ratio", "sgcflow ÷ in-sample GC"),
+        ("sgcflow_vs_fitted_gc", "sgcflow ÷ fitted GC")])
+    lines = [f"- {j}: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items())
+             for j, s in summary.items()]
+    return (main + "\n\nRatios to the best GC in-sample (lower is faster).\n\n"
+            "Out of sample (GC's s and policy fitted on another profile/region):\n\n" + side
+            + "\n\nSummary:\n\n" + "\n".join(lines))
+
+
+def _name(model) -> str:
+    return f"{model.profile.removeprefix('sam-gc-')}/{model.region}"
+
+
+def _geomean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))

@@ -1,4 +1,4 @@
-"""`sgc simulate`: M-SGC vs SR-SGC vs GC vs uncoded on measured Lambda delays (paper's method)."""
+"""`sgc simulate`: every scheme on the same measured Lambda delays, against the strongest GC."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
+from .options import json_flag
+
 DEFAULT_TRACE = "data/lambda_delays.parquet"
-SCHEME_NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc")
+SCHEME_NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow")
+POLICY_NAMES = ("paper", "kofn", "decodable")
 
 
 def _triple(ctx, param, value: str) -> tuple[int, int, int]:
@@ -36,92 +39,128 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
               help="Profile in the trace [default: the CNN desktop_long one].")
 @click.option("--region", default=None, help="Region of the profile [default: Canada].")
 @click.option("--mu", type=float, default=1.0, show_default=True,
-              help="Wait rule: stragglers are slower than (1 + mu) x the round's fastest worker.")
+              help="The study's rule: stragglers are slower than (1 + mu) x the fastest worker.")
 @click.option("--jobs", type=click.IntRange(min=1), default=100, show_default=True,
               help="Jobs J (rounds J + T per scheme).")
 @click.option("--schemes", "scheme_names", default=",".join(SCHEME_NAMES), show_default=True,
               callback=_scheme_list, help="Comma-separated schemes to compare.")
 @click.option("--search", is_flag=True,
-              help="Choose parameters as the paper does: GC's fastest s, then the fastest SGC "
-                   "parameters with load no higher than that GC's.")
-@click.option("--gc-s", type=click.IntRange(min=0), default=15, show_default=True,
-              help="GC's tolerance s (without --search).")
+              help="SR-SGC and M-SGC get the study's in-sample search (paper rule, load no "
+                   "higher than the best GC's) instead of the reference parameters.")
+@click.option("--search-on", "search_on", type=click.Path(dir_okay=False), default=None,
+              help="Choose GC's (and, with --search, the SGC schemes') parameters on this trace "
+                   "instead of the evaluated one: out of sample.")
+@click.option("--search-profile", default=None, help="Profile of the --search-on trace.")
+@click.option("--search-region", default=None, help="Region of the --search-on trace.")
+@click.option("--bound", is_flag=True,
+              help="Add the clairvoyant lower bound of sgcflow's family (perfect knowledge).")
 @click.option("--sr-sgc", "sr_sgc", default="2,3,23", show_default=True, callback=_triple,
               help="SR-SGC's B,W,LAM (without --search).")
 @click.option("--m-sgc", "m_sgc", default="1,2,27", show_default=True, callback=_triple,
               help="M-SGC's B,W,LAM (without --search).")
+@click.option("--replication", type=int, default=1, show_default=True,
+              help="Workers that recompute each lost share in SR-SGC / M-SGC (1..n; M-SGC "
+                   "needs LAM = n for more than 1).")
+@click.option("--policy", "policy_name", default="paper", show_default=True,
+              help=f"Wait policy for SR-SGC and M-SGC: one of {', '.join(POLICY_NAMES)}.")
 @click.option("--latency", type=click.Choice(["quantile", "interp", "shift"]), default="quantile",
               show_default=True, help="How worker times are interpolated between measured loads.")
-@click.option("--rule", type=click.Choice(["paper", "coordinator"]), default="paper",
-              show_default=True,
-              help="paper: wait for all when stragglers leave the scheme's model; coordinator: "
-                   "keep collecting only until they are inside it and the due jobs decode.")
 @click.option("--seed", type=int, default=None,
               help="Shuffle measured rounds per pass (same seed for every scheme), not cycle.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object keyed by scheme.")
-def simulate(trace, profile, region, mu, jobs, scheme_names, search, gc_s, sr_sgc, m_sgc,
-             latency, rule, seed, as_json):
+@json_flag("Print a JSON object keyed by scheme.")
+def simulate(trace, profile, region, mu, jobs, scheme_names, search, search_on, search_profile,
+             search_region, bound, sr_sgc, m_sgc, replication, policy_name, latency, seed,
+             as_json):
     """Replay real Lambda delays through the schemes and compare total runtime.
 
-    Each scheme's workers are timed at the scheme's own normalized load (interpolated between
-    the loads the trace measured), the paper's wait rule picks stragglers each round, and rounds
-    whose stragglers fall outside the scheme's model fall back to waiting for all. Every job's
-    decoding is checked along the way.
+    Every scheme replays the same measured rounds; each worker is timed at its own load in
+    each round; the wait policy (the same object the live Collect step uses) ends each round.
+    `gc` is the strongest GC: s over 0..n-1 under every policy (paper, k-of-n, earliest
+    decodable), chosen in-sample. `sgcflow` is the coordinator's default, chosen online with no
+    look ahead. Every job is decoded along the way.
 
     \b
     Examples:
-      sgc simulate --mu 1.0 --jobs 100
+      sgc simulate --jobs 400 --schemes gc,sgcflow --bound
       sgc simulate --search --mu 0.5 --json
-      sgc simulate --profile sam-gc-cnn_profile_est-mbp --region London --schemes gc,m-sgc
+      sgc simulate --profile sam-gc-cnn_profile_est-mbp --region London \\
+          --search-on data/lambda_delays.parquet --search-region Canada
     """
-    from ..schemes import make_scheme
-    from ..simulate import compare, search_parameters
-    from ..traces import LatencyModel
+    from ..comparison import compare
 
-    if not Path(trace).is_file():
-        raise click.BadParameter(f"no such file: {trace}", param_hint="--trace")
-    if mu < 0:
-        raise click.BadParameter(f"must be >= 0, got {mu}", param_hint="--mu")
+    if policy_name not in POLICY_NAMES:
+        raise click.BadParameter(f"unknown policy {policy_name!r}; allowed: "
+                                 f"{', '.join(POLICY_NAMES)}", param_hint="--policy")
+    if mu < 0 or mu != mu:
+        raise click.BadParameter(f"must be a number >= 0, got {mu}", param_hint="--mu")
+    model = _load(trace, profile, region, latency, ("--trace", "--profile", "--region"))
+    fit = None
+    if search_on is not None:
+        fit = _load(search_on, search_profile, search_region, latency,
+                    ("--search-on", "--search-profile", "--search-region"))
+    n = model.n_workers
+    if not 1 <= replication <= n:
+        raise click.BadParameter(f"must be in [1, {n}] (workers in the trace), got "
+                                 f"{replication}", param_hint="--replication")
+    policy = {"name": policy_name, **({"mu": mu} if policy_name == "paper" else {})}
+    reference = {"sr-sgc": dict(zip("BW", sr_sgc[:2], strict=True), lam=sr_sgc[2]),
+                 "m-sgc": dict(zip("BW", m_sgc[:2], strict=True), lam=m_sgc[2])}
     try:
-        model = LatencyModel.from_parquet(trace, profile=profile, region=region, method=latency)
-        n = model.n_workers
-        if search:
-            chosen = search_parameters(model, mu, jobs, n=n, seed=seed)
-        else:
-            chosen = {"uncoded": make_scheme("uncoded", n=n), "gc": make_scheme("gc", n=n, s=gc_s),
-                      "sr-sgc": make_scheme("sr-sgc", n=n, B=sr_sgc[0], W=sr_sgc[1], lam=sr_sgc[2]),
-                      "m-sgc": make_scheme("m-sgc", n=n, B=m_sgc[0], W=m_sgc[1], lam=m_sgc[2])}
-        runs = compare(model, [chosen[name] for name in scheme_names if name in chosen], mu,
-                       jobs, seed=seed, rule=rule)
+        runs = compare(model, scheme_names, mu, jobs, seed=seed, search=search, fit=fit,
+                       bound=bound, reference=reference, bursty_policy=policy,
+                       replication=replication)
     except ValueError as error:
-        raise click.UsageError(str(error)) from None
+        hint = "--replication" if "replication" in str(error) else None
+        raise click.BadParameter(str(error), param_hint=hint) if hint else click.UsageError(
+            str(error)) from None
     if as_json:
         payload = {name: {k: v for k, v in run.to_json().items() if k != "round_times_s"}
                    for name, run in runs.items()}
         click.echo(json.dumps(payload, indent=2))
         return
-    _print_table(runs, model, mu, jobs, rule)
+    _print_table(runs, model, mu, jobs)
 
 
-def _print_table(runs, model, mu: float, jobs: int, rule: str) -> None:
+def _load(path, profile, region, method, hints):
+    from ..traces import LatencyModel
+
+    if not Path(path).is_file():
+        raise click.BadParameter(f"no such file: {path}", param_hint=hints[0])
+    try:
+        return LatencyModel.from_parquet(path, profile=profile, region=region, method=method)
+    except ValueError as error:
+        text = str(error)
+        hint = hints[2] if "region" in text else hints[1] if "profile" in text else hints[0]
+        raise click.BadParameter(text, param_hint=hint) from None
+    except Exception as error:  # not a readable Parquet trace
+        raise click.BadParameter(f"{path}: not a delay trace ({type(error).__name__}: "
+                                 f"{error})", param_hint=hints[0]) from None
+
+
+def _print_table(runs, model, mu: float, jobs: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{model.profile} / {model.region}: mu={mu}, J={jobs}, "
-                        f"{model.n_workers} workers, {rule} wait rule")
-    for column in ("scheme", "params", "T", "load", "runtime s", "fall-backs", "stragglers/round",
-                   "vs GC", "gain: fall-backs s", "gain: compute s"):
-        table.add_column(column, justify="left" if column in ("scheme", "params") else "right")
+    table = Table(title=f"{model.profile} / {model.region}: J={jobs}, mu={mu}, "
+                        f"{model.n_workers} workers")
+    for column in ("scheme", "params", "policy", "T", "mean load", "runtime s", "fall-backs",
+                   "late jobs", "vs best GC"):
+        table.add_column(column, justify="left" if column in ("scheme", "params", "policy")
+                         else "right")
     for run in runs.values():
-        params = ",".join(f"{k}={v}" for k, v in run.params.items()) or "-"
-        table.add_row(run.scheme, params, str(run.T), f"{run.load:.6f}", f"{run.runtime_s:.2f}",
-                      f"{run.fallbacks}/{run.rounds}", f"{run.stragglers_per_round:.1f}",
-                      _fmt(run.ratio_to_gc, "{:.3f}"), _fmt(run.gain_from_fallbacks_s, "{:+.2f}"),
-                      _fmt(run.gain_from_compute_s, "{:+.2f}"))
+        table.add_row(run.scheme, _params(run.params), run.policy, str(run.T),
+                      "-" if run.scheme == "bound" else f"{run.mean_load:.4f}",
+                      f"{run.runtime_s:.2f}", f"{run.fallbacks}/{run.rounds}", str(run.late_jobs),
+                      "-" if run.ratio_to_gc is None else f"{run.ratio_to_gc:.3f}")
     console = Console()
-    console.width = max(console.width, 140)  # keep the table readable when piped
+    console.width = max(console.width, 150)  # keep the table readable when piped
     console.print(table)
 
 
-def _fmt(value, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)
+def _params(params) -> str:
+    if isinstance(params, list):  # sgcflow: one block per configuration
+        return f"{len(params)} blocks, last: " + _params(
+            {k: v for k, v in params[-1].items() if k != "first_job"})
+    if "family" in params:
+        return params["family"]
+    return ",".join(f"{k}={v}" for k, v in params.items()) or "-"

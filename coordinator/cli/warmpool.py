@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 SAMPLE = "data/coldstart_sample"
+FORMATS = ("huawei", "azure2019")
+PLACEMENTS = ("poisson", "even")
 POLICY_COLUMNS = {"cold_start_rate": "rate", "p75_function_cold_start_rate": "p75 fn rate",
                   "cold_start_seconds": "cold s", "idle_gb_s": "idle GB-s", "dollars": "$",
                   "worker_cold_starts": "worker cold", "worker_cold_starts_after_lead":
@@ -76,19 +78,62 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 
 @warmpool.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON keyed by policy name.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--trace", "trace_dir", type=click.Path(), default=None,
+              help="A trace folder (with --format azure2019: invocations.csv, durations.csv, "
+                   "memory.csv). Without it: the synthetic Huawei-schema trace.")
+@click.option("--format", "trace_format", type=click.Choice(FORMATS), default="huawei",
+              show_default=True, help="huawei: the seeded synthetic trace in the Huawei "
+              "schema; azure2019: the Azure Functions 2019 public format read from --trace.")
+@click.option("--warmup-minutes", type=int, default=240, show_default=True,
+              help="azure2019: minutes that only train the policies (sgcflow is tuned on "
+                   "them); later minutes are scored.")
+@click.option("--arrivals", type=click.Choice(PLACEMENTS), default="poisson",
+              show_default=True, help="azure2019: place a minute's invocations as seeded "
+              "Poisson arrivals or evenly spaced.")
+@click.option("--drop-malformed", is_flag=True,
+              help="azure2019: drop malformed rows (reported on stderr) instead of refusing.")
 @click.option("--days", default=2.0, show_default=True)
 @click.option("--functions-per-region", default=40, show_default=True)
 @click.option("--jobs-per-region", default=6, show_default=True)
-def simulate(as_json: bool, seed: int, days: float, functions_per_region: int,
-             jobs_per_region: int) -> None:
-    """Replay the synthetic trace + an sgcflow job mix against every policy, side by side."""
-    from coordinator.warmpool.simulator import experiment
+def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
+             warmup_minutes: int, arrivals: str, drop_malformed: bool, days: float,
+             functions_per_region: int, jobs_per_region: int) -> None:
+    """Replay a trace + an sgcflow job mix against every policy, side by side."""
+    if trace_format == "azure2019":
+        results = _floats(_azure(trace_dir, warmup_minutes, seed, arrivals, drop_malformed,
+                                 jobs_per_region))
+    else:
+        if trace_dir is not None:
+            raise click.UsageError("--trace: only --format azure2019 reads a trace folder; "
+                                   "--format huawei generates its synthetic trace")
+        from coordinator.warmpool.simulator import experiment
 
-    results = _floats(experiment(seed, days, functions_per_region, jobs_per_region))
+        results = _floats(experiment(seed, days, functions_per_region, jobs_per_region))
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
+    _print_policies(results)
+
+
+def _azure(trace_dir: str | None, warmup_minutes: int, seed: int, arrivals: str,
+           drop_malformed: bool, jobs: int) -> dict:
+    from coordinator.warmpool import azure2019, realtrace
+
+    if trace_dir is None:
+        raise click.UsageError("--trace: --format azure2019 needs a trace folder")
+    if not 0 <= jobs <= 100:
+        raise click.UsageError(f"--jobs-per-region: expected 0..100, got {jobs}")
+    try:
+        trace = azure2019.load(Path(trace_dir), drop_malformed)
+        if trace.report.rows_malformed:
+            click.echo(f"dropped {trace.report.summary()}", err=True)
+        return realtrace.experiment(trace, warmup_minutes, seed, arrivals, jobs)
+    except azure2019.TraceError as error:
+        raise click.UsageError(str(error)) from error
+
+
+def _print_policies(results: dict) -> None:
     for scope in ("all", "trace", "jobs"):
         click.echo(f"== {scope}")
         click.echo(f"{'policy':18}" + "".join(f"{c:>13}" for c in POLICY_COLUMNS.values()))
@@ -96,8 +141,14 @@ def simulate(as_json: bool, seed: int, days: float, functions_per_region: int,
             row = entry if scope == "all" else entry[scope]
             click.echo(f"{name:18}" + "".join(f"{row[c]:>13.4g}" for c in POLICY_COLUMNS))
     jobs = results["sgcflow"]["jobs"]
-    click.echo(f"sgcflow job plans: ${jobs['plan_dollars']:.2f} vs "
-               f"${jobs['all_day_warm_dollars']:.2f} keeping 256 workers warm all day")
+    if "all_day_warm_dollars" in jobs:
+        click.echo(f"sgcflow job plans: ${jobs['plan_dollars']:.2f} vs "
+                   f"${jobs['all_day_warm_dollars']:.2f} keeping 256 workers warm all day")
+    tuning = results["sgcflow"].get("tuning")
+    if tuning and "exchange_gb_s" in tuning:
+        click.echo(f"sgcflow background policy tuned on {tuning['tuned_on']}: exchange "
+                   f"{tuning['exchange_gb_s']:g} GB-s per cold start, min history "
+                   f"{tuning['min_history']:g}")
 
 
 @warmpool.command()

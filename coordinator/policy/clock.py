@@ -27,6 +27,9 @@ def end_of_round(policy: WaitPolicy, make_view: ViewFactory, workers: np.ndarray
     order = np.argsort(times, kind="stable")
     workers, times = np.asarray(workers)[order], np.asarray(times, dtype=float)[order]
     n = len(times)
+    # Workers arriving at the same instant arrive together: only prefixes that end a run of
+    # equal times are states the round can be in.
+    cuts = [0] + [k for k in range(1, n + 1) if k == n or times[k] > times[k - 1]]
 
     def attempt(k: int) -> tuple[float, Decision] | None:
         """The policy's stop within [time of arrival k, time of arrival k + 1), if any."""
@@ -43,7 +46,7 @@ def end_of_round(policy: WaitPolicy, make_view: ViewFactory, workers: np.ndarray
                 return wake, decision
         return None
 
-    low, high = 0, n  # invariant: no stop before arrival `low`; stop by arrival `high`
+    low, high = 0, len(cuts) - 1  # indices into cuts: no stop at cuts[low], stop by cuts[high]
     found = attempt(n)
     if found is None:
         raise RuntimeError(f"policy {policy.describe()} did not stop with every worker arrived")
@@ -52,7 +55,7 @@ def end_of_round(policy: WaitPolicy, make_view: ViewFactory, workers: np.ndarray
         return first
     while high - low > 1:
         mid = (low + high) // 2
-        result = attempt(mid)
+        result = attempt(cuts[mid])
         if result is None:
             low = mid
         else:

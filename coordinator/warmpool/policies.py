@@ -2,9 +2,9 @@
 
 Per-stream policies see the idle times (gap from the end of one execution to the next call) and
 return, for the gap after each execution, a loaded window ``[a, b]`` relative to that end: the
-next call is warm iff ``a <= gap <= b`` and the environment idles ``max(0, min(b, gap) - a)``
-(a = 0 means "stay loaded", a > 0 means "unload, pre-warm at a"). FaasCache is global per region
-(a memory-bounded cache) and lives in ``faascache.py``.
+next call is warm iff ``a <= gap <= b`` or the gap is zero (still loaded), and the environment
+idles ``max(0, min(b, gap) - a)`` (a = 0 means "stay loaded", a > 0 means "unload, pre-warm
+at a"). FaasCache is global per region (a memory-bounded cache) and lives in ``faascache.py``.
 
 Sources: fixed keep-alive (Huawei 60 s, AWS-era 10 min); hybrid histogram (Shahrad et al.,
 "Serverless in the Wild", ATC 2020: 1-minute bins over 4 h, pre-warm at the 5th percentile minus
@@ -31,9 +31,15 @@ class Outcome:
     idle_s: float  # per environment of the stream (multiply by weight)
 
 
-def gaps(times: np.ndarray, duration_s: float) -> np.ndarray:
-    """Idle time before each call after the first: next start minus previous end (>= 0)."""
-    return np.maximum(np.diff(times) - duration_s, 0.0)
+def gaps(times: np.ndarray, duration_s: float | np.ndarray) -> np.ndarray:
+    """Idle time before each call after the first: next start minus previous end (>= 0).
+
+    ``duration_s`` is one execution time for all calls or one per call.
+    """
+    duration = np.asarray(duration_s, dtype=float)
+    if duration.ndim:
+        return np.maximum(times[1:] - times[:-1] - duration[:-1], 0.0)
+    return np.maximum(np.diff(times) - duration, 0.0)
 
 
 def keep_alive_cold(times: np.ndarray, duration_s: float, keep_alive_s: float) -> np.ndarray:
@@ -41,15 +47,23 @@ def keep_alive_cold(times: np.ndarray, duration_s: float, keep_alive_s: float) -
     return np.r_[True, gaps(times, duration_s) > keep_alive_s] if len(times) else np.zeros(0, bool)
 
 
-def window_outcome(times: np.ndarray, duration_s: float, windows: np.ndarray,
-                   horizon_s: float) -> Outcome:
-    """Apply per-gap windows (shape (calls, 2), row i after call i) to a stream, vectorised."""
+def window_outcome(times: np.ndarray, duration_s: float | np.ndarray, windows: np.ndarray,
+                   horizon_s: float, scored_from_s: float = 0.0) -> Outcome:
+    """Apply per-gap windows (shape (calls, 2), row i after call i) to a stream, vectorised.
+
+    Idle time before ``scored_from_s`` (the warm-up) is not counted.
+    """
     if len(times) == 0:
         return Outcome(np.zeros(0, bool), 0.0)
-    after = np.r_[gaps(times, duration_s), max(0.0, horizon_s - times[-1] - duration_s)]
+    ends = times + duration_s
+    after = np.r_[gaps(times, duration_s), max(0.0, horizon_s - ends[-1])]
     start, end = windows[:, 0], windows[:, 1]
-    warm = (after >= start) & (after <= end)
-    idle = np.where(after >= start, np.maximum(0.0, np.minimum(end, after) - start), 0.0)
+    # no idle time at all: the call finds the environment still loaded, whatever the window
+    warm = ((after >= start) & (after <= end)) | (after <= 0.0)
+    loaded_from = ends + start
+    loaded_until = ends + np.minimum(end, after)
+    idle = np.where(after >= start,
+                    np.maximum(0.0, loaded_until - np.maximum(loaded_from, scored_from_s)), 0.0)
     cold = np.r_[True, ~warm[:-1]]
     return Outcome(cold, float(idle.sum()))
 
@@ -62,8 +76,9 @@ class StreamPolicy:
     def windows(self, stream: Stream) -> np.ndarray:
         raise NotImplementedError
 
-    def run(self, streams: list[Stream], horizon_s: float) -> list[Outcome]:
-        return [window_outcome(s.times, s.duration_s, self.windows(s), horizon_s)
+    def run(self, streams: list[Stream], horizon_s: float,
+            scored_from_s: float = 0.0) -> list[Outcome]:
+        return [window_outcome(s.times, s.duration_s, self.windows(s), horizon_s, scored_from_s)
                 for s in streams]
 
 
@@ -136,3 +151,42 @@ class QuantileWindow(StreamPolicy):
             gaps(stream.times, stream.duration_s), self.head, self.tail, self.history,
             self.min_margin_s, self.relative_margin, self.spread_margin, self.prewarm_min_s,
             self.exchange_s)
+
+
+class IdleForecast(StreamPolicy):
+    """sgcflow's policy for background apps: per-app idle-time forecast priced in GB-s.
+
+    The hybrid histogram's fixed 5th/99th percentiles and 1-minute bins ignore what a window
+    costs; here the window after each call is chosen on the app's own last ``history`` idle
+    times to maximise ``exchange_gb_s / memory`` x warm calls - idle seconds (ski rental per app,
+    memory-aware), over several pre-warm points (head quantiles) and every end. A rare long idle
+    time in a busy app is cheap to cover, a small app may idle longer for the same GB-s, and a
+    sparse irregular app is let go. ``exchange_gb_s`` is tuned on warm-up minutes only
+    (``coordinator.warmpool.tuning``).
+    """
+
+    name = "idle-forecast"
+
+    def __init__(self, exchange_gb_s: float = 400.0, history: int = 1024,
+                 heads: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.10),
+                 min_margin_s: float = 2.0, relative_margin: float = 0.20,
+                 prewarm_min_s: float = 60.0, min_keep_s: float = 300.0,
+                 cap_s: float = 4 * 3600.0, stride: int = 4, min_history: int = 8,
+                 period_window: int = 32, band_s: float = 90.0, surprise: float = 1.0,
+                 period_min_calls: int = 8):
+        if exchange_gb_s <= 0 or history < 4 or stride < 1:
+            raise ValueError("exchange_gb_s must be > 0, history >= 4 and stride >= 1")
+        self.exchange_gb_s, self.history, self.heads = exchange_gb_s, history, heads
+        self.min_margin_s, self.relative_margin = min_margin_s, relative_margin
+        self.prewarm_min_s, self.cap_s, self.stride = prewarm_min_s, cap_s, stride
+        self.min_keep_s, self.min_history = min_keep_s, min_history
+        self.period_window, self.band_s, self.surprise = period_window, band_s, surprise
+        self.period_min_calls = period_min_calls
+
+    def windows(self, stream: Stream) -> np.ndarray:
+        times = np.asarray(stream.times, dtype=float)
+        return kernels.forecast_windows(
+            times, times + stream.duration_s, stream.memory_gb, self.exchange_gb_s, self.history,
+            np.asarray(self.heads, dtype=float), self.min_margin_s, self.relative_margin,
+            self.prewarm_min_s, self.min_keep_s, self.cap_s, self.stride, self.min_history,
+            self.period_window, self.band_s, self.surprise, self.period_min_calls)

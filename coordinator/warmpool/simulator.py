@@ -62,10 +62,11 @@ class SgcflowPolicy:
             result.append((plan.region, plan.amount, ready, release))
         return result
 
-    def run(self, all_streams: list[Stream], horizon_s: float) -> list[Outcome]:
+    def run(self, all_streams: list[Stream], horizon_s: float,
+            scored_from_s: float = 0.0) -> list[Outcome]:
         cover = self.coverage()
         unplanned = [s for s in all_streams if not s.planned]
-        outcomes = iter(self.unplanned.run(unplanned, horizon_s))
+        outcomes = iter(self.unplanned.run(unplanned, horizon_s, scored_from_s))
         result = []
         for stream in all_streams:
             if not stream.planned:
@@ -74,19 +75,23 @@ class SgcflowPolicy:
             top = stream.layer + stream.weight - 1
             windows = sorted((ready, release) for region, amount, ready, release in cover
                              if region == stream.region and amount >= top and ready < release)
-            result.append(self._planned(stream, np.array(windows).reshape(-1, 2)))
+            result.append(self._planned(stream, np.array(windows).reshape(-1, 2),
+                                        scored_from_s))
         return result
 
-    def _planned(self, stream: Stream, windows: np.ndarray) -> Outcome:
+    def _planned(self, stream: Stream, windows: np.ndarray, scored_from_s: float = 0.0
+                 ) -> Outcome:
         times = stream.times
         slot = np.searchsorted(windows[:, 0], times, side="right") - 1
         inside = (slot >= 0) & (times <= windows[np.maximum(slot, 0), 1])
         gap_before = np.r_[np.inf, gaps(times, stream.duration_s)]
         cold = ~inside & (gap_before > self.fallback_keep_s)
-        busy = stream.duration_s * inside.sum()
+        scored = times >= scored_from_s
+        busy = float(np.sum((stream.ends - np.maximum(times, scored_from_s))[inside & scored]))
         after = np.r_[gaps(times, stream.duration_s), self.fallback_keep_s]
-        idle = float(np.sum(windows[:, 1] - windows[:, 0])) - busy
-        idle += float(np.minimum(after[~inside], self.fallback_keep_s).sum())
+        covered = np.maximum(0.0, windows[:, 1] - np.maximum(windows[:, 0], scored_from_s))
+        idle = float(np.sum(covered)) - busy
+        idle += float(np.minimum(after[~inside & scored], self.fallback_keep_s).sum())
         return Outcome(cold, max(0.0, idle))
 
 
@@ -133,48 +138,62 @@ def job_mix(seed: int = 0, regions: tuple[str, ...] = ("us-east-1", "eu-west-2")
 
 def default_policies(workload: Workload, plans: list[JobPlan], job_ends: dict[str, float],
                      seed: int = 0, cache_share: float = 0.25) -> list:
-    """All policies side by side.
+    """All policies side by side on a workload (see ``policies_for``)."""
+    return policies_for(streams(workload), plans, job_ends, seed, cache_share)
+
+
+def policies_for(all_streams: list[Stream], plans: list[JobPlan], job_ends: dict[str, float],
+                 seed: int = 0, cache_share: float = 0.25, unplanned=None) -> list:
+    """All policies side by side; ``unplanned`` is sgcflow's policy for the background streams.
 
     FaasCache's memory per region: room for every planned worker environment plus
     ``cache_share`` of the memory all unplanned environments would take if all were warm.
     """
     capacity: dict[str, float] = {}
-    for stream in streams(workload):
+    for stream in all_streams:
         share = 1.0 if stream.planned else cache_share
         capacity[stream.region] = (capacity.get(stream.region, 0.0)
                                    + share * stream.weight * stream.memory_gb)
+    ours = SgcflowPolicy([plan_job(plan) for plan in plans], job_ends, seed)
+    if unplanned is not None:
+        ours.unplanned = unplanned
     return [
         KeepAlive(60.0, "keep-alive-60s"),
         KeepAlive(600.0, "keep-alive-10min"),
         HybridHistogram(),
         FaasCache(capacity),
-        SgcflowPolicy([plan_job(plan) for plan in plans], job_ends, seed),
+        ours,
     ]
 
 
-def metrics(all_streams: list[Stream], outcomes: list[Outcome], workload: Workload,
-            plans: dict[str, RegionPlan] | None = None) -> dict[str, float]:
-    """Aggregate one policy's outcomes (see the module docstring for the definitions)."""
+def metrics(all_streams: list[Stream], outcomes: list[Outcome], workload: Workload | None = None,
+            plans: dict[str, RegionPlan] | None = None, scored_from_s: float = 0.0
+            ) -> dict[str, float]:
+    """Aggregate one policy's outcomes (see the module docstring for the definitions); only
+    calls at or after ``scored_from_s`` count (their idle time was clipped by the policy)."""
     requests = cold = cold_s = idle_gb_s = cold_gb_s = 0.0
     worker_cold = worker_cold_late = 0.0
     per_function: dict[int, list[float]] = {}
     late_after = _lead_deadlines(plans or {})
     for stream, outcome in zip(all_streams, outcomes, strict=True):
-        n_cold = float(outcome.cold.sum()) * stream.weight
-        requests += len(stream.times) * stream.weight
+        scored = stream.times >= scored_from_s
+        cold_mask = outcome.cold & scored
+        n_cold = float(cold_mask.sum()) * stream.weight
+        n_requests = float(stream.requests[scored].sum()) * stream.weight
+        requests += n_requests
         cold += n_cold
-        seconds = float(stream.costs[outcome.cold].sum()) * stream.weight
+        seconds = float(stream.costs[cold_mask].sum()) * stream.weight
         cold_s += seconds
         cold_gb_s += seconds * stream.memory_gb
         idle_gb_s += outcome.idle_s * stream.weight * stream.memory_gb
         totals = per_function.setdefault(stream.func, [0.0, 0.0])
         totals[0] += n_cold
-        totals[1] += len(stream.times) * stream.weight
+        totals[1] += n_requests
         if stream.planned:
             worker_cold += n_cold
             deadline = late_after.get(stream.region)
             if deadline is not None:
-                cold_times = stream.times[outcome.cold]
+                cold_times = stream.times[cold_mask]
                 worker_cold_late += stream.weight * float(np.sum(_after_lead(cold_times,
                                                                              deadline)))
     rates = [c / r for c, r in per_function.values() if r > 0]
@@ -218,17 +237,24 @@ def simulate(workload: Workload, policies: list, plans: list[JobPlan] | None = N
     With ``breakdown`` each result also has ``trace`` (unplanned functions) and ``jobs``
     (planned sgcflow workers) computed from the same run.
     """
-    all_streams = streams(workload)
+    return simulate_streams(streams(workload), workload.horizon_s, policies, plans, breakdown)
+
+
+def simulate_streams(all_streams: list[Stream], horizon_s: float, policies: list,
+                     plans: list[JobPlan] | None = None, breakdown: bool = False,
+                     scored_from_s: float = 0.0) -> dict[str, dict]:
+    """``simulate`` on prepared streams, scoring only from ``scored_from_s`` (the warm-up end)."""
     region_plans = {p.job_id: plan_job(p) for p in plans or []}
     results: dict[str, dict] = {}
     for policy in policies:
-        outcomes = policy.run(all_streams, workload.horizon_s)
-        entry: dict = metrics(all_streams, outcomes, workload, region_plans)
+        outcomes = policy.run(all_streams, horizon_s, scored_from_s)
+        entry: dict = metrics(all_streams, outcomes, None, region_plans, scored_from_s)
         if breakdown:
             for label, planned in (("trace", False), ("jobs", True)):
                 chosen = [i for i, s in enumerate(all_streams) if s.planned == planned]
                 entry[label] = metrics([all_streams[i] for i in chosen],
-                                       [outcomes[i] for i in chosen], workload, region_plans)
+                                       [outcomes[i] for i in chosen], None, region_plans,
+                                       scored_from_s)
         results[policy.name] = entry
     return results
 

@@ -83,17 +83,33 @@ class Workload:
 
 @dataclass(frozen=True)
 class Stream:
-    """``weight`` identical environments of one function, each serving ``times`` one at a time."""
+    """``weight`` identical environments of one function, each serving ``times`` one at a time.
+
+    ``duration_s`` is one execution time for every call or one per call (busy periods of an
+    Azure app); ``calls`` counts the requests each call stands for (default one each): a busy
+    period that folds several overlapping invocations is one call that can be cold at most once.
+    """
 
     func: int
     layer: int  # first environment index (1-based) of the group
     times: np.ndarray
     costs: np.ndarray
-    duration_s: float
+    duration_s: float | np.ndarray
     memory_gb: float
     weight: int
     region: str
     planned: bool
+    calls: np.ndarray | None = None
+
+    @property
+    def requests(self) -> np.ndarray:
+        """Requests per call (ones unless busy periods were folded)."""
+        return np.ones(len(self.times)) if self.calls is None else self.calls
+
+    @property
+    def ends(self) -> np.ndarray:
+        """When each call's execution ends."""
+        return self.times + self.duration_s
 
 
 def streams(workload: Workload) -> list[Stream]:
