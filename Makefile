@@ -4,12 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench lint synth deploy clean venv
+.PHONY: demo test test-fast bench lint synth diff deploy deploy-local destroy clean venv
 
 REGIONS ?= us-east-1
 ARCH ?= x86_64
 # The CDK CLI, pinned to the newest 2.x that reads aws-cdk-lib 2.275's cloud assembly (3.x refuses it).
-CDK := npx --yes aws-cdk@2.1148.1
+# It needs Node.js 18 or newer (its package's engines field; tested with Node 20). Override with
+# CDK=/path/to/cdk to use an installed CLI.
+CDK ?= npx --yes aws-cdk@2.1148.1
+# What `make deploy` asks before applying security-sensitive changes (new IAM grants, policies):
+#   broadening (default) - ask on a terminal; without a terminal stop and say how to go on
+#   never                - apply without asking (CI: review `make diff` first)
+#   any-change           - ask before every change
+APPROVAL ?= broadening
+APPROVALS := broadening never any-change
+# `make deploy-local`: port of the local moto server on 127.0.0.1 (0 = any free port).
+PORT ?= 0
+CDK_CONTEXT = -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=full
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,11 +53,31 @@ lint: $(STAMP)
 synth: $(STAMP)
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python app.py -c regions=$(REGIONS) -c architecture=$(ARCH)
 
+## What `make deploy` would change in your account (no change is made).
+diff: $(STAMP)
+	$(BIN)/python -m infra.packaging $(ARCH)
+	$(CDK) diff --all $(CDK_CONTEXT)
+
 ## Deploy with your AWS credentials: bundles the Lambda dependency layer, then cdk bootstrap + deploy.
 deploy: $(STAMP)
+	@case " $(APPROVALS) " in *" $(APPROVAL) "*) ;; \
+	  *) echo "APPROVAL: must be one of $(APPROVALS), got '$(APPROVAL)'" >&2; exit 2;; esac
+	@if [ "$(APPROVAL)" != never ] && [ ! -t 0 ]; then \
+	  echo "make deploy: no terminal to approve security-sensitive changes (APPROVAL=$(APPROVAL))." >&2; \
+	  echo "  Review them with 'make diff', then run 'make deploy APPROVAL=never'." >&2; exit 2; fi
 	$(BIN)/python -m infra.packaging $(ARCH)
-	$(CDK) bootstrap -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=full
-	$(CDK) deploy --all -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=full
+	$(CDK) bootstrap $(CDK_CONTEXT)
+	$(CDK) deploy --all --require-approval $(APPROVAL) $(CDK_CONTEXT)
+
+## The real cdk bootstrap + deploy against a local moto server, a job on the deployed stack, a
+## redeploy that must change nothing, and the IAM audit (no AWS account needed; ~2 minutes).
+deploy-local: $(STAMP)
+	$(BIN)/python -m infra.deploy_local --port $(PORT) --cdk "$(CDK)"
+
+## Remove the stack from your account. The data bucket and the job table are kept (RETAIN):
+## the README says how to delete them. FORCE=1 skips the confirmation (no terminal needed).
+destroy: $(STAMP)
+	$(CDK) destroy --all $(if $(FORCE),--force,) -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=auto
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache
+	rm -rf $(VENV) cdk.out .pytest_cache build

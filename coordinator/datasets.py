@@ -29,6 +29,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coordinator.limits import (
+    MAX_CELLS,
+    MAX_CLASSES,
+    MAX_FEATURES,
+    MAX_FILE_BYTES,
+    MAX_PARTITIONS,
+    MAX_ROWS,
+)
 from functions.partitions import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
 
 BUILTIN = ("digits", "digits-parity", "synthetic")
@@ -77,9 +85,15 @@ def load(name: str, *, rows: int = 16384, features: int = 64, classes: int = 2, 
 
 def synthetic(rows: int, features: int, classes: int = 2, seed: int = 0) -> Table:
     """Seeded Gaussian features, labels sampled from softmax(X W* + b*); optimum for 2 classes."""
-    for name, value, low in (("rows", rows, 1), ("features", features, 1), ("classes", classes, 2)):
-        if value < low:
-            raise DatasetError(name, f"must be >= {low}, got {value}")
+    for name, value, low, high in (("rows", rows, 1, MAX_ROWS),
+                                   ("features", features, 1, MAX_FEATURES),
+                                   ("classes", classes, 2, MAX_CLASSES)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) \
+                or not low <= value <= high:
+            raise DatasetError(name, f"must be an integer in [{low}, {high}], got {value!r}")
+    if rows * features > MAX_CELLS:
+        raise DatasetError("rows", f"rows x features = {rows * features} exceeds "
+                                   f"{MAX_CELLS} values (about 1 GB of float32)")
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((rows, features)).astype(np.float32)
     W = rng.standard_normal((features, classes)) * (2.0 / np.sqrt(features))
@@ -122,14 +136,21 @@ def partition_rows(n_rows: int, k: int | None = None,
     if (k is None) == (sizes is None):
         raise DatasetError("k/sizes", "give exactly one of k (equal partitions) or sizes")
     if sizes is None:
-        if not isinstance(k, int) or k < 1:
-            raise DatasetError("k", f"must be a positive integer, got {k!r}")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_PARTITIONS:
+            raise DatasetError("k", f"must be an integer in [1, {MAX_PARTITIONS}], got {k!r}")
         if k > n_rows:
             raise DatasetError("k", f"{k} partitions but only {n_rows} rows")
         return [len(part) for part in np.array_split(np.arange(n_rows), k)]
-    fractions = np.asarray(sizes, dtype=float)
-    if fractions.ndim != 1 or fractions.size == 0 or (fractions <= 0).any():
-        raise DatasetError("sizes", f"must be a non-empty list of positive fractions, got {sizes}")
+    if n_rows < 1:
+        raise DatasetError("rows", "the dataset has no row")
+    try:
+        fractions = np.asarray(sizes, dtype=float)
+    except (TypeError, ValueError):
+        raise DatasetError("sizes", f"must be a list of numbers, got {sizes!r}"[:200]) from None
+    if fractions.ndim != 1 or fractions.size == 0 or fractions.size > MAX_PARTITIONS or not (
+            np.isfinite(fractions).all() and (fractions > 0).all() and (fractions <= 1).all()):
+        raise DatasetError("sizes", f"must be 1..{MAX_PARTITIONS} fractions in (0, 1], "
+                                    f"got {sizes}"[:300])
     if abs(fractions.sum() - 1.0) > 1e-9:
         raise DatasetError("sizes", f"fractions must sum to 1, got {fractions.sum():.12g}")
     exact = fractions * n_rows
@@ -145,6 +166,9 @@ def prepare(table: Table, destination: str, *, k: int | None = None,
             sizes: list[float] | None = None, seed: int = 0, shuffle: bool = True,
             s3: Any = None) -> dict[str, Any]:
     """Write ``table`` as partitions + manifest under ``destination`` (folder or s3://bucket/prefix)."""
+    if not isinstance(destination, str) or not destination.strip():
+        raise DatasetError("destination", "must be a folder or s3://bucket/prefix, got "
+                                          f"{destination!r}")
     counts = partition_rows(len(table.labels), k=k, sizes=sizes)
     order = np.random.default_rng(seed).permutation(len(table.labels)) if shuffle else None
     features = table.features[order] if shuffle else table.features
@@ -177,6 +201,13 @@ class _LocalWriter:
         self.folder = Path(folder)
 
     def write_all(self, parts: dict[str, bytes], manifest: bytes) -> None:
+        try:
+            self._write_all(parts, manifest)
+        except OSError as error:  # read-only, /proc, a file in the way, disk full
+            raise DatasetError("destination", f"cannot write {self.folder}: "
+                                              f"{error.strerror or error}") from None
+
+    def _write_all(self, parts: dict[str, bytes], manifest: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / MANIFEST).unlink(missing_ok=True)
         written = []
@@ -229,16 +260,31 @@ def _parquet_bytes(columns: list[str], features: np.ndarray, labels: np.ndarray)
 
 
 def _read_file(path: Path) -> pa.Table:
-    if path.suffix == ".parquet":
-        return pq.read_table(path)
-    import pyarrow.csv as pacsv
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DatasetError("dataset", f"{path} has {size} bytes; the limit is {MAX_FILE_BYTES}")
+    try:
+        if path.suffix == ".parquet":
+            return pq.read_table(path)
+        import pyarrow.csv as pacsv
 
-    return pacsv.read_csv(path)
+        return pacsv.read_csv(path)
+    except (pa.ArrowException, OSError) as error:  # corrupt, truncated, not this format
+        message = " ".join(str(error).split())[:300]
+        raise DatasetError("dataset", f"cannot read {path} as {path.suffix[1:]}: {message}") \
+            from None
 
 
 def _from_arrow(name: str, table: pa.Table, label_column: str) -> Table:
-    if label_column not in table.column_names:
-        raise DatasetError("label_column", f"{label_column!r} not among {table.column_names}")
+    names = table.column_names
+    duplicates = sorted({c for c in names if names.count(c) > 1})
+    if duplicates:
+        raise DatasetError(f"column {duplicates[0]!r}", f"appears {names.count(duplicates[0])} "
+                                                        "times: column names must be unique")
+    if label_column not in names:
+        raise DatasetError("label_column", f"{label_column!r} not among {names}"[:300])
+    if table.num_rows == 0:
+        raise DatasetError("rows", f"{name} has no row")
     columns = {}
     for column_name in table.column_names:
         column_type = table.schema.field(column_name).type
@@ -266,6 +312,10 @@ def _checked(name: str, X: Any, labels: Any, columns: list[str], extra: dict,
         raise DatasetError(f"column {label_column!r}", f"NaN/inf at row {bad[0]}")
     if (labels < 0).any() or (labels != np.round(labels)).any():
         raise DatasetError(f"column {label_column!r}", "labels must be class indices 0, 1, ...")
+    if labels.size and labels.max() >= MAX_CLASSES:
+        raise DatasetError(f"column {label_column!r}", f"largest label {labels.max():.0f} would "
+                                                       f"mean more than {MAX_CLASSES} classes "
+                                                       "(labels are class indices 0..C-1)")
     if (np.abs(X) > np.finfo(np.float32).max).any():
         raise DatasetError("features", "values overflow float32")
     return Table(name, X.astype(np.float32), labels.astype(np.int64), list(columns), extra)

@@ -1,5 +1,8 @@
 """`sgc demo`: several models trained at once with M-SGC and with GC, same injected stragglers.
 
+The models: softmax regression and two deep MLPs (two tanh layers of 256 and of 128 units) on
+scikit-learn's digits; each run's accuracy and parameters are compared with a numpy reference.
+
 Everything runs locally: an in-process emulator (moto + the real handlers), one job per scheme
 through the real state machine, and a full-batch numpy reference of the same training. Writes
 ``demo.md`` (the table), ``demo.json`` and ``demo.png`` (loss curves + straggler timeline).
@@ -27,11 +30,14 @@ def demo_specs(workers: int, iterations: int | None = None) -> dict[str, dict]:
     lam = max(2, workers // 16)
     iterations = iterations or (8 if workers < 128 else 4)
     base = {
-        "dataset": {"name": "synthetic", "rows": max(4096, 64 * workers), "features": 16,
-                    "classes": 4, "seed": 1},
-        "models": [{"kind": "softmax", "lr": 0.5, "seed": 0},
-                   {"kind": "softmax", "lr": 0.1, "seed": 1},
-                   {"kind": "mlp", "hidden": 16, "lr": 0.3, "seed": 2}],
+        # scikit-learn's digits (1797 8x8 images, 10 classes): a linear model and two deep MLPs
+        # (85k and 26k parameters), whose accuracy the report sets against the numpy reference
+        "dataset": {"name": "digits"},
+        "models": [{"kind": "softmax", "lr": 0.01, "seed": 0},
+                   {"kind": "mlp", "hidden": [256, 256], "activation": "tanh", "lr": 0.3,
+                    "seed": 1},
+                   {"kind": "mlp", "hidden": [128, 128], "activation": "tanh", "lr": 0.1,
+                    "seed": 2}],
         "iterations": iterations, "workers": workers,
         # In-process workers share 2 cores: the deadline grows with their number. An injected
         # straggler finishes 3 x deadline + 1 s late (the default), so a round that also has

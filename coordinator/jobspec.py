@@ -8,7 +8,8 @@ once. Example (``sgc submit --help`` shows it too)::
     models:                         # trained at once; scheme job j = iteration ceil(j/M)
       - {kind: softmax, lr: 0.5}    #   of model (j-1) mod M, so M >= T + 1
       - {kind: logreg, lr: 0.5}
-      - {kind: mlp, hidden: 16, lr: 0.2, seed: 1}
+      - {kind: mlp, hidden: 16, lr: 0.2, seed: 1}                       # one hidden layer
+      - {kind: mlp, hidden: [256, 256], activation: tanh, lr: 0.1}      # deep (relu|tanh)
     iterations: 10                  # per model
     workers: 256
     scheme: {name: m-sgc, B: 1, W: 2, lam: 27}
@@ -16,25 +17,64 @@ once. Example (``sgc submit --help`` shows it too)::
     stragglers: {model: bursty, B: 1, W: 2, lam: 20, seed: 7}   # emulation only
     faults: [{round: 2, worker: 5, kind: raise}]                  # emulation only
     region: us-east-1
+
+Limits (every number must also be finite; an error names the field path and the range):
+
+- the file: at most 1 MiB of UTF-8, 32 levels deep, 64 YAML aliases, 100,000 values once aliases
+  are expanded (``coordinator/safeload.py``); ``name``: 1-64 characters from ``A-Z a-z 0-9 . _ -``
+  starting with a letter or digit; ``region``/``regions``: 1-16 AWS region names
+  (``us-east-1``, ``us-gov-west-1``: ``^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$``);
+- ``workers`` 1..1000; ``iterations`` 1..100,000; ``models`` 1..64 entries, ``lr`` in (0, 1000],
+  ``seed`` 0..2**32-1, ``hidden`` 1..65,536;
+- ``dataset``: ``name`` 1-255 characters; ``rows`` 1..100,000,000, ``features`` 1..1,000,000,
+  ``classes`` 2..100,000, ``seed`` 0..2**32-1;
+- ``scheme``: integer parameters 0..1000 (the scheme library checks the rest);
+- ``wait``: ``deadline_s`` in (0, 900], ``mu`` in [0, 1000], ``hard_limit_s`` in (0, 3600];
+- ``stragglers``: ``B``, ``W``, ``lam``, ``s`` 0..workers (the scheme library checks bursts),
+  ``p``, ``p_good_to_bad``, ``p_bad_to_good``, ``rate`` in [0, 1], ``seed`` 0..2**32-1,
+  ``delay_s`` in [0, 900], ``time_scale`` in (0, 100], ``rounds`` {round 1..100,000: [workers]};
+- ``faults``: at most 10,000, ``round`` 1..100,000, ``worker`` 0..workers-1;
+- and the resource estimate of ``coordinator/budget.py`` (dataset bytes, parameters, worker and
+  coordinator memory, S3 traffic) against the worker's memory and the configurable caps.
+
+All of it is checked here, before any AWS call: ``sgc submit`` refuses a bad spec without
+credentials or an emulator.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from coordinator import budget, safeload
+from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
 from coordinator.schemes import SCHEMES, make_scheme
+from coordinator.speccheck import Checker, field_key, show
+from coordinator.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, stragglers
+from functions.model_budget import mlp_fields, worker_fit_errors
 
 MODEL_KINDS = ("logreg", "softmax", "mlp")
-STRAGGLER_MODELS = ("bursty", "per-round", "iid", "gilbert-elliot", "fixed", "none")
-FAULT_KINDS = ("raise", "garbage")
 TOP_LEVEL = ("name", "dataset", "models", "iterations", "workers", "scheme", "wait",
              "stragglers", "faults", "region", "regions")
 MAX_WORKERS = 1000  # the default Lambda account concurrency
+MAX_ITERATIONS = 100_000
+MAX_MODELS = 64
+MAX_LR = 1000.0
+MAX_HIDDEN = 65_536
+MAX_SCHEME_PARAM = 1000
+MAX_DEADLINE_S = 900.0  # the Lambda timeout ceiling
+MAX_HARD_LIMIT_S = 3600.0
+MAX_MU = 1000.0
+MAX_REGIONS = 16
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+
+
+_Checker = Checker  # the field checker (coordinator/speccheck.py)
+__all__ = ["FAULT_KINDS", "MODEL_KINDS", "STRAGGLER_MODELS", "JobSpec", "JobSpecError", "load",
+           "show", "validate"]
 
 
 class JobSpecError(ValueError):
@@ -73,89 +113,77 @@ class JobSpec:
         return make_scheme(self.raw["scheme"]["name"], n=self.workers, **params)
 
 
-class _Checker:
-    def __init__(self) -> None:
-        self.errors: list[tuple[str, str]] = []
-
-    def fail(self, where: str, message: str) -> None:
-        self.errors.append((where, message))
-
-    def integer(self, where: str, value: Any, low: int, high: int | None = None) -> int | None:
-        allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-                high is not None and value > high):
-            self.fail(where, f"must be {allowed}, got {value!r}")
-            return None
-        return value
-
-    def number(self, where: str, value: Any, low: float, *, strict: bool = True) -> float | None:
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and (
-            value > low if strict else value >= low)
-        if not ok:
-            self.fail(where, f"must be a number {'>' if strict else '>='} {low}, got {value!r}")
-            return None
-        return float(value)
-
-    def mapping(self, where: str, value: Any, allowed: tuple[str, ...]) -> dict | None:
-        if not isinstance(value, dict):
-            self.fail(where, f"must be a mapping with keys from {list(allowed)}, got {value!r}")
-            return None
-        for key in value:
-            if key not in allowed:
-                self.fail(f"{where}.{key}", f"unknown key; allowed {list(allowed)}")
-        return value
-
-
-def load(path: str | Path) -> JobSpec:
-    """Read and validate a YAML or JSON job spec file."""
-    text = Path(path).read_text()
+def load(path: str | Path, caps: budget.Caps | None = None) -> JobSpec:
+    """Read (size-, depth- and alias-bounded) and validate a YAML or JSON job spec file."""
     try:
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise JobSpecError([("(file)", f"{path} is not valid YAML/JSON: {error}")]) from error
-    return validate(data)
+        data = safeload.load_file(path)
+    except safeload.LoadError as error:
+        raise JobSpecError([("(file)", str(error))]) from None
+    return validate(data, caps)
 
 
-def validate(data: Any) -> JobSpec:
-    """Validate a job spec dict; raise JobSpecError listing every problem."""
-    check = _Checker()
+def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
+    """Validate a job spec dict; raise JobSpecError listing every problem (then the estimate)."""
+    check = Checker()
     if check.mapping("(top level)", data, TOP_LEVEL) is None:
         raise JobSpecError(check.errors)
-    raw: dict[str, Any] = {"name": str(data.get("name", "job"))}
+    raw: dict[str, Any] = {"name": _name(check, data.get("name", "job"))}
     workers = data.get("workers", 256)
     raw["workers"] = check.integer("workers", workers, 1, MAX_WORKERS)
-    raw["iterations"] = check.integer("iterations", data.get("iterations"), 1)
+    raw["iterations"] = check.integer("iterations", data.get("iterations"), 1, MAX_ITERATIONS)
     raw["models"] = _models(check, data.get("models"))
     raw["dataset"] = _dataset(check, data.get("dataset"))
     raw["wait"] = _wait(check, data.get("wait", {"deadline_s": 5.0}))
-    raw["stragglers"] = _stragglers(check, data.get("stragglers"), raw["workers"])
-    raw["faults"] = _faults(check, data.get("faults", []), raw["workers"])
+    raw["stragglers"] = stragglers(check, data.get("stragglers"), raw["workers"])
+    raw["faults"] = faults(check, data.get("faults", []), raw["workers"])
     raw["regions"] = _regions(check, data)
-    raw["scheme"] = _scheme(check, data.get("scheme"), raw["workers"], raw["models"])
+    built = _scheme(check, data.get("scheme"), raw["workers"], raw["models"])
+    raw["scheme"] = None if built is None else {"name": data["scheme"]["name"], **built.params}
+    if not check.errors:
+        check.errors += worker_fit_errors(raw, make_scheme)
     if check.errors:
         raise JobSpecError(check.errors)
+    if caps is None:
+        try:
+            caps = budget.Caps.from_env()
+        except ValueError as error:
+            raise JobSpecError([("(environment)", str(error))]) from None
+    errors = budget.check(raw, load=built.load, T=built.T, caps=caps)
+    if errors:
+        raise JobSpecError(errors)
     return JobSpec(raw)
 
 
+def _name(check: _Checker, name: Any) -> str | None:
+    if not isinstance(name, str) or not NAME.match(name):
+        check.fail("name", f"must be 1-64 characters from A-Z a-z 0-9 . _ - starting with a "
+                           f"letter or digit, got {show(name)}")
+        return None
+    return name
+
+
 def _models(check: _Checker, models: Any) -> list[dict] | None:
-    if not isinstance(models, list) or not models:
-        check.fail("models", f"must be a non-empty list of models, each with kind in "
-                             f"{list(MODEL_KINDS)}, got {models!r}")
+    if not isinstance(models, list) or not 1 <= len(models) <= MAX_MODELS:
+        check.fail("models", f"must be a non-empty list of at most {MAX_MODELS} models, each "
+                             f"with kind in {list(MODEL_KINDS)}, got {show(models)}")
         return None
     out = []
     for i, model in enumerate(models):
         where = f"models[{i}]"
-        if check.mapping(where, model, ("kind", "lr", "hidden", "seed")) is None:
+        if check.mapping(where, model, ("kind", "lr", "hidden", "activation", "seed")) is None:
             continue
         kind = model.get("kind")
         if kind not in MODEL_KINDS:
-            check.fail(f"{where}.kind", f"must be one of {list(MODEL_KINDS)}, got {kind!r}")
-        entry = {"kind": kind, "lr": check.number(f"{where}.lr", model.get("lr", 0.1), 0.0),
-                 "seed": check.integer(f"{where}.seed", model.get("seed", i), 0)}
+            check.fail(f"{where}.kind", f"must be one of {list(MODEL_KINDS)}, got {show(kind)}")
+        entry = {"kind": kind,
+                 "lr": check.number(f"{where}.lr", model.get("lr", 0.1), 0.0, high=MAX_LR),
+                 "seed": check.integer(f"{where}.seed", model.get("seed", i), 0, MAX_SEED)}
         if kind == "mlp":
-            entry["hidden"] = check.integer(f"{where}.hidden", model.get("hidden", 32), 1)
-        elif "hidden" in model:
-            check.fail(f"{where}.hidden", f"only kind mlp has a hidden layer (kind is {kind!r})")
+            entry.update(mlp_fields(model, where, check.fail))
+        else:
+            for key in ("hidden", "activation"):
+                if key in model:
+                    check.fail(f"{where}.{key}", f"only kind mlp has {key} (kind is {kind!r})")
         out.append(entry)
     return out
 
@@ -166,12 +194,15 @@ def _dataset(check: _Checker, dataset: Any) -> dict | None:
     if check.mapping("dataset", dataset, ("name", "seed", "rows", "features", "classes")) is None:
         return None
     name = dataset.get("name")
-    if not isinstance(name, str) or not name:
-        check.fail("dataset.name", f"must be a dataset name (e.g. 'digits'), got {name!r}")
+    if not isinstance(name, str) or not 1 <= len(name) <= 255 or "\x00" in name:
+        check.fail("dataset.name", f"must be a dataset name (e.g. 'digits') or a file path of "
+                                   f"at most 255 characters, got {show(name)}")
     out = {"name": name}
-    for key in ("seed", "rows", "features", "classes"):
+    bounds = {"seed": (0, MAX_SEED), "rows": (1, MAX_ROWS), "features": (1, MAX_FEATURES),
+              "classes": (2, MAX_CLASSES)}
+    for key, (low, high) in bounds.items():
         if key in dataset:
-            out[key] = check.integer(f"dataset.{key}", dataset[key], 0 if key == "seed" else 1)
+            out[key] = check.integer(f"dataset.{key}", dataset[key], low, high)
     return out
 
 
@@ -204,12 +235,14 @@ def _wait(check: _Checker, wait: Any) -> dict | None:
         return None
     out: dict[str, Any] = {}
     if has_deadline:
-        out["deadline_s"] = check.number("wait.deadline_s", wait["deadline_s"], 0.0)
+        out["deadline_s"] = check.number("wait.deadline_s", wait["deadline_s"], 0.0,
+                                         high=MAX_DEADLINE_S)
     else:
-        out["mu"] = check.number("wait.mu", wait["mu"], 0.0, strict=False)
+        out["mu"] = check.number("wait.mu", wait["mu"], 0.0, strict=False, high=MAX_MU)
     base = out.get("deadline_s") or 1.0
     out["hard_limit_s"] = check.number("wait.hard_limit_s",
-                                       wait.get("hard_limit_s", max(30.0, 10 * base)), 0.0)
+                                       wait.get("hard_limit_s", max(30.0, 10 * base)), 0.0,
+                                       high=MAX_HARD_LIMIT_S)
     if out.get("deadline_s") and out["hard_limit_s"] and out["hard_limit_s"] < out["deadline_s"]:
         check.fail("wait.hard_limit_s", f"must be >= wait.deadline_s ({out['deadline_s']})")
     if "clock" in wait:
@@ -217,88 +250,34 @@ def _wait(check: _Checker, wait: Any) -> dict | None:
     return out
 
 
-def _stragglers(check: _Checker, spec: Any, workers: int | None) -> dict | None:
-    if spec is None:
-        return {"model": "none"}
-    keys = ("model", "trace", "profile", "region", "time_scale", "seed", "B", "W", "lam", "s",
-            "p", "p_good_to_bad", "p_bad_to_good", "rate", "rounds", "delay_s")
-    if check.mapping("stragglers", spec, keys) is None:
-        return None
-    out = dict(spec)
-    if "trace" in spec:
-        if "model" in spec:
-            check.fail("stragglers", "give either model (a straggler model) or trace (a Parquet "
-                                     "file of per-round worker latencies), not both")
-        if not Path(str(spec["trace"])).exists():
-            check.fail("stragglers.trace", f"file not found: {spec['trace']}")
-        out["time_scale"] = check.number("stragglers.time_scale", spec.get("time_scale", 0.1), 0)
-        return out
-    model = spec.get("model")
-    if model not in STRAGGLER_MODELS:
-        check.fail("stragglers.model", f"must be one of {list(STRAGGLER_MODELS)} (or give "
-                                       f"stragglers.trace), got {model!r}")
-        return None
-    needs = {"bursty": ("B", "W", "lam"), "per-round": ("s",), "iid": ("p",),
-             "gilbert-elliot": ("p_good_to_bad", "p_bad_to_good"), "fixed": ("rounds",)}
-    for key in needs.get(model, ()):
-        if key not in spec:
-            check.fail(f"stragglers.{key}", f"required by model {model!r} (needs {needs[model]})")
-    if model == "fixed" and isinstance(spec.get("rounds"), dict):
-        out["rounds"] = {}
-        for t, ws in spec["rounds"].items():
-            where = f"stragglers.rounds.{t}"
-            if not str(t).isdigit() or int(t) < 1:
-                check.fail(where, "round numbers must be integers >= 1")
-                continue
-            if not isinstance(ws, list) or any(
-                    not isinstance(w, int) or not 0 <= w < (workers or 0) for w in ws):
-                check.fail(where, f"must be a list of worker indices in [0, {(workers or 1) - 1}]")
-                continue
-            out["rounds"][str(int(t))] = sorted(set(ws))
-    elif model == "fixed" and "rounds" in spec:
-        check.fail("stragglers.rounds", "must map round -> list of workers, e.g. {2: [0, 5]}")
-    if "delay_s" in spec:
-        out["delay_s"] = check.number("stragglers.delay_s", spec["delay_s"], 0.0)
-    return out
-
-
-def _faults(check: _Checker, faults: Any, workers: int | None) -> list[dict]:
-    if not isinstance(faults, list):
-        check.fail("faults", f"must be a list of {{round, worker, kind}}, got {faults!r}")
-        return []
-    out = []
-    for i, fault in enumerate(faults):
-        where = f"faults[{i}]"
-        if check.mapping(where, fault, ("round", "worker", "kind")) is None:
-            continue
-        kind = fault.get("kind", "raise")
-        if kind not in FAULT_KINDS:
-            check.fail(f"{where}.kind", f"must be one of {list(FAULT_KINDS)}, got {kind!r}")
-        out.append({"round": check.integer(f"{where}.round", fault.get("round"), 1),
-                    "worker": check.integer(f"{where}.worker", fault.get("worker"), 0,
-                                            (workers or 1) - 1),
-                    "kind": kind})
-    return out
-
-
 def _regions(check: _Checker, data: dict) -> list[str]:
-    regions = data.get("regions", [data.get("region", "us-east-1")])
-    if not isinstance(regions, list) or not regions or not all(
-            isinstance(r, str) and r.count("-") >= 2 for r in regions):
-        check.fail("regions" if "regions" in data else "region",
-                   f"must be AWS region names like 'us-east-1', got {regions!r}")
+    if "region" in data and "regions" in data:
+        check.fail("region", "give region or regions, not both")
+    where = "regions" if "regions" in data else "region"
+    regions = data["regions"] if "regions" in data else [data.get("region", "us-east-1")]
+    if not isinstance(regions, list) or not 1 <= len(regions) <= MAX_REGIONS or not all(
+            isinstance(r, str) and len(r) <= 32 and REGION.match(r) for r in regions):
+        check.fail(where, f"must be 1..{MAX_REGIONS} AWS region names like 'us-east-1' "
+                          f"(lower-case, matching {REGION.pattern}), got {show(regions)}")
         return ["us-east-1"]
-    return regions
+    return list(dict.fromkeys(regions))
 
 
-def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | None) -> dict | None:
-    if not isinstance(scheme, dict) or scheme.get("name") not in SCHEMES:
+def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | None):
+    if not isinstance(scheme, dict) or not isinstance(scheme.get("name"), str) \
+            or scheme["name"] not in SCHEMES:
         got = scheme.get("name") if isinstance(scheme, dict) else scheme
-        check.fail("scheme.name", f"must be one of {sorted(SCHEMES)}, got {got!r}")
+        check.fail("scheme.name", f"must be one of {sorted(SCHEMES)}, got {show(got)}")
         return None
-    if workers is None:
-        return dict(scheme)
     params = {k: v for k, v in scheme.items() if k != "name"}
+    for key, value in params.items():
+        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, int) \
+                or not 0 <= value <= MAX_SCHEME_PARAM:
+            check.fail(f"scheme.{field_key(key)}", f"must be an integer in [0, "
+                                                  f"{MAX_SCHEME_PARAM}], got {show(value)}")
+            return None
+    if workers is None:
+        return None
     try:
         built = make_scheme(scheme["name"], n=workers, **params)
     except ValueError as error:
@@ -308,4 +287,4 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
         check.fail("models", f"{scheme['name']} has delay T={built.T}: needs at least T+1="
                              f"{built.T + 1} models trained at once (job j's update must land "
                              f"before job j+M starts), got {len(models)}")
-    return {"name": scheme["name"], **built.params}
+    return built

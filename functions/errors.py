@@ -26,3 +26,15 @@ class SchemaMismatchError(WorkerError):
 
 class ParameterError(WorkerError):
     """A parameter vector has the wrong shape, length or dtype, or is not finite."""
+
+
+class ConfigError(WorkerError):
+    """The worker's own configuration (its environment: SGC_BUCKET, SGC_TABLE) is missing/wrong."""
+
+
+class StorageError(WorkerError):
+    """S3 or DynamoDB refused or failed a request (access denied, throttled, unreachable)."""
+
+
+class ResultError(WorkerError):
+    """The computed coded result is not finite (overflow: huge coefficients or parameters)."""

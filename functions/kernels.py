@@ -16,6 +16,9 @@ units); weights are transposed once per call to make that so. The MLP, whose row
 matrix products, works a sub-block of ``SUB_ROWS`` rows at a time instead: register-tiled products
 (each load feeds several multiply-adds, as in a BLAS gemm; BLAS itself would need scipy, which
 the Lambda bundle has no room for) and the softmax vectorized across the sub-block's rows.
+Deeper or wider MLPs (``hidden: [h1, ..., hL]``, ReLU or tanh) go to ``kernels_deep`` (the same
+fused sub-block scheme over any number of layers) or ``kernels_blas`` (numpy's sgemm for the
+products, fused Numba between them), by the measured rule of ``kernels_paths.mlp_path``.
 Invariant (tested): equal to the float64 functions/kernels_reference.py within relative error 1e-5.
 
 Importing this module first runs ``numba_setup.configure()``: the cache directory, CPU target
@@ -45,7 +48,10 @@ from functions.kernel_blocks import (  # noqa: E402
     _softmax_residual,
     _sum_blocks,
 )
+from functions.kernels_blas import deep_blas  # noqa: E402
+from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
+from functions.kernels_paths import BLAS_MIN_WORK, mlp_path  # noqa: E402
 from functions.models import ModelSpec  # noqa: E402
 
 
@@ -179,14 +185,37 @@ def loss_grad(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,
         return (logreg_parallel if parallel else logreg_serial)(X, y, params)
     if spec.kind == "softmax":
         return (softmax_parallel if parallel else softmax_serial)(X, y, params, spec.n_classes)
-    mlp = mlp_parallel if parallel else mlp_serial
-    return mlp(X, y, params, spec.hidden, spec.n_classes)
+    return _mlp(spec, X, y, params, parallel)
+
+
+ACTIVATION_CODES = {"relu": RELU, "tanh": TANH}
+
+
+def _mlp(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,
+         parallel: bool) -> np.ndarray:
+    path = mlp_path(spec, X.shape[0])
+    activation = ACTIVATION_CODES[spec.activation]
+    if path == "blas":
+        return deep_blas(X, y, params, spec.widths, activation)
+    if path == "mlp1":
+        mlp = mlp_parallel if parallel else mlp_serial
+        return mlp(X, y, params, spec.hidden[0], spec.n_classes)
+    widths = np.array(spec.widths, dtype=np.int64)
+    if parallel:
+        return deep_parallel(X, y, params, widths, activation, numba.get_num_threads())
+    return deep_serial(X, y, params, widths, activation)
 
 
 def warm_up() -> None:
     """Load (or compile) every kernel for the worker's argument types, so no invocation pays it."""
     X = np.zeros((2, 3), dtype=np.float32)
     y = np.zeros(2, dtype=np.int32)
-    for spec in (ModelSpec("logreg", 3, 2), ModelSpec("softmax", 3, 3), ModelSpec("mlp", 3, 3, 2)):
+    specs = (ModelSpec("logreg", 3, 2), ModelSpec("softmax", 3, 3), ModelSpec("mlp", 3, 3, 2),
+             ModelSpec("mlp", 3, 3, [2, 2], "tanh"))
+    for spec in specs:
         for parallel in (False, True) if PARALLEL_AVAILABLE else (False,):
             loss_grad(spec, X, y, spec.init(), parallel=parallel)
+    wide = ModelSpec("mlp", 3, 3, [BLAS_MIN_WORK // 2], "tanh")  # the BLAS path's helpers
+    rows = np.zeros((2, 3), dtype=np.float32)
+    for activation in (RELU, TANH):
+        deep_blas(rows, np.zeros(2, dtype=np.int32), wide.init(), wide.widths, activation)

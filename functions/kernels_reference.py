@@ -41,14 +41,42 @@ def softmax(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray):
 
 
 def mlp(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray):
-    """Cross-entropy of softmax(relu(X W1 + b1) W2 + b2); backpropagation by hand."""
+    """Cross-entropy of softmax over L hidden layers (ReLU or tanh); backpropagation by hand."""
     blocks = spec.unpack(params)
-    A = X @ blocks["W1"] + blocks["b1"]
-    H = np.maximum(A, 0)
-    loss, R = _cross_entropy(H @ blocks["W2"] + blocks["b2"], y)
-    dA = (R @ blocks["W2"].T) * (A > 0)
-    return loss, np.concatenate([(X.T @ dA).ravel(), dA.sum(axis=0),
-                                 (H.T @ R).ravel(), R.sum(axis=0)])
+    layers = len(spec.widths) - 1
+    H = [X]  # H[l] = input of layer l + 1
+    for layer in range(1, layers):
+        H.append(activate(H[-1] @ blocks[f"W{layer}"] + blocks[f"b{layer}"], spec.activation))
+    loss, G = _cross_entropy(H[-1] @ blocks[f"W{layers}"] + blocks[f"b{layers}"], y)
+    grads = []
+    for layer in range(layers, 0, -1):  # G = d loss / d (pre-activation of layer)
+        grads = [(H[layer - 1].T @ G).ravel(), G.sum(axis=0)] + grads
+        if layer > 1:
+            G = (G @ blocks[f"W{layer}"].T) * derivative(H[layer - 1], spec.activation)
+    return loss, np.concatenate(grads)
+
+
+def predict(spec: ModelSpec, X: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Predicted class per row (float64 forward pass)."""
+    blocks = spec.unpack(params.astype(np.float64))
+    X = X.astype(np.float64)
+    if spec.kind == "logreg":
+        return (X @ blocks["w"] + blocks["b"][0] > 0).astype(int)
+    if spec.kind == "softmax":
+        return np.argmax(X @ blocks["W"] + blocks["b"], axis=1)
+    layers = len(spec.widths) - 1
+    for layer in range(1, layers):
+        X = activate(X @ blocks[f"W{layer}"] + blocks[f"b{layer}"], spec.activation)
+    return np.argmax(X @ blocks[f"W{layers}"] + blocks[f"b{layers}"], axis=1)
+
+
+def activate(A: np.ndarray, activation: str) -> np.ndarray:
+    return np.maximum(A, 0) if activation == "relu" else np.tanh(A)
+
+
+def derivative(H: np.ndarray, activation: str) -> np.ndarray:
+    """The activation's derivative from its output H: 1[H > 0] for ReLU, 1 - H^2 for tanh."""
+    return (H > 0).astype(H.dtype) if activation == "relu" else 1 - H * H
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -5,7 +5,9 @@ The layout is row-major blocks, in this order:
 
 - ``logreg``  (binary logistic regression, labels 0/1): w (d), b (1)               -> d + 1
 - ``softmax`` (multinomial logistic regression):        W (d, C), b (C)            -> dC + C
-- ``mlp``     (one ReLU hidden layer, softmax output):  W1 (d, H), b1 (H), W2 (H, C), b2 (C)
+- ``mlp``     (L hidden layers h1..hL, ReLU or tanh, softmax output):
+  W1 (d, h1), b1 (h1), W2 (h1, h2), b2 (h2), ..., W{L+1} (hL, C), b{L+1} (C).
+  ``hidden: 16`` (an int) is one layer: W1 (d, 16), b1, W2 (16, C), b2, as before.
 
 Kernels (functions/kernels.py) and their numpy references read exactly this layout.
 """
@@ -20,16 +22,23 @@ import numpy as np
 from functions.errors import EventError, ParameterError, SchemaMismatchError
 
 KINDS = ("logreg", "softmax", "mlp")
+ACTIVATIONS = ("relu", "tanh")
+# Bounds checked before any work: a Lambda worker has at most 10 GB, so no layer of a model it
+# can hold is wider than this, nor deeper (each layer costs a launch per row block).
+MAX_WIDTH = 16384
+MAX_DEPTH = 16
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model: kind, input width d (``n_features``), classes C, hidden width H (mlp only)."""
+    """One model: kind, input width d (``n_features``), classes C; for mlp the hidden widths
+    (an int is one layer; normalized to a tuple) and the activation."""
 
     kind: str
     n_features: int
     n_classes: int
-    hidden: int = 0
+    hidden: Any = 0
+    activation: str = "relu"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -41,40 +50,58 @@ class ModelSpec:
         if self.n_classes < 2:
             raise EventError("model.n_classes", f"must be >= 2, got {self.n_classes}")
         if self.kind == "mlp":
-            _positive("model.hidden", self.hidden)
+            object.__setattr__(self, "hidden", hidden_widths(self.hidden, "model.hidden"))
+            if self.activation not in ACTIVATIONS:
+                raise EventError("model.activation",
+                                 f"got {self.activation!r}, allowed {list(ACTIVATIONS)}")
         elif self.hidden:
             raise EventError("model.hidden", f"only mlp has a hidden layer, got {self.hidden}")
+        elif self.activation != "relu":
+            raise EventError("model.activation", f"only mlp has an activation, got "
+                                                 f"{self.activation!r}")
 
     @classmethod
     def from_dict(cls, model: Any) -> ModelSpec:
         """Parse the event's ``model`` object, naming the field at fault."""
         if not isinstance(model, dict):
             raise EventError("model", f"must be an object, got {type(model).__name__}")
-        allowed = {"kind", "n_features", "n_classes", "hidden"}
+        allowed = {"kind", "n_features", "n_classes", "hidden", "activation"}
         extra = sorted(set(model) - allowed)
         if extra:
             raise EventError(f"model.{extra[0]}", f"unknown key, allowed {sorted(allowed)}")
         for key in ("kind", "n_features", "n_classes"):
             if key not in model:
                 raise EventError(f"model.{key}", "missing")
-        return cls(model["kind"], model["n_features"], model["n_classes"], model.get("hidden", 0))
+        return cls(model["kind"], model["n_features"], model["n_classes"], model.get("hidden", 0),
+                   model.get("activation", "relu"))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "n_features": self.n_features,
                                "n_classes": self.n_classes}
         if self.kind == "mlp":
-            out["hidden"] = self.hidden
+            out["hidden"] = self.hidden[0] if len(self.hidden) == 1 else list(self.hidden)
+            out["activation"] = self.activation
         return out
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Layer widths from input to output: (d, h1, ..., hL, C); (d, C) for linear models."""
+        return (self.n_features, *(self.hidden or ()), self.n_classes)
 
     @property
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         """Named blocks of the flat vector, in order."""
-        d, c, h = self.n_features, self.n_classes, self.hidden
+        d, c = self.n_features, self.n_classes
         if self.kind == "logreg":
             return [("w", (d,)), ("b", (1,))]
         if self.kind == "softmax":
             return [("W", (d, c)), ("b", (c,))]
-        return [("W1", (d, h)), ("b1", (h,)), ("W2", (h, c)), ("b2", (c,))]
+        widths = self.widths
+        out = []
+        for layer in range(1, len(widths)):
+            out += [(f"W{layer}", (widths[layer - 1], widths[layer])),
+                    (f"b{layer}", (widths[layer],))]
+        return out
 
     @property
     def n_params(self) -> int:
@@ -90,14 +117,16 @@ class ModelSpec:
         return blocks
 
     def init(self, seed: int = 0) -> np.ndarray:
-        """Seeded float32 initial parameters: zeros for linear models, He-scaled weights for mlp."""
+        """Seeded float32 initial parameters: zeros for linear models; for mlp, weights with
+        variance 2 / fan-in for ReLU (He) and 1 / fan-in for tanh (LeCun), zero biases."""
         if self.kind != "mlp":
             return np.zeros(self.n_params, dtype=np.float32)
         rng = np.random.default_rng(seed)
+        gain = 2.0 if self.activation == "relu" else 1.0
         parts = []
         for name, shape in self.shapes:
             if name.startswith("W"):
-                parts.append(rng.normal(0.0, np.sqrt(2.0 / shape[0]), size=shape).ravel())
+                parts.append(rng.normal(0.0, np.sqrt(gain / shape[0]), size=shape).ravel())
             else:
                 parts.append(np.zeros(shape).ravel())
         return np.concatenate(parts).astype(np.float32)
@@ -129,3 +158,22 @@ class ModelSpec:
 def _positive(field: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise EventError(field, f"must be a positive integer, got {value!r}")
+
+
+def hidden_widths(hidden: Any, field: str) -> tuple[int, ...]:
+    """``hidden`` as a tuple of widths: an int is one layer; a list gives one width per layer."""
+    if isinstance(hidden, int) and not isinstance(hidden, bool):
+        hidden = [hidden]
+    if not isinstance(hidden, list | tuple):
+        raise EventError(field, f"must be a positive integer or a list of them (one width per "
+                                f"hidden layer), got {hidden!r}")
+    if not hidden:
+        raise EventError(field, "must list at least one hidden layer width, got []")
+    if len(hidden) > MAX_DEPTH:
+        raise EventError(field, f"at most {MAX_DEPTH} hidden layers, got {len(hidden)}")
+    for i, width in enumerate(hidden):
+        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
+            where = field if len(hidden) == 1 else f"{field}[{i}]"
+            raise EventError(where, f"a layer width must be an integer in [1, {MAX_WIDTH}], "
+                                    f"got {width!r}")
+    return tuple(int(width) for width in hidden)

@@ -6,6 +6,8 @@ Why each setting (docs/aws.md, "Lambda" and "Numba inside Lambda"):
   below ~3 GB and 6 from ~8.8 GB), overridable with ``SGC_WORKER_THREADS``.
 - Threading layer "threadsafe" (omp or tbb): the emulator runs many handler invocations as threads
   of one process, and the default fallback "workqueue" aborts under concurrent launches.
+- OpenBLAS (the BLAS path of the deep MLP, functions/kernels_blas.py): one kernel type on every
+  x86-64 Lambda host (``OPENBLAS_CORETYPE=Haswell``), so results do not depend on the host CPU.
 - Cold start: a cache built at bundle time with ``NUMBA_CPU_NAME=generic`` is shipped beside the
   code (``functions/numba_cache/``) and copied into the cache dir at init; Numba keys cache entries
   by a hash of the source and the CPU name, so a generic cache is valid on any x86-64 host that
@@ -17,6 +19,7 @@ Build the shipped cache:  ``NUMBA_CPU_NAME=generic python -m functions.numba_set
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import sys
 from pathlib import Path
@@ -54,6 +57,12 @@ def configure() -> dict[str, object]:
         os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
         if in_lambda():
             os.environ.setdefault("NUMBA_CPU_NAME", "generic")
+            if platform.machine() == "x86_64":
+                # One OpenBLAS kernel on every Lambda host (AVX2 + FMA, which all have): its
+                # run-time choice would otherwise differ between host CPUs and with it the last
+                # bits of every worker's g_p, which decoding must see identical. Read when
+                # numpy loads, so configure() runs before the worker imports numpy.
+                os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
         import numba
 
         # numba reads these at its own import; repeat them in case it was imported first

@@ -5,6 +5,10 @@ coordinator/datasets.py). A worker's partitions are fixed by the scheme, so a wa
 download its data once: decoded partitions stay in memory (bounded LRU), and the Parquet bytes in
 /tmp, content-addressed by the manifest's sha256 (a re-prepared dataset never hits a stale file).
 Every partition is checked against the manifest: checksum, column names and float32 types.
+The manifest itself is checked first (``check_manifest``): digests must be 64 lower-case hex
+characters (a digest names a file in /tmp, so ``../evil/x`` is refused), counts are integers, and
+with ``expected_sha256`` (the job record's manifest checksum, ``manifest_sha256``) its bytes must
+hash to it, so a partition swapped together with its manifest is caught too.
 Thread-safe: the emulator runs many invocations of one process concurrently.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from functions.errors import EventError, MissingObjectError, SchemaMismatchError
+from functions.errors import EventError, MissingObjectError, SchemaMismatchError, StorageError
 
 FORMAT = "sgcflow-dataset/1"
 MANIFEST = "manifest.json"
@@ -31,6 +36,54 @@ LABEL_COLUMN = "label"
 COLUMN_TYPE = "float"  # str(pa.float32())
 DEFAULT_CACHE_DIR = "/tmp/sgcflow-partitions"
 DEFAULT_MEMORY_MB = 512
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_PARTITIONS = 100_000
+HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_sha256(s3: Any, bucket: str, dataset: str) -> str:
+    """sha256 of a prepared dataset's manifest.json as stored (for the job record)."""
+    key = f"{dataset.rstrip('/')}/{MANIFEST}"
+    try:
+        return sha256_hex(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        raise MissingObjectError(key, f"no such object in bucket {bucket!r}") from None
+
+
+def check_manifest(manifest: Any, key: str) -> dict[str, Any]:
+    """The manifest if every field a worker uses is well-formed, else SchemaMismatchError."""
+    def bad(field: str, message: str) -> SchemaMismatchError:
+        return SchemaMismatchError(f"{key} {field}", message)
+
+    if not isinstance(manifest, dict):
+        raise bad("(document)", f"must be a JSON object, got {type(manifest).__name__}")
+    if manifest.get("format") != FORMAT:
+        raise bad("format", f"got {str(manifest.get('format'))[:40]!r}, expected {FORMAT!r}")
+    columns = manifest.get("feature_columns")
+    if not isinstance(columns, list) or not columns or not all(
+            isinstance(c, str) and c != LABEL_COLUMN for c in columns) \
+            or len(set(columns)) != len(columns):
+        raise bad("feature_columns", "must be a non-empty list of distinct column names")
+    if manifest.get("n_features") != len(columns):
+        raise bad("n_features", f"{manifest.get('n_features')!r} differs from the "
+                                f"{len(columns)} feature columns")
+    parts = manifest.get("partitions")
+    if not isinstance(parts, list) or not 1 <= len(parts) <= MAX_PARTITIONS:
+        raise bad("partitions", f"must be a list of 1..{MAX_PARTITIONS} partitions")
+    for i, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise bad(f"partitions[{i}]", "must be an object")
+        digest, rows = part.get("sha256"), part.get("rows")
+        if not isinstance(digest, str) or not HEX_SHA256.match(digest):
+            raise bad(f"partitions[{i}].sha256",
+                      f"must be 64 lower-case hex characters, got {str(digest)[:80]!r}")
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+            raise bad(f"partitions[{i}].rows", f"must be an integer >= 0, got {rows!r}")
+    return manifest
 
 
 def partition_key(index: int) -> str:
@@ -52,7 +105,11 @@ class Partition:
 
 def parse_partition(data: bytes, manifest: dict[str, Any], key: str) -> Partition:
     """Decode Parquet bytes into a Partition, or SchemaMismatchError naming ``key`` and column."""
-    table = pq.read_table(pa.BufferReader(data))
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as error:
+        raise SchemaMismatchError(key, f"not a readable Parquet file: {str(error)[:200]}") \
+            from None
     expected = list(manifest["feature_columns"]) + [LABEL_COLUMN]
     if table.column_names != expected:
         missing = sorted(set(expected) - set(table.column_names))
@@ -88,24 +145,33 @@ class PartitionStore:
         self._key_locks: dict[str, threading.Lock] = {}
         self.downloads = 0  # S3 partition reads, for tests and logs
 
-    def manifest(self, bucket: str, dataset: str) -> dict[str, Any]:
-        """The dataset's manifest (cached: a prepared dataset prefix is immutable)."""
+    def manifest(self, bucket: str, dataset: str,
+                 expected_sha256: str | None = None) -> dict[str, Any]:
+        """The dataset's checked manifest (cached with its digest: a dataset prefix is immutable;
+        ``expected_sha256``: refuse a manifest whose bytes do not hash to it)."""
+        key = f"{dataset.rstrip('/')}/{MANIFEST}"
         with self._lock:
             cached = self._manifests.get((bucket, dataset))
-        if cached is not None:
-            return cached
-        key = f"{dataset.rstrip('/')}/{MANIFEST}"
-        manifest = json.loads(self._get(bucket, key))
-        if manifest.get("format") != FORMAT:
-            raise SchemaMismatchError(f"{key} format",
-                                      f"got {manifest.get('format')!r}, expected {FORMAT!r}")
-        with self._lock:
-            self._manifests[(bucket, dataset)] = manifest
-        return manifest
+        if cached is None:
+            data = self._get(bucket, key)
+            if len(data) > MAX_MANIFEST_BYTES:
+                raise SchemaMismatchError(key, f"{len(data)} bytes, more than a manifest can be")
+            try:
+                manifest = json.loads(data)
+            except (ValueError, RecursionError):
+                raise SchemaMismatchError(key, "not a JSON document") from None
+            cached = (check_manifest(manifest, key), sha256_hex(data))
+            with self._lock:
+                self._manifests[(bucket, dataset)] = cached
+        if expected_sha256 is not None and cached[1] != expected_sha256:
+            raise SchemaMismatchError(f"{key} sha256", f"{cached[1]}, the job recorded "
+                                                       f"{expected_sha256}")
+        return cached[0]
 
-    def load(self, bucket: str, dataset: str, index: int) -> Partition:
+    def load(self, bucket: str, dataset: str, index: int,
+             expected_sha256: str | None = None) -> Partition:
         """Partition ``index`` of ``dataset``: memory, else /tmp, else S3 (checksum verified)."""
-        manifest = self.manifest(bucket, dataset)
+        manifest = self.manifest(bucket, dataset, expected_sha256)
         parts = manifest["partitions"]
         key = f"{dataset.rstrip('/')}/{partition_key(index)}"
         if not 0 <= index < len(parts):
@@ -134,7 +200,7 @@ class PartitionStore:
         if path.exists():
             return path.read_bytes()
         data = self._get(bucket, key)
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_hex(data)
         if actual != digest:
             raise SchemaMismatchError(f"{key} sha256", f"{actual}, manifest says {digest}")
         with self._lock:
@@ -160,3 +226,12 @@ class PartitionStore:
             raise MissingObjectError(key, f"no such object in bucket {bucket!r}") from None
         except self.s3.exceptions.NoSuchBucket:
             raise EventError("bucket", f"no such bucket {bucket!r}") from None
+        except Exception as error:  # botocore ClientError / BotoCoreError: typed, key named
+            raise storage_error(key, error) from None
+
+
+def storage_error(key: str, error: Exception) -> StorageError:
+    """A typed error for an S3/DynamoDB failure on ``key`` (code and message, no traceback)."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(
+        error, "response") else None
+    return StorageError(key, f"{code or type(error).__name__}: {str(error)[:300]}")

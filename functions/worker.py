@@ -8,6 +8,18 @@ so every input is validated before anything is written, and the timings separate
 
 Init (module import) configures Numba and loads every kernel from the cache (or compiles it),
 so no invocation pays JIT time; ``init_s`` is reported on the cold invocation.
+
+Trust: the bucket and table come from the worker's own environment (``SGC_BUCKET``,
+``SGC_TABLE``), never from the event (an event ``bucket`` must equal ``SGC_BUCKET``); every
+S3/DynamoDB failure is a typed ``StorageError``; a task's optional ``manifest_sha256`` (the job
+record's checksum of the dataset manifest) must match the manifest read; a non-finite coded
+result is a ``ResultError``, never stored.
+
+Completion record (DynamoDB, keys ``functions.keys.record_keys``): ``status`` "ok" | "error",
+``results`` {job: S3 key of the coded result}, ``sha256`` {job: sha256 hex digest of that
+object's bytes exactly as written} (Collect/Update re-hash what they read and treat a mismatch
+as a straggler), ``timings``, and on error ``error_type``, ``error_message``, ``error_field``.
+The handler returns the same ``results`` and ``sha256`` maps.
 """
 
 from __future__ import annotations
@@ -15,6 +27,10 @@ from __future__ import annotations
 import time
 
 _INIT_START = time.perf_counter()
+
+from functions import numba_setup  # noqa: E402
+
+numba_setup.configure()  # before numpy loads: Numba and OpenBLAS settings (see numba_setup)
 
 import io  # noqa: E402
 import math  # noqa: E402
@@ -29,16 +45,28 @@ from aws_lambda_powertools import Logger  # noqa: E402
 
 from coordinator.contract.records import result_checks  # noqa: E402
 from functions import kernels  # noqa: E402  (configures Numba first)
-from functions.errors import EventError, MissingObjectError, WorkerError  # noqa: E402
+from functions.errors import (  # noqa: E402
+    ConfigError,
+    EventError,
+    MissingObjectError,
+    ResultError,
+    WorkerError,
+)
 from functions.keys import record_keys, result_key  # noqa: E402
 from functions.models import ModelSpec  # noqa: E402
-from functions.partitions import PartitionStore  # noqa: E402
+from functions.partitions import (  # noqa: E402
+    HEX_SHA256,
+    PartitionStore,
+    sha256_hex,
+    storage_error,
+)
 
 kernels.warm_up()
 INIT_S = time.perf_counter() - _INIT_START
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "sgcflow-worker"))
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_S3_KEY = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f]{1,512}$")
 
 
 class _Runtime:
@@ -85,62 +113,74 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return relay.handle(event, context)
     rt = runtime()
     cold = rt.take_cold_flag()
-    run, round_, worker, bucket = _identity(event)
+    run, round_, worker = _identity(event)
     logger.thread_safe_append_keys(run=run, round=round_, worker=worker,
                                    request_id=getattr(context, "aws_request_id", None))
     timings: dict[str, Any] = {"cold_start": cold, "init_s": INIT_S if cold else 0.0,
                                "download_s": 0.0, "compute_s": 0.0, "upload_s": 0.0}
     try:
-        results = _run(rt, event, run, round_, worker, bucket, timings)
+        results, digests = _run(rt, event, run, round_, worker, _bucket(event), timings)
     except Exception as error:
         status = "error"
-        _record(rt, run, round_, worker, status, {}, timings, error)
+        _record(rt, run, round_, worker, status, {}, {}, timings, error)
         logger.warning("worker failed", extra={"error_type": type(error).__name__,
                                                "error_message": str(error), **timings})
         logger.thread_safe_clear_keys()
         raise
-    _record(rt, run, round_, worker, "ok", results, timings, checks=timings.pop("checks"))
+    _record(rt, run, round_, worker, "ok", results, digests, timings,
+            checks=timings.pop("checks"))
     logger.info("worker done", extra={"jobs": sorted(results), **timings})
     logger.thread_safe_clear_keys()
     return {"run": run, "round": round_, "worker": worker, "status": "ok",
-            "results": results, "timings": timings}
+            "results": results, "sha256": digests, "timings": timings}
 
 
 def _run(rt: _Runtime, event: dict, run: str, round_: int, worker: int, bucket: str,
-         timings: dict) -> dict[str, str]:
+         timings: dict) -> tuple[dict[str, str], dict[str, str]]:
     tasks = _tasks(event)
     start = time.perf_counter()
     loaded = [_download(rt, bucket, i, task) for i, task in enumerate(tasks)]
     compute_start = time.perf_counter()
     coded = [_compute(*item) for item in loaded]
+    for task, vector in zip(tasks, coded, strict=True):
+        bad = int((~np.isfinite(vector)).sum())
+        if bad:
+            raise ResultError(f"tasks[job={task['job']}].result",
+                              f"{bad} of {vector.size} entries are not finite (overflow: "
+                              "coefficients, parameters or data too large)")
     upload_start = time.perf_counter()
-    results = {}
+    results, digests = {}, {}
     for task, vector in zip(tasks, coded, strict=True):
         key = result_key(run, round_, task["job"], worker)
         buffer = io.BytesIO()
         np.save(buffer, vector, allow_pickle=False)
-        rt.s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+        body = buffer.getvalue()
+        try:
+            rt.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        except Exception as error:
+            raise storage_error(key, error) from None
         results[str(task["job"])] = key
+        digests[str(task["job"])] = sha256_hex(body)
     end = time.perf_counter()
     timings.update(download_s=compute_start - start, compute_s=upload_start - compute_start,
                    upload_s=end - upload_start,
                    checks=result_checks({t["job"]: v for t, v in zip(tasks, coded,
                                                                      strict=True)}))
-    return results
+    return results, digests
 
 
 def _download(rt: _Runtime, bucket: str, index: int, task: dict) -> tuple:
     """Fetch and validate one task's parameters and partitions."""
     spec = task["model"]
     params = spec.check_params(_load_npy(rt, bucket, task["params_key"]), task["params_key"])
-    manifest = rt.store.manifest(bucket, task["dataset"])
+    manifest = rt.store.manifest(bucket, task["dataset"], task["manifest_sha256"])
     if manifest["n_features"] != spec.n_features:
         raise EventError(f"tasks[{index}].model.n_features",
                          f"{spec.n_features}, but dataset {task['dataset']!r} has "
                          f"{manifest['n_features']} feature columns")
     parts = []
     for partition, coefficient in task["coefficients"]:
-        data = rt.store.load(bucket, task["dataset"], partition)
+        data = rt.store.load(bucket, task["dataset"], partition, task["manifest_sha256"])
         spec.check_labels(data.y, data.key)
         parts.append((data, coefficient))
     return spec, params, parts
@@ -149,8 +189,9 @@ def _download(rt: _Runtime, bucket: str, index: int, task: dict) -> tuple:
 def _compute(spec: ModelSpec, params: np.ndarray, parts: list) -> np.ndarray:
     """sum_p coefficient_p * [loss_p, grad_p] (float64)."""
     coded = np.zeros(spec.n_params + 1)
-    for data, coefficient in parts:
-        coded += coefficient * kernels.loss_grad(spec, data.X, data.y, params)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked, then refused
+        for data, coefficient in parts:
+            coded += coefficient * kernels.loss_grad(spec, data.X, data.y, params)
     return coded
 
 
@@ -159,13 +200,15 @@ def _load_npy(rt: _Runtime, bucket: str, key: str) -> np.ndarray:
         body = rt.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except rt.s3.exceptions.NoSuchKey:
         raise MissingObjectError(key, f"no such object in bucket {bucket!r}") from None
+    except Exception as error:
+        raise storage_error(key, error) from None
     try:
         return np.load(io.BytesIO(body), allow_pickle=False)
     except ValueError as error:
         raise EventError(key, f"not a .npy array: {error}") from None
 
 
-def _identity(event: Any) -> tuple[str, int, int, str]:
+def _identity(event: Any) -> tuple[str, int, int]:
     if not isinstance(event, dict):
         raise EventError("event", f"must be an object, got {type(event).__name__}")
     run = event.get("run")
@@ -173,10 +216,19 @@ def _identity(event: Any) -> tuple[str, int, int, str]:
         raise EventError("run", f"must match {_RUN_NAME.pattern}, got {run!r}")
     round_ = _integer(event, "round", "round", low=1)
     worker = _integer(event, "worker", "worker", low=0)
-    bucket = event.get("bucket") or os.environ.get("SGC_BUCKET")
-    if not isinstance(bucket, str) or not bucket:
-        raise EventError("bucket", "missing: give event 'bucket' or env SGC_BUCKET")
-    return run, round_, worker, bucket
+    return run, round_, worker
+
+
+def _bucket(event: dict) -> str:
+    """The worker's own bucket (SGC_BUCKET); an event naming another one is refused."""
+    bucket = os.environ.get("SGC_BUCKET")
+    if not bucket:
+        raise ConfigError("SGC_BUCKET", "not set: the worker's bucket comes from its own "
+                                        "environment, never from the event")
+    if "bucket" in event and event["bucket"] != bucket:
+        raise EventError("bucket", f"the event names {str(event['bucket'])[:80]!r}, but this "
+                                   f"worker serves {bucket!r} (SGC_BUCKET)")
+    return bucket
 
 
 def _tasks(event: dict) -> list[dict]:
@@ -193,14 +245,18 @@ def _tasks(event: dict) -> list[dict]:
             raise EventError(f"{where}.job", f"job {job} appears twice in one invocation")
         jobs.add(job)
         for key in ("params_key", "dataset"):
-            if not isinstance(task.get(key), str) or not task[key]:
-                raise EventError(f"{where}.{key}", "must be a non-empty string (an S3 key)")
+            if not isinstance(task.get(key), str) or not _S3_KEY.match(task[key]):
+                raise EventError(f"{where}.{key}", "must be an S3 key (1-512 characters, no "
+                                                   "'..' segment, not starting with '/')")
+        digest = task.get("manifest_sha256")
+        if digest is not None and (not isinstance(digest, str) or not HEX_SHA256.match(digest)):
+            raise EventError(f"{where}.manifest_sha256", "must be 64 lower-case hex characters")
         try:
             spec = ModelSpec.from_dict(task.get("model"))
         except EventError as error:
             raise EventError(f"{where}.{error.field}", str(error).split(": ", 1)[1]) from None
         parsed.append({"job": job, "model": spec, "params_key": task["params_key"],
-                       "dataset": task["dataset"],
+                       "dataset": task["dataset"], "manifest_sha256": digest,
                        "coefficients": _coefficients(task.get("coefficients"), where)})
     return parsed
 
@@ -229,8 +285,8 @@ def _integer(source: dict, key: str, field: str, low: int) -> int:
 
 
 def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
-            results: dict[str, str], timings: dict, error: BaseException | None = None,
-            checks: dict | None = None) -> None:
+            results: dict[str, str], digests: dict[str, str], timings: dict,
+            error: BaseException | None = None, checks: dict | None = None) -> None:
     """Completion record in DynamoDB (table from env SGC_TABLE; skipped when unset)."""
     table = os.environ.get("SGC_TABLE")
     if not table:
@@ -240,6 +296,7 @@ def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
         "run": {"S": run}, "round": {"N": str(round_)}, "worker": {"N": str(worker)},
         "status": {"S": status},
         "results": {"M": {job: {"S": key} for job, key in results.items()}},
+        "sha256": {"M": {job: {"S": digest} for job, digest in digests.items()}},
         "timings": {"M": {name: ({"BOOL": value} if isinstance(value, bool)
                                  else {"N": repr(float(value))})
                           for name, value in timings.items() if name != "checks"}},
@@ -251,4 +308,10 @@ def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
         item["error_message"] = {"S": str(error)[:1000]}
         if isinstance(error, WorkerError):
             item["error_field"] = {"S": error.field}
-    rt.dynamodb.put_item(TableName=table, Item=item)
+    try:
+        rt.dynamodb.put_item(TableName=table, Item=item)
+    except Exception as put_error:
+        if error is not None:  # keep the first error; the record is best effort then
+            logger.warning("completion record failed", extra={"error": str(put_error)[:300]})
+            return
+        raise storage_error(f"table {table}", put_error) from None

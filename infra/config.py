@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coordinator.workflow import resources
+from coordinator.workflow.definition import STEP_BUDGET
 
 ARCHITECTURES = ("x86_64", "arm64")
 BUNDLE_MODES = ("auto", "full", "source")
@@ -44,6 +45,8 @@ class InfraConfig:
     log_retention_days: int = 30
     results_expire_days: int = 14
     warm_pool_minutes: int = 5
+    # Lambda steps per execution before continue-as-new (a lower one exercises it in tests).
+    step_budget: int = STEP_BUDGET
     alarm_email: str = ""
     account: str | None = None
 
@@ -57,6 +60,8 @@ class InfraConfig:
         _check_range("provisioned", self.provisioned, 0, self.workers)
         _check_range("results_expire_days", self.results_expire_days, 1, 3650)
         _check_range("warm_pool_minutes", self.warm_pool_minutes, 1, 1440)
+        # >= 4: an execution must get through one round; ~6 history events per step < 25,000.
+        _check_range("step_budget", self.step_budget, 4, 4000)
         _check_choice("architecture", self.architecture, ARCHITECTURES)
         _check_choice("bundle", self.bundle, BUNDLE_MODES)
         _check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
@@ -73,7 +78,7 @@ class InfraConfig:
             values["regions"] = _regions(raw_regions)
         for name in ("workers", "worker_memory_mb", "worker_timeout_s", "step_memory_mb",
                      "provisioned", "log_retention_days", "results_expire_days",
-                     "warm_pool_minutes"):
+                     "warm_pool_minutes", "step_budget"):
             raw = get(name)
             if raw is not None:
                 values[name] = _integer(name, raw)

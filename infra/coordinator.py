@@ -4,7 +4,8 @@ The state machine's definition is ``coordinator.workflow.definition.build_defini
 tokens for the step ARNs, the very function the emulator runs under moto, so the cloud and the
 local backend execute one definition. Only the steps that dispatch workers may invoke the worker,
 and only through the exact ARN of its live alias; only the Plan step (continue-as-new) may start
-executions, and only of this state machine.
+executions, and only of this state machine. Each step has its own role with only what that
+step does to the bucket and the table (``infra.storage.STEP_ACCESS``).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class Coordinator(Construct):
                 log_retention_days=config.log_retention_days,
                 description=f"sgcflow coordinator step: {step}",
             )
-            storage.grant_coordinator(function.role)
+            storage.grant_step(function.role, step)
             if step in INVOKES_WORKER:
                 function.role.add_to_principal_policy(iam.PolicyStatement(
                     actions=["lambda:InvokeFunction"],
@@ -84,7 +85,7 @@ class Coordinator(Construct):
 
     def _state_machine(self, config: InfraConfig) -> sfn.StateMachine:
         arns = {step: function.function.function_arn for step, function in self.steps.items()}
-        definition = build_definition(arns)
+        definition = build_definition(arns, step_budget=config.step_budget)
         role = iam.Role(self, "StateMachineRole",
                         assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
                         description="sgcflow job state machine: invokes its step functions")

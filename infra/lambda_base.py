@@ -65,7 +65,8 @@ class LambdaBundle(Construct):
             compatible_architectures=[self.architecture],
             description=f"numpy, numba, llvmlite, pyarrow for Python 3.12 ({config.architecture})",
         )
-        self.code = lambda_.Code.from_asset(str(packaging.source_asset()))
+        self.code = lambda_.Code.from_asset(str(packaging.source_asset(
+            with_cache=not self.is_stub)))
 
 
 class SgcFunction(Construct):

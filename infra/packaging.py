@@ -1,6 +1,7 @@
 """Lambda packaging without Docker: cross-platform wheels into a cached layer folder.
 
-The worker needs numpy, numba, llvmlite and pyarrow built for Amazon Linux (Lambda Python 3.12).
+The worker needs numpy, numba, llvmlite and pyarrow built for Amazon Linux (Lambda Python 3.12),
+and threadpoolctl (pure Python) to find numpy's OpenBLAS and pin it to one thread.
 pip can fetch those as binary wheels for another platform (`--platform … --only-binary=:all:
 --python-version 3.12`), so no container engine is needed. Wheels are downloaded once into
 ``build/lambda/wheels-<arch>/`` and installed from there with ``--no-index``: a repeat build is
@@ -29,7 +30,7 @@ CONSTRAINTS = ROOT / "constraints.txt"
 
 LAMBDA_PYTHON = "3.12"
 # What the functions import beyond the Lambda runtime (boto3 ships with the runtime).
-DEPENDENCIES = ("numpy", "numba", "llvmlite", "pyarrow", "aws-lambda-powertools")
+DEPENDENCIES = ("numpy", "numba", "llvmlite", "pyarrow", "aws-lambda-powertools", "threadpoolctl")
 # Lambda's Python 3.12 runtime is Amazon Linux 2023 (glibc 2.34): manylinux2014 and 2_28 both run.
 PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
@@ -214,30 +215,45 @@ def stub_layer(build_dir: Path = BUILD_DIR) -> Path:
     return layer
 
 
-def source_digest(root: Path = ROOT) -> str:
+NUMBA_CACHE_FOLDER = "numba_cache"
+
+
+def _skipped(path: Path, root: Path, with_cache: bool) -> bool:
+    parts = path.relative_to(root).parts
+    return ("__pycache__" in parts or path.suffix == ".pyc"
+            or (not with_cache and parts[:2] == ("functions", NUMBA_CACHE_FOLDER)))
+
+
+def source_digest(root: Path = ROOT, with_cache: bool = True) -> str:
     """Hash of the function source (relative paths + bytes of every file but byte-code)."""
     digest = hashlib.sha256()
+    digest.update(b"cache" if with_cache else b"no-cache")
     for package in SOURCE_PACKAGES:
         for path in sorted((root / package).rglob("*")):
-            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            if not path.is_file() or _skipped(path, root, with_cache):
                 continue
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> Path:
-    """Folder with only the project's ``functions/`` and ``coordinator/`` packages (no caches)."""
-    folder = build_dir / f"source-{source_digest(root)}"
+def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR,
+                 with_cache: bool = True) -> Path:
+    """Folder with only the project's ``functions/`` and ``coordinator/`` packages (no byte
+    code). ``with_cache=False`` leaves out the shipped Numba cache: a placeholder-layer synthesis
+    (bundle=source) has no numba to use it, and then cannot race a cache being rebuilt."""
+    folder = build_dir / f"source-{source_digest(root, with_cache)}"
     _prune_sources(build_dir, keep=folder)
     if folder.is_dir():
         return folder
     build_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".source-", dir=build_dir))
+    ignored = ["__pycache__", "*.pyc"] if with_cache else ["__pycache__", "*.pyc",
+                                                           NUMBA_CACHE_FOLDER]
     try:
         for package in SOURCE_PACKAGES:
             shutil.copytree(root / package, staging / package,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                            ignore=shutil.ignore_patterns(*ignored))
         try:
             staging.rename(folder)
         except OSError:
@@ -278,22 +294,59 @@ def lambda_python() -> str | None:
     return None
 
 
+# CDK writes every entry of an asset zip with this time (1980-01-01T00:00:00Z, the zip epoch),
+# so in Lambda /var/task/functions/kernels.py has this mtime. Numba's cache index records the
+# source's (mtime, size) and ignores the cache when they differ: the cache must be built from
+# sources stamped like that, or every cold start recompiles (and a checkout's own mtime would
+# make the asset differ from machine to machine).
+ZIP_EPOCH = 315532800
+ADDR_NO_RANDOMIZE = 0x0040000  # personality(2) flag, what `setarch -R` sets
+
+
+def _without_address_randomization() -> None:
+    """preexec_fn: Numba writes object reprs (``<function f at 0x7f…>``) into its cache files;
+    with the same hash seed and no ASLR the addresses, hence the bytes, repeat run to run."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).personality(ADDR_NO_RANDOMIZE)
+    except (AttributeError, OSError):  # not Linux: the cache works, only its bytes vary
+        pass
+
+
+def stamped_sources(build_dir: Path = BUILD_DIR) -> Path:
+    """A copy of ``functions/`` (without its cache) whose files carry the zip epoch as mtime."""
+    staging = build_dir / "numba-sources"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(ROOT / "functions", staging / "functions",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "numba_cache"))
+    for path in (staging / "functions").rglob("*"):
+        os.utime(path, (ZIP_EPOCH, ZIP_EPOCH))
+    return staging
+
+
 def build_numba_cache(architecture: str) -> Path | None:
     """Compile the worker's kernels into ``functions/numba_cache/`` (which the source asset
     ships, see functions/numba_setup.py) with Python 3.12 and the layer's own numba, for the
     generic CPU: a cold start then loads them instead of compiling (~20 s). Numba caches are
     per Python version and numba build, hence the layer's packages and not the venv's.
+    Deterministic (two builds are byte-identical, so a redeploy changes no asset): sources
+    stamped with the zip epoch, ``PYTHONHASHSEED=0``, no address randomization.
     Returns None, and the functions compile at init, when this host cannot run that layer
     (another architecture) or has no Python 3.12."""
     python = lambda_python()
     if platform.machine() not in HOST_MACHINES[architecture] or python is None:
         return None
     site = dependency_layer(architecture) / "python"
-    path = [str(site), *(str(site / f"{package}.zip") for package in ZIPPED_PACKAGES), str(ROOT)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "NUMBA_CPU_NAME": "generic"}
+    sources = stamped_sources()
+    path = [str(site), *(str(site / f"{package}.zip") for package in ZIPPED_PACKAGES),
+            str(sources)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "NUMBA_CPU_NAME": "generic",
+           "PYTHONHASHSEED": "0", "SGC_NUMBA_SHIPPED_CACHE": str(sources / "no-shipped-cache")}
     shutil.rmtree(SHIPPED_NUMBA_CACHE, ignore_errors=True)
     subprocess.run([python, "-m", "functions.numba_setup", "build", str(SHIPPED_NUMBA_CACHE)],
-                   env=env, check=True, capture_output=True, text=True)
+                   env=env, check=True, capture_output=True, text=True, cwd=sources,
+                   preexec_fn=_without_address_randomization)
     return SHIPPED_NUMBA_CACHE
 
 

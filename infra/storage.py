@@ -2,11 +2,14 @@
 
 Key layout (docs/contracts.md, "S3 keys"): datasets under ``datasets/``, everything of a run under
 ``runs/{run}/`` with parameters in ``params/`` and coded worker results in ``results/``.
-Workers read datasets and parameters and write only results; coordinator steps read datasets
-and read/write their runs. Run data expires after ``results_expire_days``.
+Workers read datasets and parameters and write only results; each coordinator step gets what it
+does (``STEP_ACCESS``), and table writes are limited by partition key (``dynamodb:LeadingKeys``).
+Run data expires after ``results_expire_days``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -18,13 +21,48 @@ from coordinator.workflow import resources
 from infra.nag import acknowledge, wildcard_finding
 
 DATASETS = "datasets/*"
-RUNS = "runs/*"
 PARAMS = "runs/*/params/*"
 RESULTS = "runs/*/results/*"
+INJECT = "runs/*/inject/*"
+DECODED = "runs/*/decoded/*"
+RESULT_FILE = "runs/*/result.json"
 JOB_PLANS = "warmpool/plans/*"  # accepted jobs, published for the warm-pool manager
-WORKER_TABLE_ACTIONS = ("dynamodb:PutItem",)
-COORDINATOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                             "dynamodb:Query")
+# DynamoDB partition keys (coordinator.state): job records and round logs ``job#{id}``; worker
+# completion records ``{run}#round#{t}``, where run ids are ``run-…`` (backends.new_job_id).
+JOB_ITEMS = "job#*"
+COMPLETION_ITEMS = "run-*#round#*"
+LEADING_KEYS = "ForAllValues:StringLike"
+
+
+@dataclass(frozen=True)
+class StepAccess:
+    """What one coordinator step reads and writes (from coordinator.control.rounds)."""
+
+    get: tuple[str, ...] = ()
+    put: tuple[str, ...] = ()
+    delete: tuple[str, ...] = ()
+    not_found: bool = False  # reads a key that may be missing (head_object): needs ListBucket
+    job_items: tuple[str, ...] = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+    completions: tuple[str, ...] = ()  # actions on the workers' completion records
+
+
+# plan: prepares the dataset once (delete the old manifest, write parts + manifest), writes
+# initial parameters, the injection plan and the warm-pool plan; reads/updates the job record.
+# round: the round loop (coordinator.control.runner): reads the record and round log, polls the
+# completion records, decodes results into parameters (and the decoded gradient), commits each
+# round with one TransactWriteItems of UpdateItems, records the dispatch (it invokes; see
+# coordinator).
+# finalize: writes result.json and the final status.
+STEP_ACCESS = {
+    "plan": StepAccess(get=(DATASETS,), put=(DATASETS, PARAMS, INJECT, JOB_PLANS),
+                       delete=(DATASETS,), not_found=True),
+    "round": StepAccess(get=(RESULTS, PARAMS), put=(PARAMS, DECODED),
+                        job_items=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+                        completions=("dynamodb:Query",)),
+    "finalize": StepAccess(put=(RESULT_FILE,), job_items=("dynamodb:GetItem",
+                                                          "dynamodb:UpdateItem",
+                                                          "dynamodb:Query")),
+}
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -38,6 +76,7 @@ class Storage(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
+            versioned=True,  # an overwritten object stays recoverable (issue 12: integrity)
             removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-run-data", prefix="runs/",
@@ -46,6 +85,9 @@ class Storage(Construct):
                                  expiration=cdk.Duration.days(results_expire_days)),
                 s3.LifecycleRule(id="abort-incomplete-uploads",
                                  abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
+                s3.LifecycleRule(id="expire-old-versions",
+                                 noncurrent_version_expiration=cdk.Duration.days(
+                                     results_expire_days)),
             ],
         )
         acknowledge(self.bucket, "AwsSolutions-S1",
@@ -69,24 +111,41 @@ class Storage(Construct):
         return self.bucket.arn_for_objects(pattern)
 
     def grant_worker(self, role: iam.IRole) -> None:
-        """Read datasets and parameters, write coded results, record completion."""
+        """Read datasets and parameters, write coded results, record its own completion (only
+        completion-record keys: never a job record, the job index or a round log)."""
         self._allow(role, ["s3:GetObject"], [self.object_arn(DATASETS), self.object_arn(PARAMS)])
         self._allow(role, ["s3:PutObject"], [self.object_arn(RESULTS)])
-        self._allow(role, list(WORKER_TABLE_ACTIONS), [self.table.table_arn])
+        self.grant_not_found(role)  # a missing parameters object is a named error, not a 403
+        self._allow_items(role, ["dynamodb:PutItem"], COMPLETION_ITEMS)
         self._acknowledge_prefixes(role, (DATASETS, PARAMS, RESULTS))
 
-    def grant_coordinator(self, role: iam.IRole) -> None:
-        """Read datasets, read/write run data (plans, parameters, results), use the table."""
-        self._allow(role, ["s3:GetObject"], [self.object_arn(DATASETS), self.object_arn(RUNS)])
-        self._allow(role, ["s3:PutObject"], [self.object_arn(RUNS), self.object_arn(JOB_PLANS)])
-        self.grant_not_found(role)
-        self._allow(role, list(COORDINATOR_TABLE_ACTIONS), [self.table.table_arn])
-        self._acknowledge_prefixes(role, (DATASETS, RUNS, JOB_PLANS))
+    def grant_step(self, role: iam.IRole, step: str) -> None:
+        """Exactly what coordinator step ``step`` does to the bucket and the table."""
+        access = STEP_ACCESS[step]
+        for action, patterns in (("s3:GetObject", access.get), ("s3:PutObject", access.put),
+                                 ("s3:DeleteObject", access.delete)):
+            if patterns:
+                self._allow(role, [action], [self.object_arn(p) for p in patterns])
+        if access.not_found:
+            self.grant_not_found(role)
+        self._allow_items(role, list(access.job_items), JOB_ITEMS)
+        if access.completions:
+            self._allow_items(role, list(access.completions), COMPLETION_ITEMS)
+        self._acknowledge_prefixes(role, tuple(dict.fromkeys(
+            access.get + access.put + access.delete)))
+
+    def _allow_items(self, role: iam.IRole, actions: list[str], leading_keys: str) -> None:
+        """Table actions limited to items whose partition key matches ``leading_keys``."""
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=actions, resources=[self.table.table_arn],
+            conditions={LEADING_KEYS: {"dynamodb:LeadingKeys": [leading_keys]}}))
 
     def grant_read_job_plans(self, role: iam.IRole) -> None:
-        """Read (and list, see grant_not_found) the accepted job plans: the warm-pool manager."""
+        """Read and list the accepted job plans, nothing else: the warm-pool manager."""
         self._allow(role, ["s3:GetObject"], [self.object_arn(JOB_PLANS)])
-        self.grant_not_found(role)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [JOB_PLANS]}}))
         self._acknowledge_prefixes(role, (JOB_PLANS,))
 
     def grant_not_found(self, role: iam.IRole) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,8 @@ from coordinator.jobspec import JobSpec
 from coordinator.state import Store, now
 
 TERMINAL = ("done", "failed", "cancelled")
+_EXECUTION_ERRORS = {"FAILED": "ExecutionFailed", "TIMED_OUT": "ExecutionTimedOut",
+                     "ABORTED": "ExecutionAborted", "LOST": "ExecutionLost"}
 
 
 def new_job_id() -> str:
@@ -69,11 +72,49 @@ class Backend:
     def kill(self, job: str) -> None:
         """Stop the job's execution at once (a crash, for tests and `sgc cancel --now`)."""
         arn = self.store.job(job).get("execution_arn")
-        if arn:
+        if arn and self.execution_status(arn) == "RUNNING":
             self.sfn.stop_execution(executionArn=arn, error="Killed", cause="stopped by user")
+            deadline = time.monotonic() + 10.0  # stopping is asynchronous: let it land
+            while self.execution_status(arn) == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.1)
 
     def execution_status(self, arn: str) -> str:
-        return self.sfn.describe_execution(executionArn=arn)["status"]
+        return self.describe(arn)["status"]
+
+    def describe(self, arn: str) -> dict[str, Any]:
+        """describe_execution; status "LOST" when the execution no longer exists (the local
+        emulator was restarted: executions do not survive it)."""
+        try:
+            return self.sfn.describe_execution(executionArn=arn)
+        except self.sfn.exceptions.ExecutionDoesNotExist:
+            return {"status": "LOST"}
+
+    def refresh(self, job: str) -> dict[str, Any]:
+        """The job record, corrected when its execution died without saying so (a crash of a
+        step, a timeout, an abort, a lost execution): then it is ``failed`` with the error."""
+        record = self.store.job(job)
+        arn = record.get("execution_arn")
+        if record.get("status") in TERMINAL or not arn:
+            return record
+        info = self.describe(arn)
+        status = info["status"]
+        if status not in ("FAILED", "TIMED_OUT", "ABORTED", "LOST"):
+            return record
+        if self.store.job(job).get("execution_arn") != arn:  # a new execution took over
+            return self.store.job(job)
+        if record.get("status") == "cancelling":
+            fields: dict[str, Any] = {"status": "cancelled", "finished": now()}
+        else:
+            message = info.get("cause") or {
+                "TIMED_OUT": "the execution timed out", "ABORTED": "the execution was stopped",
+                "LOST": "the execution no longer exists (the local emulator was restarted?); "
+                        f"`sgc resume {job}` continues the job from its stored state",
+            }.get(status, "the execution failed")
+            fields = {"status": "failed", "finished": now(),
+                      "error": {"type": info.get("error") or _EXECUTION_ERRORS[status],
+                                "message": str(message)[:2000]}}
+        self.store.update_job(job, fields)
+        return {**record, **fields}
 
     def close(self) -> None:
         if self.close_hook is not None:

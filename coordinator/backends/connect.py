@@ -13,6 +13,58 @@ from coordinator.state import Store
 from coordinator.workflow import resources
 
 LOCAL_STATE = Path(os.environ.get("SGC_LOCAL_STATE", Path.home() / ".sgcflow" / "local.json"))
+# Snapshots of the `sgc local up` server (coordinator/emulator/persist.py), beside its state file.
+LOCAL_DATA = LOCAL_STATE.parent / f"{LOCAL_STATE.stem}-data"
+
+
+class EmulatorDown(FileNotFoundError):
+    """The `sgc local up` server is not running (never started, stopped, or crashed)."""
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie child of ours counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        return waited == 0
+    except ChildProcessError:
+        return True
+
+
+def read_local_state(state_file: Path | None = None) -> dict:
+    """The running server's state file, or EmulatorDown saying plainly what happened."""
+    state_file = state_file or LOCAL_STATE
+    if not state_file.exists():
+        raise EmulatorDown(f"no local emulator running ({state_file} missing): start one with "
+                           "`sgc local up`")
+    try:
+        state = json.loads(state_file.read_text())
+        pid = int(state["pid"])
+    except (ValueError, KeyError, TypeError):
+        raise EmulatorDown(f"{state_file} is damaged: `sgc local up` starts a new server") \
+            from None
+    if not pid_alive(pid):
+        raise EmulatorDown(f"the local emulator (pid {pid}) is not running: it crashed or was "
+                           f"killed. {_saved_note(state_file)}")
+    return state
+
+
+def _saved_note(state_file: Path) -> str:
+    meta = state_file.parent / f"{state_file.stem}-data" / "meta.json"
+    if not meta.exists():
+        return "`sgc local up` starts a new one; nothing was saved, its jobs are lost."
+    import datetime as dt
+
+    saved = json.loads(meta.read_text())
+    when = dt.datetime.fromtimestamp(saved["saved_at"], dt.UTC).isoformat(timespec="seconds")
+    return (f"`sgc local up` restarts it and restores the state saved at {when} "
+            f"({saved['objects']} objects, {saved['items']} records); executions that were "
+            "running are lost: `sgc resume JOB --local` continues their jobs.")
 
 
 def aws_backend(region: str | None = None, profile: str | None = None,
@@ -39,12 +91,9 @@ def emulator_backend(emulator) -> Backend:
                    emulator.client("stepfunctions"), emulator.state_machine_arn)
 
 
-def local_backend(state_file: Path = LOCAL_STATE) -> Backend:
+def local_backend(state_file: Path | None = None) -> Backend:
     """The `sgc local up` server described by its state file."""
-    if not state_file.exists():
-        raise FileNotFoundError(f"no local emulator running ({state_file} missing): "
-                                "start one with `sgc local up`")
-    state = json.loads(state_file.read_text())
+    state = read_local_state(state_file or LOCAL_STATE)
     endpoint = state["endpoint_url"]
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():

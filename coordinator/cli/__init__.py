@@ -2,11 +2,16 @@
 
 Lazy loading keeps `sgc --help` fast (no numba/pyarrow/moto import) and lets each concern own
 its module without touching this file beyond one line in ``SUBCOMMANDS``.
+
+Every command runs under one error boundary (``LazyGroup.invoke``): known errors (bad values,
+files, AWS/emulator answers) print ``error: ...`` and exit 1; anything else prints one line
+naming the error type and exits 2, and ``SGC_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -27,11 +32,24 @@ SUBCOMMANDS: dict[str, str] = {
     "cancel": "coordinator.cli.jobs:cancel",
     "resume": "coordinator.cli.jobs:resume",
     "local": "coordinator.cli.local:local",
+    "audit": "coordinator.cli.audit:audit",
 }
 
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported only when they are run or listed."""
+
+    def invoke(self, ctx: click.Context):
+        if os.environ.get("SGC_DEBUG"):
+            return super().invoke(ctx)
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted") from None
+        except Exception as error:  # the boundary: a message, never a traceback
+            raise _as_click_error(error) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in SUBCOMMANDS if self._load(name) is not None)
@@ -66,3 +84,28 @@ def main() -> None:
       sgc bench kernels --json
       sgc --help / sgc COMMAND --help
     """
+
+
+class _InternalError(click.ClickException):
+    exit_code = 2
+
+
+def _as_click_error(error: Exception) -> click.ClickException:
+    """A one-line ``error: ...`` for any exception a command lets through."""
+    message = " ".join(str(error).split())[:2000] or type(error).__name__
+    name = type(error).__name__
+    if name in ("EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError",
+                "ConnectTimeoutError"):
+        return click.ClickException(
+            f"cannot reach the service ({message}); with --local: is `sgc local up` running? "
+            "(`sgc local status`)")
+    if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError",
+                "ProfileNotFound"):
+        return click.ClickException(f"AWS configuration: {message} (or use --local)")
+    if name == "ClientError" or isinstance(error, ValueError | OSError | KeyError | LookupError):
+        return click.ClickException(message if name in ("ClientError", "JobNotFound")
+                                    or isinstance(error, ValueError) else f"{name}: {message}")
+    if isinstance(error, MemoryError):
+        return click.ClickException("out of memory: the input is too large for this machine")
+    return _InternalError(f"internal error ({name}): {message} (SGC_DEBUG=1 shows the "
+                          "traceback; please report it)")

@@ -8,6 +8,8 @@ import time
 import click
 import numpy as np
 
+from coordinator.cli.types import SEED
+
 from .benchio import json_option, markdown_table, out_option, write_outputs
 
 CASES = [("gc", {"s": 15}), ("gc", {"s": 12}), ("sr-sgc", {"B": 2, "W": 3, "lam": 23}),
@@ -102,7 +104,7 @@ def measure_sum(n_params: int, workers: int, seed: int) -> dict:
 @out_option
 @json_option
 @click.option("--rounds", type=click.IntRange(min=5), default=200, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--params", "n_params", type=click.IntRange(1, MAX_PARAMS), default=None,
               help="Measure Update's streaming weighted sum of results of this many "
                    "parameters instead (time, peak memory).")

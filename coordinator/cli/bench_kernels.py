@@ -1,4 +1,5 @@
-"""`sgc bench kernels`: Numba kernels vs numpy, memory bandwidth, worker cold init, warm overhead.
+"""`sgc bench kernels`: Numba kernels vs numpy, memory bandwidth, deep MLPs against the FMA peak
+(coordinator/cli/bench_deep.py), worker cold init, warm overhead.
 
 Everything is measured side by side in one run (the machine is shared: compare ratios, not
 absolute times). Kernel timings run in a child process with one BLAS thread and one Numba thread,
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from coordinator.cli import bench_deep
+
 # (kind, n_features, n_classes, hidden): digits-shaped models
 MODELS = [("logreg", 64, 2, 0), ("softmax", 64, 10, 0), ("mlp", 64, 10, 32)]
 # rows per partition: digits / 256 workers, 65536 rows / 256, a 1 MiB partition, one larger (64 MiB)
@@ -37,6 +40,10 @@ def kernels(out: str, as_json: bool, quick: bool) -> None:
     """Numba vs numpy per model and partition size; worker cold init and warm overhead."""
     rows = ROWS[:3] if quick else ROWS
     results = _child("kernels", {"rows": rows, "quick": quick}, SINGLE_THREAD)
+    with tempfile.TemporaryDirectory() as generic_cache:
+        for cpu, env in (("host", {}), ("generic (Lambda)", {
+                "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": generic_cache})):
+            results += _child("deep", {"quick": quick, "cpu": cpu}, {**SINGLE_THREAD, **env})
     results += cold_init()
     results += _child("warm", {"repeats": 5 if quick else 30}, {})
     folder = Path(out)
@@ -202,7 +209,7 @@ def markdown(results: list[dict]) -> str:
                      f"(params download {r['download_s'] * 1e3:.1f} ms, result upload "
                      f"{r['upload_s'] * 1e3:.1f} ms, the rest DynamoDB record + logs); first "
                      f"invocation {r['first_total_s'] * 1e3:.0f} ms.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + bench_deep.markdown(results)
 
 
 def _child(what: str, arguments: dict, env: dict[str, str]) -> list[dict]:
@@ -228,5 +235,6 @@ def _best(function, budget_s: float) -> float:
 
 if __name__ == "__main__":
     _what, _arguments = sys.argv[1], json.loads(sys.argv[2])
-    _measure = {"kernels": measure_kernels, "warm": measure_warm}[_what]
+    _measure = {"kernels": measure_kernels, "warm": measure_warm,
+                "deep": bench_deep.measure_deep}[_what]
     print(json.dumps(_measure(**_arguments)))

@@ -14,6 +14,8 @@ import math
 
 import click
 
+from coordinator.cli.types import finite_values
+
 from .benchio import json_option, markdown_table, out_option, write_outputs
 
 CNN = "cnn"
@@ -70,8 +72,8 @@ def out_of_sample(models: list, mu: float, jobs: int, online: dict) -> list[dict
               default="data/lambda_delays.parquet", show_default=True)
 @click.option("--jobs", "jobs_list", type=click.IntRange(min=1), multiple=True,
               default=(100, 400), show_default=True)
-@click.option("--mu", "mus", type=click.FloatRange(min=0), multiple=True, default=(0.5, 1.0),
-              show_default=True)
+@click.option("--mu", "mus", type=click.FloatRange(min=0), multiple=True,
+              callback=finite_values, default=(0.5, 1.0), show_default=True)
 def simulate(out, as_json, trace, jobs_list, mus):
     """sgcflow vs the strongest GC (and M-SGC, uncoded, the bound) on every CNN profile."""
     from ..traces import LatencyModel

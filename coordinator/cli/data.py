@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
+
+from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_PARTITIONS, MAX_ROWS, MAX_SEED
 
 
 @click.group()
@@ -16,15 +19,20 @@ def data() -> None:
 @click.argument("source")
 @click.option("--out", "destination", required=True,
               help="Folder, or s3://bucket/prefix (boto3 honours AWS_ENDPOINT_URL for moto).")
-@click.option("-k", "--partitions", "k", type=int, help="Number of equal partitions.")
+@click.option("-k", "--partitions", "k", type=click.IntRange(1, MAX_PARTITIONS),
+              help="Number of equal partitions.")
 @click.option("--sizes", help="Comma-separated partition fractions summing to 1.")
 @click.option("--scheme", "scheme_spec",
               help="Size partitions for a scheme, e.g. 'm-sgc:n=256,B=1,W=2,lam=27' or "
                    "'gc:n=256,s=15' (uses session.partition_sizes).")
-@click.option("--rows", type=int, default=16384, show_default=True, help="synthetic: rows.")
-@click.option("--features", type=int, default=64, show_default=True, help="synthetic: features.")
-@click.option("--classes", type=int, default=2, show_default=True, help="synthetic: classes.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Generator and shuffle seed.")
+@click.option("--rows", type=click.IntRange(1, MAX_ROWS), default=16384, show_default=True,
+              help="synthetic: rows.")
+@click.option("--features", type=click.IntRange(1, MAX_FEATURES), default=64, show_default=True,
+              help="synthetic: features (rows x features at most 250 million).")
+@click.option("--classes", type=click.IntRange(2, MAX_CLASSES), default=2, show_default=True,
+              help="synthetic: classes.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Generator and shuffle seed.")
 @click.option("--no-shuffle", is_flag=True, help="Keep the source's row order.")
 @click.option("--label-column", default="label", show_default=True, help="Files: label column.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
@@ -41,6 +49,8 @@ def prepare(source: str, destination: str, k: int | None, sizes: str | None,
     """
     from coordinator import datasets
 
+    if not destination.strip():
+        raise click.BadParameter("must be a folder or s3://bucket/prefix", param_hint="--out")
     try:
         fractions = _fractions(sizes, scheme_spec)
         table = datasets.load(source, rows=rows, features=features, classes=classes, seed=seed,
@@ -63,10 +73,17 @@ def _fractions(sizes: str | None, scheme_spec: str | None) -> list[float] | None
         raise click.UsageError("give --sizes or --scheme, not both")
     if sizes:
         try:
-            return [float(v) for v in sizes.split(",")]
+            fractions = [float(v) for v in sizes.split(",")]
         except ValueError:
-            raise click.BadParameter(f"not a list of numbers: {sizes!r}",
+            raise click.BadParameter(f"not a list of numbers: {sizes[:100]!r}",
                                      param_hint="--sizes") from None
+        if not all(math.isfinite(f) and 0 < f <= 1 for f in fractions):
+            raise click.BadParameter(f"fractions must be numbers in (0, 1], got {sizes[:100]!r}",
+                                     param_hint="--sizes")
+        if abs(math.fsum(fractions) - 1.0) > 1e-9:  # checked before any data is loaded
+            raise click.ClickException(f"sizes: fractions must sum to 1, got "
+                                       f"{math.fsum(fractions):.12g}")
+        return fractions
     if not scheme_spec:
         return None
     from coordinator.schemes import make_scheme
@@ -75,7 +92,8 @@ def _fractions(sizes: str | None, scheme_spec: str | None) -> list[float] | None
     params = {}
     for item in filter(None, arguments.split(",")):
         key, _, value = item.partition("=")
-        if not value.lstrip("-").isdigit():
-            raise click.BadParameter(f"{item!r} is not key=integer", param_hint="--scheme")
+        if not value.strip().isdigit() or not 0 <= int(value) <= 1000:
+            raise click.BadParameter(f"{item!r} is not key=integer with the integer in "
+                                     "[0, 1000]", param_hint="--scheme")
         params[key.strip()] = int(value)
     return list(make_scheme(name.strip(), **params).session(jobs=1).partition_sizes)

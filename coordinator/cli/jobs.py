@@ -44,10 +44,11 @@ def _backend(local: bool, region: str | None, profile: str | None):
 
 
 def _record(backend, job: str) -> dict:
+    """The job's record, corrected if its execution died silently (Backend.refresh)."""
     from coordinator.state import JobNotFound
 
     try:
-        return backend.store.job(job)
+        return backend.refresh(job)
     except JobNotFound as error:
         raise click.ClickException(str(error)) from error
 
@@ -85,6 +86,10 @@ def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
         spec = jobspec.load(spec_file)
     except jobspec.JobSpecError as error:
         raise click.ClickException(str(error)) from error
+    if not local and (spec.raw["faults"] or spec.raw["stragglers"].get("model", "trace")
+                      != "none"):
+        raise click.ClickException("stragglers/faults: injection is for emulation only "
+                                   "(use --local, or remove them)")
     emulator = None
     if local:
         from coordinator.backends.connect import LOCAL_STATE
@@ -171,7 +176,8 @@ def _watch(backend, job: str, poll_s: float = 0.5) -> dict:
 def _progress_line(record: dict) -> str:
     progress = record.get("progress") or {}
     losses = progress.get("losses") or {}
-    loss = " ".join(f"m{m}={v:.4f}" for m, v in sorted(losses.items()))
+    loss = " ".join(f"m{m}={v:.4f}" if isinstance(v, int | float) else f"m{m}={v}"
+                    for m, v in sorted(losses.items(), key=lambda item: str(item[0])))
     return (f"{record.get('status')} | decoded {progress.get('decoded', 0)} | stragglers "
             f"{progress.get('stragglers', 0)} | loss {loss or '-'}")[:120]
 
@@ -275,23 +281,35 @@ def result(job: str, local: bool, region: str | None, profile: str | None,
 
 
 def _print_result(backend, job: str, as_json: bool) -> None:
+    from coordinator.backends.outcome import NoResult, job_result
+
     record = _record(backend, job)
-    if record.get("status") not in ("done", "cancelled"):
-        raise click.ClickException(f"job {job} is {record.get('status')}: no result yet "
-                                   "(`sgc status` / `sgc watch`)")
-    full = backend.store.get_json(f"runs/{job}/result.json")
+    try:
+        full = job_result(backend.store, job, record)
+    except NoResult as error:
+        raise click.ClickException(str(error)) from None
     if as_json:
         return _echo_json({k: v for k, v in full.items() if k != "rounds"})
-    summary = full["summary"]
+    summary = full.get("summary") or {}
+    click.echo(f"{'status':>22}: {full['status']}" + (" (partial: no result.json; summarized "
+                                                      "from the round log)"
+                                                      if full.get("partial") else ""))
     for key in ("rounds", "decoded_jobs", "skipped_jobs", "stragglers", "flagged_rounds",
                 "wall_s", "overhead_s_per_round"):
-        click.echo(f"{key:>22}: {summary[key]}")
-    click.echo(f"{'cost (AWS estimate)':>22}: {summary['cost']}")
-    _table(["model", "kind", "lr", "final loss", "params"], [
+        click.echo(f"{key:>22}: {summary.get(key)}")
+    click.echo(f"{'cost (AWS estimate)':>22}: {summary.get('cost')}")
+    losses = summary.get("final_losses") or []
+    _table(["model", "kind", "lr", "final loss", "iteration", "params"], [
         {"model": m["model"], "kind": m["kind"], "lr": m["lr"],
-         "final loss": f"{summary['final_losses'][m['model']]:.6f}",
-         "params": f"s3://{backend.store.bucket}/{m['final_params_key']}"}
+         "final loss": _loss(losses[m["model"]] if m["model"] < len(losses) else None),
+         "iteration": m.get("final_iteration"),
+         "params": f"s3://{backend.store.bucket}/{m['final_params_key']}"
+         if m.get("final_params_key") else "-"}
         for m in full["models"]])
+
+
+def _loss(value: Any) -> str:
+    return f"{value:.6f}" if isinstance(value, int | float) else "-"
 
 
 # --- control ---------------------------------------------------------------------------------
@@ -361,7 +379,14 @@ def demo(workers: int, iterations: int | None, out: str, overhead: str | None,
     from coordinator.demo import measure_overhead, run_demo
 
     if overhead:
-        counts = [int(x) for x in overhead.split(",")]
+        try:
+            counts = [int(x) for x in overhead.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"not a list of integers: {overhead[:80]!r}",
+                                     param_hint="--overhead") from None
+        if not 1 <= len(counts) <= 16 or not all(2 <= c <= 1000 for c in counts):
+            raise click.BadParameter("give 1..16 worker counts, each in [2, 1000]",
+                                     param_hint="--overhead")
         rows = measure_overhead(counts, echo=lambda s: click.echo(s, err=True))
         return _echo_json(rows) if as_json else _table(list(rows[0]), rows)
 

@@ -1,4 +1,9 @@
-"""`sgc local up | down | status`: the moto emulator as a background server on 127.0.0.1."""
+"""`sgc local up | down | status`: the moto emulator as a background server on 127.0.0.1.
+
+The server snapshots its S3 objects and DynamoDB items under the local data directory (beside the
+state file, ``~/.sgcflow/local-data``) and `up` restores them, so a crash loses seconds, not jobs;
+running executions cannot be restored and their jobs are marked (`sgc resume JOB --local`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from coordinator.backends.connect import LOCAL_STATE
+from coordinator.backends.connect import LOCAL_DATA, LOCAL_STATE, pid_alive
+from coordinator.cli.types import FiniteFloat
 
 
 @click.group()
@@ -29,25 +35,35 @@ def local() -> None:
 
 
 @local.command()
-@click.option("--port", type=int, default=5055, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(0, 65535), default=5055, show_default=True,
+              help="Port on 127.0.0.1.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False),
               default=str(LOCAL_STATE.with_suffix(".log")), show_default=True,
               help="Where the server's output goes.")
-@click.option("--timeout", type=float, default=120.0, show_default=True,
+@click.option("--timeout", type=FiniteFloat(1, 3600), default=120.0, show_default=True,
               help="Seconds to wait for the server to be ready.")
-def up(port: int, log_file: str, timeout: float) -> None:
-    """Start the emulator server in the background."""
-    if LOCAL_STATE.exists():
-        state = json.loads(LOCAL_STATE.read_text())
-        if _alive(state["pid"]):
+@click.option("--fresh", is_flag=True, help="Start empty: forget the saved state.")
+def up(port: int, log_file: str, timeout: float, fresh: bool) -> None:
+    """Start the emulator server in the background (restoring the saved state)."""
+    state = _state()
+    if state is not None:
+        if _alive(state.get("pid")):
             click.echo(f"already running: {state['endpoint_url']} (pid {state['pid']})")
             return
+        click.echo(f"the previous server (pid {state.get('pid')}) is gone (crashed or killed): "
+                   "starting a new one", err=True)
         LOCAL_STATE.unlink()
+    from coordinator.emulator.serve import port_free
+
+    if port and not port_free(port):
+        raise click.BadParameter(f"{port} on 127.0.0.1 is in use (another server?): pass a "
+                                 "free port", param_hint="--port")
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "coordinator.emulator.serve", "--port", str(port),
-             "--state", str(LOCAL_STATE)],
+             "--state", str(LOCAL_STATE), "--data", str(LOCAL_DATA),
+             *(["--fresh"] if fresh else [])],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -63,16 +79,25 @@ def up(port: int, log_file: str, timeout: float) -> None:
     state = json.loads(LOCAL_STATE.read_text())
     click.echo(f"sgcflow emulator up: {state['endpoint_url']} (pid {state['pid']})")
     click.echo(f"state machine: {state['state_machine_arn']}")
+    restored = state.get("restored")
+    if restored:
+        click.echo(f"restored from {LOCAL_DATA}: {restored['objects']} objects, "
+                   f"{restored['items']} records")
+        for job, status in sorted(restored["interrupted"].items()):
+            click.echo(f"  job {job} was running: its execution is lost, now {status}"
+                       + (f" (`sgc resume {job} --local` continues it)"
+                          if status == "failed" else ""))
 
 
 @local.command()
-@click.option("--timeout", type=float, default=20.0, show_default=True)
+@click.option("--timeout", type=FiniteFloat(0, 3600), default=20.0, show_default=True)
 def down(timeout: float) -> None:
     """Stop the emulator server (everything in it is gone)."""
-    if not LOCAL_STATE.exists():
+    state = _state()
+    if state is None:
         click.echo("not running")
         return
-    pid = json.loads(LOCAL_STATE.read_text())["pid"]
+    pid = state.get("pid")
     if _alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -81,30 +106,35 @@ def down(timeout: float) -> None:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     LOCAL_STATE.unlink(missing_ok=True)
-    click.echo(f"stopped (pid {pid})")
+    click.echo(f"stopped (pid {pid}); its state is kept in {LOCAL_DATA} "
+               "(`sgc local up --fresh` starts empty)")
 
 
 @local.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status_(as_json: bool) -> None:
     """Whether the emulator server runs, and where."""
-    state = json.loads(LOCAL_STATE.read_text()) if LOCAL_STATE.exists() else None
-    running = bool(state and _alive(state["pid"]))
+    state = _state()
+    running = bool(state and _alive(state.get("pid")))
+    crashed = bool(state) and not running
     if as_json:
-        click.echo(json.dumps({"running": running, **(state or {})}))
+        click.echo(json.dumps({"running": running, "crashed": crashed, **(state or {})}))
+    elif running:
+        click.echo(f"running: {state['endpoint_url']}")
     else:
-        click.echo(f"running: {state['endpoint_url']}" if running else "not running")
+        click.echo("not running" + (f" (pid {state.get('pid')} crashed or was killed; "
+                                    "`sgc local up` restores its saved state)" if crashed
+                                    else ""))
 
 
-def _alive(pid: int) -> bool:
+def _state() -> dict | None:
+    """The state file's content; None when absent or unreadable (a crash mid-write)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as gone
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        return waited == 0
-    except ChildProcessError:
-        return True
+        state = json.loads(LOCAL_STATE.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _alive(pid) -> bool:
+    return isinstance(pid, int) and pid > 0 and pid_alive(pid)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
 
 from .options import json_flag
+from .types import SEED
 
 DEFAULT_TRACE = "data/lambda_delays.parquet"
 SCHEME_NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow")
@@ -65,7 +67,7 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
               help=f"Wait policy for SR-SGC and M-SGC: one of {', '.join(POLICY_NAMES)}.")
 @click.option("--latency", type=click.Choice(["quantile", "interp", "shift"]), default="quantile",
               show_default=True, help="How worker times are interpolated between measured loads.")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=SEED, default=None,
               help="Shuffle measured rounds per pass (same seed for every scheme), not cycle.")
 @json_flag("Print a JSON object keyed by scheme.")
 def simulate(trace, profile, region, mu, jobs, scheme_names, search, search_on, search_profile,
@@ -91,8 +93,9 @@ def simulate(trace, profile, region, mu, jobs, scheme_names, search, search_on, 
     if policy_name not in POLICY_NAMES:
         raise click.BadParameter(f"unknown policy {policy_name!r}; allowed: "
                                  f"{', '.join(POLICY_NAMES)}", param_hint="--policy")
-    if mu < 0 or mu != mu:
-        raise click.BadParameter(f"must be a number >= 0, got {mu}", param_hint="--mu")
+    if not (math.isfinite(mu) and 0 <= mu <= 1000):
+        raise click.BadParameter(f"must be a number >= 0 (finite, at most 1000), got {mu}",
+                                 param_hint="--mu")
     model = _load(trace, profile, region, latency, ("--trace", "--profile", "--region"))
     fit = None
     if search_on is not None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from coordinator.cli.types import SEED, FiniteFloat
+
 SAMPLE = "data/coldstart_sample"
 FORMATS = ("huawei", "azure2019")
 PLACEMENTS = ("poisson", "even")
@@ -78,7 +80,7 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 
 @warmpool.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON keyed by policy name.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--trace", "trace_dir", type=click.Path(), default=None,
               help="A trace folder (with --format azure2019: invocations.csv, durations.csv, "
                    "memory.csv). Without it: the synthetic Huawei-schema trace.")
@@ -93,9 +95,10 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
               "Poisson arrivals or evenly spaced.")
 @click.option("--drop-malformed", is_flag=True,
               help="azure2019: drop malformed rows (reported on stderr) instead of refusing.")
-@click.option("--days", default=2.0, show_default=True)
-@click.option("--functions-per-region", default=40, show_default=True)
-@click.option("--jobs-per-region", default=6, show_default=True)
+@click.option("--days", type=FiniteFloat(0, 60, open_low=True), default=2.0, show_default=True)
+@click.option("--functions-per-region", type=click.IntRange(1, 1000), default=40,
+              show_default=True)
+@click.option("--jobs-per-region", type=click.IntRange(0, 1000), default=6, show_default=True)
 def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
              warmup_minutes: int, arrivals: str, drop_malformed: bool, days: float,
              functions_per_region: int, jobs_per_region: int) -> None:
@@ -153,11 +156,12 @@ def _print_policies(results: dict) -> None:
 
 @warmpool.command()
 @click.argument("job_spec", type=click.Path(exists=True, dir_okay=False))
-@click.option("--start", "start_s", type=float, default=None,
+@click.option("--start", "start_s", type=FiniteFloat(0), default=None,
               help="Job start, epoch seconds (default: now + the lead time).")
-@click.option("--utilization", default=0.8, show_default=True,
+@click.option("--utilization", type=FiniteFloat(0, 1, open_low=True), default=0.8,
+              show_default=True,
               help="Expected busy share of the workers' provisioned time.")
-@click.option("--cold-p99", default=20.0, show_default=True,
+@click.option("--cold-p99", type=FiniteFloat(0, 900), default=20.0, show_default=True,
               help="99th percentile cold start (s) for pre-warming (see --stats).")
 @click.option("--stats", "stats_path", type=click.Path(exists=True), default=None,
               help="Take --cold-p99 from a cold-start trace (CSV folder or Parquet).")
@@ -199,9 +203,10 @@ def plan(job_spec: str, start_s: float | None, utilization: float, cold_p99: flo
 
 @warmpool.command()
 @click.option("--out", type=click.Path(file_okay=False), default=SAMPLE, show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--days", default=1.0, show_default=True)
-@click.option("--functions-per-region", default=8, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--days", type=FiniteFloat(0, 60, open_low=True), default=1.0, show_default=True)
+@click.option("--functions-per-region", type=click.IntRange(1, 1000), default=8,
+              show_default=True)
 @click.option("--parquet", type=click.Path(dir_okay=False), default=None,
               help="Also write the cold-start rows as Parquet.")
 def generate(out: str, seed: int, days: float, functions_per_region: int,
@@ -219,12 +224,15 @@ def generate(out: str, seed: int, days: float, functions_per_region: int,
 
 
 @warmpool.command()
-@click.option("--seed", default=0, show_default=True)
-@click.option("--days", default=7, show_default=True)
-@click.option("--held-out", default=2, show_default=True, help="Days held out for the error.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--days", type=click.IntRange(2, 60), default=7, show_default=True)
+@click.option("--held-out", type=click.IntRange(1, 59), default=2, show_default=True,
+              help="Days held out for the error (fewer than --days).")
 @click.option("--json", "as_json", is_flag=True)
 def forecast(seed: int, days: int, held_out: int, as_json: bool) -> None:
     """Day-ahead forecast error per region (per-minute requests), members vs the ensemble."""
+    if held_out >= days:
+        raise click.BadParameter(f"must be fewer than --days ({days})", param_hint="--held-out")
     from coordinator.warmpool import forecast as forecasting
     from coordinator.warmpool import synthetic
     from coordinator.warmpool.demand import per_minute_requests

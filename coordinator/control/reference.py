@@ -32,14 +32,5 @@ def train(model: dict, lr: float, seed: int, iterations: int, X: np.ndarray, y: 
 
 def accuracy(model: dict, X: np.ndarray, y: np.ndarray, params: np.ndarray) -> float:
     """Fraction of rows whose predicted class is the label."""
-    spec = ModelSpec.from_dict(model)
-    blocks = spec.unpack(params.astype(np.float64))
-    X = X.astype(np.float64)
-    if spec.kind == "logreg":
-        predicted = (X @ blocks["w"] + blocks["b"][0] > 0).astype(int)
-    elif spec.kind == "softmax":
-        predicted = np.argmax(X @ blocks["W"] + blocks["b"], axis=1)
-    else:
-        hidden = np.maximum(X @ blocks["W1"] + blocks["b1"], 0)
-        predicted = np.argmax(hidden @ blocks["W2"] + blocks["b2"], axis=1)
+    predicted = kernels_reference.predict(ModelSpec.from_dict(model), X, params)
     return float(np.mean(predicted == y))

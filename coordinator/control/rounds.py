@@ -64,7 +64,8 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
         for i, model in enumerate(spec.models):
             try:
                 models.append(ModelSpec(model["kind"], info.n_features, info.n_classes,
-                                        model.get("hidden", 0)))
+                                        model.get("hidden", 0),
+                                        model.get("activation", "relu")))
             except ValueError as error:
                 raise JobSpecError([(f"models[{i}]", f"{error} (dataset {info.prefix} has "
                                                      f"{info.n_classes} classes)")]) from error

@@ -11,6 +11,7 @@ overwrites its results with NaNs after it finished.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import json
@@ -133,6 +134,8 @@ class Emulator:
     def create_resources(self) -> None:
         """The bucket, table, functions and state machine of the CDK app, with the same names."""
         self.client("s3").create_bucket(Bucket=resources.BUCKET)
+        self.client("s3").put_bucket_versioning(  # as the deployed bucket
+            Bucket=resources.BUCKET, VersioningConfiguration={"Status": "Enabled"})
         self.client("dynamodb").create_table(
             TableName=resources.TABLE, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
@@ -209,16 +212,18 @@ class Emulator:
         if faults.get((event["round"], event["worker"])) != "garbage":
             return False
         run, t, w = event["run"], int(event["round"]), int(event["worker"])
-        results = {}
+        results, digests = {}, {}
         for task in event["tasks"]:
             key = result_key(run, t, int(task["job"]), w)
             buffer = io.BytesIO()
             np.save(buffer, np.full(3, np.nan))
-            self.client("s3").put_object(Bucket=event.get("bucket", resources.BUCKET), Key=key,
+            self.client("s3").put_object(Bucket=resources.BUCKET, Key=key,
                                          Body=buffer.getvalue())
             results[str(task["job"])] = {"S": key}
+            digests[str(task["job"])] = {"S": hashlib.sha256(buffer.getvalue()).hexdigest()}
         item = {k: {"S": v} for k, v in record_keys(run, t, w).items()}
-        item.update({"status": {"S": "ok"}, "results": {"M": results}, "timings": {"M": {}}})
+        item.update({"status": {"S": "ok"}, "results": {"M": results},
+                     "sha256": {"M": digests}, "timings": {"M": {}}})
         self.client("dynamodb").put_item(TableName=resources.TABLE, Item=item)
         return True
 

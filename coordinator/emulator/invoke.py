@@ -6,14 +6,24 @@ calls it; Event invokes go to a thread pool and return at once (so Dispatch is a
 Lambda), after an injected delay if the emulator was asked to make that worker slow. An exception
 comes back as ``x-amz-function-error: Unhandled`` with errorType/errorMessage, so the state
 machine's Retry and Catch see what they would see on AWS.
+
+Each handler runs with its function's configured environment (as deployed: a CDK stack's
+``SGC_WORKER_FUNCTION`` differs between the steps and the warm pool), layered over the process
+environment for that invocation only: handlers are threads of one process, so ``os.environ`` is
+replaced while installed by a mapping that reads the running invocation's variables first.
+``current_function()`` names the function whose handler runs in this thread (the IAM audit
+attributes AWS calls with it); threads a handler starts through a ``ThreadPoolExecutor`` inherit
+both.
 """
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import importlib
 import json
 import logging
+import os
 import threading
 import time
 import traceback
@@ -26,6 +36,54 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 
 log = logging.getLogger("sgcflow.emulator")
+
+_FUNCTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("sgc_function",
+                                                                      default=None)
+_ENVIRONMENT: contextvars.ContextVar[dict | None] = contextvars.ContextVar("sgc_environment",
+                                                                          default=None)
+# Read once when a real Lambda process starts; this process has long started.
+PROCESS_LEVEL_VARIABLES = frozenset({"PYTHONPATH", "NUMBA_CACHE_DIR"})
+
+
+def current_function() -> str | None:
+    """Name of the Lambda function whose handler this thread runs (None outside handlers)."""
+    return _FUNCTION.get()
+
+
+class _FunctionEnviron(os._Environ):  # type: ignore[name-defined]
+    """``os.environ`` whose reads see the running invocation's function environment first."""
+
+    def __init__(self, base: os._Environ) -> None:  # type: ignore[name-defined]
+        super().__init__(base._data, base.encodekey, base.decodekey, base.encodevalue,
+                         base.decodevalue)
+        self.base = base
+
+    def __getitem__(self, key: str) -> str:
+        overlay = _ENVIRONMENT.get()
+        if overlay is not None and key in overlay:
+            return overlay[key]
+        return super().__getitem__(key)
+
+    def __iter__(self):
+        overlay = _ENVIRONMENT.get() or {}
+        yield from overlay
+        yield from (key for key in super().__iter__() if key not in overlay)
+
+    def __len__(self) -> int:
+        return len(set(self))
+
+    def copy(self) -> dict:
+        return dict(self)
+
+
+def _carry_context(submit):
+    """ThreadPoolExecutor.submit that runs the task in a copy of the submitter's context."""
+
+    def wrapped(self, fn, /, *args, **kwargs):
+        return submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+    wrapped.sgc_original = submit
+    return wrapped
 
 # (function_name, event) -> seconds to hold the invocation back, or None to run it at once.
 DelayFn = Callable[[str, dict], "float | None"]
@@ -119,6 +177,10 @@ class InProcessLambda:
     def install(self) -> None:
         if self._original is not None:
             return
+        if not isinstance(os.environ, _FunctionEnviron):
+            os.environ = _FunctionEnviron(os.environ)  # noqa: B003 (same data, read overlay)
+        if not hasattr(ThreadPoolExecutor.submit, "sgc_original"):
+            ThreadPoolExecutor.submit = _carry_context(ThreadPoolExecutor.submit)
         self._original = LambdaFunction.invoke
         emulator = self
 
@@ -132,6 +194,10 @@ class InProcessLambda:
         if self._original is not None:
             LambdaFunction.invoke = self._original  # type: ignore[method-assign]
             self._original = None
+            if isinstance(os.environ, _FunctionEnviron):
+                os.environ = os.environ.base  # noqa: B003 (the original object back)
+            if hasattr(ThreadPoolExecutor.submit, "sgc_original"):
+                ThreadPoolExecutor.submit = ThreadPoolExecutor.submit.sgc_original
         self._delays.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -174,6 +240,9 @@ class InProcessLambda:
     def _run(self, fn: LambdaFunction, event: dict, record: Invocation) -> tuple[str, bytes]:
         context = LambdaContext(fn.function_name, int(fn.memory_size), float(fn.timeout))
         record.started = time.time()
+        environment = {k: str(v) for k, v in (fn.environment_vars or {}).items()
+                       if k not in PROCESS_LEVEL_VARIABLES}
+        tokens = (_FUNCTION.set(fn.function_name), _ENVIRONMENT.set(environment))
         try:
             if self.replace(fn.function_name, event):
                 result = {"replaced": True}
@@ -188,6 +257,9 @@ class InProcessLambda:
                 "errorType": type(error).__name__, "errorMessage": str(error),
                 "stackTrace": traceback.format_exception(error)[-5:],
             }).encode()
+        finally:
+            _ENVIRONMENT.reset(tokens[1])
+            _FUNCTION.reset(tokens[0])
         record.finished = time.time()
         self._record(record)
         return status, payload

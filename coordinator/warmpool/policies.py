@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coordinator.warmpool import kernels
+from coordinator.warmpool import window_loops
 from coordinator.warmpool.workload import Stream
 
 
@@ -101,7 +101,7 @@ def ar1_log_forecast(samples) -> float:
     Stands in for the ARIMA the hybrid policy uses on out-of-range idle times (no statsmodels in
     the runtime); with a short, noisy history both reduce to a shrunk mean of the recent values.
     """
-    return float(kernels.ar1_log_forecast(np.asarray(samples, dtype=float)))
+    return float(window_loops.ar1_log_forecast(np.asarray(samples, dtype=float)))
 
 
 class HybridHistogram(StreamPolicy):
@@ -117,7 +117,7 @@ class HybridHistogram(StreamPolicy):
         self.bins = int(round(range_s / bin_s))
 
     def windows(self, stream: Stream) -> np.ndarray:
-        return kernels.hybrid_windows(gaps(stream.times, stream.duration_s), self.bin_s,
+        return window_loops.hybrid_windows(gaps(stream.times, stream.duration_s), self.bin_s,
                                       self.bins, self.head, self.tail, self.margin,
                                       self.cv_threshold, self.arima_margin)
 
@@ -147,7 +147,7 @@ class QuantileWindow(StreamPolicy):
         self.exchange_s = exchange_s
 
     def windows(self, stream: Stream) -> np.ndarray:
-        return kernels.quantile_windows(
+        return window_loops.quantile_windows(
             gaps(stream.times, stream.duration_s), self.head, self.tail, self.history,
             self.min_margin_s, self.relative_margin, self.spread_margin, self.prewarm_min_s,
             self.exchange_s)
@@ -185,7 +185,7 @@ class IdleForecast(StreamPolicy):
 
     def windows(self, stream: Stream) -> np.ndarray:
         times = np.asarray(stream.times, dtype=float)
-        return kernels.forecast_windows(
+        return window_loops.forecast_windows(
             times, times + stream.duration_s, stream.memory_gb, self.exchange_gb_s, self.history,
             np.asarray(self.heads, dtype=float), self.min_margin_s, self.relative_margin,
             self.prewarm_min_s, self.min_keep_s, self.cap_s, self.stride, self.min_history,

@@ -41,7 +41,7 @@ def test_submit_rejects_a_bad_spec_naming_fields(tmp_path):
     out = CliRunner().invoke(main, ["submit", str(spec), "--local"])
     assert out.exit_code != 0
     assert "models[0].kind: must be one of ['logreg', 'softmax', 'mlp']" in out.output
-    assert "iterations: must be an integer >= 1" in out.output
+    assert "iterations: must be an integer in [1, 100000]" in out.output
 
 
 @pytest.mark.slow

@@ -30,13 +30,13 @@ def test_valid_spec_is_normalized():
     ({"models": [{"kind": "svm"}, {"kind": "softmax"}]}, "models[0].kind",
      "['logreg', 'softmax', 'mlp']"),
     ({"models": []}, "models", "non-empty list"),
-    ({"iterations": 0}, "iterations", "integer >= 1"),
+    ({"iterations": 0}, "iterations", "integer in [1, 100000]"),
     ({"workers": 5000}, "workers", "[1, 1000]"),
     ({"scheme": {"name": "fancy"}}, "scheme.name", "['gc', 'm-sgc', 'sr-sgc', 'uncoded']"),
     ({"scheme": {"name": "m-sgc", "B": 2, "W": 2, "lam": 3}}, "scheme", "B must be"),
     ({"scheme": {"name": "gc"}}, "scheme", "missing ['s']"),
     ({"wait": {"deadline_s": 1, "mu": 0.5}}, "wait", "exactly one of deadline_s"),
-    ({"wait": {"mu": -1}}, "wait.mu", ">= 0.0"),
+    ({"wait": {"mu": -1}}, "wait.mu", "in [0.0, 1000.0]"),
     ({"wait": {"deadline_s": 5, "hard_limit_s": 1}}, "wait.hard_limit_s", ">= wait.deadline_s"),
     ({"stragglers": {"model": "zipf"}}, "stragglers.model", "'bursty'"),
     ({"stragglers": {"model": "bursty", "B": 1}}, "stragglers.W", "required by model"),
@@ -47,11 +47,37 @@ def test_valid_spec_is_normalized():
     ({"colour": "red"}, "(top level).colour", "unknown key"),
     ({"models": [{"kind": "softmax", "hidden": 3}, {"kind": "logreg"}]}, "models[0].hidden",
      "only kind mlp"),
+    ({"models": [{"kind": "mlp", "hidden": []}, {"kind": "logreg"}]}, "models[0].hidden",
+     "at least one hidden layer"),
+    ({"models": [{"kind": "mlp", "hidden": [64, 0]}, {"kind": "logreg"}]}, "models[0].hidden[1]",
+     "integer in [1, 16384]"),
+    ({"models": [{"kind": "mlp", "hidden": 0}, {"kind": "logreg"}]}, "models[0].hidden",
+     "integer in [1, 16384]"),
+    ({"models": [{"kind": "mlp", "activation": "gelu"}, {"kind": "logreg"}]},
+     "models[0].activation", "['relu', 'tanh']"),
+    ({"models": [{"kind": "softmax", "activation": "tanh"}, {"kind": "logreg"}]},
+     "models[0].activation", "only kind mlp"),
+    # 3 x 8192-wide layers: ~134M parameters, far beyond a 1,769 MB worker
+    ({"models": [{"kind": "mlp", "hidden": [8192] * 3}, {"kind": "logreg"}]},
+     "models[0].hidden", "more than the worker's 1769 MB"),
 ])
 def test_malformed_spec_names_the_field(change, field, words):
     errors = fields({**GOOD, **change})
     assert field in errors, errors
     assert words in errors[field]
+
+
+def test_deep_mlp_spec_is_normalized_and_a_million_parameters_fit():
+    spec = validate({**GOOD, "models": [{"kind": "mlp", "hidden": [1024, 1024]},
+                                        {"kind": "mlp", "hidden": 16, "activation": "tanh"}]})
+    assert spec.raw["models"][0] == {"kind": "mlp", "lr": 0.1, "seed": 0,
+                                     "hidden": [1024, 1024], "activation": "relu"}
+    assert spec.raw["models"][1]["hidden"] == 16
+
+
+def test_models_that_fit_alone_but_not_together_are_refused():
+    errors = fields({**GOOD, "models": [{"kind": "mlp", "hidden": [4096, 4096]}] * 3})
+    assert "all models together" in errors["models[2].hidden"]
 
 
 def test_too_few_models_for_the_delay():
@@ -71,5 +97,55 @@ def test_load_yaml_and_json(tmp_path):
                                        "iterations: 2\nworkers: 4\nscheme: {name: gc, s: 1}\n")
     assert load(tmp_path / "job.yaml").jobs == 2
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(JobSpecError, match="not valid YAML/JSON"):
+    with pytest.raises(JobSpecError, match="not valid JSON"):
         load(tmp_path / "bad.json")
+
+
+def test_the_resource_estimate_uses_the_caps_and_the_worker_memory(monkeypatch):
+    from coordinator.budget import Caps, estimate
+
+    spec = validate(GOOD)
+    found = estimate(spec.raw, load=spec.scheme().load, T=spec.scheme().T)
+    assert found.rows == 1797 and found.params == 65 * 10  # digits softmax: (64 + 1) x 10
+    errors = fields_with_caps({**GOOD, "iterations": 50}, Caps(max_params=100, max_rounds=20))
+    assert "cap of 100 (SGC_MAX_PARAMS)" in errors["models"]
+    assert "cap of 20 (SGC_MAX_ROUNDS)" in errors["iterations"]
+    big = {**GOOD, "dataset": {"name": "synthetic", "rows": 20_000_000, "features": 60}}
+    assert "1769 MB" in fields_with_caps(big, Caps(max_dataset_gb=100))["workers"]
+    monkeypatch.setenv("SGC_MAX_PARAMS", "10")
+    assert "SGC_MAX_PARAMS" in fields(GOOD)["models"]
+    monkeypatch.setenv("SGC_MAX_PARAMS", "nan")
+    assert "SGC_MAX_PARAMS: must be a positive int" in fields(GOOD)["(environment)"]
+
+
+def fields_with_caps(spec: dict, caps) -> dict[str, str]:
+    with pytest.raises(JobSpecError) as caught:
+        validate(spec, caps)
+    return dict(caught.value.errors)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"name": {"a": 1}}, "name"), ({"region": "a-b-c; rm -rf /"}, "region"),
+    ({"wait": {"deadline_s": float("inf")}}, "wait.deadline_s"),
+    ({"stragglers": {"model": "bursty", "B": "x", "W": 2, "lam": 2}}, "stragglers.B"),
+    ({"stragglers": {"model": "iid", "p": 2}}, "stragglers.p"),
+    ({"stragglers": {"model": "iid", "p": 0.5, "seed": -1}}, "stragglers.seed"),
+    ({"models": [{"kind": "softmax", "lr": float("inf")}, {"kind": "logreg"}]}, "models[0].lr"),
+    ({"dataset": {"name": "synthetic", "rows": 10**10}}, "dataset.rows"),
+])
+def test_the_issue_12_specs_are_refused_with_the_field_path(change, field):
+    assert field in fields({**GOOD, **change})
+
+
+def test_hostile_files_give_one_line_errors(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
+        for p, c in zip("abcdefg", "bcdefgh", strict=True))
+    cases = {"bomb.yaml": (bomb + "workers: *h\n").encode(), "deep.yaml": b"a: " + b"[" * 20000,
+             "latin.yaml": "name: caf\xe9\n".encode("latin-1"),
+             "deep.json": b"[" * 20000 + b"]" * 20000}
+    for name, body in cases.items():
+        (tmp_path / name).write_bytes(body)
+        with pytest.raises(JobSpecError) as caught:
+            load(tmp_path / name)
+        assert len(str(caught.value)) < 500 and caught.value.errors[0][0] == "(file)"

@@ -66,3 +66,19 @@ def cfn_lint(outdir: Path) -> tuple[int, str]:
                              "W3005", "--", *templates], capture_output=True, text=True,
                             check=False)
     return result.returncode, result.stdout + result.stderr
+
+
+def probe_handler(event, context):
+    """A Lambda handler for tests: what environment and identity an invocation sees, in its own
+    thread and in a thread it starts."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from coordinator.emulator.invoke import current_function
+
+    def seen() -> dict:
+        return {"probe": os.environ.get("SGC_PROBE"), "function": current_function()}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        child = pool.submit(seen).result()
+    return {**seen(), "child": child}

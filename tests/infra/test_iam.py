@@ -43,6 +43,8 @@ def test_no_wildcard_actions_and_no_star_action_on_star_resource(template):
             actions = statement["Action"] if isinstance(statement["Action"], list) \
                 else [statement["Action"]]
             assert statement["Effect"] == "Allow"
+            assert set(statement.get("Condition", {})) <= {"ForAllValues:StringLike",
+                                                            "StringLike"}
             assert all("*" not in action for action in actions), statement
     assert not resources_of(template, "AWS::IAM::ManagedPolicy")
     for role in resources_of(template, "AWS::IAM::Role").values():
@@ -51,7 +53,13 @@ def test_no_wildcard_actions_and_no_star_action_on_star_resource(template):
         assert trust["Principal"]["Service"] in ("lambda.amazonaws.com", "states.amazonaws.com")
 
 
-def test_worker_reads_datasets_and_params_writes_results_and_records(template):
+def _items(table: str, actions, keys: str) -> dict:
+    return {"Action": actions, "Condition": {"ForAllValues:StringLike": {
+        "dynamodb:LeadingKeys": [keys]}}, "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": [table, "Arn"]}}
+
+
+def test_worker_reads_datasets_and_params_writes_results_and_only_its_records(template):
     bucket, table, _ = _ids(template)
     _, worker = function_by_handler(template, WORKER_HANDLER)
     assert role_statements(template, _role_of(worker)) == [
@@ -61,36 +69,67 @@ def test_worker_reads_datasets_and_params_writes_results_and_records(template):
                       _bucket_object(bucket, "/runs/*/params/*")]},
         {"Action": "s3:PutObject", "Effect": "Allow",
          "Resource": _bucket_object(bucket, "/runs/*/results/*")},
-        {"Action": "dynamodb:PutItem", "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": [table, "Arn"]}},
+        {"Action": "s3:ListBucket", "Effect": "Allow",
+         "Resource": {"Fn::GetAtt": [bucket, "Arn"]}},
+        # completion records only (pk "<run>#round#<t>"), never job records or the job index
+        _items(table, "dynamodb:PutItem", "run-*#round#*"),
     ]
 
 
-def test_steps_use_runs_and_table_and_only_round_invokes_the_worker_alias(template):
+def test_job_ids_and_worker_records_match_the_leading_key_patterns():
+    from coordinator.audit.policy import matches
+    from coordinator.backends.base import new_job_id
+    from functions.keys import record_keys
+    from infra.storage import COMPLETION_ITEMS, JOB_ITEMS
+
+    job = new_job_id()
+    assert matches(COMPLETION_ITEMS, record_keys(job, 3, 7)["pk"])
+    assert matches(JOB_ITEMS, f"job#{job}") and not matches(COMPLETION_ITEMS, f"job#{job}")
+    assert not matches(COMPLETION_ITEMS, "jobs") and not matches(JOB_ITEMS, "jobs")
+
+
+def test_each_step_has_its_own_role_with_only_what_it_does(template):
     bucket, table, alias = _ids(template)
+    job_items = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+    listing = {"Action": "s3:ListBucket", "Effect": "Allow",
+               "Resource": {"Fn::GetAtt": [bucket, "Arn"]}}
+    expected = {
+        # The Plan step prepares datasets/<hash>/ (deletes the old manifest, writes parts and
+        # manifest: coordinator/datasets.py), parameters, injection and the warm-pool plan.
+        "plan": [
+            {"Action": ["s3:DeleteObject", "s3:GetObject"], "Effect": "Allow",
+             "Resource": _bucket_object(bucket, "/datasets/*")},
+            {"Action": "s3:PutObject", "Effect": "Allow",
+             "Resource": [_bucket_object(bucket, p) for p in (
+                 "/datasets/*", "/runs/*/inject/*", "/runs/*/params/*", "/warmpool/plans/*")]},
+            listing,
+            _items(table, ["dynamodb:GetItem", "dynamodb:UpdateItem"], "job#*"),
+            {"Action": "states:StartExecution", "Effect": "Allow",
+             "Resource": OWN_STATE_MACHINE}],
+        # The Round task: collect (polls the completion records), update (reads results and
+        # parameters, writes parameters and the decoded gradient), commit and dispatch.
+        "round": [
+            {"Action": "s3:GetObject", "Effect": "Allow",
+             "Resource": [_bucket_object(bucket, "/runs/*/params/*"),
+                          _bucket_object(bucket, "/runs/*/results/*")]},
+            {"Action": "s3:PutObject", "Effect": "Allow",
+             "Resource": [_bucket_object(bucket, "/runs/*/decoded/*"),
+                          _bucket_object(bucket, "/runs/*/params/*")]},
+            _items(table, job_items, "job#*"),
+            _items(table, "dynamodb:Query", "run-*#round#*"),
+            {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Ref": alias}}],
+        "finalize": [
+            {"Action": "s3:PutObject", "Effect": "Allow",
+             "Resource": _bucket_object(bucket, "/runs/*/result.json")},
+            _items(table, job_items, "job#*")],
+    }
+    roles = set()
     for step, handler in STEP_HANDLERS.items():
         _, function = function_by_handler(template, handler)
-        expected = [
-            _log_statement(template, function),
-            {"Action": "s3:GetObject", "Effect": "Allow",
-             "Resource": [_bucket_object(bucket, "/datasets/*"),
-                          _bucket_object(bucket, "/runs/*")]},
-            {"Action": "s3:PutObject", "Effect": "Allow",
-             "Resource": [_bucket_object(bucket, "/runs/*"),
-                          _bucket_object(bucket, "/warmpool/plans/*")]},
-            {"Action": "s3:ListBucket", "Effect": "Allow",
-             "Resource": {"Fn::GetAtt": [bucket, "Arn"]}},
-            {"Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-                        "dynamodb:UpdateItem"], "Effect": "Allow",
-             "Resource": {"Fn::GetAtt": [table, "Arn"]}},
-        ]
-        if step == "round":
-            expected.append({"Action": "lambda:InvokeFunction", "Effect": "Allow",
-                             "Resource": {"Ref": alias}})
-        if step == "plan":  # continue-as-new: a fresh execution of this machine only
-            expected.append({"Action": "states:StartExecution", "Effect": "Allow",
-                             "Resource": OWN_STATE_MACHINE})
-        assert role_statements(template, _role_of(function)) == expected, step
+        roles.add(_role_of(function))
+        assert role_statements(template, _role_of(function)) == [
+            _log_statement(template, function), *expected[step]], step
+    assert len(roles) == len(STEP_HANDLERS)
 
 
 def test_warm_pool_only_manages_provisioned_concurrency_of_the_alias(template):
@@ -104,7 +143,8 @@ def test_warm_pool_only_manages_provisioned_concurrency_of_the_alias(template):
          "Effect": "Allow", "Resource": {"Ref": alias}},
         {"Action": "s3:GetObject", "Effect": "Allow",
          "Resource": _bucket_object(bucket, "/warmpool/plans/*")},
-        {"Action": "s3:ListBucket", "Effect": "Allow",
+        {"Action": "s3:ListBucket", "Condition": {"StringLike": {
+            "s3:prefix": ["warmpool/plans/*"]}}, "Effect": "Allow",
          "Resource": {"Fn::GetAtt": [bucket, "Arn"]}},
     ]
 

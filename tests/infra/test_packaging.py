@@ -45,11 +45,21 @@ def test_zip_package_replaces_the_folder_by_a_zip_on_sys_path(tmp_path):
     assert packaging.python_path() == "/var/runtime:/opt/python/llvmlite.zip"
 
 
-def test_source_asset_holds_only_the_two_packages():
+def test_source_asset_holds_only_the_two_packages(tmp_path):
     folder = packaging.source_asset()
     assert sorted(p.name for p in folder.iterdir()) == ["coordinator", "functions"]
     assert not list(folder.rglob("__pycache__"))
     assert (folder / "functions" / "worker.py").is_file()
+    # Without the cache (placeholder layer): other content, other folder, hence other hash.
+    root = tmp_path / "repo"
+    (root / "coordinator").mkdir(parents=True)
+    (root / "functions" / "numba_cache").mkdir(parents=True)
+    (root / "functions" / "worker.py").write_text("x = 1\n")
+    (root / "functions" / "numba_cache" / "k.nbi").write_bytes(b"index")
+    full = packaging.source_asset(root, tmp_path / "build")
+    bare = packaging.source_asset(root, tmp_path / "build", with_cache=False)
+    assert (full / "functions" / "numba_cache" / "k.nbi").is_file()
+    assert full != bare and not (bare / "functions" / "numba_cache").exists()
 
 
 @pytest.mark.slow
@@ -67,27 +77,78 @@ def test_real_bundle_fits_lambda_unzipped_limit():
     assert not list(site.rglob("tests")) and not list(site.rglob("__pycache__"))
 
 
+def _tree_digest(folder) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _asset_key(template: dict, handler: str) -> str:
+    [function] = [r for r in template["Resources"].values()
+                  if r["Type"] == "AWS::Lambda::Function"
+                  and r["Properties"]["Handler"] == handler]
+    return function["Properties"]["Code"]["S3Key"]
+
+
+@pytest.fixture(scope="module")
+def two_cache_builds(tmp_path_factory):
+    """The shipped Numba cache built twice as `make deploy` does: for each build, the digest
+    of every cache file and the worker's code asset key in a synthesized template."""
+    from infra_helpers import synthesize
+
+    from coordinator.workflow.definition import WORKER_HANDLER
+
+    builds = []
+    for run in range(2):
+        if packaging.build_numba_cache("x86_64") is None:
+            pytest.skip("needs Python 3.12 on an x86_64 host")
+        synth = synthesize(tmp_path_factory.mktemp(f"cdk{run}") / "cdk.out",
+                           regions="us-east-1", bundle="auto")
+        assert (packaging.source_asset() / "functions" / "numba_cache").is_dir()
+        builds.append((_tree_digest(packaging.SHIPPED_NUMBA_CACHE),
+                       _asset_key(synth.templates["us-east-1"], WORKER_HANDLER)))
+    return builds
+
+
 @pytest.mark.slow
-def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(tmp_path):
-    """The cache `make deploy` ships is built by Python 3.12 with the layer's own numba; a fresh
-    3.12 process on that layer (as in Lambda: generic CPU, empty /tmp cache) compiles nothing."""
+@pytest.mark.xdist_group("numba-cache")
+def test_two_packaging_runs_give_byte_identical_assets(two_cache_builds):
+    """Every cache file repeats byte for byte, so the source asset (and its CDK hash) does: a
+    `make deploy` with no code change uploads nothing and publishes no new worker version."""
+    (first, first_key), (second, second_key) = two_cache_builds
+    assert len(first) >= 40 and first == second, sorted(
+        name for name in first if first[name] != second.get(name))
+    assert first_key == second_key
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("numba-cache")
+def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache_builds,
+                                                                       tmp_path):
+    """The cache `make deploy` ships, unpacked as Lambda unpacks the asset zip (every file
+    dated 1980-01-01, as CDK writes it), in a fresh Python 3.12 on the layer (generic CPU,
+    empty /tmp cache): Numba finds every kernel and compiles nothing."""
     import os
+    import shutil
     import subprocess
 
     python = packaging.lambda_python()
-    if python is None or packaging.build_numba_cache("x86_64") is None:
-        pytest.skip("needs Python 3.12 on an x86_64 host")
+    task = tmp_path / "var-task"
+    shutil.copytree(packaging.source_asset(), task)
+    for path in task.rglob("*"):
+        os.utime(path, (packaging.ZIP_EPOCH, packaging.ZIP_EPOCH))
     site = packaging.dependency_layer("x86_64") / "python"
     env = {**os.environ, "AWS_LAMBDA_FUNCTION_NAME": "sgcflow-worker",
            "NUMBA_CACHE_DIR": str(tmp_path / "tmp-cache"),
-           "PYTHONPATH": os.pathsep.join([str(site), str(site / "llvmlite.zip"),
-                                          str(packaging.ROOT)])}
+           "PYTHONPATH": os.pathsep.join([str(site), str(site / "llvmlite.zip"), str(task)])}
+    env.pop("SGC_NUMBA_SHIPPED_CACHE", None)
     script = ("import json, functions.kernels as k, functions.kernels_mlp as m; k.warm_up(); "
               "print(json.dumps({n: [len(d.stats.cache_hits), len(d.stats.cache_misses)] "
               "for mod in (k, m) for n, d in vars(mod).items() "
               "if n.endswith(('_serial', '_parallel'))}))")
     done = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True,
-                          check=True)
+                          check=True, cwd=tmp_path)
     stats = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(stats) == 6
     assert all(misses == 0 and hits >= 1 for hits, misses in stats.values()), stats

@@ -59,7 +59,10 @@ def test_bucket_encrypted_private_tls_only_with_run_expiry(assertions):
                 {"Id": "expire-job-plans", "Prefix": "warmpool/plans/", "ExpirationInDays": 14,
                  "Status": "Enabled"},
                 {"Id": "abort-incomplete-uploads", "Status": "Enabled",
-                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
+                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+                {"Id": "expire-old-versions", "Status": "Enabled",
+                 "NoncurrentVersionExpiration": {"NoncurrentDays": 14}}]},
+            "VersioningConfiguration": {"Status": "Enabled"},
         },
     })
     assertions.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {
@@ -247,6 +250,7 @@ def test_context_sets_memory_architecture_workers_provisioning_and_alarm_mail(tm
     ("bundle", "docker", "bundle: must be one of ['auto', 'full', 'source']"),
     ("log_retention_days", 31, "log_retention_days: must be one of"),
     ("alarm_email", "ops", "alarm_email: expected an e-mail address, got 'ops'"),
+    ("step_budget", 2, "step_budget: must be between 4 and 4000, got 2"),
 ])
 def test_config_errors_name_the_field_and_allowed_values(field, value, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -254,9 +258,10 @@ def test_config_errors_name_the_field_and_allowed_values(field, value, message):
 
 
 def test_config_parses_context_strings():
-    context = {"regions": "us-east-1, eu-west-1", "workers": "128", "bundle": "full"}
+    context = {"regions": "us-east-1, eu-west-1", "workers": "128", "bundle": "full",
+               "step_budget": "6"}
     config = InfraConfig.from_context(context.get)
-    assert (config.regions, config.workers, config.bundle) == (
-        ("us-east-1", "eu-west-1"), 128, "full")
+    assert (config.regions, config.workers, config.bundle, config.step_budget) == (
+        ("us-east-1", "eu-west-1"), 128, "full", 6)
     with pytest.raises(ValueError, match="worker_memory_mb: expected an integer, got 'big'"):
         InfraConfig.from_context({"worker_memory_mb": "big"}.get)

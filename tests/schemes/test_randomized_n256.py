@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coordinator.schemes import make_scheme
-from coordinator.schemes.replay import replay
+from coordinator.schemes.gradient_check import replay
 
 SCHEMES = [("gc", {"s": 15}), ("gc", {"s": 12}), ("sr-sgc", {"B": 2, "W": 3, "lam": 23}),
            ("m-sgc", {"B": 1, "W": 2, "lam": 27}), ("m-sgc", {"B": 2, "W": 3, "lam": 20})]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coordinator.schemes import make_scheme
-from coordinator.schemes.replay import pattern_outcome, replay
+from coordinator.schemes.gradient_check import pattern_outcome, replay
 
 
 def all_patterns(n: int, rounds: int):

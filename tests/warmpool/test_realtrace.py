@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from coordinator.warmpool import azure2019, kernels, realtrace, tuning
+from coordinator.warmpool import azure2019, realtrace, tuning, window_loops
 from coordinator.warmpool.faascache import FaasCache
 from coordinator.warmpool.policies import IdleForecast, KeepAlive
 from coordinator.warmpool.simulator import metrics
@@ -66,13 +66,13 @@ def test_idle_forecast_pre_warms_a_strict_timer_for_seconds_a_cycle():
 def test_a_clock_is_found_through_jitter_and_lost_on_a_skipped_cycle():
     rng = np.random.default_rng(3)
     times = 300.0 * np.arange(20) + rng.uniform(0, 60, 20)  # a 5-minute timer, any second
-    found, low, high = kernels.periodic_next(times, 19, 32, 90.0, 2.0)
+    found, low, high = window_loops.periodic_next(times, 19, 32, 90.0, 2.0)
     # the next call falls anywhere in [6000, 6060]: the window covers most of it, not more
     assert found and high - low < 90.0
     assert min(high, 6060.0) - max(low, 6000.0) > 0.8 * 60.0
     skipped = np.r_[times[:10], times[11:]]  # cycle 10 never fired
-    assert not kernels.periodic_next(skipped, 18, 32, 90.0, 2.0)[0]
-    assert not kernels.periodic_next(times, 19, 32, 30.0, 2.0)[0]  # wider than the band
+    assert not window_loops.periodic_next(skipped, 18, 32, 90.0, 2.0)[0]
+    assert not window_loops.periodic_next(times, 19, 32, 30.0, 2.0)[0]  # wider than the band
 
 
 def test_idle_forecast_keeps_a_small_app_longer_for_the_same_gb_s():

@@ -52,7 +52,7 @@ class Moto:
 def aws(monkeypatch, tmp_path):
     """moto S3 + DynamoDB with a bucket and the completion table; the worker's runtime reset."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": TABLE,
+                        "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": TABLE, "SGC_BUCKET": BUCKET,
                         "SGC_PARTITION_CACHE_DIR": str(tmp_path / "partitions")}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -1,0 +1,119 @@
+"""What IAM sees of one AWS API call: the action, the resource ARN and the condition keys.
+
+Pure (no boto3): ``authorizations(service, operation, params, region, account, status)`` turns a
+recorded call into the requests IAM evaluates for it. Most calls are one request; a GetObject or
+HeadObject that answered 404 is two, because S3 tells a caller "no such key" only if it may also
+``s3:ListBucket`` the bucket (otherwise it answers 403 AccessDenied, and the code reading it as
+"missing" would break).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from coordinator.workflow import resources
+
+# S3 operations -> IAM action (object level unless listed in S3_BUCKET_LEVEL).
+S3_ACTIONS = {
+    "GetObject": "s3:GetObject", "HeadObject": "s3:GetObject", "PutObject": "s3:PutObject",
+    "DeleteObject": "s3:DeleteObject", "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject", "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload", "ListObjectsV2": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket", "HeadBucket": "s3:ListBucket",
+}
+S3_BUCKET_LEVEL = frozenset({"ListObjectsV2", "ListObjects", "HeadBucket"})
+DYNAMODB_ITEM_KEY = {"GetItem": "Key", "DeleteItem": "Key", "UpdateItem": "Key",
+                     "PutItem": "Item"}
+LAMBDA_ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeAsync"}
+PARTITION_KEY = resources.TABLE_KEYS["partition"]
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """One request IAM evaluates: action on resource, with these condition keys."""
+
+    action: str
+    resource: str
+    conditions: Mapping[str, Any] = field(default_factory=dict)
+    why: str = ""
+
+
+def authorizations(service: str, operation: str, params: Mapping[str, Any], *, region: str,
+                   account: str, status: int = 200) -> list[Authorization]:
+    """The IAM requests behind one call (see the module docstring)."""
+    if service == "s3":
+        return _s3(operation, params, status)
+    if service == "dynamodb":
+        return [_dynamodb(operation, params, region, account)]
+    if service == "lambda":
+        return [_lambda(operation, params, region, account)]
+    if service in ("stepfunctions", "states"):
+        return [_states(operation, params)]
+    return [Authorization(f"{service}:{operation}", "*", why="service not modelled")]
+
+
+def _s3(operation: str, params: Mapping[str, Any], status: int) -> list[Authorization]:
+    action = S3_ACTIONS.get(operation, f"s3:{operation}")
+    bucket = params.get("Bucket", "")
+    if operation in S3_BUCKET_LEVEL:
+        conditions = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
+        return [Authorization(action, f"arn:aws:s3:::{bucket}", conditions)]
+    found = [Authorization(action, f"arn:aws:s3:::{bucket}/{params.get('Key', '')}")]
+    if operation in ("GetObject", "HeadObject") and status == 404:
+        found.append(Authorization("s3:ListBucket", f"arn:aws:s3:::{bucket}",
+                                   why="404 NoSuchKey instead of 403 needs ListBucket"))
+    return found
+
+
+def _leading_key(operation: str, params: Mapping[str, Any]) -> str | None:
+    """The partition key value a DynamoDB request touches (None if not determinable)."""
+    if operation in DYNAMODB_ITEM_KEY:
+        value = params.get(DYNAMODB_ITEM_KEY[operation], {}).get(PARTITION_KEY, {})
+        return next(iter(value.values()), None) if value else None
+    if operation == "Query":
+        expression = params.get("KeyConditionExpression", "")
+        names = {v: k for k, v in params.get("ExpressionAttributeNames", {}).items()}
+        for name, placeholder in re.findall(r"([#\w]+)\s*=\s*(:\w+)", expression):
+            if names.get(name, name) == PARTITION_KEY or name == PARTITION_KEY:
+                value = params.get("ExpressionAttributeValues", {}).get(placeholder, {})
+                return next(iter(value.values()), None)
+    return None
+
+
+def _dynamodb(operation: str, params: Mapping[str, Any], region: str,
+              account: str) -> Authorization:
+    table = params.get("TableName", "")
+    arn = table if table.startswith("arn:") else \
+        f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+    key = _leading_key(operation, params)
+    conditions = {"dynamodb:LeadingKeys": [key]} if key is not None else {}
+    return Authorization(f"dynamodb:{operation}", arn, conditions)
+
+
+def function_arn(name_or_arn: str, qualifier: str | None, region: str, account: str) -> str:
+    """Full ARN (with qualifier, if any) of a Lambda named by name, partial or full ARN."""
+    parts = name_or_arn.split(":")
+    if name_or_arn.startswith("arn:"):
+        base, qualifier = ":".join(parts[:7]), (parts[7] if len(parts) > 7 else qualifier)
+    elif len(parts) >= 3:  # account:function:name[:qualifier]
+        base = f"arn:aws:lambda:{region}:{parts[0]}:function:{parts[2]}"
+        qualifier = parts[3] if len(parts) > 3 else qualifier
+    else:  # name[:qualifier]
+        base = f"arn:aws:lambda:{region}:{account}:function:{parts[0]}"
+        qualifier = parts[1] if len(parts) > 1 else qualifier
+    return f"{base}:{qualifier}" if qualifier else base
+
+
+def _lambda(operation: str, params: Mapping[str, Any], region: str,
+            account: str) -> Authorization:
+    action = LAMBDA_ACTIONS.get(operation, f"lambda:{operation}")
+    return Authorization(action, function_arn(params.get("FunctionName", ""),
+                                              params.get("Qualifier"), region, account))
+
+
+def _states(operation: str, params: Mapping[str, Any]) -> Authorization:
+    resource = params.get("stateMachineArn") or params.get("executionArn") or "*"
+    return Authorization(f"states:{operation}", resource)

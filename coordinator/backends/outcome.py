@@ -1,0 +1,74 @@
+"""A job's result as the user sees it, always consistent with what is in the bucket.
+
+A job that ends normally has ``runs/{job}/result.json`` (written by Finalize). A job cancelled at
+once (``sgc cancel --now``), or whose emulator was restarted, may have none: the result is then
+summarized here from the round log, marked ``partial``. Either way, each model's
+``final_params_key`` names the newest parameter object that exists (after a cancel, the planned
+final key was never written), with ``final_iteration``: how many updates those parameters hold.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from coordinator.state import Store
+
+_PARAMS = re.compile(r"/params/job-(\d{6})\.npy$")
+
+
+class NoResult(ValueError):
+    """The job has no result (yet): the message says why and what to run."""
+
+
+def job_result(store: Store, job: str, record: dict[str, Any]) -> dict[str, Any]:
+    status = record.get("status")
+    if status not in ("done", "cancelled"):
+        raise NoResult(f"job {job} is {status}: no result yet (`sgc status` / `sgc watch`)"
+                       + (f"; error: {record['error']}" if record.get("error") else ""))
+    result = _stored(store, job)
+    if result is None:
+        if not record.get("plan"):
+            return {"job": job, "status": status, "partial": True, "summary": None,
+                    "models": [], "note": "cancelled before planning: nothing was trained"}
+        from coordinator.control.plan import JobPlan
+        from coordinator.control.summary import summarize
+
+        result = summarize(record, JobPlan.from_dict(record["plan"]), store.rounds(job))
+        result["partial"] = True
+    result["status"] = status
+    M = len(result["models"])
+    written = _params_written(store, job)
+    for model in result["models"]:
+        jobs = sorted(j for j in written if M and (j - 1) % M == model["model"])
+        newest = jobs[-1] if jobs else None
+        planned = _PARAMS.search(model.get("final_params_key") or "")
+        if planned and int(planned.group(1)) in written:
+            newest = int(planned.group(1))
+        model["final_params_key"] = None if newest is None else \
+            f"runs/{job}/params/job-{newest:06d}.npy"
+        model["final_iteration"] = None if newest is None else (newest - 1) // M
+    return result
+
+
+def _stored(store: Store, job: str) -> dict[str, Any] | None:
+    try:
+        return store.get_json(f"runs/{job}/result.json")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+
+
+def _params_written(store: Store, job: str) -> set[int]:
+    pages = store.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=store.bucket, Prefix=f"runs/{job}/params/")
+    found = set()
+    for page in pages:
+        for item in page.get("Contents", []):
+            match = _PARAMS.search(item["Key"])
+            if match:
+                found.add(int(match.group(1)))
+    return found

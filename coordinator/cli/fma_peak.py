@@ -1,0 +1,95 @@
+"""The single-core float32 FMA peak, measured: a microkernel written in LLVM IR (via llvmlite,
+which Numba already ships) and compiled for this CPU.
+
+Why IR and not a Numba loop: Numba keeps array accumulators in memory, so a loop of multiply-adds
+measures loads and stores, not the FMA units. The IR keeps ``ACCUMULATORS`` independent vector
+accumulators in registers (enough to cover FMA latency x FMA ports) and runs ``acc = acc * m + c``
+on each, for 8-lane (AVX2) and, where the CPU has AVX-512, 16-lane vectors; the peak is the faster.
+Flops counted: 2 per lane per FMA. This is what an sgemm microkernel can at best reach.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+
+ACCUMULATORS = 12
+
+
+def _ir(lanes: int) -> str:
+    vec = f"<{lanes} x float>"
+    lines = [f"declare {vec} @llvm.fma.v{lanes}f32({vec}, {vec}, {vec})",
+             "define float @fma_peak(i64 %n, float %m, float %c) {",
+             "entry:",
+             f"  %m0 = insertelement {vec} undef, float %m, i32 0",
+             f"  %mv = shufflevector {vec} %m0, {vec} undef, <{lanes} x i32> zeroinitializer",
+             f"  %c0 = insertelement {vec} undef, float %c, i32 0",
+             f"  %cv = shufflevector {vec} %c0, {vec} undef, <{lanes} x i32> zeroinitializer",
+             "  br label %loop", "loop:",
+             "  %i = phi i64 [0, %entry], [%next, %loop]"]
+    for a in range(ACCUMULATORS):
+        lines.append(f"  %a{a} = phi {vec} [%cv, %entry], [%b{a}, %loop]")
+    for a in range(ACCUMULATORS):
+        lines.append(f"  %b{a} = call {vec} @llvm.fma.v{lanes}f32({vec} %a{a}, {vec} %mv, "
+                     f"{vec} %cv)")
+    lines += ["  %next = add i64 %i, 1", "  %done = icmp eq i64 %next, %n",
+              "  br i1 %done, label %exit, label %loop", "exit:"]
+    previous = "%b0"
+    for a in range(1, ACCUMULATORS):
+        lines.append(f"  %s{a} = fadd {vec} {previous}, %b{a}")
+        previous = f"%s{a}"
+    lines += [f"  %r = extractelement {vec} {previous}, i32 0", "  ret float %r", "}"]
+    return "\n".join(lines)
+
+
+def _compile(lanes: int):
+    import llvmlite.binding as llvm
+
+    try:  # older llvmlite needs explicit initialization; newer ones do it themselves
+        llvm.initialize()
+    except RuntimeError:
+        pass
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                           features=llvm.get_host_cpu_features().flatten(),
+                                           opt=3)
+    module = llvm.parse_assembly(_ir(lanes))
+    module.verify()
+    engine = llvm.create_mcjit_compiler(module, machine)
+    engine.finalize_object()
+    address = engine.get_function_address("fma_peak")
+    function = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_int64, ctypes.c_float,
+                                ctypes.c_float)(address)
+    return engine, function
+
+
+def _has_avx512() -> bool:
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_features().get("avx512f", False)
+
+
+def measure(seconds: float = 0.3) -> dict[str, float]:
+    """Best GFLOP/s of the microkernel for each vector width; ``peak_gflops`` is the largest."""
+    out = {}
+    for lanes in (8, 16) if _has_avx512() else (8,):
+        engine, function = _compile(lanes)
+        flops_per_iteration = 2 * lanes * ACCUMULATORS
+        n = 1_000_000
+        function(1000, 0.999, 0.001)
+        best = 0.0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            function(n, 0.999, 0.001)
+            best = max(best, n * flops_per_iteration / (time.perf_counter() - start) / 1e9)
+        out[f"fma{lanes * 32}_gflops"] = best
+        del engine
+    out["peak_gflops"] = max(out.values())
+    return out
+
+
+if __name__ == "__main__":
+    print(measure())

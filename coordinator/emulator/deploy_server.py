@@ -1,0 +1,87 @@
+"""The server `make deploy-local` deploys to: moto on 127.0.0.1 with CloudFormation made whole.
+
+Unlike `sgc local up` (which creates the stack's resources itself), this server starts empty:
+the CDK CLI bootstraps and deploys into it, and moto's CloudFormation creates the functions, the
+alias and the state machine from the synthesized template, with ``moto_compat`` filling its gaps.
+Lambda invocations run the real handlers in-process, each with its deployed function's
+environment; every AWS call a handler makes is recorded for the IAM audit.
+
+Run as ``python -m coordinator.emulator.deploy_server --port P --state FILE --calls FILE``; it
+writes FILE (port, pid) once ready, appends one JSON line per recorded call to the calls file,
+and stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def _environment(port: int) -> None:
+    """Credentials, region and endpoint of this server, for the handlers' boto3 clients and for
+    moto's own Step Functions interpreter (which invokes Lambda at localhost:$MOTO_PORT)."""
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "MOTO_PORT": str(port),
+        "AWS_ENDPOINT_URL": f"http://localhost:{port}",
+    })
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def serve(port: int, state_file: Path, calls_file: Path) -> None:
+    from moto.core.config import default_user_config
+    from moto.server import ThreadedMotoServer
+
+    from coordinator.audit.record import CallRecorder
+    from coordinator.emulator import moto_compat
+    from coordinator.emulator.invoke import InProcessLambda, current_function
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _environment(port)
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    moto_compat.apply()
+    recorder = CallRecorder(calls_file, attribute=current_function, account=ACCOUNT)
+    recorder.install()
+    runtime = InProcessLambda(max_workers=8)
+    runtime.install()
+    import functions.worker  # noqa: F401  (pay the workers' Numba start-up once, up front)
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        scratch = state_file.with_suffix(".tmp")
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        scratch.write_text(json.dumps({"pid": os.getpid(), "port": port,
+                                       "endpoint_url": f"http://localhost:{port}"}))
+        os.replace(scratch, state_file)
+        stop.wait()
+    finally:
+        state_file.unlink(missing_ok=True)
+        runtime.uninstall()
+        recorder.uninstall()
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--calls", type=Path, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    serve(args.port, args.state, args.calls)
+
+
+if __name__ == "__main__":
+    main()

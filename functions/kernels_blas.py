@@ -1,0 +1,177 @@
+"""The deep MLP with its matrix products in BLAS (numpy's bundled OpenBLAS sgemm), for wide layers.
+
+Once rows x widest layer is large enough (``functions/kernels_paths.py``), the products dominate
+and an sgemm that packs its operands into cache-sized panels and runs a hand-written AVX2/AVX-512
+FMA microkernel beats any loop Numba emits -- all the more inside Lambda, where the shipped Numba
+cache is compiled for a generic x86-64 (no AVX, no FMA) so that it loads on any host. Everything
+between the products (bias, activation, softmax, loss, gating, bias sums, float64 accumulation) is
+fused in small Numba loops, one pass over each activation matrix. (Numba's cache does not notice
+when a callee in another module changes -- ``activate``, ``gate`` -- so after editing
+kernels_deep.py clear a development cache; the shipped cache is always built from scratch.)
+
+Exactness and determinism: rows go in blocks of ``BLOCK_ROWS``; each block's weight gradients are
+one sgemm in float32 over at most ``BLOCK_ROWS`` rows, added into float64 totals in block order.
+OpenBLAS's sgemm splits its work differently with its thread count, and the sums change with the
+split (measured: 1 and 2 threads differ in the last bits), so OpenBLAS runs single-threaded
+(``single_threaded_blas``); a process-wide counter lets concurrent callers (the emulator runs
+workers as threads) share one limit and restore the original setting when the last one leaves.
+Invariant (tested): equal to functions/kernels_reference.py within relative error 1e-5.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from contextlib import contextmanager
+
+from functions import numba_setup
+
+numba_setup.configure()  # before Numba is imported and binds any cache below (idempotent)
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+from functions.kernel_blocks import _JIT, BLOCK_ROWS, _exp_nonpositive  # noqa: E402
+from functions.kernels_deep import activate, gate  # noqa: E402
+
+_blas: dict = {"lock": threading.Lock(), "users": 0, "saved": [], "libraries": None}
+
+
+def _openblas_functions() -> list[tuple]:
+    """(get, set) thread-count functions of every OpenBLAS loaded (numpy's has a prefixed,
+    suffixed symbol, e.g. scipy_openblas_set_num_threads64_). Found once through threadpoolctl
+    but called directly: threadpoolctl lets only one Python thread at a time change OpenBLAS
+    limits and silently ignores the others, which would leave a worker thread multi-threaded."""
+    if _blas["libraries"] is None:
+        from threadpoolctl import ThreadpoolController
+
+        found = []
+        for library in ThreadpoolController().lib_controllers:
+            if library.internal_api != "openblas":
+                continue
+            for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+                setter = getattr(library.dynlib, f"{prefix}openblas_set_num_threads{suffix}",
+                                 None)
+                getter = getattr(library.dynlib, f"{prefix}openblas_get_num_threads{suffix}",
+                                 None)
+                if setter is not None and getter is not None:
+                    found.append((getter, setter))
+                    break
+        _blas["libraries"] = found
+    return _blas["libraries"]
+
+
+@contextmanager
+def single_threaded_blas():
+    """OpenBLAS limited to one thread while any caller is inside; the previous count is restored
+    when the last one leaves (a process-wide count, as OpenBLAS's thread pool is process-wide)."""
+    with _blas["lock"]:
+        if _blas["users"] == 0:
+            _blas["saved"] = [(setter, getter()) for getter, setter in _openblas_functions()]
+            for setter, _ in _blas["saved"]:
+                setter(1)
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas["lock"]:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                for setter, threads in _blas["saved"]:
+                    setter(threads)
+
+
+@njit(**_JIT)
+def bias_activate(A, b, activation):
+    """A = f(A + b) in place, one pass."""
+    for k in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            A[k, j] += b[j]
+    activate(A, activation)
+
+
+@njit(**_JIT)
+def softmax_rows(Z, b, labels):
+    """Z + b -> softmax(Z + b) - onehot in place, row by row; returns the summed cross-entropy
+    (float64). Same float32 polynomial exp as the Numba kernels."""
+    rows, classes = Z.shape
+    bits = np.empty(classes, dtype=np.int32)
+    row = np.empty(classes, dtype=np.float32)
+    loss = 0.0
+    for k in range(rows):
+        top = Z[k, 0] + b[0]
+        for c in range(classes):
+            row[c] = Z[k, c] + b[c]
+            top = max(top, row[c])
+        for c in range(classes):
+            row[c] -= top
+        loss -= row[labels[k]]
+        _exp_nonpositive(row, bits, classes)
+        norm = np.float32(0.0)
+        for c in range(classes):
+            norm += row[c]
+        loss += np.log(np.float64(norm))
+        inverse = np.float32(1.0) / norm
+        for c in range(classes):
+            Z[k, c] = row[c] * inverse
+        Z[k, labels[k]] -= np.float32(1.0)
+    return loss
+
+
+@njit(**_JIT)
+def add_column_sums(G, total):
+    """total (float64) += sum over rows of G."""
+    for k in range(G.shape[0]):
+        for j in range(G.shape[1]):
+            total[j] += G[k, j]
+
+
+@njit(**_JIT)
+def accumulate(total, part):
+    """total (float64) += part (float32), elementwise."""
+    for k in range(part.shape[0]):
+        for j in range(part.shape[1]):
+            total[k, j] += part[k, j]
+
+
+def deep_blas(X: np.ndarray, y: np.ndarray, params: np.ndarray, widths: tuple[int, ...],
+              activation: int) -> np.ndarray:
+    """[loss_sum, *grad_sum] (float64) in the flat layout of functions/models.py."""
+    out = np.zeros(params.size + 1)
+    weights, biases, grad_w, grad_b = [], [], [], []
+    offset = 0
+    for fan_in, width in zip(widths[:-1], widths[1:], strict=True):
+        weights.append(params[offset:offset + fan_in * width].reshape(fan_in, width))
+        grad_w.append(out[1 + offset:1 + offset + fan_in * width].reshape(fan_in, width))
+        offset += fan_in * width
+        biases.append(params[offset:offset + width])
+        grad_b.append(out[1 + offset:1 + offset + width])
+        offset += width
+    # one float32 buffer for every layer's weight-gradient product, reused block after block
+    product = np.empty(max(w.size for w in weights), dtype=np.float32)
+    with single_threaded_blas():
+        for start in range(0, X.shape[0], BLOCK_ROWS):
+            stop = min(X.shape[0], start + BLOCK_ROWS)
+            out[0] += _block(X[start:stop], y[start:stop], weights, biases, grad_w, grad_b,
+                             activation, product)
+    return out
+
+
+def _block(X, y, weights, biases, grad_w, grad_b, activation, product) -> float:
+    """One block of rows: forward, loss, backward; gradients added into the float64 views."""
+    H = [X]
+    for W, b in zip(weights[:-1], biases[:-1], strict=True):
+        A = H[-1] @ W
+        bias_activate(A, b, activation)
+        H.append(A)
+    G = H[-1] @ weights[-1]
+    loss = softmax_rows(G, biases[-1], y)
+    for layer in range(len(weights) - 1, -1, -1):
+        part = product[:grad_w[layer].size].reshape(grad_w[layer].shape)
+        accumulate(grad_w[layer], np.matmul(H[layer].T, G, out=part))
+        add_column_sums(G, grad_b[layer])
+        if layer:
+            D = G @ weights[layer].T
+            gate(D, H[layer], activation)
+            G = D
+    return loss

@@ -1,0 +1,144 @@
+"""What one worker needs to run a model on its rows: memory (bytes) and compute time (seconds).
+
+Submit checks the memory against the worker's configured size (``fit_errors``), so a spec whose
+workers would be killed for memory fails before any Lambda runs, naming the model field. The
+numbers follow the worker's allocations (functions/worker.py and the kernels), per task:
+
+- runtime: the worker process after import and kernel warm-up (``RUNTIME_MB``, measured peak RSS
+  of ``import functions.worker`` with pyarrow: 324 MB, rounded up);
+- parameters: the .npy body, the array, its checked copy (3 x 4P bytes);
+- result: the kernel's float64 vector, the coded sum, the .npy buffer and its bytes (4 x 8P);
+- kernel scratch, by path (functions.kernels.mlp_path): the BLAS path keeps one row block of
+  activations and one float32 layer gradient; the Numba paths keep per thread a float64 and a
+  float32 gradient, the packed weights, and a float64 partial per thread (deep) or per block (mlp1);
+- data: each row's features and label, three times (Parquet bytes, Arrow table, numpy arrays).
+
+Time: 6 flops per weight per row (forward 2, backward 4) at ``GFLOPS`` per path, a rate measured by
+`sgc bench kernels` on one core (README "Kernels"); an estimate, not a promise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from functions.kernel_blocks import BLOCK_ROWS
+from functions.models import ModelSpec
+
+RUNTIME_MB = 350
+MB = 1024 * 1024
+# Sustained single-core GFLOP/s per path (float32 FMA), conservative round numbers below the
+# measured rates of data/bench/kernels.md, and a Lambda vCPU is no faster than that core.
+GFLOPS = {"blas": 40.0, "deep": 8.0, "mlp1": 8.0, "linear": 4.0}
+
+
+def weights(spec: ModelSpec) -> int:
+    """Multiply-adds per row in the forward pass (the weight matrices' entries)."""
+    return sum(fan_in * width for fan_in, width in zip(spec.widths[:-1], spec.widths[1:],
+                                                       strict=True))
+
+
+def kernel_path(spec: ModelSpec, rows: int) -> str:
+    if spec.kind != "mlp":
+        return "linear"
+    from functions.kernels_paths import mlp_path
+
+    return mlp_path(spec, rows)
+
+
+def memory_bytes(spec: ModelSpec, rows: int, threads: int = 2) -> int:
+    """Peak bytes one worker task needs beyond the runtime (see the module docstring)."""
+    P = spec.n_params
+    path = kernel_path(spec, rows)
+    if path == "blas":
+        block = min(rows, BLOCK_ROWS)
+        scratch = block * (sum(spec.widths[1:]) + 2 * max(spec.widths)) * 4 + 4 * max(
+            fan_in * width for fan_in, width in zip(spec.widths[:-1], spec.widths[1:],
+                                                     strict=True))
+    elif path == "mlp1":
+        blocks = max(1, math.ceil(rows / BLOCK_ROWS))
+        scratch = blocks * 8 * P + threads * 12 * P + 4 * P
+    else:
+        scratch = threads * (8 + 4 + 8) * P + 4 * P
+    data = rows * (spec.n_features + 1) * 4 * 3
+    return 3 * 4 * P + 4 * 8 * P + scratch + data
+
+
+def seconds(spec: ModelSpec, rows: int) -> float:
+    """Estimated single-core compute time of one gradient over ``rows`` rows."""
+    return 6 * weights(spec) * rows / (GFLOPS[kernel_path(spec, rows)] * 1e9)
+
+
+def estimate(spec: ModelSpec, rows: int) -> dict[str, Any]:
+    """Memory (MB, with the runtime) and time of one worker task; for `sgc` output and docs."""
+    return {"n_params": spec.n_params, "rows": rows, "path": kernel_path(spec, rows),
+            "memory_mb": round(RUNTIME_MB + memory_bytes(spec, rows) / MB, 1),
+            "compute_s": seconds(spec, rows)}
+
+
+def fit_errors(models: list[tuple[str, ModelSpec]], rows: int, memory_mb: int
+               ) -> list[tuple[str, str]]:
+    """(field, message) for each model that alone, or with the others, cannot fit a worker of
+    ``memory_mb`` working on ``rows`` rows. ``models`` pairs each spec with its field name.
+    All models count together: one invocation can carry a task of every model at once."""
+    errors = []
+    total = RUNTIME_MB * MB
+    for field, spec in models:
+        need = memory_bytes(spec, rows)
+        total += need
+        if RUNTIME_MB * MB + need > memory_mb * MB:
+            errors.append((field, f"needs about {RUNTIME_MB + need / MB:.0f} MB on a worker "
+                                  f"({spec.n_params:,} parameters, {rows} rows), more than the "
+                                  f"worker's {memory_mb} MB; use fewer or narrower hidden layers"))
+    if not errors and total > memory_mb * MB:
+        errors.append((models[-1][0], f"all models together need about {total / MB:.0f} MB on "
+                                      f"a worker with {rows} rows, more than its {memory_mb} MB"))
+    return errors
+
+
+# Rows, features, classes of the built-in datasets (coordinator/datasets.py; synthetic defaults).
+BUILTIN_SHAPES = {"digits": (1797, 64, 10), "digits-parity": (1797, 64, 2)}
+SYNTHETIC_DEFAULTS = (16384, 64, 2)
+
+
+def mlp_fields(model: dict, where: str, fail) -> dict[str, Any]:
+    """A job spec mlp's ``hidden`` (int or list of widths, default 32) and ``activation``
+    (default relu), normalized; problems go to ``fail(field, message)``."""
+    from functions.errors import EventError
+    from functions.models import ACTIVATIONS, hidden_widths
+
+    out: dict[str, Any] = {"hidden": None, "activation": model.get("activation", "relu")}
+    try:
+        widths = hidden_widths(model.get("hidden", 32), f"{where}.hidden")
+        out["hidden"] = widths[0] if isinstance(model.get("hidden", 32), int) else list(widths)
+    except EventError as error:
+        fail(error.field, str(error).split(": ", 1)[1])
+    if out["activation"] not in ACTIVATIONS:
+        fail(f"{where}.activation", f"must be one of {list(ACTIVATIONS)}, got "
+                                    f"{out['activation']!r}")
+    return out
+
+
+def worker_fit_errors(raw: dict, make_scheme) -> list[tuple[str, str]]:
+    """Memory check of a validated job spec's models on one worker (rows = the scheme's load x
+    the dataset's rows); empty when the dataset's shape is not known before it is read."""
+    from coordinator.workflow import resources
+
+    dataset = raw["dataset"]
+    if dataset["name"] == "synthetic":
+        shape = tuple(dataset.get(key, default) for key, default in
+                      zip(("rows", "features", "classes"), SYNTHETIC_DEFAULTS, strict=True))
+    elif dataset["name"] in BUILTIN_SHAPES:
+        shape = BUILTIN_SHAPES[dataset["name"]]
+    else:
+        return []
+    rows, features, classes = shape
+    params = {k: v for k, v in raw["scheme"].items() if k != "name"}
+    load = make_scheme(raw["scheme"]["name"], n=raw["workers"], **params).load
+    worker_rows = min(rows, math.ceil(load * rows) + 1)
+    specs = []
+    for i, model in enumerate(raw["models"]):
+        if model["kind"] == "mlp":
+            specs.append((f"models[{i}].hidden", ModelSpec(
+                "mlp", features, classes, model["hidden"], model["activation"])))
+    return fit_errors(specs, worker_rows, resources.WORKER_MEMORY_MB) if specs else []
