@@ -113,8 +113,9 @@ class RoundRunner:
             record = self.store.job(self.job)  # read while the workers compute
             if record.get("status") in ("cancelling", "cancelled"):
                 return "cancelled"
-            if int(record.get("execution", execution)) != execution:
-                return "stale"
+            if int(record.get("execution", execution)) != execution or \
+                    record.get("stopped_execution") == execution:
+                return "stale"  # a newer execution runs the job, or this one was stopped
             if int(record.get("round", 0)) != self.done:
                 return "stale"  # another run committed rounds meanwhile: start over from it
             collected = self.collect.run(self._inputs(t, entry), remaining_s)
