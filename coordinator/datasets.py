@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
 from coordinator.limits import (
     MAX_CELLS,
     MAX_CLASSES,
@@ -37,7 +38,6 @@ from coordinator.limits import (
     MAX_PARTITIONS,
     MAX_ROWS,
 )
-from functions.partitions import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
 
 BUILTIN = ("digits", "digits-parity", "synthetic")
 

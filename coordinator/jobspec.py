@@ -50,10 +50,10 @@ from typing import Any
 
 from coordinator import budget, safeload
 from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
+from coordinator.model_budget import mlp_fields, worker_fit_errors
 from coordinator.schemes import SCHEMES, make_scheme
 from coordinator.speccheck import Checker, field_key, show
 from coordinator.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, stragglers
-from functions.model_budget import mlp_fields, worker_fit_errors
 
 MODEL_KINDS = ("logreg", "softmax", "mlp")
 TOP_LEVEL = ("name", "dataset", "models", "iterations", "workers", "scheme", "wait",

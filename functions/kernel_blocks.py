@@ -15,7 +15,9 @@ PARALLEL_AVAILABLE = bool(numba_setup.configure()["parallel"])
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
-BLOCK_ROWS = 1024
+from coordinator.contract.models import KERNEL_BLOCK_ROWS  # noqa: E402
+
+BLOCK_ROWS = KERNEL_BLOCK_ROWS
 PARALLEL_MIN_ROWS = 16 * BLOCK_ROWS
 # float32 accumulators are flushed into float64 every SUB_ROWS rows: the rounding error of a
 # float32 sum grows with its length, so it never sums more than 32 terms.

@@ -1,7 +1,7 @@
 """Numba gradient kernels: loss sum and gradient sum of one model over one partition.
 
 Each kernel takes X (rows x d float32, C-contiguous), y (int32 labels) and the flat float32
-parameter vector (layout in functions/models.py) and returns one float64 vector
+parameter vector (layout in coordinator/contract/models.py) and returns one float64 vector
 [loss_sum, *grad_sum] -- the worker's result format before coding.
 
 Rows are cut into fixed blocks of ``BLOCK_ROWS``; blocks run in parallel (prange) on large
@@ -19,7 +19,8 @@ the Lambda bundle has no room for) and the softmax vectorized across the sub-blo
 Deeper or wider MLPs (``hidden: [h1, ..., hL]``, ReLU or tanh) go to ``kernels_deep`` (the same
 fused sub-block scheme over any number of layers) or ``kernels_blas`` (numpy's sgemm for the
 products, fused Numba between them), by the measured rule of ``kernels_paths.mlp_path``.
-Invariant (tested): equal to the float64 functions/kernels_reference.py within relative error 1e-5.
+Invariant (tested): equal to the float64 reference (coordinator/contract/gradients.py) within
+relative error 1e-5.
 
 Importing this module first runs ``numba_setup.configure()``: the cache directory, CPU target
 and threading layer must be set before the decorators below bind their caches.
@@ -35,6 +36,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
+from coordinator.contract.models import ModelSpec  # noqa: E402
 from functions.kernel_blocks import (  # noqa: E402
     _JIT,
     PARALLEL_AVAILABLE,
@@ -52,7 +54,6 @@ from functions.kernels_blas import deep_blas  # noqa: E402
 from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
 from functions.kernels_paths import BLAS_MIN_WORK, mlp_path  # noqa: E402
-from functions.models import ModelSpec  # noqa: E402
 
 
 @njit(**_JIT)

@@ -15,7 +15,7 @@ OpenBLAS's sgemm splits its work differently with its thread count, and the sums
 split (measured: 1 and 2 threads differ in the last bits), so OpenBLAS runs single-threaded
 (``single_threaded_blas``); a process-wide counter lets concurrent callers (the emulator runs
 workers as threads) share one limit and restore the original setting when the last one leaves.
-Invariant (tested): equal to functions/kernels_reference.py within relative error 1e-5.
+Invariant (tested): equal to coordinator/contract/gradients.py within relative error 1e-5.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def accumulate(total, part):
 
 def deep_blas(X: np.ndarray, y: np.ndarray, params: np.ndarray, widths: tuple[int, ...],
               activation: int) -> np.ndarray:
-    """[loss_sum, *grad_sum] (float64) in the flat layout of functions/models.py."""
+    """[loss_sum, *grad_sum] (float64) in the flat layout of coordinator/contract/models.py."""
     out = np.zeros(params.size + 1)
     weights, biases, grad_w, grad_b = [], [], [], []
     offset = 0

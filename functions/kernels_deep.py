@@ -11,7 +11,7 @@ biases in another, with offsets (Numba has no cheap list of arrays).
 Blocks of ``BLOCK_ROWS`` rows run in waves (one block per thread) and the block sums are added
 into the total in block order, so the result is bit-identical whatever the thread count, and the
 memory is one gradient per thread, not one per block.
-Invariant (tested): equal to functions/kernels_reference.py within relative error 1e-5.
+Invariant (tested): equal to coordinator/contract/gradients.py within relative error 1e-5.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Its rows cost two small matrix products, so it works a sub-block of ``SUB_ROWS``
 register-tiled products (each load feeds several multiply-adds, as in a BLAS gemm; BLAS itself
 would need scipy, which the Lambda bundle has no room for) and the softmax vectorized across the
 sub-block's rows. Same block layout and float64 flushes as the linear kernels (kernel_blocks).
-Invariant (tested): equal to functions/kernels_reference.py within relative error 1e-5.
+Invariant (tested): equal to coordinator/contract/gradients.py within relative error 1e-5.
 """
 
 from __future__ import annotations

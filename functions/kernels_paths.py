@@ -10,7 +10,7 @@ below that its per-call launches and packing cost more than the fused Numba loop
 
 from __future__ import annotations
 
-from functions.models import ModelSpec
+from coordinator.contract.models import ModelSpec
 
 BLAS_MIN_WORK = 8192
 BLAS_MIN_WIDTH = 128

@@ -28,12 +28,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from functions.errors import EventError, MissingObjectError, SchemaMismatchError, StorageError
+from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
+from coordinator.contract.errors import (
+    EventError,
+    MissingObjectError,
+    SchemaMismatchError,
+    StorageError,
+)
 
-FORMAT = "sgcflow-dataset/1"
-MANIFEST = "manifest.json"
-LABEL_COLUMN = "label"
-COLUMN_TYPE = "float"  # str(pa.float32())
 DEFAULT_CACHE_DIR = "/tmp/sgcflow-partitions"
 DEFAULT_MEMORY_MB = 512
 MAX_MANIFEST_BYTES = 64 << 20
@@ -84,10 +86,6 @@ def check_manifest(manifest: Any, key: str) -> dict[str, Any]:
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
             raise bad(f"partitions[{i}].rows", f"must be an integer >= 0, got {rows!r}")
     return manifest
-
-
-def partition_key(index: int) -> str:
-    return f"part-{index:05d}.parquet"
 
 
 @dataclass(frozen=True)

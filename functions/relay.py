@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from coordinator.contract import env
-from functions.errors import EventError
+from coordinator.contract.errors import EventError
 
 THREADS = 16
 _clients: dict[str | None, Any] = {}

@@ -43,17 +43,17 @@ import boto3  # noqa: E402
 import numpy as np  # noqa: E402
 from aws_lambda_powertools import Logger  # noqa: E402
 
-from coordinator.contract.records import result_checks  # noqa: E402
-from functions import kernels  # noqa: E402  (configures Numba first)
-from functions.errors import (  # noqa: E402
+from coordinator.contract.errors import (  # noqa: E402
     ConfigError,
     EventError,
     MissingObjectError,
     ResultError,
     WorkerError,
 )
+from coordinator.contract.models import ModelSpec  # noqa: E402
+from coordinator.contract.records import result_checks  # noqa: E402
+from functions import kernels  # noqa: E402  (configures Numba first)
 from functions.keys import record_keys, result_key  # noqa: E402
-from functions.models import ModelSpec  # noqa: E402
 from functions.partitions import (  # noqa: E402
     HEX_SHA256,
     PartitionStore,

@@ -315,12 +315,16 @@ def _without_address_randomization() -> None:
 
 
 def stamped_sources(build_dir: Path = BUILD_DIR) -> Path:
-    """A copy of ``functions/`` (without its cache) whose files carry the zip epoch as mtime."""
+    """A copy of ``functions/`` (without its cache) and of the contract the kernels import,
+    whose files carry the zip epoch as mtime."""
     staging = build_dir / "numba-sources"
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(ROOT / "functions", staging / "functions",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "numba_cache"))
-    for path in (staging / "functions").rglob("*"):
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "numba_cache")
+    shutil.copytree(ROOT / "functions", staging / "functions", ignore=skip)
+    shutil.copytree(ROOT / "coordinator" / "contract", staging / "coordinator" / "contract",
+                    ignore=skip)
+    shutil.copy2(ROOT / "coordinator" / "__init__.py", staging / "coordinator" / "__init__.py")
+    for path in staging.rglob("*"):
         os.utime(path, (ZIP_EPOCH, ZIP_EPOCH))
     return staging
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from coordinator.cli.options import json_flag
+
 
 @click.group()
 def audit() -> None:
@@ -17,8 +19,7 @@ def audit() -> None:
 @click.option("--runs", "run_files", multiple=True, type=click.Path(dir_okay=False),
               help="Audit run files (repeatable; default: every build/audit/*.json, written by "
                    "`make deploy-local`).")
-@click.option("--json", "as_json", is_flag=True,
-              help='Print {"calls": N, "denied": [...], "unused": [...]}.')
+@json_flag('Print {"calls": N, "denied": [...], "unused": [...]}.')
 def iam(run_files: tuple[str, ...], as_json: bool) -> None:
     """Evaluate every recorded AWS call of every function against that function's role policy
     in the deployed template; list denied calls (exit 1) and grants no call used.

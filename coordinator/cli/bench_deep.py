@@ -36,7 +36,7 @@ def measure_deep(quick: bool, cpu: str) -> list[dict]:
     import numpy as np
 
     from coordinator.cli import fma_peak
-    from functions.models import ModelSpec
+    from coordinator.contract.models import ModelSpec
 
     peak = fma_peak.measure(0.1 if quick else 0.4)["peak_gflops"]
     rng = np.random.default_rng(0)
@@ -56,12 +56,12 @@ def measure_deep(quick: bool, cpu: str) -> list[dict]:
 def _row(spec, X, y, params, peak: float, budget_s: float) -> dict:
     import numpy as np
 
+    from coordinator.contract import gradients as reference
+    from coordinator.model_budget import estimate
     from functions import kernels
-    from functions import kernels_reference as reference
     from functions.kernels_blas import deep_blas
     from functions.kernels_deep import deep_serial
     from functions.kernels_paths import mlp_path
-    from functions.model_budget import estimate
 
     n = X.shape[0]
     widths = np.array(spec.widths, dtype=np.int64)

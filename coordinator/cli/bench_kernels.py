@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from coordinator.cli import bench_deep
+from coordinator.cli.options import json_flag
 
 # (kind, n_features, n_classes, hidden): digits-shaped models
 MODELS = [("logreg", 64, 2, 0), ("softmax", 64, 10, 0), ("mlp", 64, 10, 32)]
@@ -34,7 +35,7 @@ SINGLE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_T
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False), default="data/bench", show_default=True,
               help="Folder for kernels.md and kernels.json.")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON list to stdout.")
+@json_flag("Print the JSON list to stdout.")
 @click.option("--quick", is_flag=True, help="Fewer rows and repeats (smoke test).")
 def kernels(out: str, as_json: bool, quick: bool) -> None:
     """Numba vs numpy per model and partition size; worker cold init and warm overhead."""
@@ -58,9 +59,9 @@ def measure_kernels(rows: list[int], quick: bool) -> list[dict]:
     import numba
     import numpy as np
 
+    from coordinator.contract import gradients as reference
+    from coordinator.contract.models import ModelSpec
     from functions import kernels as numba_kernels
-    from functions import kernels_reference as reference
-    from functions.models import ModelSpec
 
     bandwidth = copy_bandwidth()
     numba_kernels.warm_up()
@@ -139,7 +140,7 @@ def measure_warm(repeats: int) -> list[dict]:
     from moto import mock_aws
 
     from coordinator import datasets
-    from functions.models import ModelSpec
+    from coordinator.contract.models import ModelSpec
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": "bench-rounds"})

@@ -92,11 +92,11 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
             fanout: str, workers: int, jobs: int, trace: str) -> dict:
     import os
 
+    from coordinator.contract.models import ModelSpec
     from coordinator.control.plan import JobPlan
     from coordinator.jobspec import validate
     from coordinator.livereplay import Candidate, Settings, job_spec
     from coordinator.schemes import make_scheme
-    from functions.models import ModelSpec
 
     settings = Settings(trace=trace, profile=None, region=None, mu=1.0, jobs=jobs,
                         workers=workers)

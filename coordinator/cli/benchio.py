@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from coordinator.cli.options import json_flag
+
 
 def out_option(function):
     return click.option("--out", type=click.Path(file_okay=False), default="data/bench",
@@ -14,8 +16,7 @@ def out_option(function):
 
 
 def json_option(function):
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print the JSON result to stdout.")(function)
+    return json_flag("Print the JSON result to stdout.")(function)
 
 
 def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:

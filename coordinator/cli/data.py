@@ -7,6 +7,7 @@ import math
 
 import click
 
+from coordinator.cli.options import json_flag
 from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_PARTITIONS, MAX_ROWS, MAX_SEED
 
 
@@ -35,7 +36,7 @@ def data() -> None:
               help="Generator and shuffle seed.")
 @click.option("--no-shuffle", is_flag=True, help="Keep the source's row order.")
 @click.option("--label-column", default="label", show_default=True, help="Files: label column.")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@json_flag("Print the manifest as JSON.")
 def prepare(source: str, destination: str, k: int | None, sizes: str | None,
             scheme_spec: str | None, rows: int, features: int, classes: int, seed: int,
             no_shuffle: bool, label_column: str, as_json: bool) -> None:

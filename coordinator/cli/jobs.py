@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from coordinator.backends.base import TERMINAL
+from coordinator.cli.options import json_flag
 
 _backend_cache: dict[str, Any] = {}
 
@@ -27,8 +28,7 @@ def _options(function):
 
 
 def _json_option(function):
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print JSON instead of tables.")(function)
+    return json_flag("Print JSON instead of tables.")(function)
 
 
 def _backend(local: bool, region: str | None, profile: str | None):

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from coordinator.backends.connect import LOCAL_DATA, LOCAL_STATE, pid_alive
+from coordinator.cli.options import json_flag
 from coordinator.cli.types import FiniteFloat
 
 
@@ -111,7 +112,7 @@ def down(timeout: float) -> None:
 
 
 @local.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_flag()
 def status_(as_json: bool) -> None:
     """Whether the emulator server runs, and where."""
     state = _state()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from coordinator.cli.options import json_flag
 from coordinator.cli.types import SEED, FiniteFloat
 
 SAMPLE = "data/coldstart_sample"
@@ -41,7 +42,7 @@ def warmpool() -> None:
               help="PNG to write [default: PATH/coldstart_stats.png, or PATH with .png].")
 @click.option("--parquet", type=click.Path(dir_okay=False), default=None,
               help="Also write the well-formed rows as one Parquet file.")
-@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@json_flag("Print the statistics as JSON.")
 def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) -> None:
     """Per-region cold-start statistics of a trace in the Huawei schema (CSV folder or Parquet)."""
     from coordinator.warmpool import schema
@@ -79,7 +80,7 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 
 
 @warmpool.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON keyed by policy name.")
+@json_flag("Print the JSON keyed by policy name.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--trace", "trace_dir", type=click.Path(), default=None,
               help="A trace folder (with --format azure2019: invocations.csv, durations.csv, "
@@ -165,7 +166,7 @@ def _print_policies(results: dict) -> None:
               help="99th percentile cold start (s) for pre-warming (see --stats).")
 @click.option("--stats", "stats_path", type=click.Path(exists=True), default=None,
               help="Take --cold-p99 from a cold-start trace (CSV folder or Parquet).")
-@click.option("--json", "as_json", is_flag=True)
+@json_flag()
 def plan(job_spec: str, start_s: float | None, utilization: float, cold_p99: float,
          stats_path: str | None, as_json: bool) -> None:
     """Per-region provisioned-concurrency plan for one job spec (YAML or JSON)."""
@@ -228,7 +229,7 @@ def generate(out: str, seed: int, days: float, functions_per_region: int,
 @click.option("--days", type=click.IntRange(2, 60), default=7, show_default=True)
 @click.option("--held-out", type=click.IntRange(1, 59), default=2, show_default=True,
               help="Days held out for the error (fewer than --days).")
-@click.option("--json", "as_json", is_flag=True)
+@json_flag()
 def forecast(seed: int, days: int, held_out: int, as_json: bool) -> None:
     """Day-ahead forecast error per region (per-minute requests), members vs the ensemble."""
     if held_out >= days:

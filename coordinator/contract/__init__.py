@@ -1,11 +1,13 @@
-"""What the round steps and the workers exchange, in one place both sides import.
+"""What the coordinator and the Lambda functions both rely on, written once.
 
 - ``keys``: S3 object keys and DynamoDB record keys (deterministic: a re-run writes the same ones);
 - ``env``: the environment variable names the Lambda functions read;
-- ``records``: the worker invocation event and the completion record a worker writes.
+- ``records``: the worker invocation event and the completion record a worker writes;
+- ``models``, ``errors``, ``datasets``, ``gradients``: model specs, the errors workers report,
+  the dataset layout and the reference gradients.
 
-Pure (no boto3, numpy or Numba): ``functions/`` imports it without pulling in the coordinator.
-docs/contracts.md describes the same shapes for a reader.
+``keys``, ``env`` and ``records`` are pure Python: ``functions/`` imports them without pulling in
+the coordinator. docs/contracts.md describes the same shapes for a reader.
 """
 
 from __future__ import annotations

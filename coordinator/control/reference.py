@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from coordinator.contract import gradients as kernels_reference
+from coordinator.contract.models import ModelSpec
 from coordinator.control.update import sgd_step
-from functions import kernels_reference
-from functions.models import ModelSpec
 
 
 def full_batch(model: dict, X: np.ndarray, y: np.ndarray, params: np.ndarray

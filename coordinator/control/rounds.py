@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from coordinator.contract import env, keys, records
+from coordinator.contract.models import ModelSpec
 from coordinator.control import data, inject
 from coordinator.control.plan import JobPlan
 from coordinator.control.replay import job_lock
 from coordinator.control.runner import Invoker, RoundRunner
 from coordinator.jobspec import JobSpecError, validate
 from coordinator.state import Store, now
-from functions.models import ModelSpec
 
 log = logging.getLogger("sgcflow.coordinator")
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from coordinator.contract import env, keys
+from coordinator.contract.models import ModelSpec
 from coordinator.control.collect import Collect, RoundInputs, WallClock
 from coordinator.control.decode import check_result, decode, npy_view
 from coordinator.control.meter import CpuMeter, own_time
@@ -35,7 +36,6 @@ from coordinator.control.plan import JobPlan
 from coordinator.control.replay import session_at
 from coordinator.control.update import sgd_step
 from coordinator.policy import policy_from_wait
-from functions.models import ModelSpec
 
 log = logging.getLogger("sgcflow.coordinator")
 # invoke([(worker, event)], wrap=None): ``wrap`` (if given) wraps the per-invoke function, so

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from coordinator.contract.errors import EventError
 from coordinator.control.rounds import fanout_mode, relay_groups
 from functions import relay
-from functions.errors import EventError
 
 
 @pytest.mark.parametrize("n", [1, 2, 16, 17, 255, 256])

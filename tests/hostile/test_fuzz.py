@@ -93,7 +93,8 @@ def test_any_bytes_parse_or_give_a_load_error(data, as_json):
      "tasks.0.model.n_features", "tasks.0.manifest_sha256", "tasks.0.coefficients.0"]),
     values), min_size=1, max_size=3))
 def test_any_worker_event_is_parsed_or_refused_with_a_typed_error(changes):
-    from functions import errors, worker
+    from coordinator.contract import errors
+    from functions import worker
 
     event = {"run": "run-1", "round": 1, "worker": 0, "tasks": [
         {"job": 1, "model": {"kind": "softmax", "n_features": 4, "n_classes": 3},

@@ -150,5 +150,6 @@ def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache
     done = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True,
                           check=True, cwd=tmp_path)
     stats = json.loads(done.stdout.strip().splitlines()[-1])
-    assert len(stats) == 6
+    # the logreg/softmax/one-layer pairs and the deep MLP's pair (kernels imports it)
+    assert {"logreg_serial", "softmax_parallel", "mlp_serial", "deep_parallel"} <= set(stats)
     assert all(misses == 0 and hits >= 1 for hits, misses in stats.values()), stats

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from coordinator import datasets
-from functions import kernels_reference as reference
-from functions.models import ModelSpec
+from coordinator.contract import gradients as reference
+from coordinator.contract.models import ModelSpec
 
 
 def test_equal_partitions_written_locally_with_manifest(tmp_path):

@@ -7,10 +7,10 @@ import numba
 import numpy as np
 import pytest
 
+from coordinator.contract import gradients as reference
+from coordinator.contract.models import ModelSpec
 from functions import kernels
-from functions import kernels_reference as reference
 from functions.kernel_blocks import BLOCK_ROWS
-from functions.models import ModelSpec
 
 SPECS = [ModelSpec("logreg", 64, 2), ModelSpec("softmax", 64, 10), ModelSpec("mlp", 64, 10, 32),
          ModelSpec("softmax", 5, 3), ModelSpec("mlp", 7, 4, 5)]

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from coordinator.contract import gradients as reference
+from coordinator.contract.errors import EventError
+from coordinator.contract.models import ModelSpec
 from functions import kernels
-from functions import kernels_reference as reference
-from functions.errors import EventError
 from functions.kernel_blocks import BLOCK_ROWS, SUB_ROWS
 from functions.kernels_blas import deep_blas
 from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial
 from functions.kernels_paths import mlp_path
-from functions.models import ModelSpec
 
 DEPTHS = [(6,), (5, 7), (4, 6, 5), (3, 5, 4, 6)]
 CODES = {"relu": RELU, "tanh": TANH}
@@ -170,14 +170,14 @@ def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition():
     import subprocess
     import sys
 
+    from coordinator.model_budget import estimate
     from coordinator.workflow import resources
-    from functions.model_budget import estimate
 
     spec = ModelSpec("mlp", 784, 10, [1024, 1024])
     rows = 8192
     script = (
         "import json, resource, numpy as np, functions.worker\n"
-        "from functions import kernels\nfrom functions.models import ModelSpec\n"
+        "from functions import kernels\nfrom coordinator.contract.models import ModelSpec\n"
         f"spec = ModelSpec('mlp', 784, 10, [1024, 1024]); rng = np.random.default_rng(0)\n"
         f"X = rng.standard_normal(({rows}, 784), dtype=np.float32)\n"
         f"y = rng.integers(0, 10, {rows}).astype(np.int32)\n"

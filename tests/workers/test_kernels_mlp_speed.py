@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from coordinator.contract import gradients as reference
+from coordinator.contract.models import ModelSpec
 from functions import kernels, kernels_mlp
-from functions import kernels_reference as reference
 from functions.kernel_blocks import BLOCK_ROWS, SUB_ROWS
-from functions.models import ModelSpec
 
 
 def _data(spec: ModelSpec, rows: int, seed: int):

@@ -27,6 +27,7 @@ def test_thread_override(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("numba-cache")  # never beside the packaging builds of the same cache
 def test_shipped_generic_cache_loads_without_compiling(tmp_path):
     """Build the cache as the bundler would, then a fresh process with an empty NUMBA_CACHE_DIR
     installs it and loads every kernel from it: no compilation."""

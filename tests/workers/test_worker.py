@@ -12,9 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from functions import errors, kernels_reference, worker
+from coordinator.contract import errors
+from coordinator.contract import gradients as kernels_reference
+from coordinator.contract.models import ModelSpec
+from functions import worker
 from functions.keys import result_key
-from functions.models import ModelSpec
 
 RUN = "run-test"
 SPECS = {1: ModelSpec("logreg", 12, 2), 2: ModelSpec("softmax", 12, 3),

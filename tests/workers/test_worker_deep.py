@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from functions import errors, kernels_reference, worker
+from coordinator.contract import errors
+from coordinator.contract import gradients as kernels_reference
+from coordinator.contract.models import ModelSpec
+from functions import worker
 from functions.kernels_paths import mlp_path
 from functions.keys import result_key
-from functions.models import ModelSpec
 
 RUN = "run-deep"
 SPECS = {1: ModelSpec("mlp", 12, 3, [40, 24, 16], "tanh"),  # narrow: the fused Numba path

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from coordinator.contract import gradients as kernels_reference
+from coordinator.contract.models import ModelSpec
 from coordinator.schemes import make_scheme
-from functions import kernels_reference, worker
+from functions import worker
 from functions.keys import result_key
-from functions.models import ModelSpec
 
 SPEC = ModelSpec("softmax", 12, 3)
 

@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from test_worker import RUN, _event, _expect_error, _prepare
 
-from functions import errors, worker
+from coordinator.contract import errors
+from functions import worker
 
 
 def test_completion_record_holds_each_results_sha256(aws):

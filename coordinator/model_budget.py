@@ -22,8 +22,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from functions.kernel_blocks import BLOCK_ROWS
-from functions.models import ModelSpec
+from coordinator.budget import BUILTIN_SHAPES, dataset_shape
+from coordinator.contract.models import KERNEL_BLOCK_ROWS as BLOCK_ROWS
+from coordinator.contract.models import ModelSpec
+
+KNOWN_SHAPES = (*BUILTIN_SHAPES, "synthetic")  # known before any file is read
 
 RUNTIME_MB = 350
 MB = 1024 * 1024
@@ -96,16 +99,11 @@ def fit_errors(models: list[tuple[str, ModelSpec]], rows: int, memory_mb: int
     return errors
 
 
-# Rows, features, classes of the built-in datasets (coordinator/datasets.py; synthetic defaults).
-BUILTIN_SHAPES = {"digits": (1797, 64, 10), "digits-parity": (1797, 64, 2)}
-SYNTHETIC_DEFAULTS = (16384, 64, 2)
-
-
 def mlp_fields(model: dict, where: str, fail) -> dict[str, Any]:
     """A job spec mlp's ``hidden`` (int or list of widths, default 32) and ``activation``
     (default relu), normalized; problems go to ``fail(field, message)``."""
-    from functions.errors import EventError
-    from functions.models import ACTIVATIONS, hidden_widths
+    from coordinator.contract.errors import EventError
+    from coordinator.contract.models import ACTIVATIONS, hidden_widths
 
     out: dict[str, Any] = {"hidden": None, "activation": model.get("activation", "relu")}
     try:
@@ -124,13 +122,8 @@ def worker_fit_errors(raw: dict, make_scheme) -> list[tuple[str, str]]:
     the dataset's rows); empty when the dataset's shape is not known before it is read."""
     from coordinator.workflow import resources
 
-    dataset = raw["dataset"]
-    if dataset["name"] == "synthetic":
-        shape = tuple(dataset.get(key, default) for key, default in
-                      zip(("rows", "features", "classes"), SYNTHETIC_DEFAULTS, strict=True))
-    elif dataset["name"] in BUILTIN_SHAPES:
-        shape = BUILTIN_SHAPES[dataset["name"]]
-    else:
+    shape = dataset_shape(raw["dataset"]) if raw["dataset"]["name"] in KNOWN_SHAPES else None
+    if shape is None:
         return []
     rows, features, classes = shape
     params = {k: v for k, v in raw["scheme"].items() if k != "name"}

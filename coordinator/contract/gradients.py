@@ -1,16 +1,17 @@
 """Numpy references of the gradient kernels: the oracle the Numba kernels are tested against.
 
 Each returns (loss_sum, grad_sum) over all rows of X (float32, shape rows x d) with integer labels
-y, for the flat parameter layout of functions/models.py. Sums, not means: partial gradients of
-partitions add up to the full-batch sum. ``dtype`` is the working precision (float64 for the
-oracle; float32 is the fastest honest numpy baseline, used by `sgc bench kernels`).
+y, for the flat parameter layout of coordinator/contract/models.py. Sums, not means: partial
+gradients of partitions add up to the full-batch sum. ``dtype`` is the working precision
+(float64 for the oracle; float32 is the fastest honest numpy baseline, used by
+`sgc bench kernels`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from functions.models import ModelSpec
+from coordinator.contract.models import ModelSpec
 
 
 def loss_grad(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from functions.errors import EventError, ParameterError, SchemaMismatchError
+from coordinator.contract.errors import EventError, ParameterError, SchemaMismatchError
 
 KINDS = ("logreg", "softmax", "mlp")
 ACTIVATIONS = ("relu", "tanh")
@@ -27,6 +27,9 @@ ACTIVATIONS = ("relu", "tanh")
 # can hold is wider than this, nor deeper (each layer costs a launch per row block).
 MAX_WIDTH = 16384
 MAX_DEPTH = 16
+# Kernels sum rows in fixed blocks of this many (functions/kernel_blocks.py); memory estimates
+# (coordinator/model_budget.py) size their scratch by it.
+KERNEL_BLOCK_ROWS = 1024
 
 
 @dataclass(frozen=True)
