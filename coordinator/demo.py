@@ -52,8 +52,11 @@ def demo_specs(workers: int, iterations: int | None = None) -> dict[str, dict]:
 
 def run_demo(workers: int = 16, iterations: int | None = None, out: str = "data/demo",
              echo: Callable[[str], None] = print,
-             watch: Callable[[Any, str], Any] | None = None) -> dict[str, Any]:
-    """Run both jobs; ``watch(backend, job)``, if given, shows progress until the job ends."""
+             watch: Callable[[Any, str], Any] | None = None,
+             replay: bool = True) -> dict[str, Any]:
+    """Run both jobs; ``watch(backend, job)``, if given, shows progress until the job ends.
+    Then (``replay``) the live-vs-simulator comparison on the measured trace
+    (``coordinator.demo_replay``)."""
     quiet_handler_logs()
     from coordinator.backends import emulator_backend
     from coordinator.emulator import Emulator
@@ -86,7 +89,11 @@ def run_demo(workers: int = 16, iterations: int | None = None, out: str = "data/
     _write(report, Path(out), echo)
     echo("Both runs decode every gradient exactly (max_param_diff_vs_numpy). In emulation a "
          "worker's compute is tiny, so wall time reflects rounds and coordinator overhead, not "
-         "load; `sgc simulate` compares runtimes on measured Lambda delays.")
+         "load; the replay below times the schemes on measured Lambda delays.")
+    if replay:
+        from coordinator.demo_replay import run_replay_demo
+
+        report["replay"] = run_replay_demo(Path(out), echo)
     echo(f"total {time.perf_counter() - started:.1f} s")
     return report
 

@@ -212,8 +212,27 @@ def _dataset(check: _Checker, dataset: Any) -> dict | None:
 
 
 def _wait(check: _Checker, wait: Any) -> dict | None:
-    if check.mapping("wait", wait, ("deadline_s", "mu", "hard_limit_s")) is None:
+    """The study's rule by default ({deadline_s | mu, hard_limit_s}); or a named policy
+    (``policy: paper | kofn | decodable`` with its parameters, coordinator.policy); ``clock:
+    virtual`` (emulation) decides on the injected worker times instead of the wall clock."""
+    named = isinstance(wait, dict) and "policy" in wait
+    allowed = ("deadline_s", "mu", "hard_limit_s", "clock") + (
+        ("policy", "cap", "tolerance", "min_fraction", "model") if named else ())
+    if check.mapping("wait", wait, allowed) is None:
         return None
+    clock = wait.get("clock", "wall")
+    if clock not in ("wall", "virtual"):
+        check.fail("wait.clock", f"must be 'wall' or 'virtual', got {clock!r}")
+    if named:
+        from coordinator.policy import policy_from_wait
+
+        params = {k: v for k, v in wait.items() if k != "clock"}
+        try:
+            policy_from_wait(params)
+        except ValueError as error:
+            check.fail("wait", str(error))
+            return None
+        return {**params, **({"clock": clock} if "clock" in wait else {})}
     has_deadline, has_mu = "deadline_s" in wait, "mu" in wait
     if has_deadline == has_mu:
         check.fail("wait", "give exactly one of deadline_s (seconds after dispatch) or mu "
@@ -231,6 +250,8 @@ def _wait(check: _Checker, wait: Any) -> dict | None:
                                        high=MAX_HARD_LIMIT_S)
     if out.get("deadline_s") and out["hard_limit_s"] and out["hard_limit_s"] < out["deadline_s"]:
         check.fail("wait.hard_limit_s", f"must be >= wait.deadline_s ({out['deadline_s']})")
+    if "clock" in wait:
+        out["clock"] = clock
     return out
 
 

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from coordinator.workflow import resources
 
 ROUND_FIELDS = ("dispatch", "invoked", "collect", "update")
+POOL_CONNECTIONS = 128
 
 
 class JobNotFound(KeyError):
@@ -83,7 +84,11 @@ class Store:
         self.bucket = bucket or os.environ.get("SGC_BUCKET", resources.BUCKET)
         self.table = table or os.environ.get("SGC_TABLE", resources.TABLE)
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        kwargs: dict[str, Any] = {"region_name": region or "us-east-1"}
+        from botocore.config import Config
+
+        # Parallel reads and the worker fan-out need more than botocore's 10 pooled connections.
+        kwargs: dict[str, Any] = {"region_name": region or "us-east-1",
+                                  "config": Config(max_pool_connections=POOL_CONNECTIONS)}
         if endpoint_url:
             kwargs["endpoint_url"] = endpoint_url
         session = boto3.session.Session()  # a session per store: clients built thread-safely
@@ -169,6 +174,46 @@ class Store:
             return False, self.round(job, t)[field]
         return True, value
 
+    def commit_round(self, job: str, t: int, fields: dict[str, Any], job_fields: dict[str, Any],
+                     next_dispatch: dict[str, Any] | None = None) -> bool:
+        """Round t's outcome in one transaction (one call on the round's critical path): its
+        ``fields`` (collect, update), the job record's ``job_fields`` (while its round is t - 1)
+        and, if given, round t + 1's dispatch record. False if it was already committed."""
+        def update(key: dict, values: dict[str, Any], condition: str, extra=None) -> dict:
+            names = {f"#f{i}": k for i, k in enumerate(values)}
+            encoded = {f":v{i}": _encode(v) for i, v in enumerate(values.values())}
+            names.update((extra or {}).get("names", {}))
+            encoded.update((extra or {}).get("values", {}))
+            return {"Update": {
+                "TableName": self.table, "Key": key,
+                "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}"
+                                                       for i in range(len(values))),
+                "ConditionExpression": condition, "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": encoded}}
+
+        fields = dict(fields)
+        if "collect" in fields:
+            fields["stragglers"] = fields["collect"]["stragglers"]
+        items = [
+            update(self._round_key(job, t), fields, "attribute_not_exists(#f0)"),
+            update({"pk": {"S": f"job#{job}"}, "sk": {"S": "meta"}}, job_fields, "#r = :r",
+                   {"names": {"#r": "round"}, "values": {":r": {"N": str(t - 1)}}}),
+        ]
+        if next_dispatch is not None:
+            items.append(update(self._round_key(job, t + 1), {"dispatch": next_dispatch},
+                                "attribute_not_exists(#f0)"))
+        try:
+            self.ddb.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _round_key(job: str, t: int) -> dict:
+        return {"pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}
+
     def round(self, job: str, t: int) -> dict[str, Any]:
         item = self.ddb.get_item(TableName=self.table, ConsistentRead=True, Key={
             "pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}).get("Item")
@@ -203,13 +248,27 @@ class Store:
             out.append(entry)
         return sorted(out, key=lambda e: e["round"])
 
+    def completion_count(self, run: str, t: int) -> int:
+        """How many workers wrote a completion record for round t (a small response)."""
+        count, kwargs = 0, {}
+        while True:
+            page = self.ddb.query(TableName=self.table, ConsistentRead=True, Select="COUNT",
+                                  KeyConditionExpression="pk = :p",
+                                  ExpressionAttributeValues={":p": {"S": f"{run}#round#{t:06d}"}},
+                                  **kwargs)
+            count += int(page["Count"])
+            if "LastEvaluatedKey" not in page:
+                return count
+            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
     def completions(self, run: str, t: int) -> dict[int, dict[str, Any]]:
         """Worker completion records of round t: {worker: record}."""
         items, kwargs = [], {}
         while True:
             page = self.ddb.query(TableName=self.table, ConsistentRead=True,
                                   KeyConditionExpression="pk = :p",
-                                  ProjectionExpression="sk, #s, error_type, error_message, timings",
+                                  ProjectionExpression="sk, #s, error_type, error_message, "
+                                                       "timings, checks",
                                   ExpressionAttributeNames={"#s": "status"},
                                   ExpressionAttributeValues={":p": {"S": f"{run}#round#{t:06d}"}},
                                   **kwargs)
@@ -241,6 +300,9 @@ class Store:
                 return False
             raise
         return True
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
     def put_json(self, key: str, value: Any) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(value).encode())

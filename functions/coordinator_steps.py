@@ -1,7 +1,8 @@
 """Thin Lambda handlers of the job workflow's steps (coordinator.workflow.definition).
 
 Each parses the state, calls the step in ``coordinator.control.rounds`` and returns the next
-state. Names come from the environment: ``SGC_BUCKET``, ``SGC_TABLE``, ``SGC_WORKER_FUNCTION``.
+state. Names come from the environment (``coordinator.contract.env``): the bucket, the table and
+the worker function.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from coordinator.contract import env
 from coordinator.control import rounds
 from coordinator.state import Store
 
@@ -21,8 +23,8 @@ _cached: dict[tuple, Any] = {}
 
 
 def _target() -> tuple:
-    return tuple(os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "SGC_BUCKET", "SGC_TABLE",
-                                             "SGC_WORKER_FUNCTION"))
+    return tuple(os.environ.get(k) for k in (env.ENDPOINT_URL, env.BUCKET, env.TABLE,
+                                             env.WORKER_FUNCTION))
 
 
 def _store() -> Store:
@@ -67,17 +69,10 @@ def _sfn():
         return _cached[key]
 
 
-def dispatch(event: dict, context: Any = None) -> dict:
+def round_task(event: dict, context: Any = None) -> dict:
+    """Rounds of collect + update + dispatch until the job is done or this run's time is up."""
     logger.append_keys(job=event.get("job"), round=event.get("round"))
-    return rounds.dispatch_step(_store(), event, _invoker())
-
-
-def collect(event: dict, context: Any = None) -> dict:
-    return rounds.collect_step(_store(), event, _remaining(context))
-
-
-def update(event: dict, context: Any = None) -> dict:
-    return rounds.update_step(_store(), event)
+    return rounds.round_step(_store(), event, _invoker(), _remaining(context))
 
 
 def finalize(event: dict, context: Any = None) -> dict:

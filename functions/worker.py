@@ -51,6 +51,7 @@ from coordinator.contract.errors import (  # noqa: E402
     WorkerError,
 )
 from coordinator.contract.models import ModelSpec  # noqa: E402
+from coordinator.contract.records import result_checks  # noqa: E402
 from functions import kernels  # noqa: E402  (configures Numba first)
 from functions.keys import record_keys, result_key  # noqa: E402
 from functions.partitions import (  # noqa: E402
@@ -104,7 +105,12 @@ def reset_runtime() -> None:
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Compute and store this worker's coded results for one round; see the module docstring."""
+    """Compute and store this worker's coded results for one round; see the module docstring.
+    An event with ``relay`` only invokes the listed worker events (``functions.relay``)."""
+    if isinstance(event, dict) and "relay" in event:
+        from functions import relay
+
+        return relay.handle(event, context)
     rt = runtime()
     cold = rt.take_cold_flag()
     run, round_, worker = _identity(event)
@@ -121,7 +127,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                                                "error_message": str(error), **timings})
         logger.thread_safe_clear_keys()
         raise
-    _record(rt, run, round_, worker, "ok", results, digests, timings)
+    _record(rt, run, round_, worker, "ok", results, digests, timings,
+            checks=timings.pop("checks"))
     logger.info("worker done", extra={"jobs": sorted(results), **timings})
     logger.thread_safe_clear_keys()
     return {"run": run, "round": round_, "worker": worker, "status": "ok",
@@ -156,7 +163,9 @@ def _run(rt: _Runtime, event: dict, run: str, round_: int, worker: int, bucket: 
         digests[str(task["job"])] = sha256_hex(body)
     end = time.perf_counter()
     timings.update(download_s=compute_start - start, compute_s=upload_start - compute_start,
-                   upload_s=end - upload_start)
+                   upload_s=end - upload_start,
+                   checks=result_checks({t["job"]: v for t, v in zip(tasks, coded,
+                                                                     strict=True)}))
     return results, digests
 
 
@@ -277,7 +286,7 @@ def _integer(source: dict, key: str, field: str, low: int) -> int:
 
 def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
             results: dict[str, str], digests: dict[str, str], timings: dict,
-            error: BaseException | None = None) -> None:
+            error: BaseException | None = None, checks: dict | None = None) -> None:
     """Completion record in DynamoDB (table from env SGC_TABLE; skipped when unset)."""
     table = os.environ.get("SGC_TABLE")
     if not table:
@@ -290,7 +299,9 @@ def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
         "sha256": {"M": {job: {"S": digest} for job, digest in digests.items()}},
         "timings": {"M": {name: ({"BOOL": value} if isinstance(value, bool)
                                  else {"N": repr(float(value))})
-                          for name, value in timings.items()}},
+                          for name, value in timings.items() if name != "checks"}},
+        "checks": {"M": {job: {"M": {"n": {"N": str(c["n"])}, "finite": {"BOOL": c["finite"]}}}
+                         for job, c in (checks or {}).items()}},
     })
     if error is not None:
         item["error_type"] = {"S": type(error).__name__}

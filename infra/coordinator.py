@@ -34,7 +34,7 @@ from infra.storage import Storage
 from infra.workers import WorkerPool
 
 # Steps that invoke the worker (asynchronously, one invoke per worker and round).
-INVOKES_WORKER = frozenset({"dispatch"})
+INVOKES_WORKER = frozenset({"round"})
 # Steps that start the job's next execution of this state machine (continue-as-new).
 STARTS_EXECUTIONS = frozenset({"plan"})
 START_EXECUTION_TASK = "arn:aws:states:::states:startExecution"

@@ -43,9 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CDK = "npx --yes aws-cdk@2.1148.1"
 DEFAULT_OUT = ROOT / "build" / "deploy-local"
 DEFAULT_AUDIT = ROOT / "build" / "audit" / "deploy-local.json"
-# step_budget=6: two rounds per execution, so the job continues as new twice (Plan starts the
-# next execution: that grant is exercised too).
-CONTEXT = ["-c", f"regions={REGION}", "-c", "bundle=source", "-c", "step_budget=6"]
+# One round per Round task (SGC_ROUNDS_PER_TASK=1 in the server) and step_budget=4: four rounds
+# per execution, so the 5-round job continues as new (Plan starts the next execution: that
+# grant is exercised too).
+CONTEXT = ["-c", f"regions={REGION}", "-c", "bundle=source", "-c", "step_budget=4"]
 # Tiny but real: M-SGC (delay T=1) on 4 workers, two models, two iterations each = 4 jobs.
 JOB_SPEC = {
     "name": "deploy-local",
@@ -136,7 +137,8 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "coordinator.emulator.deploy_server", "--port",
                  str(self.port), "--state", str(self.state), "--calls", str(self.calls)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
+                env={**os.environ, "SGC_ROUNDS_PER_TASK": "1"})
         deadline = time.monotonic() + SERVER_START_S
         while not self.state.exists():
             if self.process.poll() is not None:

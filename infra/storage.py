@@ -48,20 +48,17 @@ class StepAccess:
 
 # plan: prepares the dataset once (delete the old manifest, write parts + manifest), writes
 # initial parameters, the injection plan and the warm-pool plan; reads/updates the job record.
-# dispatch: reads the record and round log, records the dispatch (it invokes; see coordinator).
-# collect: polls the completion records, checks result objects, records the collect decision.
-# update: decodes results into parameters (and the decoded gradient), records the round.
+# round: the round loop (coordinator.control.runner): reads the record and round log, polls the
+# completion records, decodes results into parameters (and the decoded gradient), commits each
+# round with one TransactWriteItems of UpdateItems, records the dispatch (it invokes; see
+# coordinator).
 # finalize: writes result.json and the final status.
 STEP_ACCESS = {
     "plan": StepAccess(get=(DATASETS,), put=(DATASETS, PARAMS, INJECT, JOB_PLANS),
                        delete=(DATASETS,), not_found=True),
-    "dispatch": StepAccess(job_items=("dynamodb:GetItem", "dynamodb:UpdateItem",
-                                      "dynamodb:Query")),
-    "collect": StepAccess(get=(RESULTS,), job_items=("dynamodb:GetItem", "dynamodb:UpdateItem",
-                                                      "dynamodb:Query"),
-                          completions=("dynamodb:Query",)),
-    "update": StepAccess(get=(RESULTS, PARAMS), put=(PARAMS, DECODED),
-                         job_items=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")),
+    "round": StepAccess(get=(RESULTS, PARAMS), put=(PARAMS, DECODED),
+                        job_items=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+                        completions=("dynamodb:Query",)),
     "finalize": StepAccess(put=(RESULT_FILE,), job_items=("dynamodb:GetItem",
                                                           "dynamodb:UpdateItem",
                                                           "dynamodb:Query")),

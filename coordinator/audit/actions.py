@@ -46,6 +46,8 @@ def authorizations(service: str, operation: str, params: Mapping[str, Any], *, r
     """The IAM requests behind one call (see the module docstring)."""
     if service == "s3":
         return _s3(operation, params, status)
+    if service == "dynamodb" and operation == "TransactWriteItems":
+        return _transaction(params, region, account)
     if service == "dynamodb":
         return [_dynamodb(operation, params, region, account)]
     if service == "lambda":
@@ -91,6 +93,23 @@ def _dynamodb(operation: str, params: Mapping[str, Any], region: str,
     key = _leading_key(operation, params)
     conditions = {"dynamodb:LeadingKeys": [key]} if key is not None else {}
     return Authorization(f"dynamodb:{operation}", arn, conditions)
+
+
+TRANSACT_ACTIONS = {"Update": "UpdateItem", "Put": "PutItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem"}
+
+
+def _transaction(params: Mapping[str, Any], region: str, account: str) -> list[Authorization]:
+    """IAM has no TransactWriteItems action: each item is authorized as its own write
+    (UpdateItem, PutItem, DeleteItem, ConditionCheckItem) on its table and key."""
+    found = []
+    for item in params.get("TransactItems", []):
+        for kind, request in item.items():
+            operation = TRANSACT_ACTIONS.get(kind, kind)
+            key_field = "Item" if kind == "Put" else "Key"
+            found.append(_dynamodb(operation, {**request, DYNAMODB_ITEM_KEY.get(
+                operation, key_field): request.get(key_field, {})}, region, account))
+    return found
 
 
 def function_arn(name_or_arn: str, qualifier: str | None, region: str, account: str) -> str:

@@ -71,8 +71,12 @@ class Backend:
 
     def kill(self, job: str) -> None:
         """Stop the job's execution at once (a crash, for tests and `sgc cancel --now`)."""
-        arn = self.store.job(job).get("execution_arn")
+        record = self.store.job(job)
+        arn = record.get("execution_arn")
         if arn and self.execution_status(arn) == "RUNNING":
+            # StopExecution does not stop a running Lambda: the Round task reads this and stops
+            # at its next round (coordinator.control.runner).
+            self.store.update_job(job, {"stopped_execution": int(record.get("execution", 1))})
             self.sfn.stop_execution(executionArn=arn, error="Killed", cause="stopped by user")
             deadline = time.monotonic() + 10.0  # stopping is asynchronous: let it land
             while self.execution_status(arn) == "RUNNING" and time.monotonic() < deadline:

@@ -18,6 +18,7 @@ import click
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS: dict[str, str] = {
     "simulate": "coordinator.cli.simulate:simulate",
+    "replay": "coordinator.cli.replay:replay",
     "bench": "coordinator.cli.bench:bench",
     "data": "coordinator.cli.data:data",
     "warmpool": "coordinator.cli.warmpool:warmpool",

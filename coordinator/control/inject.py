@@ -9,6 +9,8 @@ lists; the emulator applies them to the invocations.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from coordinator import stragglers as models
@@ -37,6 +39,25 @@ def pattern(spec: dict, n: int, rounds: int) -> list[frozenset[int]] | None:
         return models.gilbert_elliot_pattern(n, rounds, float(spec["p_good_to_bad"]),
                                              float(spec["p_bad_to_good"]), rng)
     raise ValueError(f"stragglers.model: unknown {kind!r}")
+
+
+@functools.lru_cache(maxsize=8)
+def _trace(path: str, profile: str | None, region: str | None, n: int, scale: float):
+    from coordinator.traces import LatencyModel
+
+    full = LatencyModel.from_parquet(path, profile=profile, region=region)
+    if n > full.n_workers:
+        raise ValueError(f"workers: the trace measured {full.n_workers} workers, not {n}")
+    return LatencyModel(full.loads, full.durations[:, :, :n] * scale, method=full.method,
+                        profile=full.profile, region=full.region,
+                        excluded_loads=full.excluded_loads)
+
+
+def trace_latency(spec: dict, n: int):
+    """The trace's latency model for its first ``n`` workers, times scaled by ``time_scale``:
+    what the virtual clock and ``sgc replay``'s simulated side both replay."""
+    return _trace(str(spec["trace"]), spec.get("profile"), spec.get("region"), int(n),
+                  float(spec.get("time_scale", 0.1)))
 
 
 def delays(spec: dict, n: int, rounds: int, load: float, default_delay_s: float) -> np.ndarray:

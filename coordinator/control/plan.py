@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from coordinator.contract import keys, records
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
@@ -57,29 +59,24 @@ class JobPlan:
 
     def params_key(self, job: int) -> str:
         """Parameters job ``job`` computes its gradient at (job > J: a model's final ones)."""
-        return f"runs/{self.job}/params/job-{job:06d}.npy"
+        return keys.params_key(self.job, job)
 
     def decoded_key(self, job: int) -> str:
         """The decoded [loss_sum, *grad_sum] of job ``job`` (float64), kept for audit."""
-        return f"runs/{self.job}/decoded/job-{job:06d}.npy"
+        return keys.decoded_key(self.job, job)
 
     def final_params_key(self, model: int) -> str:
         return self.params_key(self.job_of(model, self.iterations + 1))
 
     def result_key(self, t: int, job: int, worker: int) -> str:
-        return f"runs/{self.job}/results/round-{t:06d}/job-{job:06d}/worker-{worker:04d}.npy"
+        return keys.result_key(self.job, t, job, worker)
 
     def worker_event(self, t: int, worker: int, tasks: dict[int, dict[int, float]]) -> dict:
-        """The worker's invocation event for round t (docs/contracts.md, "Worker")."""
-        return {
-            "run": self.job, "round": t, "worker": worker, "bucket": self.bucket,
-            "tasks": [
-                {"job": j, "model": self.models[self.model_of(j)[0]],
-                 "params_key": self.params_key(j), "dataset": self.dataset.prefix,
-                 "coefficients": {str(p): float(c) for p, c in sorted(coefficients.items())}}
-                for j, coefficients in sorted(tasks.items())
-            ],
-        }
+        """The worker's invocation event for round t (coordinator.contract.records)."""
+        return records.worker_event(self.job, t, worker, self.bucket, [
+            records.task_entry(self.job, j, self.models[self.model_of(j)[0]],
+                               self.dataset.prefix, coefficients)
+            for j, coefficients in sorted(tasks.items())])
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -1,64 +1,53 @@
-"""The workflow's steps: plan, dispatch, collect, update, finalize (one function each).
+"""The workflow's steps: plan, round (collect + update + dispatch, many rounds), finalize.
 
 Each takes the small state the state machine passes around and returns the next one; all job
 data lives in the ``Store``. Every step is idempotent: its effect is written once with a
 conditional write, and a re-run finds that record and does nothing new (see coordinator.state).
+The round loop itself is ``coordinator.control.runner``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
+from coordinator.contract import env, keys, records
 from coordinator.contract.models import ModelSpec
 from coordinator.control import data, inject
-from coordinator.control.decode import GarbageResult, check_result, decode
 from coordinator.control.plan import JobPlan
-from coordinator.control.replay import job_lock, session_at
-from coordinator.control.update import sgd_step
-from coordinator.control.wait import decide
+from coordinator.control.replay import job_lock
+from coordinator.control.runner import Invoker, RoundRunner
 from coordinator.jobspec import JobSpecError, validate
 from coordinator.state import Store, now
 
 log = logging.getLogger("sgcflow.coordinator")
-POLL_S = float(os.environ.get("SGC_POLL_S", "0.05"))
-COLLECT_MARGIN_S = 5.0
-Invoker = Callable[[list[tuple[int, dict]]], None]
 
 
 # --- state ------------------------------------------------------------------------------------
-def _state(record: dict, execution: int, steps: int) -> dict[str, Any]:
+def _state(record: dict, execution: int, steps: int, status: str | None = None
+           ) -> dict[str, Any]:
     job, plan = record["job"], record["plan"]
     rounds = int(plan["jobs"]) + int(plan["T"])
     done_round = int(record.get("round", 0))
-    status = "running"
-    if record.get("status") in ("cancelling", "cancelled"):
-        status = "cancelled"
-    elif done_round >= rounds:
-        status = "done"
+    if status is None:
+        status = "running"
+        if record.get("status") in ("cancelling", "cancelled"):
+            status = "cancelled"
+        elif done_round >= rounds:
+            status = "done"
     return {"job": job, "round": done_round + 1, "rounds": rounds, "steps": steps,
-            "execution": execution, "status": status, "collected": False,
+            "execution": execution, "status": status,
             "next_execution": execution + 1, "next_name": f"{job}-x{execution + 1:03d}"}
 
 
 def _context(store: Store, job: str) -> tuple[dict, JobPlan]:
     record = store.job(job)
     return record, JobPlan.from_dict(record["plan"])
-
-
-def _logged_stragglers(store: Store, job: str, upto: int) -> list[list[int]]:
-    logged = store.stragglers(job)
-    missing = [t for t in range(1, upto + 1) if t not in logged]
-    if missing:
-        raise RuntimeError(f"job={job}: round log lacks the collect record of rounds {missing}")
-    return [logged[t] for t in range(1, upto + 1)]
 
 
 # --- plan -------------------------------------------------------------------------------------
@@ -88,7 +77,7 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
         _write_injection(store, spec.raw, plan, scheme.load)
         started = now()
         # Published for the warm-pool manager: it provisions the job's workers per region.
-        store.put_json(f"warmpool/plans/{job}.json",
+        store.put_json(keys.warmpool_plan_key(job),
                        {"job_id": job, "spec": record["spec"], "start_s": started})
         store.update_job(job, {"plan": plan.to_dict(), "status": "running", "round": 0,
                                "started": started, "load": scheme.load})
@@ -116,197 +105,85 @@ def continue_step(store: Store, event: dict, sfn) -> dict[str, Any]:
 
 
 def _write_injection(store: Store, spec: dict, plan: JobPlan, load: float) -> None:
+    """Emulation: per (round, worker) delays. On the wall clock the emulator sleeps them; on the
+    virtual clock Collect reads them as the workers' times and nobody sleeps."""
     wait = spec["wait"]
     default_delay = 3 * wait["deadline_s"] + 1 if "deadline_s" in wait else 5.0
-    delays = inject.delays(spec["stragglers"], plan.n, plan.rounds, load, default_delay)
-    store.put_array(f"runs/{plan.job}/inject/delays.npy", delays)
-    store.put_json(f"runs/{plan.job}/inject/faults.json", spec["faults"])
+    virtual = wait.get("clock") == "virtual"
+    if not (virtual and "trace" in spec["stragglers"]):  # a trace: Collect replays it itself
+        delays = inject.delays(spec["stragglers"], plan.n, plan.rounds, load, default_delay)
+        key = keys.virtual_times_key(plan.job) if virtual else keys.inject_delays_key(plan.job)
+        store.put_array(key, delays)
+    store.put_json(keys.faults_key(plan.job), spec["faults"])
 
 
-# --- dispatch ---------------------------------------------------------------------------------
-def dispatch_step(store: Store, state: dict, invoke: Invoker) -> dict[str, Any]:
-    """Invoke round t's workers asynchronously (once, even if this step runs twice)."""
-    started = time.perf_counter()
-    job, t = state["job"], state["round"]
-    record, plan = _context(store, job)
-    stragglers = _logged_stragglers(store, job, t - 1)
+# --- the rounds -------------------------------------------------------------------------------
+def round_step(store: Store, state: dict, invoke: Invoker, remaining_s: Callable[[], float],
+               clock=None, max_rounds: int | None = None,
+               poll_s: float | None = None) -> dict[str, Any]:
+    """Run the job's rounds (collect, update, dispatch the next) until done or out of time."""
+    job, execution = state["job"], int(state["execution"])
     with job_lock(job):
-        tasks = session_at(job, record["spec"], stragglers).tasks(t)
-    workers = [w for w, task in enumerate(tasks) if task]
-    store.record_round(job, t, "dispatch", {"at": now(), "workers": workers})
-    if not store.round(job, t).get("invoked"):
-        invoke([(w, plan.worker_event(t, w, tasks[w])) for w in workers])
-        store.record_round(job, t, "invoked", {"at": now(),
-                                               "seconds": time.perf_counter() - started})
-    log.info("job=%s round=%d dispatched %d workers", job, t, len(workers))
-    return {**state, "steps": state["steps"] + 1, "collected": False}
+        runner = RoundRunner(store, job, invoke, clock=clock, poll_s=poll_s)
+        status = runner.run(execution, remaining_s, max_rounds)
+    record = store.job(job)
+    if status == "stale":
+        log.info("job=%s: execution %d is stale; it stops", job, execution)
+        return {**_state(record, execution, state["steps"] + 1), "status": "stale"}
+    return _state(record, execution, state["steps"] + 1,
+                  "cancelled" if status == "cancelled" else None)
 
 
-def lambda_invoker(function: str | None = None, client=None, threads: int = 32,
+FANOUT_THREADS = 64  # concurrent Event invokes: 256 workers in 4 waves
+RELAY_FROM = 64  # at least this many workers: a two-level fan-out through relays (SGC_FANOUT)
+
+
+def fanout_mode(workers: int) -> str:
+    """``flat`` (the coordinator invokes every worker) or ``tree`` (sqrt(n) relays do);
+    ``SGC_FANOUT`` = flat | tree | auto (tree from RELAY_FROM workers). Default flat: tree
+    needs the worker to be allowed to invoke itself (docs/critical-path.md)."""
+    mode = os.environ.get(env.FANOUT, "flat")
+    if mode == "auto":
+        return "tree" if workers >= RELAY_FROM else "flat"
+    return mode
+
+
+def relay_groups(events: list[dict]) -> list[dict]:
+    """sqrt(n) relay events, each listing about sqrt(n) worker events."""
+    size = max(1, math.isqrt(max(1, len(events) - 1)) + 1)
+    return [records.relay_event(events[i:i + size]) for i in range(0, len(events), size)]
+
+
+def lambda_invoker(function: str | None = None, client=None, threads: int = FANOUT_THREADS,
                    endpoint_url: str | None = None) -> Invoker:
-    """Event-invoke the worker function for each (worker, event), concurrently."""
+    """Event-invoke the worker function for each (worker, event), concurrently (through relays
+    when ``fanout_mode`` says tree)."""
     import boto3
+    from botocore.config import Config
 
-    function = function or os.environ["SGC_WORKER_FUNCTION"]
-    client = client or boto3.session.Session().client("lambda", endpoint_url=endpoint_url)
+    function = function or os.environ[env.WORKER_FUNCTION]
+    client = client or boto3.session.Session().client(
+        "lambda", endpoint_url=endpoint_url,
+        config=Config(max_pool_connections=threads, parameter_validation=False))
 
-    def invoke(items: list[tuple[int, dict]]) -> None:
-        def one(item: tuple[int, dict]) -> None:
+    def invoke(items: list[tuple[int, dict]], wrap=None) -> str:
+        def one(payload: dict) -> None:
             client.invoke(FunctionName=function, InvocationType="Event",
-                          Payload=json.dumps(item[1]).encode())
+                          Payload=json.dumps(payload).encode())
 
-        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(items)))) as pool:
-            list(pool.map(one, items))
+        events = [event for _, event in items]
+        mode = fanout_mode(len(events))
+        if mode == "tree":
+            events = relay_groups(events)
+        if wrap is not None:  # the caller measures the pool threads' CPU
+            one = wrap(one)
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(events)))) as pool:
+            list(pool.map(one, events))
+        return mode
 
     return invoke
 
 
-# --- collect ----------------------------------------------------------------------------------
-def collect_step(store: Store, state: dict, remaining_s: Callable[[], float]) -> dict[str, Any]:
-    """Wait for round t's results until the policy (and the scheme) says stop; record who
-    straggled and why. Returns ``collected: False`` when this run's time is up (run again)."""
-    job, t = state["job"], state["round"]
-    entry = store.round(job, t)
-    if "collect" in entry:
-        return {**state, "steps": state["steps"] + 1, "collected": True}
-    record, plan = _context(store, job)
-    policy = record["spec"]["wait"]
-    history = _logged_stragglers(store, job, t - 1)
-    scheme = validate(record["spec"]).scheme()
-    model = scheme.model
-    past = [frozenset(s) for s in history]
-    t0, expected = entry["dispatch"]["at"], set(entry["dispatch"]["workers"])
-    with job_lock(job):
-        session = session_at(job, record["spec"], history)
-        tasks = session.tasks(t)
-
-    def late(missing: frozenset[int]) -> set[int]:
-        with job_lock(job):
-            return session_at(job, record["spec"], history).would_be_late(t, missing)
-
-    arrivals: dict[int, float] = {}
-    failures: dict[int, str] = {}
-    worker_seconds, busy, polls, extended = 0.0, 0.0, 0, False
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        while True:
-            tick = time.perf_counter()
-            polls += 1
-            elapsed = now() - t0
-            fresh = {w: rec for w, rec in store.completions(job, t).items()
-                     if w in expected and w not in arrivals and w not in failures}
-            checks = pool.map(lambda item: _check_completion(store, plan, t, item[0],
-                                                             tasks[item[0]], item[1]),
-                              fresh.items())
-            for (w, rec), reason in zip(fresh.items(), checks, strict=True):
-                worker_seconds += _seconds(rec)
-                if reason:
-                    failures[w] = reason
-                else:
-                    arrivals[w] = elapsed
-            decision = decide(policy, now() - t0, expected, arrivals, failures,
-                              lambda s: model.admits(past, s), late)
-            cost = time.perf_counter() - tick
-            busy += cost
-            if decision.stop:
-                break
-            extended = extended or bool(decision.flags)
-            if remaining_s() < POLL_S + COLLECT_MARGIN_S:
-                log.info("job=%s round=%d collect: out of time, continuing", job, t)
-                return {**state, "steps": state["steps"] + 1, "collected": False}
-            # Poll often, but spend at most about a third of the time polling.
-            time.sleep(max(POLL_S, 2 * cost))
-    flags = decision.flags
-    if extended:
-        flags = [f"waited past the cutoff ({decision.cutoff_s:.3f} s) for a straggler set "
-                 "inside the scheme's model", *flags]
-    value = {"stragglers": decision.stragglers, "reasons": {str(w): r for w, r in
-                                                            decision.reasons.items()},
-             "flags": flags, "cutoff_s": decision.cutoff_s, "elapsed_s": now() - t0,
-             "arrivals": {str(w): round(s, 4) for w, s in sorted(arrivals.items())},
-             "worker_seconds": worker_seconds, "polls": polls, "busy_s": busy}
-    store.record_round(job, t, "collect", value)
-    log.info("job=%s round=%d collected: %d stragglers %s", job, t, len(decision.stragglers),
-             decision.flags or "")
-    return {**state, "steps": state["steps"] + 1, "collected": True}
-
-
-def _seconds(record: dict) -> float:
-    timings = record.get("timings") or {}
-    return float(sum(v for k, v in timings.items()
-                     if k.endswith("_s") and isinstance(v, int | float)))
-
-
-def _check_completion(store: Store, plan: JobPlan, t: int, worker: int,
-                      task: dict[int, dict[int, float]], record: dict) -> str | None:
-    """None if every result of the worker is usable, else why it is a straggler."""
-    if record.get("status") != "ok":
-        return (f"error: {record.get('error_type', 'unknown')}: "
-                f"{record.get('error_message', 'no message')}")
-    for job in task:
-        key = plan.result_key(t, job, worker)
-        size = ModelSpec.from_dict(plan.models[plan.model_of(job)[0]]).n_params
-        try:
-            check_result(store.get_array(key), size, key)
-        except GarbageResult as error:
-            return f"garbage: {error}"
-        except Exception as error:  # missing or unreadable object
-            return f"garbage: {key}: {type(error).__name__}: {error}"
-    return None
-
-
-# --- update -----------------------------------------------------------------------------------
-def update_step(store: Store, state: dict) -> dict[str, Any]:
-    """Decode the jobs round t completes and step their models (once)."""
-    started = time.perf_counter()
-    job, t = state["job"], state["round"]
-    record, plan = _context(store, job)
-    if "update" not in store.round(job, t):
-        skipped_before = {int(j) for e in store.rounds(job, only="update") if e["round"] < t
-                          for j in e.get("update", {}).get("skipped", {})}
-        stragglers = _logged_stragglers(store, job, t)
-        with job_lock(job):
-            session = session_at(job, record["spec"], stragglers)
-            decoded = session.decoded(t)
-            late = {j: why for j, why in session.late(t).items() if j + plan.T == t}
-        value = {"decoded": {}, "skipped": {}}
-        for j, weights in sorted(decoded.items()):
-            if j in skipped_before:
-                continue
-            value["decoded"][str(j)] = _apply(store, plan, j, weights)
-        for j, why in sorted(late.items()):
-            store.put_array(plan.params_key(j + plan.M), store.get_array(plan.params_key(j)))
-            value["skipped"][str(j)] = why
-        value["seconds"] = time.perf_counter() - started
-        store.record_round(job, t, "update", value)
-    entry = store.round(job, t)
-    progress = dict(record.get("progress") or {"decoded": 0, "losses": {}})
-    if int(record.get("round", 0)) == t - 1:
-        progress["decoded"] += len(entry["update"]["decoded"])
-        for info in entry["update"]["decoded"].values():
-            progress["losses"][str(info["model"])] = info["loss"]
-        progress["stragglers"] = len(entry["collect"]["stragglers"])
-        store.update_job(job, {"round": t, "progress": progress}, if_round=t - 1)
-    record = store.job(job)
-    log.info("job=%s round=%d updated: decoded %s", job, t, sorted(entry["update"]["decoded"]))
-    return _state(record, state["execution"], state["steps"] + 1)
-
-
-def _apply(store: Store, plan: JobPlan, job: int, weights: dict) -> dict[str, Any]:
-    model, iteration = plan.model_of(job)
-    size = ModelSpec.from_dict(plan.models[model]).n_params
-
-    def read(key: tuple[int, int, int]) -> np.ndarray:  # (round, worker, job)
-        path = plan.result_key(key[0], key[2], key[1])
-        return check_result(store.get_array(path), size, path)  # changed since Collect? fail
-
-    loss_sum, grad_sum = decode(weights, read)
-    store.put_array(plan.decoded_key(job), np.concatenate([[loss_sum], grad_sum]))
-    params = store.get_array(plan.params_key(job))
-    rows = plan.dataset.rows
-    store.put_array(plan.params_key(job + plan.M), sgd_step(params, grad_sum, rows,
-                                                           plan.lrs[model]))
-    return {"model": model, "iteration": iteration, "loss": loss_sum / rows,
-            "grad_norm": float(np.linalg.norm(grad_sum / rows)), "results": len(weights)}
 
 
 # --- finalize ---------------------------------------------------------------------------------
@@ -331,7 +208,7 @@ def finalize_step(store: Store, state: dict) -> dict[str, Any]:
         return {**state, "status": "failed"}
     record, plan = _context(store, job)
     result = summarize(record, plan, store.rounds(job))
-    store.put_json(f"runs/{job}/result.json", result)
+    store.put_json(keys.result_summary_key(job), result)
     status = "cancelled" if state["status"] == "cancelled" else "done"
     store.update_job(job, {"status": status, "finished": now(), "result": result["summary"]})
     return {**state, "status": status}

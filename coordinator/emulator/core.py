@@ -27,6 +27,9 @@ import numpy as np
 from moto import mock_aws
 from moto.core.config import default_user_config
 
+from coordinator.contract import keys
+from coordinator.contract.keys import record_keys, result_key
+from coordinator.control.meter import track_emulated_services
 from coordinator.emulator.invoke import InProcessLambda
 from coordinator.workflow import resources
 from coordinator.workflow.definition import (
@@ -35,7 +38,6 @@ from coordinator.workflow.definition import (
     WORKER_HANDLER,
     build_definition,
 )
-from functions.keys import record_keys, result_key
 
 log = logging.getLogger("sgcflow.emulator")
 ACCOUNT = "123456789012"
@@ -99,6 +101,7 @@ class Emulator:
         self.runtime.rewrite = self._rewrite
         self.runtime.replace = self._garbage
         self.runtime.install()
+        track_emulated_services()  # the coordinator's CPU meter leaves moto's own work out
         _reset_worker_runtime()
         self.create_resources()
         return self
@@ -174,8 +177,8 @@ class Emulator:
     def _injection(self, run: str) -> tuple[np.ndarray, dict]:
         with self._lock:
             if run not in self._inject_cache:
-                delays = _read_object(f"runs/{run}/inject/delays.npy")
-                faults = _read_object(f"runs/{run}/inject/faults.json")
+                delays = _read_object(keys.inject_delays_key(run))
+                faults = _read_object(keys.faults_key(run))
                 table = np.load(io.BytesIO(delays)) if delays else np.zeros((0, 0))
                 by_key = {(f["round"], f["worker"]): f["kind"]
                           for f in (json.loads(faults) if faults else [])}

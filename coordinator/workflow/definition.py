@@ -7,26 +7,31 @@ Shape (a Standard workflow; every Task is a thin Lambda in ``functions/coordinat
 
     Plan -> Route --done--> Finalize -> Done
               |--cancelled--> Finalize
+              |--stale--> Done (a newer execution of the same job runs it)
               |--steps >= budget--> ContinueAsNew (Plan starts a new execution) -> Continued
-              '--> Dispatch -> Collect -> Collected? --no--> Collect
-                                               '--yes--> Update -> Route
+              '--> Round -> Route
 
-Why this shape: an inline Map runs at most 40 items at once and a Map cannot stop at "the first
-decodable set", so Dispatch invokes the round's workers asynchronously (``InvocationType=Event``)
-and Collect polls the completion records until the scheme can decode what the round must finish
-or the wait policy says stop (looping through ``Collected?`` when one Lambda run is not long
-enough). Each round costs ~19 history events; Route hands over to a fresh execution of the same
-machine (same job, state in DynamoDB/S3) before the 25,000-event limit. Every step is idempotent
-(conditional writes, deterministic S3 keys), so Retry may re-run any of them.
+Why this shape: every state transition and every dependent AWS call is paid by every round, so
+one Task does the whole round loop (``coordinator.control.runner``): it collects round t, decodes
+and steps the models, commits the round in one DynamoDB transaction and dispatches round t + 1
+at once, then goes on with round t + 1 in the same invocation until the job is done or the
+Lambda's time (or ``SGC_ROUNDS_PER_TASK``) is spent. A round thus costs at most 2 transitions
+(Round + Route, when one invocation runs one round), usually far fewer. An inline Map runs at
+most 40 items at once and cannot stop at "the first decodable set", so the workers are invoked
+asynchronously (``InvocationType=Event``) and Collect polls their completion records. Route hands
+over to a fresh execution of the same machine (same job, state in DynamoDB/S3) before the
+25,000-event limit. Every step is idempotent (conditional writes, deterministic S3 keys), so
+Retry may re-run any of them.
 
 The state passed between steps is small: ``{"job", "round", "rounds", "steps", "execution",
-"status", "collected", "next_name"}``; everything else lives in DynamoDB and S3.
+"status", "next_execution", "next_name"}``; everything else lives in DynamoDB and S3.
 
-Environment the coordinator functions need (infra sets it): ``SGC_TABLE``, ``SGC_BUCKET``,
-``SGC_WORKER_FUNCTION`` (name or ARN of the worker Lambda). Permissions: S3 read/write on the
-bucket, DynamoDB read/write on the table, ``lambda:InvokeFunction`` on the worker; the *plan*
-function also needs ``states:StartExecution`` on the state machine (continue-as-new); the state
-machine role needs ``lambda:InvokeFunction`` on the step functions.
+Environment the coordinator functions need (infra sets it; names in ``coordinator.contract.env``):
+``SGC_TABLE``, ``SGC_BUCKET``, ``SGC_WORKER_FUNCTION`` (name or ARN of the worker Lambda).
+Permissions: S3 read/write on the bucket, DynamoDB read/write on the table (the round commit is
+a TransactWriteItems of UpdateItems), ``lambda:InvokeFunction`` on the worker for the *round*
+function; the *plan* function also needs ``states:StartExecution`` on the state machine
+(continue-as-new); the state machine role needs ``lambda:InvokeFunction`` on the step functions.
 """
 
 from __future__ import annotations
@@ -37,9 +42,7 @@ from typing import Any
 # Logical Lambda name -> handler path (module.function) of the thin handler in functions/.
 STEP_HANDLERS: dict[str, str] = {
     "plan": "functions.coordinator_steps.plan",
-    "dispatch": "functions.coordinator_steps.dispatch",
-    "collect": "functions.coordinator_steps.collect",
-    "update": "functions.coordinator_steps.update",
+    "round": "functions.coordinator_steps.round_task",
     "finalize": "functions.coordinator_steps.finalize",
 }
 WORKER_HANDLER = "functions.worker.handler"
@@ -48,10 +51,8 @@ WARMPOOL_HANDLER = "functions.warmpool.handler"
 # Steps (Lambda tasks) one execution may run before continuing as new: ~6 events per task,
 # so 2,500 steps stay well under the 25,000-event history limit.
 STEP_BUDGET = 2_500
-# Timeout (seconds) the infra gives each step function; Collect returns "not yet" before it.
-STEP_TIMEOUTS: dict[str, int] = {
-    "plan": 300, "dispatch": 120, "collect": 900, "update": 300, "finalize": 120,
-}
+# Timeout (seconds) the infra gives each step function; Round stops starting rounds before it.
+STEP_TIMEOUTS: dict[str, int] = {"plan": 300, "round": 900, "finalize": 120}
 
 _TRANSIENT = [
     "Lambda.ServiceException",
@@ -98,19 +99,13 @@ def build_definition(function_arns: Mapping[str, str], *,
             "Choices": [
                 {"Variable": "$.status", "StringEquals": "done", "Next": "Finalize"},
                 {"Variable": "$.status", "StringEquals": "cancelled", "Next": "Finalize"},
+                {"Variable": "$.status", "StringEquals": "stale", "Next": "Done"},
                 {"Variable": "$.steps", "NumericGreaterThanEquals": step_budget,
                  "Next": "ContinueAsNew"},
             ],
-            "Default": "Dispatch",
+            "Default": "Round",
         },
-        "Dispatch": _task(arn["dispatch"], "Collect"),
-        "Collect": _task(arn["collect"], "Collected?"),
-        "Collected?": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.collected", "BooleanEquals": True, "Next": "Update"}],
-            "Default": "Collect",
-        },
-        "Update": _task(arn["update"], "Route"),
+        "Round": _task(arn["round"], "Route"),
         # The Plan function starts the next execution (moto's states:startExecution integration
         # fails, and one definition must run in both places).
         "ContinueAsNew": {**_task(arn["plan"], "Continued", result_path="$.continued"),
@@ -135,7 +130,7 @@ def build_definition(function_arns: Mapping[str, str], *,
                    "Cause": "a coordinator step failed; see the job record (sgc status JOB)"},
     }
     return {
-        "Comment": "sgcflow job: rounds of dispatch / collect / decode+update, continue-as-new",
+        "Comment": "sgcflow job: a Round task runs collect + update + dispatch, continue-as-new",
         "StartAt": "Plan",
         "TimeoutSeconds": 7 * 24 * 3600,
         "States": states,

@@ -15,9 +15,10 @@ from coordinator.jobspec import validate
 pytestmark = pytest.mark.slow
 
 
-def test_job_continues_in_new_executions_and_finishes_exactly():
+def test_job_continues_in_new_executions_and_finishes_exactly(monkeypatch):
     spec = make_spec(stragglers={"model": "fixed", "rounds": {"3": [2]}, "delay_s": 10.0})
-    with Emulator(step_budget=8) as emulator:  # ~3 rounds per execution
+    monkeypatch.setenv("SGC_ROUNDS_PER_TASK", "1")  # one round per Round task
+    with Emulator(step_budget=3) as emulator:  # 3 Round tasks (rounds) per execution
         backend = emulator_backend(emulator)
         job = backend.submit(validate(spec))
         deadline = time.monotonic() + 240

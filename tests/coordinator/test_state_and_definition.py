@@ -59,8 +59,8 @@ def test_definition_wires_every_step_and_continues_as_new():
     definition = build_definition(arns)
     states = definition["States"]
     assert definition["StartAt"] == "Plan"
-    assert {states[s]["Resource"] for s in ("Dispatch", "Collect", "Update")} == \
-        {arns["dispatch"], arns["collect"], arns["update"]}
+    assert states["Round"]["Resource"] == arns["round"]
+    assert states["Round"]["Next"] == "Route" and states["Route"]["Default"] == "Round"
     route = states["Route"]["Choices"]
     assert {"Variable": "$.steps", "NumericGreaterThanEquals": STEP_BUDGET,
             "Next": "ContinueAsNew"} in route
@@ -69,8 +69,8 @@ def test_definition_wires_every_step_and_continues_as_new():
     assert all(r["IntervalSeconds"] >= 1 for s in states.values() for r in s.get("Retry", []))
     assert STEP_BUDGET * 6 < 25_000  # ~6 history events per Lambda step
     json.dumps(definition)
-    with pytest.raises(ValueError, match="missing \\['update'\\]"):
-        build_definition({k: v for k, v in arns.items() if k != "update"})
+    with pytest.raises(ValueError, match="missing \\['round'\\]"):
+        build_definition({k: v for k, v in arns.items() if k != "round"})
 
 
 def test_cost_estimate_arithmetic():

@@ -101,19 +101,20 @@ def test_synthesized_roles_allow_what_the_steps_do_and_deny_the_rest(template):
               {"Bucket": BUCKET, "Key": f"{dataset}/part-00000.parquet"}),
         _call("sgcflow-worker", "dynamodb", "PutItem", {"TableName": TABLE, "Item": {
             "pk": {"S": f"{run}#round#000001"}, "sk": {"S": "worker#0003"}}}),
-        # Not allowed: a worker writing a job record, collect writing results, dispatch reading S3.
+        # Not allowed: a worker writing a job record, the Round step writing results or reading
+        # the emulator's injection.
         _call("sgcflow-worker", "dynamodb", "PutItem", {"TableName": TABLE, "Item": {
             "pk": {"S": f"job#{run}"}, "sk": {"S": "meta"}}}),
-        _call("sgcflow-step-collect", "s3", "PutObject",
+        _call("sgcflow-step-round", "s3", "PutObject",
               {"Bucket": BUCKET, "Key": f"runs/{run}/results/round-000001/x.npy"}),
-        _call("sgcflow-step-dispatch", "s3", "GetObject",
-              {"Bucket": BUCKET, "Key": f"runs/{run}/params/job-000001.npy"}),
+        _call("sgcflow-step-round", "s3", "GetObject",
+              {"Bucket": BUCKET, "Key": f"runs/{run}/inject/faults.json"}),
     ]
     report = audit([{"template": template, "physical": _physical(template), "region": REGION,
                      "account": ACCOUNT, "calls": calls}])
     assert report.calls == len(calls)
-    assert [(d["function"], d["action"]) for d in report.denied] == [
-        ("sgcflow-step-collect", "s3:PutObject"), ("sgcflow-step-dispatch", "s3:GetObject"),
+    assert sorted((d["function"], d["action"]) for d in report.denied) == [
+        ("sgcflow-step-round", "s3:GetObject"), ("sgcflow-step-round", "s3:PutObject"),
         ("sgcflow-worker", "dynamodb:PutItem")]
     assert report.denied[-1]["conditions"] == {"dynamodb:LeadingKeys": [f"job#{run}"]}
     unused = {(u["function"], u["action"]) for u in report.unused}

@@ -106,22 +106,18 @@ def test_each_step_has_its_own_role_with_only_what_it_does(template):
             _items(table, ["dynamodb:GetItem", "dynamodb:UpdateItem"], "job#*"),
             {"Action": "states:StartExecution", "Effect": "Allow",
              "Resource": OWN_STATE_MACHINE}],
-        "dispatch": [
-            _items(table, job_items, "job#*"),
-            {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Ref": alias}}],
-        "collect": [
-            {"Action": "s3:GetObject", "Effect": "Allow",
-             "Resource": _bucket_object(bucket, "/runs/*/results/*")},
-            _items(table, job_items, "job#*"),
-            _items(table, "dynamodb:Query", "run-*#round#*")],
-        "update": [
+        # The Round task: collect (polls the completion records), update (reads results and
+        # parameters, writes parameters and the decoded gradient), commit and dispatch.
+        "round": [
             {"Action": "s3:GetObject", "Effect": "Allow",
              "Resource": [_bucket_object(bucket, "/runs/*/params/*"),
                           _bucket_object(bucket, "/runs/*/results/*")]},
             {"Action": "s3:PutObject", "Effect": "Allow",
              "Resource": [_bucket_object(bucket, "/runs/*/decoded/*"),
                           _bucket_object(bucket, "/runs/*/params/*")]},
-            _items(table, job_items, "job#*")],
+            _items(table, job_items, "job#*"),
+            _items(table, "dynamodb:Query", "run-*#round#*"),
+            {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Ref": alias}}],
         "finalize": [
             {"Action": "s3:PutObject", "Effect": "Allow",
              "Resource": _bucket_object(bucket, "/runs/*/result.json")},

@@ -1,0 +1,92 @@
+"""The worker invocation event and the completion record, as both sides build and read them.
+
+Event (one worker, one round; travels in the asynchronous invoke, well under 256 KiB)::
+
+    {"run", "round", "worker", "bucket",
+     "tasks": [{"job", "model", "params_key", "dataset", "coefficients": {partition: c}}]}
+
+Completion record (DynamoDB, keys from ``keys.record_keys``; written once per delivery, the
+same item again on a re-delivery)::
+
+    {"status": "ok" | "error", "results": {job: key}, "timings": {name_s: seconds},
+     "checks": {job: {"n": length, "finite": bool}},  # what the worker uploaded, per job
+     "error_type", "error_message", "error_field"}   # the last three on "error" only
+
+``checks`` lets Collect accept a result without downloading it (no S3 read on the round's
+critical path); Update still checks every vector it sums and fails loudly on a mismatch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import keys
+
+# The completion-record attributes Collect reads (a projection keeps its query small).
+COMPLETION_FIELDS = ("status", "error_type", "error_message", "timings", "checks")
+
+
+def worker_event(run: str, round_: int, worker: int, bucket: str, tasks: list[dict]) -> dict:
+    """The invocation event; ``tasks`` already in the shape above."""
+    return {"run": run, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
+
+
+def relay_event(events: list[dict]) -> dict:
+    """A two-level fan-out: the worker function, given this event, invokes each of ``events``
+    asynchronously and computes nothing itself (``functions/relay.py``)."""
+    return {"relay": list(events)}
+
+
+def task_entry(run: str, job: int, model: dict, dataset: str,
+               coefficients: dict[int, float]) -> dict:
+    return {"job": job, "model": model, "params_key": keys.params_key(run, job),
+            "dataset": dataset,
+            "coefficients": {str(p): float(c) for p, c in sorted(coefficients.items())}}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A worker's completion record as the coordinator sees it."""
+
+    worker: int
+    ok: bool
+    error: str = ""
+    timings: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def problem(self, job: int, n_values: int, key: str) -> str | None:
+        """Why the record does not vouch for a usable result of ``job`` (None: it does)."""
+        check = self.checks.get(str(job))
+        if check is None:
+            return f"garbage: {key}: the completion record does not describe this result"
+        if int(check.get("n", -1)) != n_values:
+            return f"garbage: {key}: length {check.get('n')}, expected {n_values}"
+        if not check.get("finite", False):
+            return f"garbage: {key}: non-finite entries"
+        return None
+
+    @property
+    def seconds(self) -> float:
+        """Worker time it reported (download + compute + upload + init)."""
+        return float(sum(v for k, v in self.timings.items()
+                         if k.endswith("_s") and isinstance(v, int | float)
+                         and not isinstance(v, bool)))
+
+
+def completion_from_item(worker: int, item: dict[str, Any]) -> Completion:
+    """From a decoded record (plain dict) to a Completion."""
+    if item.get("status") == "ok":
+        return Completion(worker, True, "", dict(item.get("timings") or {}),
+                          dict(item.get("checks") or {}))
+    return Completion(worker, False, f"error: {item.get('error_type', 'unknown')}: "
+                                     f"{item.get('error_message', 'no message')}",
+                      dict(item.get("timings") or {}))
+
+
+def result_checks(vectors: dict[int, Any]) -> dict[str, dict]:
+    """The ``checks`` a worker records for its uploaded vectors {job: numpy vector}."""
+    import numpy as np
+
+    return {str(job): {"n": int(v.size), "finite": bool(np.isfinite(v).all())}
+            for job, v in vectors.items()}

@@ -1,0 +1,146 @@
+"""An in-memory Store with the same methods and write semantics as ``coordinator.state.Store``.
+
+For fast tests of the round steps (milliseconds, no moto) and for benchmarks that must not
+measure moto: conditional writes fail the same way, objects are bytes (a read returns a fresh
+copy, as a download would), and ``calls`` counts every store call by name.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import threading
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from coordinator.state import ROUND_FIELDS, JobNotFound
+
+
+class MemoryStore:
+    def __init__(self, bucket: str = "memory-bucket"):
+        self.bucket = bucket
+        self.objects: dict[str, bytes] = {}
+        self.jobs_: dict[str, dict[str, Any]] = {}
+        self.round_log: dict[tuple[str, int], dict[str, Any]] = {}
+        self.completion_records: dict[tuple[str, int], dict[int, dict]] = {}
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.calls[name] += 1
+
+    # --- job record ----------------------------------------------------------------------------
+    def create_job(self, job: str, fields: dict[str, Any]) -> bool:
+        self._count("create_job")
+        if job in self.jobs_:
+            return False
+        self.jobs_[job] = copy.deepcopy(fields)
+        return True
+
+    def job(self, job: str) -> dict[str, Any]:
+        self._count("job")
+        if job not in self.jobs_:
+            raise JobNotFound(job)
+        return {**copy.deepcopy(self.jobs_[job]), "job": job}
+
+    def update_job(self, job: str, fields: dict[str, Any], *, if_round: int | None = None) -> bool:
+        self._count("update_job")
+        record = self.jobs_.setdefault(job, {})
+        if if_round is not None and record.get("round") != if_round:
+            return False
+        record.update(copy.deepcopy(fields))
+        return True
+
+    # --- round log -----------------------------------------------------------------------------
+    def record_round(self, job: str, t: int, field: str, value: Any) -> tuple[bool, Any]:
+        self._count("record_round")
+        if field not in ROUND_FIELDS:
+            raise ValueError(f"round field must be one of {ROUND_FIELDS}, got {field!r}")
+        entry = self.round_log.setdefault((job, t), {})
+        if field in entry:
+            return False, copy.deepcopy(entry[field])
+        entry[field] = copy.deepcopy(value)
+        if field == "collect":
+            entry["stragglers"] = list(value["stragglers"])
+        return True, value
+
+    def commit_round(self, job: str, t: int, fields: dict[str, Any], job_fields: dict[str, Any],
+                     next_dispatch: dict[str, Any] | None = None) -> bool:
+        self._count("commit_round")
+        entry = self.round_log.setdefault((job, t), {})
+        following = self.round_log.get((job, t + 1), {})
+        if (next(iter(fields)) in entry or self.jobs_.get(job, {}).get("round") != t - 1
+                or (next_dispatch is not None and "dispatch" in following)):
+            return False
+        entry.update(copy.deepcopy(fields))
+        if "collect" in fields:
+            entry["stragglers"] = list(fields["collect"]["stragglers"])
+        self.jobs_[job].update(copy.deepcopy(job_fields))
+        if next_dispatch is not None:
+            self.round_log.setdefault((job, t + 1), {})["dispatch"] = copy.deepcopy(next_dispatch)
+        return True
+
+    def round(self, job: str, t: int) -> dict[str, Any]:
+        self._count("round")
+        return copy.deepcopy(self.round_log.get((job, t), {}))
+
+    def rounds(self, job: str, only: str | None = None) -> list[dict[str, Any]]:
+        self._count("rounds")
+        out = []
+        for (owner, t), entry in sorted(self.round_log.items(), key=lambda item: item[0][1]):
+            if owner != job:
+                continue
+            fields = {only: entry[only]} if only and only in entry else (
+                {} if only else entry)
+            out.append({"round": t, **copy.deepcopy(fields)})
+        return out
+
+    def stragglers(self, job: str) -> dict[int, list[int]]:
+        return {e["round"]: e["stragglers"] for e in self.rounds(job, only="stragglers")
+                if "stragglers" in e}
+
+    def completion_count(self, run: str, t: int) -> int:
+        return len(self.completions(run, t))
+
+    def completions(self, run: str, t: int) -> dict[int, dict[str, Any]]:
+        self._count("completions")
+        return copy.deepcopy(self.completion_records.get((run, t), {}))
+
+    def complete(self, run: str, t: int, worker: int, status: str = "ok", **fields) -> None:
+        """What a worker's completion write does (tests)."""
+        self.completion_records.setdefault((run, t), {})[worker] = {"status": status, **fields}
+
+    # --- objects -------------------------------------------------------------------------------
+    def put_array(self, key: str, array: np.ndarray) -> None:
+        self._count("put_array")
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        self.objects[key] = buffer.getvalue()
+
+    def get_bytes(self, key: str) -> bytes:
+        self._count("get_bytes")
+        if key not in self.objects:
+            raise KeyError(f"NoSuchKey: {key}")
+        return bytes(memoryview(self.objects[key]))  # a fresh copy, as a download is
+
+    def get_array(self, key: str) -> np.ndarray:
+        self._count("get_array")
+        if key not in self.objects:
+            raise KeyError(f"NoSuchKey: {key}")
+        return np.load(io.BytesIO(self.objects[key]), allow_pickle=False)
+
+    def exists(self, key: str) -> bool:
+        self._count("exists")
+        return key in self.objects
+
+    def put_json(self, key: str, value: Any) -> None:
+        self._count("put_json")
+        self.objects[key] = json.dumps(value).encode()
+
+    def get_json(self, key: str) -> Any:
+        self._count("get_json")
+        return json.loads(self.objects[key])

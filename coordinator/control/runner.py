@@ -1,0 +1,271 @@
+"""The Round task: Collect(t) + Update(t) + Dispatch(t + 1), round after round, in one invocation.
+
+Why one task: each state transition and each dependent AWS call sits on every round's critical
+path. Here a round costs one DynamoDB query of the completions, the result checks, the streamed
+reads of the results to decode, the parameter writes, one DynamoDB transaction (round t's
+outcome, the job's progress and round t + 1's dispatch record together) and the worker fan-out:
+six dependent calls, and no state transition until the invocation's time (or round budget) is
+spent (``docs/critical-path.md``).
+
+State between rounds lives in memory for the whole invocation (the session, the straggler
+history, the skipped jobs): it is read once from the store when the invocation starts, so the
+store calls per round stay constant however long the job runs.
+
+Idempotent on retry: round t's outcome is written by one conditional transaction, so a re-run of
+an interrupted invocation redoes at most the uncommitted round; its writes before the commit go
+to deterministic keys with the same values (on the virtual clock: the same bits).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from coordinator.contract import env, keys
+from coordinator.contract.models import ModelSpec
+from coordinator.control.collect import Collect, RoundInputs, WallClock
+from coordinator.control.decode import check_result, decode, npy_view
+from coordinator.control.meter import CpuMeter, own_time
+from coordinator.control.plan import JobPlan
+from coordinator.control.replay import session_at
+from coordinator.control.update import sgd_step
+from coordinator.policy import policy_from_wait
+
+log = logging.getLogger("sgcflow.coordinator")
+# invoke([(worker, event)], wrap=None): ``wrap`` (if given) wraps the per-invoke function, so
+# the caller can measure the CPU of the threads that run it.
+Invoker = Callable[..., None]
+ROUND_MARGIN_S = 30.0  # do not start a round with less Lambda time left than this
+MAX_ROUNDS_PER_TASK = 200
+
+
+def wait_policy(wait: dict):
+    """The wait policy of a job spec's ``wait`` (``clock`` says which clock, not how to wait)."""
+    return policy_from_wait({k: v for k, v in wait.items() if k != "clock"})
+
+
+class RoundRunner:
+    """Runs rounds of one job from where its record stands (see the module docstring)."""
+
+    def __init__(self, store, job: str, invoke: Invoker, *, clock=None,
+                 poll_s: float | None = None):
+        self.store, self.job, self.invoke = store, job, invoke
+        record = store.job(job)
+        self.plan = JobPlan.from_dict(record["plan"])
+        self.spec = record["spec"]
+        self.done = int(record.get("round", 0))
+        self.progress = dict(record.get("progress") or {"decoded": 0, "losses": {}})
+        self.skipped = {int(j) for j in self.progress.get("skipped", [])}
+        logged = store.stragglers(job) if self.done else {}
+        missing = [t for t in range(1, self.done + 1) if t not in logged]
+        if missing:
+            raise RuntimeError(f"job={job}: round log lacks the collect record of rounds {missing}")
+        self.history = [frozenset(logged[t]) for t in range(1, self.done + 1)]
+        self.session = session_at(job, self.spec, [sorted(s) for s in self.history])
+        wait = self.spec["wait"]
+        virtual = self._virtual_clock(store) if wait.get("clock") == "virtual" else None
+        self.clock = clock or WallClock()
+        poll_s = poll_s if poll_s is not None else float(os.environ.get(env.POLL_S, "0.05"))
+        self.collect = Collect(store, job, wait_policy(wait), clock=self.clock, poll_s=poll_s,
+                               virtual_times=virtual)
+        self.sizes = [ModelSpec.from_dict(m).n_params for m in self.plan.models]
+        self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
+        self._mark = own_time()
+
+    def _virtual_clock(self, store) -> Callable[[int, Any], np.ndarray]:
+        """Emulation: each worker's time in round t. From a trace: the simulator's own clock at
+        every worker's load that round (``coordinator.simulate.TraceClock``); otherwise the
+        table the Plan step wrote."""
+        stragglers = self.spec["stragglers"]
+        if "trace" in stragglers:
+            from coordinator.control.inject import trace_latency
+            from coordinator.simulate import TraceClock
+
+            clock = TraceClock(trace_latency(stragglers, self.plan.n), self.plan.rounds,
+                               stragglers.get("seed", 0))
+            return lambda t, session: clock.times(t - 1, np.asarray(session.worker_loads(t)))
+        table = store.get_array(keys.virtual_times_key(self.job))
+        return lambda t, session: table[t - 1]
+
+    # --- the loop ----------------------------------------------------------------------------
+    def run(self, execution: int, remaining_s: Callable[[], float],
+            max_rounds: int | None = None) -> str:
+        """Run rounds until the job is done, time is short or the round budget is spent.
+        Returns the job's status: running, done, cancelled or stale (a newer execution runs)."""
+        budget = max_rounds or int(os.environ.get(env.ROUNDS_PER_TASK, MAX_ROUNDS_PER_TASK))
+        t = self.done + 1
+        entry = self.store.round(self.job, t) if t <= self.plan.rounds else {}
+        for _ in range(budget):
+            if t > self.plan.rounds:
+                return "done"
+            if remaining_s() < ROUND_MARGIN_S:
+                break
+            if "invoked" not in entry:
+                self._start_measuring()
+                entry = self._dispatch(t, entry)
+            self._start_measuring()
+            record = self.store.job(self.job)  # read while the workers compute
+            if record.get("status") in ("cancelling", "cancelled"):
+                return "cancelled"
+            if int(record.get("execution", execution)) != execution or \
+                    record.get("stopped_execution") == execution:
+                return "stale"  # a newer execution runs the job, or this one was stopped
+            if int(record.get("round", 0)) != self.done:
+                return "stale"  # another run committed rounds meanwhile: start over from it
+            collected = self.collect.run(self._inputs(t, entry), remaining_s)
+            if collected is None:
+                break
+            entry = self._finish(t, collected)
+            if entry is None:
+                return "stale"
+            t += 1
+        return "done" if self.done >= self.plan.rounds else "running"
+
+    def _inputs(self, t: int, entry: dict) -> RoundInputs:
+        return RoundInputs(t=t, dispatched_at=float(entry["dispatch"]["at"]),
+                           expected=frozenset(entry["dispatch"]["workers"]),
+                           session=self.session, history=self.history,
+                           tasks=self.session.tasks(t),
+                           sizes={j: self._size(j) for task in self.session.tasks(t)
+                                  for j in task},
+                           result_key=self.plan.result_key)
+
+    def _size(self, job: int) -> int:
+        return self.sizes[self.plan.model_of(job)[0]]
+
+    def _start_measuring(self) -> None:
+        self._mark = own_time()
+        self._phases: dict[str, float] = {}
+        self.cpu.take()
+        self.collect.cpu.take()
+
+    def _phase(self, name: str) -> None:
+        """Close the CPU account of phase ``name`` (collect, update, dispatch)."""
+        now = own_time()
+        spent = now - self._mark + self.cpu.take() + self.collect.cpu.take()
+        self._phases[name] = round(self._phases.get(name, 0.0) + spent, 6)
+        self._mark = now
+
+    def _measured(self, round_: int) -> dict:
+        """Round ``round_``'s coordinator cost, from its collect to the next dispatch."""
+        self._phase("dispatch")
+        phases = getattr(self, "_phases", {})
+        return {"round": round_, "cpu_s": round(sum(phases.values()), 6),
+                "cpu_phases_s": phases, "critical_path": self.collect.path.take()}
+
+    # --- dispatch ------------------------------------------------------------------------------
+    def _dispatch_record(self, t: int) -> dict:
+        tasks = self.session.tasks(t)
+        return {"at": self.clock.now(), "workers": [w for w, task in enumerate(tasks) if task]}
+
+    def _dispatch(self, t: int, entry: dict) -> dict:
+        """Invoke round t's workers (recorded first, so a retry invokes the same ones)."""
+        if "dispatch" not in entry:
+            _, value = self.store.record_round(self.job, t, "dispatch", self._dispatch_record(t))
+            entry = {**entry, "dispatch": value}
+        started = time.perf_counter()
+        tasks = self.session.tasks(t)
+        workers = entry["dispatch"]["workers"]
+        mode = self.invoke([(w, self.plan.worker_event(t, w, tasks[w])) for w in workers],
+                           wrap=self.cpu.wrap)
+        if mode == "tree":
+            self.collect.path.add("lambda:Invoke (Event, to the relays)")
+            self.collect.path.add("lambda:Invoke (Event, relays to the workers)")
+        else:
+            self.collect.path.add("lambda:Invoke (Event, the fan-out)")
+        invoked = {"at": self.clock.now(), "seconds": time.perf_counter() - started,
+                   "previous": self._measured(t - 1)}
+        _, invoked = self.store.record_round(self.job, t, "invoked", invoked)
+        log.info("job=%s round=%d dispatched %d workers", self.job, t,
+                 len(entry["dispatch"]["workers"]))
+        return {**entry, "invoked": invoked}
+
+    # --- update + commit -------------------------------------------------------------------------
+    def _finish(self, t: int, collected: dict) -> dict | None:
+        """Observe, decode and step, commit round t, dispatch round t + 1. None if another run
+        committed round t first."""
+        self._phase("collect")
+        stragglers = frozenset(collected["stragglers"])
+        self.session.observe(t, stragglers)
+        update = self._update(t)
+        self._phase("update")
+        progress = self._progress(t, collected, update)
+        following = self._dispatch_record(t + 1) if t < self.plan.rounds else None
+        self.collect.path.add("dynamodb:TransactWriteItems (commit)")
+        if not self.store.commit_round(self.job, t, {"collect": collected, "update": update},
+                                       {"round": t, "progress": progress}, following):
+            log.info("job=%s round=%d was committed by another run", self.job, t)
+            return None
+        self.done, self.progress = t, progress
+        self.history.append(stragglers)
+        self.skipped |= {int(j) for j in update["skipped"]}
+        log.info("job=%s round=%d: %d stragglers, decoded %s", self.job, t, len(stragglers),
+                 sorted(update["decoded"]))
+        if following is None:
+            return {}
+        return self._dispatch(t + 1, {"dispatch": following})
+
+    def _progress(self, t: int, collected: dict, update: dict) -> dict:
+        progress = {**self.progress, "losses": dict(self.progress.get("losses", {}))}
+        progress["decoded"] = int(progress.get("decoded", 0)) + len(update["decoded"])
+        for info in update["decoded"].values():
+            progress["losses"][str(info["model"])] = info["loss"]
+        progress["stragglers"] = len(collected["stragglers"])
+        progress["skipped"] = sorted(self.skipped | {int(j) for j in update["skipped"]})
+        return progress
+
+    def _update(self, t: int) -> dict[str, Any]:
+        """Decode the jobs round t completes and step their models (skip the late ones)."""
+        started = time.perf_counter()
+        plan = self.plan
+        decoded = self.session.decoded(t)
+        late = {j: why for j, why in self.session.late(t).items() if j + plan.T == t}
+        value: dict[str, Any] = {"decoded": {}, "skipped": {}}
+        applied = {j: w for j, w in sorted(decoded.items()) if j not in self.skipped}
+        reads = sum(len(w) for w in applied.values()) + len(applied) + len(late)
+        self.collect.path.add("s3:GetObject (results, parameters)", reads)
+        self.collect.path.add("s3:PutObject (parameters, decoded)", 2 * len(applied) + len(late))
+        with ThreadPoolExecutor(max_workers=max(1, len(applied) + len(late))) as pool:
+            done = {j: pool.submit(self.cpu.wrap(self._apply), j, w) for j, w in applied.items()}
+            copies = [pool.submit(self.cpu.wrap(self._copy), j) for j in late]
+            for j, future in done.items():
+                value["decoded"][str(j)] = future.result()
+            for future in copies:
+                future.result()
+        value["skipped"] = {str(j): why for j, why in sorted(late.items())}
+        value["seconds"] = time.perf_counter() - started
+        return value
+
+    def _copy(self, job: int) -> None:
+        """A job late at its deadline: its model's next job starts from the same parameters."""
+        self.store.put_array(self.plan.params_key(job + self.plan.M),
+                             self.store.get_array(self.plan.params_key(job)))
+
+    def _apply(self, job: int, weights: dict) -> dict[str, Any]:
+        plan = self.plan
+        model, iteration = plan.model_of(job)
+        size = self.sizes[model]
+
+        @self.cpu.wrap
+        def read(key: tuple[int, int, int]) -> np.ndarray:  # (round, worker, job)
+            path = plan.result_key(key[0], key[2], key[1])
+            return check_result(npy_view(self.store.get_bytes(path)), size, path)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            params = pool.submit(self.store.get_array, plan.params_key(job))
+            total = decode(weights, read, n_params=size)
+            rows = plan.dataset.rows
+            stepped = sgd_step(params.result(), total[1:], rows, plan.lrs[model])
+            writes = [pool.submit(self.store.put_array, plan.decoded_key(job), total),
+                      pool.submit(self.store.put_array, plan.params_key(job + plan.M), stepped)]
+            for write in writes:
+                write.result()
+        grad_norm = float(np.linalg.norm(total[1:])) / rows
+        return {"model": model, "iteration": iteration, "loss": float(total[0]) / rows,
+                "grad_norm": grad_norm, "results": len(weights)}

@@ -1,0 +1,305 @@
+"""`sgc replay`: each scheme through the emulated workflow on a virtual clock, beside the simulator.
+
+The live side is the real thing except time: the state machine, the Round task, the worker
+handlers and the decode run in the emulator; every worker's time per round comes from the
+measured trace at the scheme's load (``coordinator.control.inject``, the latency model
+``sgc simulate`` uses) and advances a virtual clock instead of being slept. Collect decides with
+the scheme's wait policy on those times (``end_of_round``). The simulated side replays the very
+same times through the very same policy without any AWS machinery (``policy_replay``).
+
+Per scheme: ``runtime_s`` (virtual, the sum of the live run's own collect records),
+``simulated_runtime_s``, ``rounds``, ``fallbacks`` and ``decoded_exactly`` (every decoded
+gradient equals the numpy full-batch gradient at its parameters to 1e-6 relative).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from coordinator.control import inject
+from coordinator.schemes import make_scheme
+
+EXACT_RTOL = 1e-6
+MAX_JOBS = 2000  # an emulated round at 256 workers takes seconds: bound the work up front
+# Parameters of a bare scheme name (the simulator's defaults at n = 256, scaled to n).
+DEFAULTS = {"uncoded": {}, "sr-sgc": {"B": 2, "W": 3, "lam": 23},
+            "m-sgc": {"B": 1, "W": 2, "lam": 27}}
+NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow")
+
+
+class ReplayError(ValueError):
+    """Bad input; ``option`` names the command-line option at fault."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A scheme as the coordinator would run it: the scheme and its job-spec ``wait``."""
+
+    label: str
+    scheme: Any
+    wait: dict
+
+    @property
+    def spec_scheme(self) -> dict:
+        return {"name": self.scheme.name, **self.scheme.params}
+
+
+@dataclass(frozen=True)
+class Settings:
+    trace: str
+    profile: str | None
+    region: str | None
+    mu: float
+    jobs: int
+    workers: int
+    seed: int = 0
+
+    def stragglers(self) -> dict:
+        spec = {"trace": self.trace, "time_scale": 1.0, "seed": self.seed}
+        spec.update({k: v for k, v in (("profile", self.profile), ("region", self.region))
+                     if v is not None})
+        return spec
+
+    def latency(self):
+        """The trace's latency model for the first ``workers`` workers (what both sides use)."""
+        return inject.trace_latency(self.stragglers(), self.workers)
+
+
+# --- which schemes ------------------------------------------------------------------------------
+def parse_schemes(text: str) -> list[tuple[str, dict]]:
+    """``gc,m-sgc:B=1:W=2:lam=3`` -> [(name, {param: value})]; ``policy=`` may name the policy."""
+    out = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, *pairs = item.split(":")
+        if name not in NAMES:
+            raise ReplayError("--schemes", f"unknown scheme {name!r}; allowed: {', '.join(NAMES)}")
+        params: dict[str, Any] = {}
+        for pair in pairs:
+            key, _, value = pair.partition("=")
+            if not key or not value:
+                raise ReplayError("--schemes", f"{item!r}: parameters are KEY=VALUE, got {pair!r}")
+            params[key] = value if key == "policy" else _number(item, value)
+        out.append((name, params))
+    if not out:
+        raise ReplayError("--schemes", "give at least one scheme, e.g. gc,m-sgc")
+    return out
+
+
+def _number(item: str, value: str) -> int | float:
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            raise ReplayError("--schemes", f"{item!r}: {value!r} is not a number") from None
+
+
+def choose(name: str, params: dict, settings: Settings) -> Candidate:
+    """The scheme and wait policy a name stands for (the one place ``sgcflow`` plugs in)."""
+    params = dict(params)
+    policy = {"policy": params.pop("policy", "paper")}
+    if policy["policy"] == "paper":
+        policy["mu"] = params.pop("mu", settings.mu)
+    for key in ("tolerance", "min_fraction", "cap", "hard_limit_s"):
+        if key in params:
+            policy[key] = params.pop(key)
+    wait = {**policy, "clock": "virtual"}
+    n = settings.workers
+    if name == "sgcflow":
+        return _sgcflow(settings, wait)
+    try:
+        if name == "gc" and "s" not in params:
+            return Candidate("gc", best_gc(settings, wait), wait)
+        defaults = {k: max(1, min(n - 1, math.ceil(v * n / 256))) if k == "lam" else v
+                    for k, v in DEFAULTS.get(name, {}).items()}
+        return Candidate(name, make_scheme(name, n=n, **{**defaults, **params}), wait)
+    except ValueError as error:
+        raise ReplayError("--schemes", f"{name}: {error}") from None
+
+
+def _sgcflow(settings: Settings, wait: dict) -> Candidate:
+    """sgcflow = the coordinator's default (scheme + replication + policy + online parameters).
+    It lives in ``coordinator.adaptive`` (issue 9); until that lands it cannot be replayed."""
+    try:
+        from coordinator import adaptive  # noqa: F401
+    except ImportError:
+        raise ReplayError("--schemes", "sgcflow (the coordinator's adaptive default) is not "
+                                       "built yet; replay concrete schemes, e.g. gc,m-sgc"
+                          ) from None
+    raise ReplayError("--schemes", "sgcflow: coordinator.adaptive exists but is not wired into "
+                                   "replay yet (coordinator/livereplay.py: _sgcflow)")
+
+
+def best_gc(settings: Settings, wait: dict, most: int = 32):
+    """GC with the s that is fastest on this trace under ``wait`` (in-sample, as the study)."""
+    from coordinator.control.runner import wait_policy
+    from coordinator.simulate import run_scheme
+
+    policy, latency = wait_policy(wait), settings.latency()
+    best, best_s = None, math.inf
+    for s in range(0, min(settings.workers - 1, most) + 1):
+        scheme = make_scheme("gc", n=settings.workers, s=s)
+        runtime = run_scheme(scheme, latency, settings.jobs, policy, seed=settings.seed)
+        if runtime.runtime_s < best_s:
+            best, best_s = scheme, runtime.runtime_s
+    return best
+
+
+# --- the simulated side -------------------------------------------------------------------------
+class RecordedClock:
+    """A simulator clock that plays back recorded (rounds, n) arrival times (tests, parity)."""
+
+    def __init__(self, times: np.ndarray):
+        self.recorded = np.asarray(times, dtype=float)
+
+    def times(self, r: int, loads: np.ndarray) -> np.ndarray:
+        return np.where(np.asarray(loads) > 0, self.recorded[r], np.nan)
+
+
+def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any]:
+    """The simulator (``coordinator.simulate.run_rounds``) on recorded arrival times."""
+    from coordinator.simulate import Fixed, run_rounds
+
+    session = scheme.session(jobs)
+    records = run_rounds(Fixed(session, policy), RecordedClock(times))
+    return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
+            "fallbacks": sum(r.fallback for r in records),
+            "round_times_s": [r.end_s for r in records],
+            "stragglers": [sorted(r.stragglers) for r in records]}
+
+
+def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, Any]:
+    """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
+    from coordinator.control.runner import wait_policy
+    from coordinator.simulate import Fixed, TraceClock, run_rounds
+
+    session = candidate.scheme.session(jobs)
+    records = run_rounds(Fixed(session, wait_policy(candidate.wait)),
+                         TraceClock(settings.latency(), session.rounds, settings.seed))
+    return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
+            "fallbacks": sum(r.fallback for r in records),
+            "round_times_s": [r.end_s for r in records],
+            "stragglers": [sorted(r.stragglers) for r in records]}
+
+
+# --- the live side ------------------------------------------------------------------------------
+def job_spec(candidate: Candidate, settings: Settings, rows_per_worker: int = 16) -> dict:
+    """The job the live run submits: M = T + 1 softmax models (job j's update lands before
+    job j + M starts), iterations so that M x iterations >= the requested jobs."""
+    models = candidate.scheme.T + 1
+    return {"name": f"replay-{candidate.label}", "workers": settings.workers,
+            "iterations": -(-settings.jobs // models),
+            "models": [{"kind": "softmax", "lr": 0.2, "seed": m} for m in range(models)],
+            "dataset": {"name": "synthetic", "rows": rows_per_worker * settings.workers,
+                        "features": 8, "classes": 3, "seed": settings.seed},
+            "scheme": candidate.spec_scheme, "wait": candidate.wait,
+            "stragglers": settings.stragglers()}
+
+
+def live_summary(store, job: str, spec: dict) -> dict[str, Any]:
+    """runtime_s, rounds, fall-backs and exactness from the job's own records."""
+    from coordinator.control import reference
+    from coordinator.control.data import shuffled_table
+    from coordinator.control.plan import JobPlan
+
+    plan = JobPlan.from_dict(store.job(job)["plan"])
+    log = store.rounds(job)
+    X, y = shuffled_table(spec["dataset"])
+    worst, decoded = 0.0, 0
+    for entry in log:
+        for j in entry["update"]["decoded"]:
+            j = int(j)
+            got = store.get_array(plan.decoded_key(j))
+            loss, grad = reference.full_batch(plan.models[plan.model_of(j)[0]], X, y,
+                                              store.get_array(plan.params_key(j)))
+            want = np.concatenate([[loss], grad])
+            worst = max(worst, float(np.linalg.norm(got - want) / np.linalg.norm(want)))
+            decoded += 1
+    return {"runtime_s": float(sum(e["collect"]["elapsed_s"] for e in log)),
+            "rounds": len(log), "fallbacks": sum(bool(e["collect"]["flags"]) for e in log),
+            "decoded_jobs": decoded, "max_relative_error": worst,
+            "decoded_exactly": decoded > 0 and worst <= EXACT_RTOL,
+            "round_times_s": [e["collect"]["elapsed_s"] for e in log],
+            "stragglers": [e["collect"]["stragglers"] for e in log],
+            "coordinator_s_per_round": float(np.mean(
+                [(e.get("invoked", {}).get("seconds") or 0) + e["collect"]["busy_s"]
+                 + e["update"]["seconds"] for e in log]))}
+
+
+def check_settings(settings: Settings) -> None:
+    """Bad input before any work: each error names its option."""
+    from pathlib import Path
+
+    from coordinator.traces import LatencyModel
+
+    if not Path(settings.trace).is_file():
+        raise ReplayError("--trace", f"no such file: {settings.trace}")
+    if not 1 <= settings.jobs <= MAX_JOBS:
+        raise ReplayError("--jobs", f"must be in [1, {MAX_JOBS}], got {settings.jobs}")
+    if not settings.mu >= 0:
+        raise ReplayError("--mu", f"must be >= 0, got {settings.mu}")
+    try:
+        model = LatencyModel.from_parquet(settings.trace, profile=settings.profile,
+                                          region=settings.region)
+    except ValueError as error:
+        option = "--region" if str(error).startswith("region") else "--profile"
+        raise ReplayError(option, str(error)) from None
+    if not 1 <= settings.workers <= model.n_workers:
+        raise ReplayError("--workers", f"must be in [1, {model.n_workers}] (the trace measured "
+                                       f"{model.n_workers} workers), got {settings.workers}")
+
+
+def replay(settings: Settings, schemes: list[tuple[str, dict]],
+           echo: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
+    """Run every scheme live (emulated, virtual clock) and simulated; keyed by scheme label."""
+    check_settings(settings)
+    candidates = [choose(name, params, settings) for name, params in schemes]
+    from coordinator.backends import emulator_backend
+    from coordinator.emulator import Emulator
+    from coordinator.jobspec import validate
+
+    out: dict[str, dict] = {}
+    with Emulator() as emulator:
+        backend = emulator_backend(emulator)
+        for candidate in candidates:
+            spec = validate(job_spec(candidate, settings))
+            job = backend.submit(spec)
+            described = emulator.wait(backend.store.job(job)["execution_arn"], 3600)
+            if described["status"] != "SUCCEEDED":
+                raise RuntimeError(f"{candidate.label} job {job} {described['status']}: "
+                                   f"{backend.store.job(job).get('error')}")
+            live = live_summary(backend.store, job, spec.raw)
+            scheme = candidate.scheme
+            predicted = simulated(candidate, settings, spec.jobs)
+            out[candidate.label] = {
+                "scheme": scheme.name, "params": scheme.params, "policy": candidate.wait,
+                "load": scheme.load, "jobs": spec.jobs, "job": job,
+                "runtime_s": live["runtime_s"], "simulated_runtime_s": predicted["runtime_s"],
+                "rounds": live["rounds"], "fallbacks": live["fallbacks"],
+                "simulated_fallbacks": predicted["fallbacks"],
+                "decoded_exactly": live["decoded_exactly"],
+                "max_relative_error": live["max_relative_error"],
+                "same_stragglers": live["stragglers"] == predicted["stragglers"],
+                "coordinator_s_per_round": live["coordinator_s_per_round"],
+                "round_times_s": live["round_times_s"],
+                "simulated_round_times_s": predicted["round_times_s"]}
+            echo(f"  {candidate.label}: {scheme.describe()} live {live['runtime_s']:.2f} s, "
+                 f"simulated {predicted['runtime_s']:.2f} s, {live['rounds']} rounds")
+    base = out.get("gc")
+    for row in out.values():
+        row["ratio_to_gc"] = row["runtime_s"] / base["runtime_s"] if base else None
+        row["simulated_ratio_to_gc"] = (row["simulated_runtime_s"] / base["simulated_runtime_s"]
+                                        if base else None)
+    return out

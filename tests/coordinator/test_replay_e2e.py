@@ -1,0 +1,25 @@
+"""256 workers replaying a short stretch of the measured trace through the emulated workflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coordinator.livereplay import Settings, replay
+
+pytestmark = pytest.mark.slow
+TRACE = Path(__file__).parents[2] / "data" / "lambda_delays.parquet"
+
+
+def test_256_workers_replay_lands_on_the_simulator_and_decodes_exactly():
+    settings = Settings(str(TRACE), None, None, mu=1.0, jobs=2, workers=256, seed=1)
+    results = replay(settings, [("gc", {"s": 15}), ("m-sgc", {"B": 1, "W": 2, "lam": 27})])
+    for row in results.values():
+        assert row["decoded_exactly"] and row["max_relative_error"] <= 1e-6
+        assert row["same_stragglers"]
+        assert row["runtime_s"] == pytest.approx(row["simulated_runtime_s"], rel=0.02)
+        assert row["fallbacks"] == row["simulated_fallbacks"]
+    assert results["m-sgc"]["ratio_to_gc"] == pytest.approx(
+        results["m-sgc"]["simulated_ratio_to_gc"], rel=0.02)
+    assert results["gc"]["rounds"] == 2 and results["m-sgc"]["rounds"] == 3
