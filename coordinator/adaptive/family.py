@@ -44,9 +44,10 @@ class Config:
             return make_scheme("gc", n=n, s=self.s)
         return make_scheme("m-sgc", n=n, B=1, W=2, lam=n, replication=n, group=self.group)
 
-    def policy(self):
+    def policy(self, **limits):
+        """Earliest-decodable without the model; ``limits``: hard_limit_s / cap (live runs)."""
         return make_policy("decodable", model=False,
-                           min_fraction=self.q if self.kind == "replicated" else 0.0)
+                           min_fraction=self.q if self.kind == "replicated" else 0.0, **limits)
 
     def same_scheme(self, other: Config) -> bool:
         if self.kind != other.kind:

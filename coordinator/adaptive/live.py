@@ -66,16 +66,28 @@ class LiveOnline:
     """The controller of a live sgcflow run, from its logged rounds onwards."""
 
     def __init__(self, n: int, jobs: int, logged: list[tuple[Iterable[int], dict]],
-                 replicated: bool = True):
-        self.n = n
+                 replicated: bool = True, hard_limit_s: float | None = None):
+        self.n, self.jobs, self.hard_limit_s = n, jobs, hard_limit_s
         self.controller = resume(n, jobs, [self._row(d, c) for d, c in logged], replicated)
+
+    @classmethod
+    def from_log(cls, n: int, jobs: int, entries: list[dict], **options) -> LiveOnline:
+        """From the round log's entries (each with its ``dispatch`` and ``collect`` record)."""
+        return cls(n, jobs, [(e["dispatch"]["workers"], e["collect"]) for e in entries],
+                   **options)
 
     @property
     def session(self):
         return self.controller.session
 
     def policy(self, t: int):
-        return self.controller.policy(t)
+        """Round t's policy: the current block's, with the job spec's hard limit."""
+        limits = {} if self.hard_limit_s is None else {"hard_limit_s": self.hard_limit_s}
+        return self.controller.config(min(t, self.jobs)).policy(**limits)
+
+    def describe(self, t: int) -> str:
+        """The configuration round t's newest job runs under (for the round log)."""
+        return self.controller.config(min(t, self.jobs)).describe()
 
     def after_round(self, t: int, dispatched: Iterable[int], collected: dict) -> None:
         """Round t ended (already observed by the session): learn, maybe switch for t + 1."""

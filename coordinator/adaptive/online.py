@@ -3,8 +3,9 @@ rounds this run has observed, switching at a job boundary.
 
 - Jobs 1..every run ``SAFE_START`` (fractional-repetition GC(15): never far from the best
   fixed GC on any measured profile; groups of n below 16 workers).
-- The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job), so the run has
-  seen its workers at full load as well as near zero: the two ends of the load fit.
+- The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job; with n <= 16
+  workers, where that is the start, the family's lowest load instead), so the run has seen its
+  workers at two far-apart loads: the ends of the load fit.
 - From then on, every ``every`` jobs, each candidate (GC(s) for every s, replicated M-SGC for
   every q in Q_GRID on the last ``window`` observed rounds moved to its loads
   and every group size in GROUPS) is replayed on the last ``window`` observed rounds moved to
@@ -109,10 +110,19 @@ class OnlineRun:
     def _next_config(self, job: int) -> Config | None:
         probe_start = self.every + 1
         if job == probe_start:
-            return Config("gc", s=self.n - 1)
+            return self._probe()
         if job >= probe_start + self.probe and (job - probe_start - self.probe) % self.every == 0:
             return self.chooser.choose(self.config(job - 1))
         return None
+
+    def _probe(self) -> Config:
+        """A configuration at the other end of the load range from the start, so the load fit
+        has two loads: GC(n - 1) (full load), or, when that is the start (n <= 16), the lowest
+        load the family has."""
+        full = Config("gc", s=self.n - 1)
+        if self.blocks[0][1] != full:
+            return full
+        return Config("replicated", q=0.8) if self.chooser.groups else Config("gc", s=0)
 
     def _switch(self, job: int, config: Config) -> None:
         current = self.config(job - 1)
