@@ -121,7 +121,7 @@ def choose(name: str, params: dict, settings: Settings) -> Candidate:
         return _sgcflow(settings, wait)
     try:
         if name == "gc" and "s" not in params:
-            return Candidate("gc", best_gc(settings, wait), wait)
+            return strongest_gc(settings)
         defaults = {k: max(1, min(n - 1, math.ceil(v * n / 256))) if k == "lam" else v
                     for k, v in DEFAULTS.get(name, {}).items()}
         return Candidate(name, make_scheme(name, n=n, **{**defaults, **params}), wait)
@@ -130,31 +130,22 @@ def choose(name: str, params: dict, settings: Settings) -> Candidate:
 
 
 def _sgcflow(settings: Settings, wait: dict) -> Candidate:
-    """sgcflow = the coordinator's default (scheme + replication + policy + online parameters).
-    It lives in ``coordinator.adaptive`` (issue 9); until that lands it cannot be replayed."""
-    try:
-        from coordinator import adaptive  # noqa: F401
-    except ImportError:
-        raise ReplayError("--schemes", "sgcflow (the coordinator's adaptive default) is not "
-                                       "built yet; replay concrete schemes, e.g. gc,m-sgc"
-                          ) from None
-    raise ReplayError("--schemes", "sgcflow: coordinator.adaptive exists but is not wired into "
-                                   "replay yet (coordinator/livereplay.py: _sgcflow)")
+    """sgcflow = the coordinator's default (coordinator.adaptive): its scheme object for the job
+    spec; the live run and the simulator each run the online controller on the same trace."""
+    from coordinator.adaptive.live import SgcflowScheme
+
+    return Candidate("sgcflow", SgcflowScheme(settings.workers),
+                     {"policy": "decodable", "model": False, "clock": "virtual"})
 
 
-def best_gc(settings: Settings, wait: dict, most: int = 32):
-    """GC with the s that is fastest on this trace under ``wait`` (in-sample, as the study)."""
-    from coordinator.control.runner import wait_policy
-    from coordinator.simulate import run_scheme
+def strongest_gc(settings: Settings) -> Candidate:
+    """``gc`` as `sgc simulate` means it: the best GC in-sample on this trace and these workers,
+    s over 0..n-1 under every named policy (coordinator.search.best_gc)."""
+    from coordinator.search import best_gc
 
-    policy, latency = wait_policy(wait), settings.latency()
-    best, best_s = None, math.inf
-    for s in range(0, min(settings.workers - 1, most) + 1):
-        scheme = make_scheme("gc", n=settings.workers, s=s)
-        runtime = run_scheme(scheme, latency, settings.jobs, policy, seed=settings.seed)
-        if runtime.runtime_s < best_s:
-            best, best_s = scheme, runtime.runtime_s
-    return best
+    choice = best_gc(settings.latency(), settings.mu, settings.jobs, seed=settings.seed)
+    wait = {"policy": choice.policy.name, **choice.policy.params, "clock": "virtual"}
+    return Candidate("gc", choice.scheme, wait)
 
 
 # --- the simulated side -------------------------------------------------------------------------
@@ -185,9 +176,14 @@ def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, 
     from coordinator.control.runner import wait_policy
     from coordinator.simulate import Fixed, TraceClock, run_rounds
 
-    session = candidate.scheme.session(jobs)
-    records = run_rounds(Fixed(session, wait_policy(candidate.wait)),
-                         TraceClock(settings.latency(), session.rounds, settings.seed))
+    if candidate.scheme.name == "sgcflow":
+        from coordinator.adaptive import OnlineRun
+
+        controller, rounds = OnlineRun(settings.workers, jobs), jobs + candidate.scheme.T
+    else:
+        controller = Fixed(candidate.scheme.session(jobs), wait_policy(candidate.wait))
+        rounds = controller.session.rounds
+    records = run_rounds(controller, TraceClock(settings.latency(), rounds, settings.seed))
     return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
             "fallbacks": sum(r.fallback for r in records),
             "round_times_s": [r.end_s for r in records],

@@ -127,6 +127,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                                                "error_message": str(error), **timings})
         logger.thread_safe_clear_keys()
         raise
+    # Epoch seconds: a straggler's record lands after its round ended; the coordinator learns
+    # its time from this (sgcflow's online choice, coordinator/adaptive/live.py).
+    timings["finished_at"] = time.time()
     _record(rt, run, round_, worker, "ok", results, digests, timings,
             checks=timings.pop("checks"))
     logger.info("worker done", extra={"jobs": sorted(results), **timings})

@@ -6,7 +6,8 @@ the coordinator keeps nothing beyond its round log: any step, retried or in a ne
 replays the logged rounds and holds exactly the session and blocks the run had. A round as the
 log records it (the collect record): which workers were dispatched, who arrived when (seconds
 after dispatch, as written), the stragglers and the round's end. Workers still running when the
-round ended have no time in the log; the controller counts them as finishing at the end.
+round ended have no time in their own round's record: the next round's record holds those that
+finished by its end (``late_previous``), and the rest count as finishing then.
 """
 
 from __future__ import annotations
@@ -90,11 +91,13 @@ class LiveOnline:
         return self.controller.config(min(t, self.jobs)).describe()
 
     def after_round(self, t: int, dispatched: Iterable[int], collected: dict) -> None:
-        """Round t ended (already observed by the session): learn, maybe switch for t + 1."""
-        times, end_s, stragglers = self._row(dispatched, collected)
+        """Round t ended (already observed by the session): learn, maybe switch for t + 1.
+        ``collected["late_previous"]``: round t - 1's stragglers that finished by now."""
+        times, end_s, stragglers, late = self._row(dispatched, collected)
         loads = np.asarray(self.session.worker_loads(t), dtype=float)
-        self.controller.after_round(RoundRecord(t, loads, times, end_s, stragglers, False))
+        self.controller.after_round(RoundRecord(t, loads, times, end_s, stragglers, False), late)
 
     def _row(self, dispatched, collected: dict):
+        late = {int(w): float(x) for w, x in collected.get("late_previous", {}).items()}
         return (round_times(self.n, dispatched, collected.get("arrivals", {})),
-                float(collected["elapsed_s"]), frozenset(collected["stragglers"]))
+                float(collected["elapsed_s"]), frozenset(collected["stragglers"]), late)

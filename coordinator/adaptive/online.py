@@ -85,6 +85,7 @@ class OnlineRun:
         start = safe_start(n)
         self.session = SwitchingSession(start.scheme(n), jobs)
         self.blocks: list[tuple[int, Config]] = [(1, start)]
+        self._pending = None  # the last ended round, learned when the next one ends
 
     def config(self, job: int) -> Config:
         return [c for first, c in self.blocks if first <= job][-1]
@@ -92,14 +93,24 @@ class OnlineRun:
     def policy(self, t: int):
         return self.config(min(t, self.jobs)).policy()
 
-    def after_round(self, record) -> None:
-        """Learn from an ended round; maybe switch for the job that starts next.
+    def after_round(self, record, late: dict[int, float] | None = None) -> None:
+        """Learn from ended rounds; maybe switch for the job that starts next.
 
-        ``record.times``: each worker's finish time, nan if not dispatched, inf if it was still
-        running when the round ended (the live coordinator does not wait for stragglers; they
-        count as finishing at the round's end, an optimistic guess about the tail)."""
-        times = np.where(np.isposinf(record.times), record.end_s, record.times)
-        self.chooser.observe(record.loads, times)
+        A round is learned one round late, as the live coordinator learns it: a straggler keeps
+        running after its round ends and its completion record lands later, so by the end of
+        round t the coordinator knows round t - 1's workers that finished by then (``late``:
+        {worker: seconds after round t - 1's dispatch}; without it, taken from
+        ``record.times`` up to that horizon) and counts the rest as finishing at the horizon.
+        """
+        previous, self._pending = self._pending, record
+        if previous is not None:
+            horizon = previous.end_s + record.end_s
+            times = np.array(previous.times, dtype=float)
+            if late is not None:  # live: stragglers are inf until their record landed
+                times[times > previous.end_s] = np.inf
+                for worker, seconds in late.items():
+                    times[int(worker)] = seconds
+            self.chooser.observe(previous.loads, censored(times, horizon))
         job = record.t + 1  # the job that starts in the next round
         if job > self.jobs:
             return
@@ -136,16 +147,26 @@ class OnlineRun:
         return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
 
 
+def censored(times: np.ndarray, horizon_s: float) -> np.ndarray:
+    """A round's times as the live round log keeps them: rounded to the microsecond as written;
+    workers still running at ``horizon_s`` count as finishing then (an optimistic guess of the
+    far tail, which the coordinator never waits to see). Not dispatched: nan."""
+    times = np.round(np.asarray(times, dtype=float), 6)
+    return np.where(times > horizon_s, horizon_s, times)
+
+
 def resume(n: int, jobs: int, rounds, replicated: bool = True) -> OnlineRun:
-    """The controller after the logged ``rounds`` [(times, end_s, stragglers)], replayed in
-    order: the choices are a pure function of the log, so a restarted coordinator (or the
-    next step function) rebuilds exactly the session and blocks the run had."""
+    """The controller after the logged ``rounds`` [(times, end_s, stragglers[, late])]
+    (``late``: the previous round's stragglers' times learned by this round's end), replayed in
+    order: the choices are a pure function of the log, so a restarted coordinator (or the next
+    step function) rebuilds exactly the session and blocks the run had."""
     from ..simulate import RoundRecord
 
     controller = OnlineRun(n, jobs, replicated=replicated)
-    for t, (times, end_s, stragglers) in enumerate(rounds, start=1):
+    for t, (times, end_s, stragglers, *late) in enumerate(rounds, start=1):
         loads = np.asarray(controller.session.worker_loads(t), dtype=float)
         controller.session.observe(t, stragglers)
         controller.after_round(RoundRecord(t, loads, np.asarray(times, dtype=float), end_s,
-                                           frozenset(stragglers), False))
+                                           frozenset(stragglers), False),
+                               late[0] if late else None)
     return controller

@@ -40,8 +40,11 @@ def replay(trace, region, profile, mu, jobs, workers, schemes, seed, as_json):
       sgc replay --workers 32 --jobs 6 --schemes gc,m-sgc
       sgc replay --trace data/lambda_delays.parquet --region Canada --mu 1 --jobs 4 --json
     """
+    from ..demo import quiet_handler_logs
     from ..livereplay import ReplayError, Settings, parse_schemes
     from ..livereplay import replay as run_replay
+
+    quiet_handler_logs()  # one log line per worker and round would bury the table (or --json)
 
     settings = Settings(trace=trace, profile=profile, region=region, mu=mu, jobs=jobs,
                         workers=workers, seed=seed)

@@ -86,9 +86,32 @@ class RoundRunner:
     def _online(self, store, wait: dict) -> LiveOnline:
         """sgcflow's controller, replayed from the round log (coordinator.adaptive.live)."""
         entries = [e for e in store.rounds(self.job) if e["round"] <= self.done]
+        if entries:
+            last = entries[-1]
+            self._previous = (float(last["dispatch"]["at"]), float(last["collect"]["elapsed_s"]),
+                              frozenset(last["collect"]["stragglers"]))
         return LiveOnline.from_log(self.plan.n, self.plan.jobs, entries,
                                    replicated=len(self.plan.models) >= 2,
                                    hard_limit_s=wait.get("hard_limit_s"))
+
+    def _late_previous(self, t: int, entry: dict, collected: dict) -> dict[str, float]:
+        """Round t - 1's stragglers that finished by the end of round t: {worker: seconds after
+        round t - 1's dispatch} (virtual clock: from the trace; wall clock: from the completion
+        records' ``finished_at``). One query, off the decision path."""
+        previous = getattr(self, "_previous", None)
+        if t == 1 or previous is None:
+            return {}
+        dispatched_at, end_s, stragglers = previous
+        horizon = end_s + float(collected["elapsed_s"])
+        if self.collect.virtual_times is not None:
+            times = self.collect.virtual_times(t - 1, self.session)
+            found = {w: float(times[w]) for w in stragglers}
+        else:
+            items = self.store.completions(self.job, t - 1)
+            found = {w: float(item["timings"]["finished_at"]) - dispatched_at
+                     for w, item in items.items() if w in stragglers
+                     and "finished_at" in (item.get("timings") or {})}
+        return {str(w): round(x, 6) for w, x in sorted(found.items()) if x <= horizon}
 
     def _virtual_clock(self, store) -> Callable[[int, Any], np.ndarray]:
         """Emulation: each worker's time in round t. From a trace: the simulator's own clock at
@@ -137,6 +160,9 @@ class RoundRunner:
                 break
             if self.online:
                 collected["scheme"] = self.online.describe(t)
+                collected["late_previous"] = self._late_previous(t, entry, collected)
+                self._previous = (float(entry["dispatch"]["at"]), float(collected["elapsed_s"]),
+                                  frozenset(collected["stragglers"]))
             entry = self._finish(t, collected)
             if entry is None:
                 return "stale"

@@ -95,9 +95,9 @@ def test_the_chooser_sees_only_ended_rounds(latency):
 
     controller.chooser.choose = record_choice
     run_rounds(controller, TraceClock(latency, 31))
-    # Jobs 1-10 safe start, 11-12 the probe; job 13's block is chosen from rounds 1..12 only,
-    # job 23's from rounds 1..22.
-    assert choices == [12, 22]
+    # Jobs 1-10 safe start, 11-12 the probe; job 13's block is chosen from rounds 1..11 only
+    # (a round is learned when the next one ends, as live), job 23's from rounds 1..21.
+    assert choices == [11, 21]
 
 
 @pytest.mark.parametrize("group,q", [(1, 0.3), (1, 0.8), (4, 0.3), (4, 0.7), (32, 0.02)])

@@ -14,7 +14,8 @@ TRACE = Path(__file__).parents[2] / "data" / "lambda_delays.parquet"
 
 def test_256_workers_replay_lands_on_the_simulator_and_decodes_exactly():
     settings = Settings(str(TRACE), None, None, mu=1.0, jobs=2, workers=256, seed=1)
-    results = replay(settings, [("gc", {"s": 15}), ("m-sgc", {"B": 1, "W": 2, "lam": 27})])
+    results = replay(settings, [("gc", {"s": 15}), ("m-sgc", {"B": 1, "W": 2, "lam": 27}),
+                                ("sgcflow", {})])
     for row in results.values():
         assert row["decoded_exactly"] and row["max_relative_error"] <= 1e-6
         assert row["same_stragglers"]
@@ -23,3 +24,14 @@ def test_256_workers_replay_lands_on_the_simulator_and_decodes_exactly():
     assert results["m-sgc"]["ratio_to_gc"] == pytest.approx(
         results["m-sgc"]["simulated_ratio_to_gc"], rel=0.02)
     assert results["gc"]["rounds"] == 2 and results["m-sgc"]["rounds"] == 3
+
+
+def test_sgcflow_live_makes_the_simulators_online_choices():
+    """Past the first block (job 21) the online controller probes and chooses; the emulated
+    workflow, learning stragglers' times from the log as live, lands on the simulator exactly."""
+    settings = Settings(str(TRACE), None, None, mu=1.0, jobs=26, workers=32, seed=1)
+    results = replay(settings, [("gc", {}), ("sgcflow", {})])
+    row = results["sgcflow"]
+    assert row["decoded_exactly"] and row["same_stragglers"]
+    assert row["runtime_s"] == pytest.approx(row["simulated_runtime_s"], rel=1e-9)
+    assert row["ratio_to_gc"] == pytest.approx(row["simulated_ratio_to_gc"], rel=1e-9)
