@@ -12,7 +12,8 @@ once. Example (``sgc submit --help`` shows it too)::
       - {kind: mlp, hidden: [256, 256], activation: tanh, lr: 0.1}      # deep (relu|tanh)
     iterations: 10                  # per model
     workers: 256
-    scheme: {name: m-sgc, B: 1, W: 2, lam: 27}
+    scheme: {name: sgcflow}         # the default: chosen online; or e.g. {name: m-sgc, B: 1,
+                                    #   W: 2, lam: 27}, {name: gc, s: 15}
     wait: {deadline_s: 2.0, hard_limit_s: 30}   # or {mu: 0.5, hard_limit_s: 30}
     stragglers: {model: bursty, B: 1, W: 2, lam: 20, seed: 7}   # emulation only
     faults: [{round: 2, worker: 5, kind: raise}]                  # emulation only
@@ -49,12 +50,15 @@ from pathlib import Path
 from typing import Any
 
 from coordinator import budget, safeload
+from coordinator.adaptive.live import NAME as SGCFLOW
+from coordinator.adaptive.live import SgcflowScheme
 from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
 from coordinator.model_budget import mlp_fields, worker_fit_errors
 from coordinator.schemes import SCHEMES, make_scheme
 from coordinator.speccheck import Checker, field_key, show
 from coordinator.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, stragglers
 
+SCHEME_NAMES = (SGCFLOW, *sorted(SCHEMES))
 MODEL_KINDS = ("logreg", "softmax", "mlp")
 TOP_LEVEL = ("name", "dataset", "models", "iterations", "workers", "scheme", "wait",
              "stragglers", "faults", "region", "regions")
@@ -109,8 +113,7 @@ class JobSpec:
         return len(self.models) * self.iterations
 
     def scheme(self):
-        params = {k: v for k, v in self.raw["scheme"].items() if k != "name"}
-        return make_scheme(self.raw["scheme"]["name"], n=self.workers, **params)
+        return build_scheme(self.raw["scheme"], self.workers, len(self.models))
 
 
 def load(path: str | Path, caps: budget.Caps | None = None) -> JobSpec:
@@ -137,10 +140,12 @@ def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
     raw["stragglers"] = stragglers(check, data.get("stragglers"), raw["workers"])
     raw["faults"] = faults(check, data.get("faults", []), raw["workers"])
     raw["regions"] = _regions(check, data)
-    built = _scheme(check, data.get("scheme"), raw["workers"], raw["models"])
-    raw["scheme"] = None if built is None else {"name": data["scheme"]["name"], **built.params}
+    scheme = data.get("scheme", {"name": SGCFLOW})
+    built = _scheme(check, scheme, raw["workers"], raw["models"])
+    raw["scheme"] = None if built is None else {"name": scheme["name"], **built.params}
     if not check.errors:
-        check.errors += worker_fit_errors(raw, make_scheme)
+        check.errors += worker_fit_errors(raw, lambda name, n, **params: build_scheme(
+            {"name": name, **params}, n, len(raw["models"])))
     if check.errors:
         raise JobSpecError(check.errors)
     if caps is None:
@@ -265,9 +270,9 @@ def _regions(check: _Checker, data: dict) -> list[str]:
 
 def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | None):
     if not isinstance(scheme, dict) or not isinstance(scheme.get("name"), str) \
-            or scheme["name"] not in SCHEMES:
+            or scheme["name"] not in SCHEME_NAMES:
         got = scheme.get("name") if isinstance(scheme, dict) else scheme
-        check.fail("scheme.name", f"must be one of {sorted(SCHEMES)}, got {show(got)}")
+        check.fail("scheme.name", f"must be one of {list(SCHEME_NAMES)}, got {show(got)}")
         return None
     params = {k: v for k, v in scheme.items() if k != "name"}
     for key, value in params.items():
@@ -279,7 +284,7 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
     if workers is None:
         return None
     try:
-        built = make_scheme(scheme["name"], n=workers, **params)
+        built = build_scheme(scheme, workers, len(models) if models else 1)
     except ValueError as error:
         check.fail("scheme", str(error))
         return None
@@ -288,3 +293,14 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
                              f"{built.T + 1} models trained at once (job j's update must land "
                              f"before job j+M starts), got {len(models)}")
     return built
+
+
+def build_scheme(scheme: dict, workers: int, models: int):
+    """The scheme a validated spec names: ``sgcflow`` (the online default; with one model only
+    GC, since T = 1 needs two models to overlap) or a scheme of the library."""
+    params = {k: v for k, v in scheme.items() if k != "name"}
+    if scheme["name"] == SGCFLOW:
+        if params:
+            raise ValueError(f"sgcflow chooses its own parameters, got {sorted(params)}")
+        return SgcflowScheme(workers, replicated=models >= 2)
+    return make_scheme(scheme["name"], n=workers, **params)

@@ -44,9 +44,10 @@ class Config:
             return make_scheme("gc", n=n, s=self.s)
         return make_scheme("m-sgc", n=n, B=1, W=2, lam=n, replication=n, group=self.group)
 
-    def policy(self):
+    def policy(self, **limits):
+        """Earliest-decodable without the model; ``limits``: hard_limit_s / cap (live runs)."""
         return make_policy("decodable", model=False,
-                           min_fraction=self.q if self.kind == "replicated" else 0.0)
+                           min_fraction=self.q if self.kind == "replicated" else 0.0, **limits)
 
     def same_scheme(self, other: Config) -> bool:
         if self.kind != other.kind:
@@ -70,5 +71,11 @@ class Config:
 # fixed GC on every measured profile (mbp and desktop), where replicated M-SGC with single
 # workers is 45% slower on the overhead-bound mbp ones. A start that is never far off.
 SAFE_START = Config("gc", s=15)
+
+
+def safe_start(n: int) -> Config:
+    """SAFE_START for n workers: fractional-repetition groups of 16, or of n when fewer."""
+    group = max(g for g in range(1, min(16, n) + 1) if n % g == 0)
+    return Config("gc", s=group - 1)
 Q_GRID = (0.004, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 GROUPS = (1, 2, 4, 8, 16, 32, 64, 128)

@@ -2,9 +2,10 @@
 rounds this run has observed, switching at a job boundary.
 
 - Jobs 1..every run ``SAFE_START`` (fractional-repetition GC(15): never far from the best
-  fixed GC on any measured profile).
-- The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job), so the run has
-  seen its workers at full load as well as near zero: the two ends of the load fit.
+  fixed GC on any measured profile; groups of n below 16 workers).
+- The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job; with n <= 16
+  workers, where that is the start, the family's lowest load instead), so the run has seen its
+  workers at two far-apart loads: the ends of the load fit.
 - From then on, every ``every`` jobs, each candidate (GC(s) for every s, replicated M-SGC for
   every q in Q_GRID on the last ``window`` observed rounds moved to its loads
   and every group size in GROUPS) is replayed on the last ``window`` observed rounds moved to
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..schemes.switching import SwitchingSession
 from .evaluate import LoadFit, Shifted, gc_total, replicated_round_times
-from .family import GROUPS, Q_GRID, SAFE_START, Config
+from .family import GROUPS, Q_GRID, Config, safe_start
 
 EVERY = 20
 PROBE = 2
@@ -34,7 +35,7 @@ class OnlineChooser:
 
     def __init__(self, n: int, window: int = WINDOW, qs=Q_GRID, groups=GROUPS):
         self.n, self.window, self.qs = n, window, tuple(qs)
-        self.groups = tuple(g for g in groups if n % g == 0)
+        self.groups = tuple(g for g in groups if n % g == 0 and g < n)
         self.fit = LoadFit(n)
         self._loads: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
@@ -76,11 +77,14 @@ class OnlineRun:
     """A controller for ``coordinator.simulate.run_rounds``: sgcflow's default over ``jobs``."""
 
     def __init__(self, n: int, jobs: int, every: int = EVERY, probe: int = PROBE,
-                 window: int = WINDOW):
+                 window: int = WINDOW, replicated: bool = True):
         self.n, self.jobs, self.every, self.probe = n, jobs, every, probe
-        self.chooser = OnlineChooser(n, window)
-        self.session = SwitchingSession(SAFE_START.scheme(n), jobs)
-        self.blocks: list[tuple[int, Config]] = [(1, SAFE_START)]
+        # Without ``replicated`` only GC (T = 0) is chosen: a job stream that cannot overlap
+        # two jobs of one model (a single model trained) has no room for T = 1.
+        self.chooser = OnlineChooser(n, window, groups=GROUPS if replicated else ())
+        start = safe_start(n)
+        self.session = SwitchingSession(start.scheme(n), jobs)
+        self.blocks: list[tuple[int, Config]] = [(1, start)]
 
     def config(self, job: int) -> Config:
         return [c for first, c in self.blocks if first <= job][-1]
@@ -106,10 +110,19 @@ class OnlineRun:
     def _next_config(self, job: int) -> Config | None:
         probe_start = self.every + 1
         if job == probe_start:
-            return Config("gc", s=self.n - 1)
+            return self._probe()
         if job >= probe_start + self.probe and (job - probe_start - self.probe) % self.every == 0:
             return self.chooser.choose(self.config(job - 1))
         return None
+
+    def _probe(self) -> Config:
+        """A configuration at the other end of the load range from the start, so the load fit
+        has two loads: GC(n - 1) (full load), or, when that is the start (n <= 16), the lowest
+        load the family has."""
+        full = Config("gc", s=self.n - 1)
+        if self.blocks[0][1] != full:
+            return full
+        return Config("replicated", q=0.8) if self.chooser.groups else Config("gc", s=0)
 
     def _switch(self, job: int, config: Config) -> None:
         current = self.config(job - 1)
@@ -123,13 +136,13 @@ class OnlineRun:
         return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
 
 
-def resume(n: int, jobs: int, rounds) -> OnlineRun:
+def resume(n: int, jobs: int, rounds, replicated: bool = True) -> OnlineRun:
     """The controller after the logged ``rounds`` [(times, end_s, stragglers)], replayed in
     order: the choices are a pure function of the log, so a restarted coordinator (or the
     next step function) rebuilds exactly the session and blocks the run had."""
     from ..simulate import RoundRecord
 
-    controller = OnlineRun(n, jobs)
+    controller = OnlineRun(n, jobs, replicated=replicated)
     for t, (times, end_s, stragglers) in enumerate(rounds, start=1):
         loads = np.asarray(controller.session.worker_loads(t), dtype=float)
         controller.session.observe(t, stragglers)

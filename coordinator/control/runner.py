@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from coordinator.adaptive.live import NAME as SGCFLOW
+from coordinator.adaptive.live import LiveOnline
 from coordinator.contract import env, keys
 from coordinator.contract.models import ModelSpec
 from coordinator.control.collect import Collect, RoundInputs, WallClock
@@ -67,8 +69,11 @@ class RoundRunner:
         if missing:
             raise RuntimeError(f"job={job}: round log lacks the collect record of rounds {missing}")
         self.history = [frozenset(logged[t]) for t in range(1, self.done + 1)]
-        self.session = session_at(job, self.spec, [sorted(s) for s in self.history])
         wait = self.spec["wait"]
+        self.online = self._online(store, wait) if self.spec["scheme"]["name"] == SGCFLOW \
+            else None
+        self.session = self.online.session if self.online else session_at(
+            job, self.spec, [sorted(s) for s in self.history])
         virtual = self._virtual_clock(store) if wait.get("clock") == "virtual" else None
         self.clock = clock or WallClock()
         poll_s = poll_s if poll_s is not None else float(os.environ.get(env.POLL_S, "0.05"))
@@ -77,6 +82,13 @@ class RoundRunner:
         self.sizes = [ModelSpec.from_dict(m).n_params for m in self.plan.models]
         self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
         self._mark = own_time()
+
+    def _online(self, store, wait: dict) -> LiveOnline:
+        """sgcflow's controller, replayed from the round log (coordinator.adaptive.live)."""
+        entries = [e for e in store.rounds(self.job) if e["round"] <= self.done]
+        return LiveOnline.from_log(self.plan.n, self.plan.jobs, entries,
+                                   replicated=len(self.plan.models) >= 2,
+                                   hard_limit_s=wait.get("hard_limit_s"))
 
     def _virtual_clock(self, store) -> Callable[[int, Any], np.ndarray]:
         """Emulation: each worker's time in round t. From a trace: the simulator's own clock at
@@ -118,9 +130,13 @@ class RoundRunner:
                 return "stale"  # a newer execution runs the job, or this one was stopped
             if int(record.get("round", 0)) != self.done:
                 return "stale"  # another run committed rounds meanwhile: start over from it
+            if self.online:
+                self.collect.policy = self.online.policy(t)
             collected = self.collect.run(self._inputs(t, entry), remaining_s)
             if collected is None:
                 break
+            if self.online:
+                collected["scheme"] = self.online.describe(t)
             entry = self._finish(t, collected)
             if entry is None:
                 return "stale"
@@ -193,6 +209,9 @@ class RoundRunner:
         self._phase("collect")
         stragglers = frozenset(collected["stragglers"])
         self.session.observe(t, stragglers)
+        if self.online:  # may switch the configuration for the job that starts next round
+            dispatched = [w for w, task in enumerate(self.session.tasks(t)) if task]
+            self.online.after_round(t, dispatched, collected)
         update = self._update(t)
         self._phase("update")
         progress = self._progress(t, collected, update)

@@ -45,8 +45,10 @@ class TimedStore(MemoryStore):
 
 class FakeWorkers:
     def __init__(self, store: TimedStore, plan: JobPlan, delays: np.ndarray, seed: int = 0,
-                 garbage: frozenset = frozenset(), errors: frozenset = frozenset()):
+                 garbage: frozenset = frozenset(), errors: frozenset = frozenset(),
+                 per_partition_s: float = 0.0):
         self.store, self.plan, self.delays = store, plan, delays
+        self.per_partition_s = per_partition_s  # compute: more partitions take longer
         rng = np.random.default_rng(seed)
         self.partials = rng.normal(size=(plan.jobs + 1, len(plan.dataset.partition_rows), 9))
         self.garbage, self.errors = garbage, errors  # {(round, worker)}
@@ -60,7 +62,9 @@ class FakeWorkers:
             t = event["round"]
             self.invoked.append((t, worker))
             key = (event["run"], t, worker)
-            self.store.visible_at[key] = self.store.clock.now() + float(self.delays[t - 1, worker])
+            work = sum(len(task["coefficients"]) for task in event["tasks"])
+            self.store.visible_at[key] = self.store.clock.now() + float(
+                self.delays[t - 1, worker]) + self.per_partition_s * work
             if (t, worker) in self.errors:
                 self.store.complete(event["run"], t, worker, "error", error_type="Boom",
                                     error_message="injected")

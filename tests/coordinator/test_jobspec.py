@@ -32,7 +32,9 @@ def test_valid_spec_is_normalized():
     ({"models": []}, "models", "non-empty list"),
     ({"iterations": 0}, "iterations", "integer in [1, 100000]"),
     ({"workers": 5000}, "workers", "[1, 1000]"),
-    ({"scheme": {"name": "fancy"}}, "scheme.name", "['gc', 'm-sgc', 'sr-sgc', 'uncoded']"),
+    ({"scheme": {"name": "fancy"}}, "scheme.name",
+     "['sgcflow', 'gc', 'm-sgc', 'sr-sgc', 'uncoded']"),
+    ({"scheme": {"name": "sgcflow", "s": 3}}, "scheme", "sgcflow chooses its own parameters"),
     ({"scheme": {"name": "m-sgc", "B": 2, "W": 2, "lam": 3}}, "scheme", "B must be"),
     ({"scheme": {"name": "gc"}}, "scheme", "missing ['s']"),
     ({"wait": {"deadline_s": 1, "mu": 0.5}}, "wait", "exactly one of deadline_s"),
@@ -149,3 +151,14 @@ def test_hostile_files_give_one_line_errors(tmp_path):
         with pytest.raises(JobSpecError) as caught:
             load(tmp_path / name)
         assert len(str(caught.value)) < 500 and caught.value.errors[0][0] == "(file)"
+
+
+def test_sgcflow_is_the_default_scheme():
+    spec = validate({k: v for k, v in GOOD.items() if k != "scheme"})
+    assert spec.raw["scheme"] == {"name": "sgcflow"}
+    assert spec.scheme().T == 1 and spec.scheme().session(4).partitions == spec.workers
+
+
+def test_sgcflow_with_one_model_chooses_gc_only():
+    spec = validate({**GOOD, "models": [{"kind": "logreg"}], "scheme": {"name": "sgcflow"}})
+    assert spec.scheme().T == 0

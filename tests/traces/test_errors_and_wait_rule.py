@@ -33,7 +33,7 @@ def test_unknown_method(trace_path):
         LatencyModel.from_parquet(trace_path, method="linear")
 
 
-@pytest.mark.parametrize("load", [0, 0.0, -0.1, 1.0000001, 2, math.nan, math.inf, "0.1", True,
+@pytest.mark.parametrize("load", [0, 0.0, -0.1, 4.0000001, 5, math.nan, math.inf, "0.1", True,
                                   None])
 def test_bad_load(model, load):
     with pytest.raises(ValueError, match="load must be"):
@@ -104,3 +104,9 @@ def test_straggler_counts_agree_with_wait_rule(trace_path):
         counts = straggler_counts(times, mu)
         assert counts.tolist() == [len(paper_wait_rule(row, mu)) for row in times]
     assert straggler_counts([[2.0, 2.5, 4.0, 4.5, 2.25, 9.0]], 1.0).tolist() == [2]
+
+
+def test_a_worker_may_carry_more_than_one_job(model):
+    """Beside its own task a worker may hold a replica or a second scheme's task: load above 1
+    grows by the tail slope, never below the load-1 times."""
+    assert (model.round_times(2.0, 3) >= model.round_times(1.0, 3)).all()
