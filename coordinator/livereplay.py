@@ -130,16 +130,13 @@ def choose(name: str, params: dict, settings: Settings) -> Candidate:
 
 
 def _sgcflow(settings: Settings, wait: dict) -> Candidate:
-    """sgcflow = the coordinator's default (scheme + replication + policy + online parameters).
-    It lives in ``coordinator.adaptive`` (issue 9); until that lands it cannot be replayed."""
-    try:
-        from coordinator import adaptive  # noqa: F401
-    except ImportError:
-        raise ReplayError("--schemes", "sgcflow (the coordinator's adaptive default) is not "
-                                       "built yet; replay concrete schemes, e.g. gc,m-sgc"
-                          ) from None
-    raise ReplayError("--schemes", "sgcflow: coordinator.adaptive exists but is not wired into "
-                                   "replay yet (coordinator/livereplay.py: _sgcflow)")
+    """sgcflow = the coordinator's default (scheme + replication + policy + online parameters):
+    the job spec names it, the Round task's controller picks each round's configuration and
+    policy (``coordinator.adaptive.live``); the spec's ``wait`` only sets the clock."""
+    from coordinator.adaptive.live import SgcflowScheme
+
+    return Candidate("sgcflow", SgcflowScheme(settings.workers),
+                     {"policy": "decodable", "clock": "virtual"})
 
 
 def best_gc(settings: Settings, wait: dict, most: int = 32):
@@ -182,12 +179,20 @@ def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any
 
 def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, Any]:
     """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
+    from coordinator.adaptive.live import NAME, SgcflowScheme
+    from coordinator.adaptive.online import OnlineRun
     from coordinator.control.runner import wait_policy
     from coordinator.simulate import Fixed, TraceClock, run_rounds
 
-    session = candidate.scheme.session(jobs)
-    records = run_rounds(Fixed(session, wait_policy(candidate.wait)),
-                         TraceClock(settings.latency(), session.rounds, settings.seed))
+    if candidate.scheme.name == NAME:  # the same controller the Round task replays
+        assert isinstance(candidate.scheme, SgcflowScheme)
+        controller = OnlineRun(settings.workers, jobs, replicated=candidate.scheme.replicated)
+        session = controller.session
+    else:
+        session = candidate.scheme.session(jobs)
+        controller = Fixed(session, wait_policy(candidate.wait))
+    records = run_rounds(controller, TraceClock(settings.latency(), session.rounds,
+                                                settings.seed))
     return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
             "fallbacks": sum(r.fallback for r in records),
             "round_times_s": [r.end_s for r in records],

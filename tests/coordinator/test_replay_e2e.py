@@ -23,3 +23,15 @@ def test_256_workers_replay_lands_on_the_simulator_and_decodes_exactly():
     assert results["m-sgc"]["ratio_to_gc"] == pytest.approx(
         results["m-sgc"]["simulated_ratio_to_gc"], rel=0.02)
     assert results["gc"]["rounds"] == 2 and results["m-sgc"]["rounds"] == 3
+
+
+def test_sgcflow_replays_onto_its_simulated_online_run():
+    """The Round task's online controller and the simulator's OnlineRun, on the same trace."""
+    settings = Settings(str(TRACE), None, None, mu=1.0, jobs=6, workers=16, seed=2)
+    results = replay(settings, [("gc", {}), ("sgcflow", {})])
+    for row in results.values():
+        assert row["decoded_exactly"]
+        assert row["runtime_s"] == pytest.approx(row["simulated_runtime_s"], rel=1e-9)
+        assert row["rounds"] == len(row["simulated_round_times_s"])
+    assert results["sgcflow"]["ratio_to_gc"] == pytest.approx(
+        results["sgcflow"]["simulated_ratio_to_gc"], rel=1e-9)
