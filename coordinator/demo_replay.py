@@ -16,7 +16,7 @@ from typing import Any
 TRACE = Path(__file__).parents[1] / "data" / "lambda_delays.parquet"
 DEFAULT_WORKERS = 32
 DEFAULT_JOBS = 8
-DEFAULT_SCHEMES = "gc,m-sgc"
+DEFAULT_SCHEMES = "gc,m-sgc,sgcflow"
 
 
 def run_replay_demo(out: Path, echo: Callable[[str], None] = print,

@@ -173,13 +173,15 @@ def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any
 
 def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, Any]:
     """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
+    from coordinator.adaptive.online import OnlineRun
     from coordinator.control.runner import wait_policy
     from coordinator.simulate import Fixed, TraceClock, run_rounds
 
     if candidate.scheme.name == "sgcflow":
         from coordinator.adaptive import OnlineRun
 
-        controller, rounds = OnlineRun(settings.workers, jobs), jobs + candidate.scheme.T
+        controller = OnlineRun(settings.workers, jobs, replicated=candidate.scheme.replicated)
+        rounds = jobs + candidate.scheme.T
     else:
         controller = Fixed(candidate.scheme.session(jobs), wait_policy(candidate.wait))
         rounds = controller.session.rounds

@@ -20,7 +20,7 @@ DEFAULT_TRACE = "data/lambda_delays.parquet"
 @click.option("--jobs", type=int, default=10, show_default=True, help="Jobs J per scheme.")
 @click.option("--workers", type=int, default=256, show_default=True,
               help="Workers n (the trace's first n; at most what it measured).")
-@click.option("--schemes", default="gc,m-sgc", show_default=True,
+@click.option("--schemes", default="gc,sgcflow", show_default=True,
               help="Comma-separated: uncoded, gc (best s on this trace), sr-sgc, m-sgc, sgcflow; "
                    "parameters as NAME:KEY=VALUE, e.g. gc:s=3, m-sgc:B=1:W=2:lam=4, "
                    "gc:policy=kofn.")
@@ -37,7 +37,7 @@ def replay(trace, region, profile, mu, jobs, workers, schemes, seed, as_json):
     gradient, 1e-6 relative).
     \b
     Examples:
-      sgc replay --workers 32 --jobs 6 --schemes gc,m-sgc
+      sgc replay --workers 32 --jobs 6 --schemes gc,m-sgc,sgcflow
       sgc replay --trace data/lambda_delays.parquet --region Canada --mu 1 --jobs 4 --json
     """
     from ..demo import quiet_handler_logs

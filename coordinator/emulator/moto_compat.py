@@ -211,7 +211,7 @@ def _version_attributes() -> None:
 
 def _state_machine_backend() -> None:
     """Gap 5: CloudFormation creates state machines where the API looks for them."""
-    from moto.stepcoordinator.contract.models import StateMachine
+    from moto.stepfunctions.models import StateMachine
     from moto.stepfunctions.responses import get_backend
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
