@@ -83,7 +83,8 @@ class OnlineRun:
         # two jobs of one model (a single model trained) has no room for T = 1.
         self.chooser = OnlineChooser(n, window, groups=GROUPS if replicated else ())
         start = safe_start(n)
-        self.session = SwitchingSession(start.scheme(n), jobs)
+        self.session = SwitchingSession(start.scheme(n), jobs,
+                                        min_rounds=jobs + (1 if replicated else 0))
         self.blocks: list[tuple[int, Config]] = [(1, start)]
         self._pending = None  # the last ended round, learned when the next one ends
 

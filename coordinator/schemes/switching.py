@@ -38,9 +38,12 @@ class Segment:
 class SwitchingSession:
     """A run of ``jobs`` jobs that starts under ``scheme`` and may ``switch`` at job boundaries."""
 
-    def __init__(self, scheme, jobs: int):
+    def __init__(self, scheme, jobs: int, min_rounds: int = 0):
+        """``min_rounds``: plan at least this many rounds (a run whose later schemes may have
+        T > 0 fixes its length up front; rounds with nothing left to do end at once)."""
         self.n = scheme.n
         self.jobs = jobs
+        self.min_rounds = min_rounds
         self.segments = [Segment(1, scheme, scheme.session(jobs))]
         self._observed = 0
 
@@ -56,7 +59,8 @@ class SwitchingSession:
 
     @property
     def rounds(self) -> int:
-        return max(segment.offset + segment.session.rounds for segment in self.segments)
+        return max(self.min_rounds,
+                   *(segment.offset + segment.session.rounds for segment in self.segments))
 
     def switch(self, first_job: int, scheme) -> None:
         """Jobs ``first_job``.. run under ``scheme``; call before round ``first_job`` is planned."""

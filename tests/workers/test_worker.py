@@ -121,7 +121,7 @@ def test_cold_then_warm_and_partitions_downloaded_once(aws):
     assert first["timings"]["cold_start"] is True and first["timings"]["init_s"] > 0
     assert second["timings"]["cold_start"] is False and second["timings"]["init_s"] == 0.0
     assert set(second["timings"]) == {"cold_start", "init_s", "download_s", "compute_s",
-                                      "upload_s"}
+                                      "upload_s", "finished_at"}
     # a new process would find the Parquet bytes in /tmp: no S3 read for the partitions
     worker.reset_runtime()
     worker.handler(_event(aws, params, 0, {0: 1.0, 1: 1.0}, round_=3), None)
