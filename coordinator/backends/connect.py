@@ -32,8 +32,17 @@ def pid_alive(pid: int) -> bool:
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
         return waited == 0
-    except ChildProcessError:
-        return True
+    except ChildProcessError:  # not our child: a zombie nobody reaped yet is gone too
+        return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return any(line.startswith("State:") and "Z" in line.split()[1:2]
+               for line in status.splitlines())
 
 
 def read_local_state(state_file: Path | None = None) -> dict:

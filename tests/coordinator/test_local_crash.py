@@ -89,7 +89,8 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "SGC_LOCAL_STATE": str(tmp_path / "local.json")}
-    spec = make_spec(iterations=4, stragglers={"model": "none"})
+    # long enough (121 rounds) that the kill lands mid-job: a round takes a fraction of a second
+    spec = make_spec(iterations=60, stragglers={"model": "none"})
     (tmp_path / "job.json").write_text(json.dumps(spec))
 
     def sgc(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
@@ -107,7 +108,11 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
         while json.loads(sgc("status", job, "--local", "--json").stdout)["round"] < 4:
             assert time.monotonic() < deadline
             time.sleep(0.5)
-        time.sleep(2.5)  # one snapshot interval
+        reached = time.time()
+        meta = tmp_path / "local-data" / "meta.json"
+        while not meta.exists() or json.loads(meta.read_text())["saved_at"] < reached:
+            assert time.monotonic() < deadline + 60, "no snapshot after round 4"
+            time.sleep(0.25)  # a snapshot that holds round 4 (they take longer on a busy box)
         pid = json.loads((tmp_path / "local.json").read_text())["pid"]
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
@@ -122,6 +127,6 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
         sgc("resume", job, "--local", "--watch")
         result = json.loads(sgc("result", job, "--local", "--json").stdout)
         assert result["status"] == "done"
-        assert [m["final_iteration"] for m in result["models"]] == [4, 4]
+        assert [m["final_iteration"] for m in result["models"]] == [60, 60]
     finally:
         sgc("local", "down")
