@@ -183,9 +183,11 @@ def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition():
         f"y = rng.integers(0, 10, {rows}).astype(np.int32)\n"
         "out = kernels.loss_grad(spec, X, y, spec.init())\n"
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True, env={**__import__("os").environ,
-                                           "AWS_DEFAULT_REGION": "us-east-1"})
+    for _ in range(2):  # the first run may compile the kernels (JIT memory is not the worker's:
+        # Lambda loads the shipped cache); the second loads them from the cache, as Lambda does
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              check=True, env={**__import__("os").environ,
+                                               "AWS_DEFAULT_REGION": "us-east-1"})
     peak_mb = json.loads(done.stdout.strip().splitlines()[-1])
     estimated = estimate(spec, rows)["memory_mb"]
     assert spec.n_params > 1e6
