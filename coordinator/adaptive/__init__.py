@@ -4,7 +4,7 @@ See ``family`` (what can be chosen), ``evaluate`` (replaying candidates on obser
 ``online`` (when and how the choice is made).
 """
 
-from .family import Q_GRID, SAFE_START, Config
+from .family import Q_GRID, Config, safe_start
 from .online import OnlineChooser, OnlineRun, resume
 
-__all__ = ["Q_GRID", "SAFE_START", "Config", "OnlineChooser", "OnlineRun", "resume"]
+__all__ = ["Q_GRID", "Config", "OnlineChooser", "OnlineRun", "resume", "safe_start"]

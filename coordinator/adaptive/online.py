@@ -1,11 +1,11 @@
 """sgcflow's default: start safe, then every few jobs re-choose the configuration from the
 rounds this run has observed, switching at a job boundary.
 
-- Jobs 1..every run ``SAFE_START`` (fractional-repetition GC(15): never far from the best
-  fixed GC on any measured profile; groups of n below 16 workers).
-- The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job; with n <= 16
-  workers, where that is the start, the family's lowest load instead), so the run has seen its
-  workers at two far-apart loads: the ends of the load fit.
+- Jobs 1..every run the safe start (fractional-repetition GC at load 1/16, GC(15) at 256
+  workers: never far from the best fixed GC on any measured profile).
+- The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job; where that is the
+  start, the family's lowest load instead), so the run has seen its workers at two far-apart
+  loads: the ends of the load fit.
 - From then on, every ``every`` jobs, each candidate (GC(s) for every s, replicated M-SGC for
   every q in Q_GRID on the last ``window`` observed rounds moved to its loads
   and every group size in GROUPS) is replayed on the last ``window`` observed rounds moved to
@@ -129,7 +129,7 @@ class OnlineRun:
 
     def _probe(self) -> Config:
         """A configuration at the other end of the load range from the start, so the load fit
-        has two loads: GC(n - 1) (full load), or, when that is the start (n <= 16), the lowest
+        has two loads: GC(n - 1) (full load), or, when that is the start (n = 2), the lowest
         load the family has."""
         full = Config("gc", s=self.n - 1)
         if self.blocks[0][1] != full:

@@ -39,8 +39,8 @@ def test_sgcflow_switches_online_and_decodes_every_job_exactly():
     state = rounds.round_step(store, _state("run-sgcflow"), workers, lambda: 900.0, clock=clock)
     assert state["status"] == "done"
     schemes = [scheme for *_, scheme in _decisions(store, "run-sgcflow")]
-    assert schemes[0] == "gc(s=15)" and schemes[19] == "gc(s=15)"  # jobs 1-20: safe start
-    assert schemes[20] == "replicated-m-sgc(group=1, q=0.8)"  # n = 16: probe the low load
+    assert schemes[0] == "gc(s=1)" and schemes[19] == "gc(s=1)"  # jobs 1-20: FR at load 1/16
+    assert schemes[20] == "gc(s=15)"  # the probe: full load
     assert len(set(schemes)) >= 2, schemes  # the chooser's picks
     for j in range(1, plan.jobs + 1):
         np.testing.assert_allclose(store.get_array(plan.decoded_key(j)), workers.full(j),
