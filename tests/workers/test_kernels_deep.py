@@ -162,7 +162,7 @@ def test_activation_only_for_mlp():
 
 
 @pytest.mark.slow
-def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition():
+def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition(tmp_path):
     """Peak RSS of a fresh worker process (runtime + kernels warmed up) computing the gradient of
     a 1.9M-parameter MLP on an 8192-row MNIST-shaped partition stays under the estimate, and the
     estimate under the default 1,769 MB worker."""
@@ -187,7 +187,8 @@ def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition():
         # Lambda loads the shipped cache); the second loads them from the cache, as Lambda does
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                               check=True, env={**__import__("os").environ,
-                                               "AWS_DEFAULT_REGION": "us-east-1"})
+                                               "AWS_DEFAULT_REGION": "us-east-1",
+                                               "NUMBA_CACHE_DIR": str(tmp_path / "cache")})
     peak_mb = json.loads(done.stdout.strip().splitlines()[-1])
     estimated = estimate(spec, rows)["memory_mb"]
     assert spec.n_params > 1e6
