@@ -18,6 +18,7 @@ from infra import deploy_local
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("numba-cache")  # builds share build/ and caches
 def test_deploy_local_runs_a_job_on_the_deployed_stack_and_the_audit_passes(tmp_path):
     audit_file = tmp_path / "audit" / "deploy-local.json"
     started = time.monotonic()

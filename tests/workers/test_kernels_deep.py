@@ -162,6 +162,7 @@ def test_activation_only_for_mlp():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("numba-cache")  # never beside the cache builds
 def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition(tmp_path):
     """Peak RSS of a fresh worker process (runtime + kernels warmed up) computing the gradient of
     a 1.9M-parameter MLP on an 8192-row MNIST-shaped partition stays under the estimate, and the
@@ -183,12 +184,16 @@ def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition(tmp
         f"y = rng.integers(0, 10, {rows}).astype(np.int32)\n"
         "out = kernels.loss_grad(spec, X, y, spec.init())\n"
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n")
+    import os
+
+    # A fresh process as Lambda starts one: nothing inherited from the test session's
+    # environment (other tests set thread counts and cache locations there).
+    clean_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+                 "AWS_DEFAULT_REGION": "us-east-1", "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     for _ in range(2):  # the first run may compile the kernels (JIT memory is not the worker's:
         # Lambda loads the shipped cache); the second loads them from the cache, as Lambda does
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              check=True, env={**__import__("os").environ,
-                                               "AWS_DEFAULT_REGION": "us-east-1",
-                                               "NUMBA_CACHE_DIR": str(tmp_path / "cache")})
+                              check=True, env=clean_env)
     peak_mb = json.loads(done.stdout.strip().splitlines()[-1])
     estimated = estimate(spec, rows)["memory_mb"]
     assert spec.n_params > 1e6
