@@ -63,6 +63,7 @@ def test_source_asset_holds_only_the_two_packages(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("numba-cache")  # builds the layer the cache builds run on
 def test_real_bundle_fits_lambda_unzipped_limit():
     """Downloads the cp312 manylinux wheels once into build/lambda/ (offline afterwards)."""
     report = packaging.bundle_report("x86_64")
