@@ -348,9 +348,12 @@ def build_numba_cache(architecture: str) -> Path | None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "NUMBA_CPU_NAME": "generic",
            "PYTHONHASHSEED": "0", "SGC_NUMBA_SHIPPED_CACHE": str(sources / "no-shipped-cache")}
     shutil.rmtree(SHIPPED_NUMBA_CACHE, ignore_errors=True)
-    subprocess.run([python, "-m", "functions.numba_setup", "build", str(SHIPPED_NUMBA_CACHE)],
-                   env=env, check=True, capture_output=True, text=True, cwd=sources,
-                   preexec_fn=_without_address_randomization)
+    done = subprocess.run([python, "-m", "functions.numba_setup", "build",
+                           str(SHIPPED_NUMBA_CACHE)], env=env, capture_output=True, text=True,
+                          cwd=sources, preexec_fn=_without_address_randomization)
+    if done.returncode != 0:  # say why: the build runs in another Python on the layer
+        raise RuntimeError(f"building the Numba cache with {python} failed "
+                           f"(exit {done.returncode}):\n{done.stderr[-3000:]}")
     return SHIPPED_NUMBA_CACHE
 
 
