@@ -5,7 +5,7 @@ scikit-learn's digits; each run's accuracy and parameters are compared with a nu
 
 Everything runs locally: an in-process emulator (moto + the real handlers), one job per scheme
 through the real state machine, and a full-batch numpy reference of the same training. Writes
-``demo.md`` (the table), ``demo.json`` and ``demo.png`` (loss curves + straggler timeline).
+``demo.{md,json,png}``: the table, the report and the plot (loss curves + straggler timeline).
 """
 
 from __future__ import annotations
@@ -206,11 +206,12 @@ def _write(report: dict, out: Path, echo: Callable[[str], None]) -> None:
     for row in report["rows"]:
         lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
     table = "\n".join(lines)
-    (out / "demo.md").write_text(f"# sgc demo ({report['workers']} workers)\n\n{table}\n")
-    (out / "demo.json").write_text(json.dumps(report, indent=1, default=str))
-    _plot(report, out / "demo.png")
+    path = {ext: out / f"demo.{ext}" for ext in ("md", "json", "png")}
+    path["md"].write_text(f"# sgc demo ({report['workers']} workers)\n\n{table}\n")
+    path["json"].write_text(json.dumps(report, indent=1, default=str))
+    _plot(report, path["png"])
     echo(table)
-    echo(f"wrote {out / 'demo.md'}, {out / 'demo.json'}, {out / 'demo.png'}")
+    echo(f"wrote {', '.join(str(p) for p in path.values())}")
 
 
 def _cell(value: Any) -> str:

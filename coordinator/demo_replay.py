@@ -36,12 +36,13 @@ def run_replay_demo(out: Path, echo: Callable[[str], None] = print,
     out.mkdir(parents=True, exist_ok=True)
     table = _table(results)
     command = f"sgc replay --workers {workers} --jobs {jobs} --schemes {schemes}"
-    (out / "replay.md").write_text(f"# sgc replay ({workers} workers)\n\n{table}\n\n"
-                                   f"Produced by: `{command}`\n")
-    (out / "replay.json").write_text(json.dumps(results, indent=1))
-    _plot(results, out / "replay.png", workers)
+    path = {ext: out / f"replay.{ext}" for ext in ("md", "json", "png")}
+    path["md"].write_text(f"# sgc replay ({workers} workers)\n\n{table}\n\n"
+                          f"Produced by: `{command}`\n")
+    path["json"].write_text(json.dumps(results, indent=1))
+    _plot(results, path["png"], workers)
     echo(table)
-    echo(f"wrote {out / 'replay.md'}, {out / 'replay.json'}, {out / 'replay.png'}")
+    echo(f"wrote {', '.join(str(p) for p in path.values())}")
     return results
 
 

@@ -359,7 +359,7 @@ def resume(job: str, local: bool, region: str | None, profile: str | None, watch
 @click.option("--iterations", type=click.IntRange(1, 1000), default=None,
               help="Iterations per model (default 8, or 4 from 128 workers).")
 @click.option("--out", type=click.Path(file_okay=False), default="data/demo", show_default=True,
-              help="Folder for demo.png, demo.md and demo.json.")
+              help="Folder for demo.{png,md,json} and replay.{png,md,json}.")
 @click.option("--overhead", default=None, metavar="N,N,..",
               help="Instead: measure per-round coordinator overhead at these worker counts.")
 @_json_option
