@@ -176,9 +176,11 @@ TRACE = Path(__file__).parents[1] / "data" / "lambda_delays.parquet"
 
 def _aws_round_model(load: float, workers: int, rounds: int = 200) -> dict[str, float]:
     """What one round would cost on Lambda: worker seconds from the measured trace at the
-    scheme's normalized load (data/lambda_delays.parquet), five state transitions, and the
-    Collect function running for the slowest worker's time (an upper bound on its wait)."""
+    scheme's normalized load (data/lambda_delays.parquet), the transitions of ``rounds`` rounds
+    in Round tasks of the default budget, and the Round function running for the slowest
+    worker's time per round (an upper bound on its wait)."""
     from coordinator.control import cost
+    from coordinator.control.summary import rounds_per_task
     from coordinator.traces import LatencyModel
     from coordinator.workflow import resources
 
@@ -187,11 +189,15 @@ def _aws_round_model(load: float, workers: int, rounds: int = 200) -> dict[str, 
     times = LatencyModel.from_parquet(TRACE).round_times(load, rounds,
                                                          rng=np.random.default_rng(0))
     times = np.tile(times, (1, -(-workers // times.shape[1])))[:, :workers]
-    per_round = cost.estimate(
-        worker_seconds=float(times.sum(axis=1).mean()), worker_invocations=workers,
+    total = cost.estimate(
+        worker_seconds=float(times.sum()), worker_invocations=workers * rounds,
         worker_memory_mb=resources.WORKER_MEMORY_MB,
-        step_seconds=float(times.max(axis=1).mean()) + 0.5, step_invocations=3,
-        step_memory_mb=resources.STEP_MEMORY_MB, rounds=1, extra_collects=0)
+        step_seconds=float(times.max(axis=1).sum()) + 0.5 * rounds,
+        step_memory_mb=resources.STEP_MEMORY_MB, rounds=rounds,
+        rounds_per_task=rounds_per_task())
+    per_round = {"worker_gb_s": total["worker_gb_s"] / rounds,
+                 "coordinator_gb_s": total["coordinator_gb_s"] / rounds,
+                 "usd": total["usd_per_round"]}
     return {"aws_gb_s_per_round": round(per_round["worker_gb_s"]
                                         + per_round["coordinator_gb_s"], 3),
             "aws_usd_per_round": per_round["usd"]}

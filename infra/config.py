@@ -10,11 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from coordinator.contract import env
 from coordinator.workflow import resources
 from coordinator.workflow.definition import STEP_BUDGET
 
 ARCHITECTURES = ("x86_64", "arm64")
 BUNDLE_MODES = ("auto", "full", "source")
+# How the Round step reaches the workers (coordinator/control/rounds.py fanout_mode): ``auto``
+# relays through sqrt(n) worker invocations from RELAY_FROM workers on (docs/critical-path.md).
+FANOUT_MODES = env.FANOUT_MODES
 # Retention periods CloudWatch Logs accepts (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                       1827, 2192, 2557, 2922, 3288, 3653)
@@ -28,6 +32,7 @@ ENV_WORKER_FUNCTION = "SGC_WORKER_FUNCTION"
 ENV_WORKER_ALIAS = "SGC_WORKER_ALIAS"
 ENV_WARMPOOL_PLANS_PREFIX = "SGC_WARMPOOL_PLANS_PREFIX"
 ENV_WARMPOOL_REGIONS = "SGC_WARMPOOL_REGIONS"
+ENV_FANOUT = env.FANOUT
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class InfraConfig:
     step_memory_mb: int = resources.STEP_MEMORY_MB
     architecture: str = "x86_64"
     bundle: str = "auto"
+    fanout: str = "auto"
     provisioned: int = 0
     log_retention_days: int = 30
     results_expire_days: int = 14
@@ -64,9 +70,15 @@ class InfraConfig:
         _check_range("step_budget", self.step_budget, 4, 4000)
         _check_choice("architecture", self.architecture, ARCHITECTURES)
         _check_choice("bundle", self.bundle, BUNDLE_MODES)
+        _check_choice("fanout", self.fanout, FANOUT_MODES)
         _check_choice("log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
         if self.alarm_email and "@" not in self.alarm_email:
             raise ValueError(f"alarm_email: expected an e-mail address, got {self.alarm_email!r}")
+
+    @property
+    def relays(self) -> bool:
+        """Whether worker invocations may relay (invoke the worker function themselves)."""
+        return self.fanout != "flat"
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any], account: str | None = None) -> InfraConfig:
@@ -82,7 +94,7 @@ class InfraConfig:
             raw = get(name)
             if raw is not None:
                 values[name] = _integer(name, raw)
-        for name in ("architecture", "bundle", "alarm_email"):
+        for name in ("architecture", "bundle", "fanout", "alarm_email"):
             raw = get(name)
             if raw is not None:
                 values[name] = str(raw).strip()

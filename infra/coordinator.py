@@ -22,6 +22,7 @@ from coordinator.workflow import resources
 from coordinator.workflow.definition import STEP_HANDLERS, STEP_TIMEOUTS, build_definition
 from infra.config import (
     ENV_BUCKET,
+    ENV_FANOUT,
     ENV_TABLE,
     ENV_WORKER_ALIAS,
     ENV_WORKER_FUNCTION,
@@ -53,6 +54,7 @@ class Coordinator(Construct):
             # The alias ARN: an invoke without Qualifier then still reaches the live alias.
             ENV_WORKER_FUNCTION: workers.alias.function_arn,
             ENV_WORKER_ALIAS: WORKER_ALIAS,
+            ENV_FANOUT: config.fanout,
         }
         stack = cdk.Stack.of(self)
         # Known name, so roles can name the machine before it exists (no dependency cycle).

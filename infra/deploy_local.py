@@ -46,7 +46,9 @@ DEFAULT_AUDIT = ROOT / "build" / "audit" / "deploy-local.json"
 # One round per Round task (SGC_ROUNDS_PER_TASK=1 in the server) and step_budget=4: four rounds
 # per execution, so the 5-round job continues as new (Plan starts the next execution: that
 # grant is exercised too).
-CONTEXT = ["-c", f"regions={REGION}", "-c", "bundle=source", "-c", "step_budget=4"]
+# fanout=tree: the 4-worker job still relays, so the audit sees the worker invoke itself.
+CONTEXT = ["-c", f"regions={REGION}", "-c", "bundle=source", "-c", "step_budget=4",
+           "-c", "fanout=tree"]
 # Tiny but real: M-SGC (delay T=1) on 4 workers, two models, two iterations each = 4 jobs.
 JOB_SPEC = {
     "name": "deploy-local",

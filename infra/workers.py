@@ -10,12 +10,13 @@ concurrency is set on the alias (never on $LATEST), by the warm-pool manager or 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from coordinator.workflow import resources
 from coordinator.workflow.definition import WORKER_HANDLER
-from infra.config import ENV_BUCKET, ENV_TABLE, WORKER_ALIAS, InfraConfig
+from infra.config import ENV_BUCKET, ENV_TABLE, ENV_WORKER_FUNCTION, WORKER_ALIAS, InfraConfig
 from infra.lambda_base import LambdaBundle, SgcFunction
 from infra.storage import Storage
 
@@ -26,6 +27,12 @@ class WorkerPool(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig,
                  bundle: LambdaBundle, storage: Storage) -> None:
         super().__init__(scope, construct_id)
+        # Built from the known names, not from the alias construct: the worker's own role and
+        # environment naming its alias would otherwise be a dependency cycle.
+        self.alias_arn = cdk.Stack.of(self).format_arn(
+            service="lambda", resource="function",
+            resource_name=f"{resources.WORKER_FUNCTION}:{WORKER_ALIAS}",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         self.worker = SgcFunction(
             self, "Worker",
             bundle=bundle,
@@ -34,13 +41,17 @@ class WorkerPool(Construct):
             memory_mb=config.worker_memory_mb,
             timeout_s=config.worker_timeout_s,
             environment={ENV_BUCKET: storage.bucket.bucket_name,
-                         ENV_TABLE: storage.table.table_name},
+                         ENV_TABLE: storage.table.table_name,
+                         **({ENV_WORKER_FUNCTION: self.alias_arn} if config.relays else {})},
             log_retention_days=config.log_retention_days,
             description="sgcflow worker: coded partial gradients for one worker and round",
             reserved_concurrency=config.workers,
             retry_attempts=0,
         )
         storage.grant_worker(self.worker.role)
+        if config.relays:  # a relay invocation invokes its share of the workers (tree fan-out)
+            self.worker.role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.alias_arn]))
         self.function = self.worker.function
         self.alias = lambda_.Alias(
             self, "Live",

@@ -51,8 +51,10 @@ LATENCY_MS = {"dynamodb:Query": 10, "dynamodb:GetItem": 10, "dynamodb:UpdateItem
               "lambda:Invoke": 25, "lambda:async-delivery": 50, "states:transition": 50}
 WORKER_VCPU = 1.0  # the worker function's 1769 MB: one vCPU (a relay's client CPU)
 # (scheme, parameters, rounds per Round task (None: as many as fit), fan-out)
-CONFIGS = [("gc", {"s": 15}, None, "flat"), ("gc", {"s": 15}, None, "tree"),
-           ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None, "tree"), ("gc", {"s": 15}, 1, "tree")]
+# (scheme, params, rounds per Round task (None: the default budget), SGC_FANOUT); "auto" is the
+# deployed default (a tree from 64 workers), "flat" the stack deployed with -c fanout=flat.
+CONFIGS = [("gc", {"s": 15}, None, "auto"), ("gc", {"s": 15}, None, "flat"),
+           ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None, "auto"), ("gc", {"s": 15}, 1, "auto")]
 
 
 def price(levels: list[str], n_params: int, workers: int, dispatch_cpu_s: float = 0.0) -> float:
@@ -125,7 +127,11 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
     estimates = [price(m["critical_path"], n_params, workers,
                        m.get("cpu_phases_s", {}).get("dispatch", 0.0)) + per_round
                  * LATENCY_MS["states:transition"] / 1000 for m in measured]
-    return {"config": f"{candidate.scheme.describe()}, {fanout} fan-out, "
+    from coordinator.control.rounds import RELAY_FROM
+
+    shown = f"auto ({'tree' if workers >= RELAY_FROM else 'flat'})" if fanout == "auto" \
+        else fanout
+    return {"config": f"{candidate.scheme.describe()}, {shown} fan-out, "
                       f"{rounds_per_task or 'all'} rounds per Round task",
             "scheme": name, "params": params, "workers": workers, "fanout": fanout,
             "rounds_per_task": rounds_per_task, "rounds": len(log),

@@ -12,5 +12,6 @@ ENDPOINT_URL = "AWS_ENDPOINT_URL"
 # Coordinator tuning (optional): seconds between completion polls, rounds per Round task.
 POLL_S = "SGC_POLL_S"
 ROUNDS_PER_TASK = "SGC_ROUNDS_PER_TASK"
-# Worker fan-out: flat (default), tree (through relays) or auto (tree from 64 workers).
+# Worker fan-out: auto (default: tree from 64 workers), flat, or tree (through relays).
 FANOUT = "SGC_FANOUT"
+FANOUT_MODES = ("auto", "flat", "tree")

@@ -6,25 +6,33 @@ requests; Standard workflows $0.025 per 1,000 state transitions.
 
 from __future__ import annotations
 
+import math
+
 GB_SECOND_USD = 0.0000166667
 REQUEST_USD = 0.20 / 1_000_000
 TRANSITION_USD = 0.025 / 1000
-# Transitions of one round in the workflow: Route, Dispatch, Collect, Collected?, Update, plus
-# one Collect + Collected? per extra Collect run.
-TRANSITIONS_PER_ROUND = 5
-TRANSITIONS_PER_EXTRA_COLLECT = 2
-TRANSITIONS_FIXED = 4  # Plan, Route, Finalize, Done
+# The workflow (coordinator/workflow/definition.py): each execution enters Plan, Route and, at
+# its end, Finalize + Done or ContinueAsNew + Continued; each Round task enters Round + Route.
+TRANSITIONS_PER_EXECUTION = 4
+TRANSITIONS_PER_ROUND_TASK = 2
+
+
+def round_tasks(rounds: int, rounds_per_task: int) -> int:
+    """Round task invocations for ``rounds`` rounds: each runs up to ``rounds_per_task``
+    (SGC_ROUNDS_PER_TASK; fewer only when a round outlasts the Lambda's time)."""
+    return math.ceil(rounds / max(1, rounds_per_task)) if rounds else 0
 
 
 def estimate(worker_seconds: float, worker_invocations: int, worker_memory_mb: int,
-             step_seconds: float, step_invocations: int, step_memory_mb: int,
-             rounds: int, extra_collects: int) -> dict[str, float]:
-    """Cost breakdown in GB-s, requests, transitions and USD."""
+             step_seconds: float, step_memory_mb: int, rounds: int, rounds_per_task: int,
+             executions: int = 1) -> dict[str, float]:
+    """Cost breakdown in GB-s, requests, transitions and USD. Step requests: one Plan per
+    execution, the Round tasks, one Finalize."""
     worker_gbs = worker_seconds * worker_memory_mb / 1024
     step_gbs = step_seconds * step_memory_mb / 1024
-    transitions = (TRANSITIONS_FIXED + TRANSITIONS_PER_ROUND * rounds
-                   + TRANSITIONS_PER_EXTRA_COLLECT * extra_collects)
-    requests = worker_invocations + step_invocations
+    tasks = round_tasks(rounds, rounds_per_task)
+    transitions = TRANSITIONS_PER_EXECUTION * executions + TRANSITIONS_PER_ROUND_TASK * tasks
+    requests = worker_invocations + executions + tasks + 1
     usd = ((worker_gbs + step_gbs) * GB_SECOND_USD + requests * REQUEST_USD
            + transitions * TRANSITION_USD)
     return {"worker_gb_s": round(worker_gbs, 3), "coordinator_gb_s": round(step_gbs, 3),

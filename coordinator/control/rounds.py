@@ -140,9 +140,12 @@ RELAY_FROM = 64  # at least this many workers: a two-level fan-out through relay
 
 def fanout_mode(workers: int) -> str:
     """``flat`` (the coordinator invokes every worker) or ``tree`` (sqrt(n) relays do);
-    ``SGC_FANOUT`` = flat | tree | auto (tree from RELAY_FROM workers). Default flat: tree
-    needs the worker to be allowed to invoke itself (docs/critical-path.md)."""
-    mode = os.environ.get(env.FANOUT, "flat")
+    ``SGC_FANOUT`` = auto (the default: tree from RELAY_FROM workers) | flat | tree. A tree
+    needs the worker to be allowed to invoke itself, which the stack grants unless deployed
+    with ``-c fanout=flat`` (docs/critical-path.md)."""
+    mode = os.environ.get(env.FANOUT, "auto")
+    if mode not in env.FANOUT_MODES:
+        raise ValueError(f"{env.FANOUT}={mode!r}: expected one of {', '.join(env.FANOUT_MODES)}")
     if mode == "auto":
         return "tree" if workers >= RELAY_FROM else "flat"
     return mode

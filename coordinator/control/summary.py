@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from coordinator.contract import env
 from coordinator.control import cost
 from coordinator.control.plan import JobPlan
 from coordinator.state import now
@@ -35,6 +37,16 @@ def round_rows(log: list[dict]) -> list[dict[str, Any]]:
     return rows
 
 
+def rounds_per_task() -> int:
+    """The Round task's round budget, as the runner reads it (for the transition count)."""
+    from coordinator.control.runner import MAX_ROUNDS_PER_TASK
+
+    try:
+        return max(1, int(os.environ.get(env.ROUNDS_PER_TASK, MAX_ROUNDS_PER_TASK)))
+    except ValueError:
+        return MAX_ROUNDS_PER_TASK
+
+
 def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
     rows = round_rows(log)
     models = []
@@ -54,10 +66,10 @@ def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
     worker_seconds += sum(len(r["stragglers"]) * (r["wait_s"] or 0) for r in rows)
     step_seconds = sum((r["dispatch_s"] or 0) + (r["wait_s"] or 0) + (r["update_s"] or 0)
                        for r in rows)
-    extra = sum(max(0, e.get("collect", {}).get("runs", 1) - 1) for e in log)
     estimate = cost.estimate(
         worker_seconds, sum(r["workers"] for r in rows), resources.WORKER_MEMORY_MB,
-        step_seconds, 3 * len(rows) + 2 + extra, resources.STEP_MEMORY_MB, len(rows), extra)
+        step_seconds, resources.STEP_MEMORY_MB, len(rows), rounds_per_task(),
+        executions=int(record.get("execution", 1)))
     summary = {
         "rounds": len(done), "of_rounds": plan.rounds, "models": plan.M, "jobs": plan.jobs,
         "decoded_jobs": sum(len(r["decoded"]) for r in rows),

@@ -21,9 +21,15 @@ def test_relay_groups_cover_every_worker_once_in_about_sqrt_n_groups(n):
 
 
 def test_fanout_mode_reads_the_environment(monkeypatch):
+    monkeypatch.delenv("SGC_FANOUT", raising=False)
+    assert (fanout_mode(256), fanout_mode(8)) == ("tree", "flat")  # auto, the default
+    monkeypatch.setenv("SGC_FANOUT", "flat")
     assert fanout_mode(256) == "flat"
-    monkeypatch.setenv("SGC_FANOUT", "auto")
-    assert (fanout_mode(256), fanout_mode(8)) == ("tree", "flat")
+    monkeypatch.setenv("SGC_FANOUT", "tree")
+    assert fanout_mode(4) == "tree"
+    monkeypatch.setenv("SGC_FANOUT", "star")
+    with pytest.raises(ValueError, match="SGC_FANOUT"):
+        fanout_mode(4)
 
 
 class FakeLambda:

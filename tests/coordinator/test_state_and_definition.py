@@ -74,10 +74,15 @@ def test_definition_wires_every_step_and_continues_as_new():
 
 
 def test_cost_estimate_arithmetic():
-    estimate = cost.estimate(worker_seconds=1024.0, worker_invocations=256, worker_memory_mb=1024,
-                             step_seconds=0.0, step_invocations=0, step_memory_mb=1024, rounds=1,
-                             extra_collects=0)
+    # 400 rounds in Round tasks of 200 rounds, over 2 executions (one continue-as-new):
+    # 2 x (Plan, Route, end pair) + 2 x (Round, Route) transitions; 2 Plans, 2 Rounds, 1 Finalize.
+    estimate = cost.estimate(worker_seconds=1024.0, worker_invocations=256,
+                             worker_memory_mb=1024, step_seconds=0.0, step_memory_mb=1024,
+                             rounds=400, rounds_per_task=200, executions=2)
     assert estimate["worker_gb_s"] == 1024.0
-    assert estimate["transitions"] == 9
-    expected = 1024 * cost.GB_SECOND_USD + 256 * cost.REQUEST_USD + 9 * cost.TRANSITION_USD
+    assert estimate["transitions"] == 2 * 4 + 2 * 2
+    assert estimate["requests"] == 256 + 2 + 2 + 1
+    expected = (1024 * cost.GB_SECOND_USD + 261 * cost.REQUEST_USD
+                + 12 * cost.TRANSITION_USD)
     assert estimate["usd"] == round(expected, 6)
+    assert cost.round_tasks(401, 200) == 3 and cost.round_tasks(0, 200) == 0

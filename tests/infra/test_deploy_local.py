@@ -39,6 +39,8 @@ def test_deploy_local_runs_a_job_on_the_deployed_stack_and_the_audit_passes(tmp_
     assert report.silent_functions == [], report.calls_per_function
     used = {(u["function"], u["action"]) for u in report.unused}
     assert ("sgcflow-step-plan", "states:StartExecution") not in used  # continue-as-new ran
+    assert ("sgcflow-worker", "lambda:InvokeFunction") not in used  # the relays ran
+    assert report.calls_per_function["sgcflow-worker"] > 0
     # The CLI prints the same report, in exactly the shape.
     sgc = str(Path(sys.executable).parent / "sgc")
     cli = subprocess.run([sgc, "audit", "iam", "--json", "--runs", str(audit_file)],

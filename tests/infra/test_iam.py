@@ -73,7 +73,19 @@ def test_worker_reads_datasets_and_params_writes_results_and_only_its_records(te
          "Resource": {"Fn::GetAtt": [bucket, "Arn"]}},
         # completion records only (pk "<run>#round#<t>"), never job records or the job index
         _items(table, "dynamodb:PutItem", "run-*#round#*"),
+        # a relay (tree fan-out, the default) invokes its workers: only the live alias
+        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Fn::Join": ["", [
+            "arn:", {"Ref": "AWS::Partition"}, ":lambda:us-east-1:", {"Ref": "AWS::AccountId"},
+            ":function:sgcflow-worker:live"]]}},
     ]
+
+
+def test_flat_fanout_deploys_a_worker_that_cannot_invoke():
+    from infra.config import InfraConfig
+
+    assert not InfraConfig(fanout="flat").relays and InfraConfig().relays
+    with pytest.raises(ValueError, match="fanout: must be one of"):
+        InfraConfig(fanout="star")
 
 
 def test_job_ids_and_worker_records_match_the_leading_key_patterns():

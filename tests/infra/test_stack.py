@@ -102,7 +102,11 @@ def test_worker_function_settings(template):
     assert props["Layers"] == [{"Ref": layer_id}]
     assert props["Environment"]["Variables"] == {
         "SGC_BUCKET": {"Ref": bucket_id}, "SGC_TABLE": {"Ref": table_id},
-        "NUMBA_CACHE_DIR": "/tmp/numba-cache", "POWERTOOLS_SERVICE_NAME": "sgcflow-worker"}
+        "NUMBA_CACHE_DIR": "/tmp/numba-cache", "POWERTOOLS_SERVICE_NAME": "sgcflow-worker",
+        # a relay invokes its share of the workers through the live alias (tree fan-out)
+        "SGC_WORKER_FUNCTION": {"Fn::Join": ["", [
+            "arn:", {"Ref": "AWS::Partition"}, ":lambda:us-east-1:", {"Ref": "AWS::AccountId"},
+            ":function:sgcflow-worker:live"]]}}
 
 
 def test_worker_async_retries_zero_on_function_and_alias(template):
@@ -141,7 +145,7 @@ def test_coordinator_step_functions(template):
         assert props["Environment"]["Variables"] == {
             "SGC_BUCKET": {"Ref": bucket_id}, "SGC_TABLE": {"Ref": table_id},
             "SGC_WORKER_FUNCTION": {"Ref": alias_id}, "SGC_WORKER_ALIAS": "live",
-            "NUMBA_CACHE_DIR": "/tmp/numba-cache",
+            "SGC_FANOUT": "auto", "NUMBA_CACHE_DIR": "/tmp/numba-cache",
             "POWERTOOLS_SERVICE_NAME": resources.step_function_name(step)}
 
 
