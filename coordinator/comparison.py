@@ -63,9 +63,15 @@ def run_online(latency: LatencyModel, jobs: int, seed=None) -> SchemeRun:
 
 
 def bound_run(latency: LatencyModel, jobs: int, seed=None) -> SchemeRun:
+    """The family's clairvoyant bound (the reported runtime), with the work-conservation bound
+    on any scheme at all (delay T = 0 and 1, ``coordinator.work_bound``) beside it."""
+    from .work_bound import work_bound
+
     result = clairvoyant(latency, jobs, seed)
+    any_scheme = {f"T={T}": work_bound(latency, jobs, T, seed) for T in (0, 1)}
     return SchemeRun(scheme="bound", params={"family": result["family"],
-                                             "per_family_s": result["per_family"]},
+                                             "per_family_s": result["per_family"],
+                                             "any_scheme_s": any_scheme},
                      T=1, load=None, rounds=jobs + 1, runtime_s=result["runtime_s"],
                      fallbacks=0, stragglers_per_round=0.0, policy="clairvoyant")
 

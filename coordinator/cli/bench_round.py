@@ -51,10 +51,12 @@ LATENCY_MS = {"dynamodb:Query": 10, "dynamodb:GetItem": 10, "dynamodb:UpdateItem
               "lambda:Invoke": 25, "lambda:async-delivery": 50, "states:transition": 50}
 WORKER_VCPU = 1.0  # the worker function's 1769 MB: one vCPU (a relay's client CPU)
 # (scheme, parameters, rounds per Round task (None: as many as fit), fan-out)
-# (scheme, params, rounds per Round task (None: the default budget), SGC_FANOUT); "auto" is the
-# deployed default (a tree from 64 workers), "flat" the stack deployed with -c fanout=flat.
-CONFIGS = [("gc", {"s": 15}, None, "auto"), ("gc", {"s": 15}, None, "flat"),
-           ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None, "auto"), ("gc", {"s": 15}, 1, "auto")]
+# (scheme, params, rounds per Round task (None: the default budget), SGC_FANOUT); sgcflow with
+# "auto" is what a job gets by default ("auto": a tree from 64 workers), "flat" is the stack
+# deployed with -c fanout=flat.
+CONFIGS = [("sgcflow", {}, None, "auto"), ("gc", {"s": 15}, None, "auto"),
+           ("gc", {"s": 15}, None, "flat"), ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None, "auto"),
+           ("gc", {"s": 15}, 1, "auto")]
 
 
 def price(levels: list[str], n_params: int, workers: int, dispatch_cpu_s: float = 0.0) -> float:
@@ -97,13 +99,14 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
     from coordinator.contract.models import ModelSpec
     from coordinator.control.plan import JobPlan
     from coordinator.jobspec import validate
-    from coordinator.livereplay import Candidate, Settings, job_spec
+    from coordinator.livereplay import Candidate, Settings, choose, job_spec
     from coordinator.schemes import make_scheme
 
     settings = Settings(trace=trace, profile=None, region=None, mu=1.0, jobs=jobs,
                         workers=workers)
-    candidate = Candidate(name, make_scheme(name, n=workers, **params),
-                          {"policy": "paper", "mu": 1.0, "clock": "virtual"})
+    candidate = choose(name, params, settings) if name == "sgcflow" else Candidate(
+        name, make_scheme(name, n=workers, **params),
+        {"policy": "paper", "mu": 1.0, "clock": "virtual"})
     if rounds_per_task:
         os.environ["SGC_ROUNDS_PER_TASK"] = str(rounds_per_task)
     os.environ["SGC_FANOUT"] = fanout
