@@ -274,7 +274,7 @@ class RoundRunner:
         if self.online:  # may switch the configuration for the job that starts next round
             dispatched = [w for w, task in enumerate(self._tasks(t)) if task]
             self.online.after_round(t, dispatched, collected)
-        update = self.updater.update(t, self.session, self.skipped)
+        update = self.updater.update(t, self.session, self.skipped, collected["reasons"])
         self._phase("update")
         progress = self._progress(t, collected, update)
         following = self._dispatch_record(t + 1) if t < self.plan.rounds else None

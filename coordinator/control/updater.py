@@ -85,7 +85,8 @@ class Updater:
             out["stopped"] = {str(m): info for m, info in sorted(self.stopped.items())}
         return out
 
-    def update(self, t: int, session, skipped: set[int]) -> dict[str, Any]:
+    def update(self, t: int, session, skipped: set[int],
+               reasons: dict[str, str] | None = None) -> dict[str, Any]:
         """Decode the jobs round t completes and step their models (skip the late ones).
 
         Raises Recollect when a round-t result changed since its worker wrote it."""
@@ -126,6 +127,11 @@ class Updater:
                     stops[j] = self._stop("diverged", j, t, info["diverged"])
                 else:
                     written[j + plan.M] = digest
+        for j in self._refused(t, reasons or {}, set(outcomes) | set(copied)):
+            try:
+                self._params(j)
+            except integrity.IntegrityError as error:
+                stops[j] = self._stop("failed", j, t, f"integrity: {error}")
         for j, outcome in copied.items():
             if isinstance(outcome, integrity.IntegrityError):
                 stops[j] = self._stop("failed", j, t, f"integrity: {outcome}")
@@ -141,6 +147,15 @@ class Updater:
         self.stopped.update({info["model"]: info for info in stops.values()})
         value["seconds"] = time.perf_counter() - started
         return value
+
+    def _refused(self, t: int, reasons: dict[str, str], handled: set[int]) -> list[int]:
+        """Live jobs whose parameters a round-t worker refused as changed (ChecksumError): the
+        coordinator checks them at once, so a changed file stops its model before its tasks
+        (redo tasks included) hold up the other models' workers another round."""
+        named = {self.plan.params_key(j): j for j in range(max(1, t - self.plan.T), t + 1)
+                 if j <= self.plan.jobs and j not in handled and self.live(j)}
+        return sorted({j for reason in reasons.values() if "ChecksumError" in reason
+                       for key, j in named.items() if key in reason})
 
     def _stop(self, kind: str, job: int, t: int, reason: str) -> dict:
         model, iteration = self.plan.model_of(job)
