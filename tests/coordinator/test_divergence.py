@@ -17,10 +17,11 @@ from coordinator.control.replay import forget
 from coordinator.control.summary import summarize
 
 
-def _run(lrs, job, iterations=4):
+def _run(lrs, job, iterations=4, scheme=None, workers=8):
     store = new_store()
     forget(job)
-    plan, X, y = real_job(store, lrs, iterations=iterations, job=job)
+    plan, X, y = real_job(store, lrs, iterations=iterations, job=job, scheme=scheme,
+                          workers=workers)
     delays = np.ones((plan.rounds, plan.n))
     delays[1, 1] = delays[3, 3] = 10.0  # stragglers: decoding uses coded results, not replicas
     workers = RealWorkers(store, plan, X, y, delays)
@@ -73,6 +74,32 @@ def test_an_exploding_model_stops_and_the_other_trains_exactly():
     json.dumps(result, allow_nan=False)
 
 
+def test_with_sgcflow_switching_online_the_other_model_still_trains_exactly():
+    store, plan, workers, state, X, y = _run([1e30, 0.5, 0.3], "run-diverge-sgcflow",
+                                             iterations=5, scheme={"name": "sgcflow"},
+                                             workers=16)
+    assert state["status"] == "done"
+    stopped = store.job("run-diverge-sgcflow")["progress"]["stopped"]
+    assert list(stopped) == ["0"] and stopped["0"]["status"] == "diverged at iteration 1"
+    for model, lr in ((1, 0.5), (2, 0.3)):
+        assert _assert_model_exact(store, plan, model, X, y, lr) == plan.iterations
+    sent = {task["job"] for event in workers.events for task in event["tasks"]}
+    assert not {j for j in sent if plan.model_of(j)[0] == 0 and j > 1}
+
+
+def test_when_every_model_stops_the_rounds_left_invoke_nobody():
+    store, plan, workers, state, _, _ = _run([1e30, 1e30], "run-diverge-all", iterations=3)
+    assert state["status"] == "done"
+    stopped = store.job("run-diverge-all")["progress"]["stopped"]
+    assert {m: info["status"] for m, info in stopped.items()} == {
+        "0": "diverged at iteration 1", "1": "diverged at iteration 1"}
+    last = max(info["round"] for info in stopped.values())
+    assert not [e for e in workers.events if e["round"] > last]
+    log = store.rounds("run-diverge-all")
+    assert all(e["dispatch"]["workers"] == [] for e in log if e["round"] > last)
+    assert len(log) == plan.rounds
+
+
 class _Backend:
     """What `sgc status` / `sgc result` use of a backend, on the in-memory store."""
 
@@ -112,3 +139,32 @@ def test_the_divergence_rule():
     assert "non-finite entries" in divergence(np.array([1.0, np.inf]), np.ones(1))
     assert "non-finite parameters" in divergence(finite, np.array([np.nan], dtype=np.float32))
     assert "above the bound" in divergence(finite, np.array([2 * PARAMS_BOUND]))
+
+
+def test_a_run_interrupted_after_the_stop_resumes_to_the_same_bits():
+    whole, whole_plan, _, _, _, _ = _run([1e30, 0.5], "run-diverge-whole")
+    store = new_store()
+    forget("run-diverge-parts")
+    plan, X, y = real_job(store, [1e30, 0.5], iterations=4, job="run-diverge-parts")
+    delays = np.ones((plan.rounds, plan.n))
+    delays[1, 1] = delays[3, 3] = 10.0
+    workers = RealWorkers(store, plan, X, y, delays)
+    state = {"job": "run-diverge-parts", "round": 1, "steps": 0, "execution": 1,
+             "status": "running"}
+    for _ in range(plan.rounds):  # one round per invocation, each from the stored state only
+        forget("run-diverge-parts")
+        state = rounds.round_step(store, state, workers, lambda: 900.0, clock=store.clock,
+                                  max_rounds=1)
+        if state["status"] == "done":
+            break
+    assert state["status"] == "done"
+    for m in range(plan.M):
+        key, whole_key = plan.final_params_key(m), whole_plan.final_params_key(m)
+        assert whole.exists(whole_key) == store.exists(key) == (m == 1)
+        if m == 1:
+            assert whole.get_bytes(whole_key) == store.get_bytes(key)
+    strip = [{k: v for k, v in e["update"].items() if k != "seconds"}
+             for e in whole.rounds("run-diverge-whole")]
+    assert strip == [{k: v for k, v in e["update"].items() if k != "seconds"}
+                     for e in store.rounds("run-diverge-parts")]
+    assert whole.job("run-diverge-whole")["progress"] == store.job("run-diverge-parts")["progress"]

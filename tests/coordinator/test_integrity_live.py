@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from real_round import RealWorkers, new_store, real_job
 
 from coordinator import integrity
@@ -15,10 +16,12 @@ def _state(job: str) -> dict:
     return {"job": job, "round": 1, "steps": 0, "execution": 1, "status": "running"}
 
 
-def _run(job: str, tamper=None, delays_for=None, lrs=(0.5, 0.3), iterations=3):
+def _run(job: str, tamper=None, delays_for=None, lrs=(0.5, 0.3), iterations=3, scheme=None,
+         workers=8):
     store = new_store()
     forget(job)
-    plan, X, y = real_job(store, list(lrs), iterations=iterations, job=job)
+    plan, X, y = real_job(store, list(lrs), iterations=iterations, job=job, scheme=scheme,
+                          workers=workers)
     delays = np.ones((plan.rounds, plan.n))
     for (t, w), d in (delays_for or {}).items():
         delays[t - 1, w] = d
@@ -49,17 +52,23 @@ def _exact(store, plan, X, y) -> set[int]:
     return found
 
 
-def test_a_result_changed_after_its_worker_wrote_it_makes_that_worker_a_straggler():
+@pytest.mark.parametrize("scheme, workers", [(None, 8), ({"name": "sgcflow"}, 16)])
+def test_a_result_changed_after_its_worker_wrote_it_makes_that_worker_a_straggler(scheme,
+                                                                                  workers):
+    changed = []
+
     def tamper(store, plan, t, w, event):
-        if (t, w) == (2, 3):
+        if t == 2 and not changed:  # the first worker of round 2 to write
+            changed.append(w)
             for task in event["tasks"]:
                 _changed(store, keys.result_key(plan.job, t, task["job"], w))
 
-    store, plan, _, state, X, y = _run("run-tamper-result", tamper)
+    job = f"run-tamper-result-{workers}"
+    store, plan, _, state, X, y = _run(job, tamper, scheme=scheme, workers=workers)
     assert state["status"] == "done"
-    collect = {e["round"]: e["collect"] for e in store.rounds("run-tamper-result")}
-    assert collect[2]["stragglers"] == [3]
-    reason = collect[2]["reasons"]["3"]
+    collect = {e["round"]: e["collect"] for e in store.rounds(job)}
+    assert collect[2]["stragglers"] == changed
+    reason = collect[2]["reasons"][str(changed[0])]
     assert reason.startswith("integrity: ") and "changed in the bucket" in reason
     assert all(collect[t]["stragglers"] == [] for t in collect if t != 2)
     assert _exact(store, plan, X, y) == set(range(1, plan.jobs + 1))
