@@ -1,14 +1,18 @@
 """Checksums for what the coordinator reads back from S3: nothing changed in the bucket is used.
 
-Helpers for Collect/Update (the wiring lives in the round steps):
+Used by the round loop (``coordinator.control.runner``):
 
 - a worker's completion record holds ``sha256: {job: hex}`` of each result object as written
-  (``functions/worker.py``); ``read_array(store, key, expected)`` re-hashes what it reads and
-  raises ``IntegrityError`` on a mismatch (that worker is then a straggler, with the reason);
-- ``write_array`` returns the digest of the parameters it stores, for the round log, and
-  ``read_array`` checks them before use;
+  (``functions/worker.py``); Collect accepts only results the record vouches for with a digest,
+  and Update re-hashes every result it sums (``read_bytes``): on a mismatch that worker is a
+  straggler of its round, with the reason;
+- ``write_array`` returns the digest of the parameters it stores (the round log keeps it), and
+  ``read_array`` checks them before use; workers get it as a task's ``params_sha256``;
 - ``manifest_checksum`` is the dataset manifest's digest for the job record (workers given it as
   a task's ``manifest_sha256`` refuse a swapped manifest).
+
+``store``: ``coordinator.state.Store`` or the in-memory ``MemoryStore`` (``put_bytes``,
+``get_bytes``).
 """
 
 from __future__ import annotations
@@ -34,23 +38,31 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_array(store: Store, key: str, array: np.ndarray) -> str:
-    """Store ``array`` as .npy at ``key``; the sha256 of the bytes written."""
+def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    body = buffer.getvalue()
-    store.s3.put_object(Bucket=store.bucket, Key=key, Body=body)
+    return buffer.getvalue()
+
+
+def write_array(store: Store, key: str, array: np.ndarray) -> str:
+    """Store ``array`` as .npy at ``key``; the sha256 of the bytes written."""
+    body = npy_bytes(array)
+    store.put_bytes(key, body)
     return digest(body)
 
 
-def read_bytes(store: Store, key: str, expected: str | None) -> bytes:
-    """The object's bytes; IntegrityError when ``expected`` is given and they differ."""
-    body = store.s3.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+def verify(key: str, body: bytes, expected: str | None) -> bytes:
+    """``body``, or IntegrityError when ``expected`` is given and the bytes hash otherwise."""
     if expected is not None:
         actual = digest(body)
         if actual != expected:
             raise IntegrityError(key, expected, actual)
     return body
+
+
+def read_bytes(store: Store, key: str, expected: str | None) -> bytes:
+    """The object's bytes; IntegrityError when ``expected`` is given and they differ."""
+    return verify(key, store.get_bytes(key), expected)
 
 
 def read_array(store: Store, key: str, expected: str | None) -> np.ndarray:

@@ -73,7 +73,7 @@ def _decode_item(item: dict) -> dict[str, Any]:
 
 
 _JSON_FIELDS = {"spec", "plan", "result", "error", "dispatch", "invoked", "collect", "update",
-                "progress", "stragglers"}
+                "progress", "stragglers", "params_sha256"}
 
 
 class Store:
@@ -268,7 +268,7 @@ class Store:
             page = self.ddb.query(TableName=self.table, ConsistentRead=True,
                                   KeyConditionExpression="pk = :p",
                                   ProjectionExpression="sk, #s, error_type, error_message, "
-                                                       "timings, checks",
+                                                       "timings, checks, sha256",
                                   ExpressionAttributeNames={"#s": "status"},
                                   ExpressionAttributeValues={":p": {"S": f"{run}#round#{t:06d}"}},
                                   **kwargs)
@@ -303,6 +303,15 @@ class Store:
 
     def get_bytes(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def put_bytes(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under ``prefix``, sorted."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                   Prefix=prefix)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def put_json(self, key: str, value: Any) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(value).encode())

@@ -12,8 +12,10 @@ so no invocation pays JIT time; ``init_s`` is reported on the cold invocation.
 Trust: the bucket and table come from the worker's own environment (``SGC_BUCKET``,
 ``SGC_TABLE``), never from the event (an event ``bucket`` must equal ``SGC_BUCKET``); every
 S3/DynamoDB failure is a typed ``StorageError``; a task's optional ``manifest_sha256`` (the job
-record's checksum of the dataset manifest) must match the manifest read; a non-finite coded
-result is a ``ResultError``, never stored.
+record's checksum of the dataset manifest) must match the manifest read, and its optional
+``params_sha256`` (the digest the coordinator recorded when it wrote the parameters) the parameter
+object read (else ``ChecksumError``); a non-finite coded result is a ``ResultError``, never
+stored.
 
 Completion record (DynamoDB, keys ``functions.keys.record_keys``): ``status`` "ok" | "error",
 ``results`` {job: S3 key of the coded result}, ``sha256`` {job: sha256 hex digest of that
@@ -44,6 +46,7 @@ import numpy as np  # noqa: E402
 from aws_lambda_powertools import Logger  # noqa: E402
 
 from coordinator.contract.errors import (  # noqa: E402
+    ChecksumError,
     ConfigError,
     EventError,
     MissingObjectError,
@@ -175,7 +178,8 @@ def _run(rt: _Runtime, event: dict, run: str, round_: int, worker: int, bucket: 
 def _download(rt: _Runtime, bucket: str, index: int, task: dict) -> tuple:
     """Fetch and validate one task's parameters and partitions."""
     spec = task["model"]
-    params = spec.check_params(_load_npy(rt, bucket, task["params_key"]), task["params_key"])
+    params = spec.check_params(_load_npy(rt, bucket, task["params_key"], task["params_sha256"]),
+                               task["params_key"])
     manifest = rt.store.manifest(bucket, task["dataset"], task["manifest_sha256"])
     if manifest["n_features"] != spec.n_features:
         raise EventError(f"tasks[{index}].model.n_features",
@@ -198,13 +202,18 @@ def _compute(spec: ModelSpec, params: np.ndarray, parts: list) -> np.ndarray:
     return coded
 
 
-def _load_npy(rt: _Runtime, bucket: str, key: str) -> np.ndarray:
+def _load_npy(rt: _Runtime, bucket: str, key: str, expected_sha256: str | None = None
+              ) -> np.ndarray:
     try:
         body = rt.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except rt.s3.exceptions.NoSuchKey:
         raise MissingObjectError(key, f"no such object in bucket {bucket!r}") from None
     except Exception as error:
         raise storage_error(key, error) from None
+    if expected_sha256 is not None and sha256_hex(body) != expected_sha256:
+        raise ChecksumError(f"{key} sha256", f"{sha256_hex(body)}, the job recorded "
+                                             f"{expected_sha256} (changed in the bucket since "
+                                             "the coordinator wrote it)")
     try:
         return np.load(io.BytesIO(body), allow_pickle=False)
     except ValueError as error:
@@ -251,15 +260,18 @@ def _tasks(event: dict) -> list[dict]:
             if not isinstance(task.get(key), str) or not _S3_KEY.match(task[key]):
                 raise EventError(f"{where}.{key}", "must be an S3 key (1-512 characters, no "
                                                    "'..' segment, not starting with '/')")
-        digest = task.get("manifest_sha256")
-        if digest is not None and (not isinstance(digest, str) or not HEX_SHA256.match(digest)):
-            raise EventError(f"{where}.manifest_sha256", "must be 64 lower-case hex characters")
+        digests = {}
+        for name in ("manifest_sha256", "params_sha256"):
+            digest = digests[name] = task.get(name)
+            if digest is not None and (not isinstance(digest, str)
+                                       or not HEX_SHA256.match(digest)):
+                raise EventError(f"{where}.{name}", "must be 64 lower-case hex characters")
         try:
             spec = ModelSpec.from_dict(task.get("model"))
         except EventError as error:
             raise EventError(f"{where}.{error.field}", str(error).split(": ", 1)[1]) from None
         parsed.append({"job": job, "model": spec, "params_key": task["params_key"],
-                       "dataset": task["dataset"], "manifest_sha256": digest,
+                       "dataset": task["dataset"], **digests,
                        "coefficients": _coefficients(task.get("coefficients"), where)})
     return parsed
 

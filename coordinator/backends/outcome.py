@@ -56,6 +56,8 @@ def job_result(store: Store, job: str, record: dict[str, Any]) -> dict[str, Any]
 def _stored(store: Store, job: str) -> dict[str, Any] | None:
     try:
         return store.get_json(f"runs/{job}/result.json")
+    except KeyError:  # the in-memory store (tests)
+        return None
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
             return None
@@ -63,12 +65,9 @@ def _stored(store: Store, job: str) -> dict[str, Any] | None:
 
 
 def _params_written(store: Store, job: str) -> set[int]:
-    pages = store.s3.get_paginator("list_objects_v2").paginate(
-        Bucket=store.bucket, Prefix=f"runs/{job}/params/")
     found = set()
-    for page in pages:
-        for item in page.get("Contents", []):
-            match = _PARAMS.search(item["Key"])
-            if match:
-                found.add(int(match.group(1)))
+    for key in store.list_keys(f"runs/{job}/params/"):
+        match = _PARAMS.search(key)
+        if match:
+            found.add(int(match.group(1)))
     return found

@@ -53,9 +53,11 @@ ALL_AT_ONCE_LIMIT_BYTES = 512 << 20  # the old way holds n vectors: only measure
 def measure_sum(n_params: int, workers: int, seed: int) -> dict:
     """Update's weighted sum of ``workers`` results of ``n_params`` parameters read from an
     in-memory store (each read returns a fresh copy, as a download does): time and extra peak
-    memory, streaming vs reading all results first (what Update did before)."""
+    memory, streaming vs reading all results first (what Update did before), and streaming with
+    each result re-hashed against its recorded sha256 (what Update does now)."""
     import tracemalloc
 
+    from .. import integrity
     from ..control.decode import check_result, decode, npy_view, window_for
     from ..control.memstore import MemoryStore
 
@@ -72,6 +74,14 @@ def measure_sum(n_params: int, workers: int, seed: int) -> dict:
         path = f"r/{key[1] % distinct}.npy"
         return check_result(npy_view(store.get_bytes(path)), n_params, path)
 
+    recorded = {f"r/{w}.npy": integrity.digest(store.get_bytes(f"r/{w}.npy"))
+                for w in range(distinct)}
+
+    def read_checked(key):  # what Update does: re-hash against the completion record first
+        path = f"r/{key[1] % distinct}.npy"
+        body = integrity.verify(path, store.get_bytes(path), recorded[path])
+        return check_result(npy_view(body), n_params, path)
+
     def all_at_once():
         vectors = {key: read(key) for key in sorted(weights)}
         total = np.zeros(n_params + 1)
@@ -81,7 +91,8 @@ def measure_sum(n_params: int, workers: int, seed: int) -> dict:
 
     row = {"params": n_params, "workers": workers, "window": window_for(n_params),
            "vector_mb": round(8 * (n_params + 1) / 2**20, 3)}
-    ways = [("streaming", lambda: decode(weights, read, n_params=n_params))]
+    ways = [("streaming", lambda: decode(weights, read, n_params=n_params)),
+            ("streaming_sha256", lambda: decode(weights, read_checked, n_params=n_params))]
     if workers * 8 * (n_params + 1) <= ALL_AT_ONCE_LIMIT_BYTES:
         ways.append(("all_at_once", all_at_once))
     results = {}
@@ -94,6 +105,7 @@ def measure_sum(n_params: int, workers: int, seed: int) -> dict:
         tracemalloc.stop()
         row[f"{name}_peak_mb"] = round(peak / 2**20, 2)
         row[f"{name}_peak_over_p8"] = round(peak / (8 * n_params), 2)
+    row["sha256_over_streaming"] = round(row["streaming_sha256_s"] / row["streaming_s"], 3)
     if "all_at_once" in results:
         row["same_result"] = bool(np.allclose(results["streaming"], results["all_at_once"],
                                               rtol=1e-12, atol=1e-9))

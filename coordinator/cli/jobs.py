@@ -214,12 +214,14 @@ def jobs(local: bool, region: str | None, profile: str | None, as_json: bool) ->
 @_json_option
 def status(job: str, local: bool, region: str | None, profile: str | None,
            as_json: bool) -> None:
-    """Where JOB stands: status, round, decoded jobs, last losses, errors.
+    """Where JOB stands: status, round, decoded jobs, last losses, errors, each model's status.
 
     \b
     Example:
       sgc status run-20261125-101500-ab12cd --local
     """
+    from coordinator.control.divergence import model_statuses
+
     backend = _backend(local, region, profile)
     record = _record(backend, job)
     plan = record.get("plan") or {}
@@ -227,7 +229,10 @@ def status(job: str, local: bool, region: str | None, profile: str | None,
            "rounds": (plan.get("jobs", 0) + plan.get("T", 0)) or None,
            "execution": record.get("execution"), "execution_arn": record.get("execution_arn"),
            "progress": record.get("progress"), "error": record.get("error") or None,
-           "scheme": record["spec"]["scheme"], "workers": record["spec"]["workers"]}
+           "scheme": record["spec"]["scheme"], "workers": record["spec"]["workers"],
+           "models": model_statuses(len(plan.get("models") or record["spec"]["models"]),
+                                    (record.get("progress") or {}).get("stopped") or {},
+                                    record.get("status"))}
     if as_json:
         return _echo_json(out)
     for key, value in out.items():
@@ -299,17 +304,22 @@ def _print_result(backend, job: str, as_json: bool) -> None:
         click.echo(f"{key:>22}: {summary.get(key)}")
     click.echo(f"{'cost (AWS estimate)':>22}: {summary.get('cost')}")
     losses = summary.get("final_losses") or []
-    _table(["model", "kind", "lr", "final loss", "iteration", "params"], [
+    _table(["model", "kind", "lr", "status", "final loss", "iteration", "params"], [
         {"model": m["model"], "kind": m["kind"], "lr": m["lr"],
+         "status": m.get("status") or full["status"],
          "final loss": _loss(losses[m["model"]] if m["model"] < len(losses) else None),
          "iteration": m.get("final_iteration"),
          "params": f"s3://{backend.store.bucket}/{m['final_params_key']}"
          if m.get("final_params_key") else "-"}
         for m in full["models"]])
+    for m in full["models"]:
+        if m.get("reason"):
+            click.echo(f"model {m['model']} {m['status']}: {m['reason']}")
 
 
 def _loss(value: Any) -> str:
-    return f"{value:.6f}" if isinstance(value, int | float) else "-"
+    return f"{value:.6f}" if isinstance(value, int | float) and not isinstance(value, bool) \
+        else "-"
 
 
 # --- control ---------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ class SchemaMismatchError(WorkerError):
     """A partition's columns, types, checksum or labels disagree with the manifest or the model."""
 
 
+class ChecksumError(WorkerError):
+    """An object's bytes do not hash to the sha256 the job recorded (changed in the bucket)."""
+
+
 class ParameterError(WorkerError):
     """A parameter vector has the wrong shape, length or dtype, or is not finite."""
 

@@ -3,28 +3,36 @@
 Event (one worker, one round; travels in the asynchronous invoke, well under 256 KiB)::
 
     {"run", "round", "worker", "bucket",
-     "tasks": [{"job", "model", "params_key", "dataset", "coefficients": {partition: c}}]}
+     "tasks": [{"job", "model", "params_key", "dataset", "coefficients": {partition: c},
+                "manifest_sha256", "params_sha256"}]}   # the last two when the job recorded them
+
+``manifest_sha256`` / ``params_sha256``: the digests the coordinator recorded when it planned the
+dataset / wrote the parameters; the worker refuses an object whose bytes hash otherwise.
 
 Completion record (DynamoDB, keys from ``keys.record_keys``; written once per delivery, the
 same item again on a re-delivery)::
 
     {"status": "ok" | "error", "results": {job: key}, "timings": {name_s: seconds},
      "checks": {job: {"n": length, "finite": bool}},  # what the worker uploaded, per job
+     "sha256": {job: hex},                            # digest of each result object's bytes
      "error_type", "error_message", "error_field"}   # the last three on "error" only
 
-``checks`` lets Collect accept a result without downloading it (no S3 read on the round's
-critical path); Update still checks every vector it sums and fails loudly on a mismatch.
+``checks`` and ``sha256`` let Collect accept a result without downloading it (no S3 read on the
+round's critical path); Update re-hashes every result it sums against ``sha256``: a result
+changed in the bucket makes its worker a straggler of its round (``coordinator.integrity``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import keys
 
+_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # The completion-record attributes Collect reads (a projection keeps its query small).
-COMPLETION_FIELDS = ("status", "error_type", "error_message", "timings", "checks")
+COMPLETION_FIELDS = ("status", "error_type", "error_message", "timings", "checks", "sha256")
 
 
 def worker_event(run: str, round_: int, worker: int, bucket: str, tasks: list[dict]) -> dict:
@@ -39,10 +47,16 @@ def relay_event(events: list[dict]) -> dict:
 
 
 def task_entry(run: str, job: int, model: dict, dataset: str,
-               coefficients: dict[int, float]) -> dict:
-    return {"job": job, "model": model, "params_key": keys.params_key(run, job),
-            "dataset": dataset,
-            "coefficients": {str(p): float(c) for p, c in sorted(coefficients.items())}}
+               coefficients: dict[int, float], *, manifest_sha256: str | None = None,
+               params_sha256: str | None = None) -> dict:
+    entry = {"job": job, "model": model, "params_key": keys.params_key(run, job),
+             "dataset": dataset,
+             "coefficients": {str(p): float(c) for p, c in sorted(coefficients.items())}}
+    if manifest_sha256 is not None:
+        entry["manifest_sha256"] = manifest_sha256
+    if params_sha256 is not None:
+        entry["params_sha256"] = params_sha256
+    return entry
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class Completion:
     error: str = ""
     timings: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
 
     def problem(self, job: int, n_values: int, key: str) -> str | None:
         """Why the record does not vouch for a usable result of ``job`` (None: it does)."""
@@ -64,6 +79,8 @@ class Completion:
             return f"garbage: {key}: length {check.get('n')}, expected {n_values}"
         if not check.get("finite", False):
             return f"garbage: {key}: non-finite entries"
+        if not _HEX_SHA256.match(str(self.sha256.get(str(job), ""))):
+            return f"integrity: {key}: the completion record holds no sha256 of this result"
         return None
 
     @property
@@ -78,7 +95,7 @@ def completion_from_item(worker: int, item: dict[str, Any]) -> Completion:
     """From a decoded record (plain dict) to a Completion."""
     if item.get("status") == "ok":
         return Completion(worker, True, "", dict(item.get("timings") or {}),
-                          dict(item.get("checks") or {}))
+                          dict(item.get("checks") or {}), dict(item.get("sha256") or {}))
     return Completion(worker, False, f"error: {item.get('error_type', 'unknown')}: "
                                      f"{item.get('error_message', 'no message')}",
                       dict(item.get("timings") or {}))

@@ -12,8 +12,11 @@ replays; Collect only feeds it what arrived and when. Two clocks:
   function the simulator uses, so both make the same decisions on the same arrivals.
 
 A worker whose record says error, or whose record does not vouch for a finite result of the
-model's length (``coordinator.contract.records``), is a failure (a straggler with a reason),
-never an arrival. Collect reads no result: Update checks every vector it sums.
+model's length with its sha256 (``coordinator.contract.records``), is a failure (a straggler with
+a reason), never an arrival. Collect reads no result: Update re-hashes every vector it sums
+against the digests Collect keeps (``digests``). A worker whose result Update found changed in
+the bucket is a *suspect* (``RoundInputs.suspects``): the round is collected again with it as a
+failure, reason ``integrity: ...``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -55,7 +58,8 @@ class RoundInputs:
 
     ``session``: the scheme session observed through round t - 1; ``tasks[w]``: worker w's
     {job: {partition: coefficient}}; ``sizes[job]``: the parameter count of job's model;
-    ``result_key(t, job, w)``: where worker w's result for job lies.
+    ``result_key(t, job, w)``: where worker w's result for job lies. ``suspects``: workers
+    whose stored result does not hash to their record's digest, with why (failures).
     """
 
     t: int
@@ -66,6 +70,7 @@ class RoundInputs:
     tasks: Sequence[Mapping[int, Any]]
     sizes: Mapping[int, int]
     result_key: Callable[[int, int, int], str]
+    suspects: Mapping[int, str] = field(default_factory=dict)
 
 
 def round_flags(decision: Decision, end_s: float, arrivals: Mapping[int, float]) -> list[str]:
@@ -93,6 +98,8 @@ class Collect:
         self.threads = threads
         self.cpu = CpuMeter()  # pool threads' CPU (the caller measures its own thread)
         self.path = CriticalPath()
+        # After ``run``: {worker: {job: sha256}} of every accepted result (what Update checks).
+        self.digests: dict[int, dict[str, str]] = {}
 
     # --- the two clocks ----------------------------------------------------------------------
     def run(self, inputs: RoundInputs, remaining_s: Callable[[], float]) -> dict | None:
@@ -103,6 +110,7 @@ class Collect:
     def _run_wall(self, inputs: RoundInputs, remaining_s: Callable[[], float]) -> dict | None:
         arrivals: dict[int, float] = {}
         failures: dict[int, str] = {}
+        self.digests = {}
         seconds, busy, polls = 0.0, 0.0, 0
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             while True:
@@ -118,6 +126,7 @@ class Collect:
                         failures[completion.worker] = reason
                     else:
                         arrivals[completion.worker] = elapsed
+                        self.digests[completion.worker] = dict(completion.sha256)
                 view = self._view(inputs, arrivals, failures)
                 now_s = self.clock.now() - inputs.dispatched_at
                 decision = self.policy.decide(view, now_s)
@@ -166,6 +175,8 @@ class Collect:
                                     completions))
         failures = {c.worker: r for c, r in zip(completions, reasons, strict=True) if r}
         valid = [c.worker for c in completions if c.worker not in failures]
+        self.digests = {c.worker: dict(c.sha256) for c in completions
+                        if c.worker not in failures}
         times = self.virtual_times(inputs.t, inputs.session)
         workers = np.asarray(valid, dtype=int)
         end_s, decision = end_of_round(
@@ -185,6 +196,8 @@ class Collect:
     def _check(self, inputs: RoundInputs, completion: Completion) -> str | None:
         """None if the record vouches for every result of the worker, else why it is a
         straggler (from the record alone: no download on the round's critical path)."""
+        if completion.worker in inputs.suspects:
+            return inputs.suspects[completion.worker]
         if not completion.ok:
             return completion.error
         for job in inputs.tasks[completion.worker]:

@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from coordinator import datasets
+from coordinator import datasets, integrity
 from coordinator.control.plan import DatasetInfo
 from coordinator.state import Store
 
@@ -30,7 +30,8 @@ def prefix_for(spec: dict, sizes: list[float]) -> str:
 
 
 def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
-    """Write (once) the dataset partitioned into ``sizes`` fractions; describe it."""
+    """Write (once) the dataset partitioned into ``sizes`` fractions; describe it (with the
+    manifest's sha256 as stored now: the job record keeps it, its tasks carry it)."""
     prefix = prefix_for(spec, sizes)
     manifest_key = f"{prefix}/manifest.json"
     if store.exists(manifest_key):
@@ -48,7 +49,8 @@ def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
     return DatasetInfo(prefix=prefix, rows=int(manifest["n_rows"]),
                        n_features=int(manifest["n_features"]),
                        n_classes=int(manifest["n_classes"]),
-                       partition_rows=tuple(int(p["rows"]) for p in manifest["partitions"]))
+                       partition_rows=tuple(int(p["rows"]) for p in manifest["partitions"]),
+                       manifest_sha256=integrity.manifest_checksum(store, prefix))
 
 
 def shuffled_table(spec: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -121,6 +121,14 @@ class MemoryStore:
         np.save(buffer, array, allow_pickle=False)
         self.objects[key] = buffer.getvalue()
 
+    def put_bytes(self, key: str, body: bytes) -> None:
+        self._count("put_bytes")
+        self.objects[key] = bytes(body)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        self._count("list_keys")
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
     def get_bytes(self, key: str) -> bytes:
         self._count("get_bytes")
         if key not in self.objects:

@@ -8,6 +8,7 @@ so M >= T + 1 (the job spec enforces it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,13 +17,18 @@ from coordinator.contract import keys, records
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """The partitioned dataset a job trains on (written under ``prefix`` in the bucket)."""
+    """The partitioned dataset a job trains on (written under ``prefix`` in the bucket).
+
+    ``manifest_sha256``: the manifest's digest when the job was planned; every task carries it,
+    so a worker refuses a manifest (with its partitions) swapped since (None: older records).
+    """
 
     prefix: str
     rows: int
     n_features: int
     n_classes: int
     partition_rows: tuple[int, ...]
+    manifest_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,16 @@ class JobPlan:
     def result_key(self, t: int, job: int, worker: int) -> str:
         return keys.result_key(self.job, t, job, worker)
 
-    def worker_event(self, t: int, worker: int, tasks: dict[int, dict[int, float]]) -> dict:
-        """The worker's invocation event for round t (coordinator.contract.records)."""
+    def worker_event(self, t: int, worker: int, tasks: dict[int, dict[int, float]],
+                     params_sha256: Mapping[int, str] | None = None) -> dict:
+        """The worker's invocation event for round t (coordinator.contract.records);
+        ``params_sha256``: {job: digest of its parameter object}, checked by the worker."""
+        digests = params_sha256 or {}
         return records.worker_event(self.job, t, worker, self.bucket, [
             records.task_entry(self.job, j, self.models[self.model_of(j)[0]],
-                               self.dataset.prefix, coefficients)
+                               self.dataset.prefix, coefficients,
+                               manifest_sha256=self.dataset.manifest_sha256,
+                               params_sha256=digests.get(j))
             for j, coefficients in sorted(tasks.items())])
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from coordinator import integrity
 from coordinator.contract import env, keys, records
 from coordinator.contract.models import ModelSpec
 from coordinator.control import data, inject
@@ -72,15 +73,17 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
         plan = JobPlan(job=job, bucket=store.bucket, n=spec.workers, T=scheme.T, jobs=spec.jobs,
                        models=tuple(m.to_dict() for m in models),
                        lrs=tuple(m["lr"] for m in spec.models), dataset=info)
-        for m, model in enumerate(models):
-            store.put_array(plan.params_key(m + 1), model.init(seed=spec.models[m]["seed"]))
+        params_sha256 = {str(m + 1): integrity.write_array(
+            store, plan.params_key(m + 1), model.init(seed=spec.models[m]["seed"]))
+            for m, model in enumerate(models)}
         _write_injection(store, spec.raw, plan, scheme.load)
         started = now()
         # Published for the warm-pool manager: it provisions the job's workers per region.
         store.put_json(keys.warmpool_plan_key(job),
                        {"job_id": job, "spec": record["spec"], "start_s": started})
         store.update_job(job, {"plan": plan.to_dict(), "status": "running", "round": 0,
-                               "started": started, "load": scheme.load})
+                               "started": started, "load": scheme.load,
+                               "params_sha256": params_sha256})
         record = store.job(job)
     if "execution_arn" in event:
         store.update_job(job, {"execution_arn": event["execution_arn"], "execution": execution})

@@ -11,6 +11,16 @@ State between rounds lives in memory for the whole invocation (the session, the 
 history, the skipped jobs): it is read once from the store when the invocation starts, so the
 store calls per round stay constant however long the job runs.
 
+Integrity: Collect accepts a result only with its sha256 in the worker's completion record;
+Update re-hashes every result it sums. A round-t result changed in the bucket makes its worker a
+suspect: round t is collected again with it as a straggler (reason ``integrity: ...``), so the
+decode stays exact. A changed result of an earlier round (already committed) skips its job, as a
+late job is skipped. Parameters are written with their digest (kept in the round log's update
+record and in the job's progress) and checked whenever read, by Update and by the workers (the
+task's ``params_sha256``); a changed parameter file stops its model (``failed at iteration k``).
+A model whose step is not finite or explodes stops as ``diverged at iteration k``
+(``coordinator.control.divergence``); either way its tasks are no longer sent.
+
 Idempotent on retry: round t's outcome is written by one conditional transaction, so a re-run of
 an interrupted invocation redoes at most the uncommitted round; its writes before the commit go
 to deterministic keys with the same values (on the virtual clock: the same bits).
@@ -22,7 +32,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -32,11 +41,10 @@ from coordinator.adaptive.live import LiveOnline
 from coordinator.contract import env, keys
 from coordinator.contract.models import ModelSpec
 from coordinator.control.collect import Collect, RoundInputs, WallClock
-from coordinator.control.decode import check_result, decode, npy_view
 from coordinator.control.meter import CpuMeter, own_time
 from coordinator.control.plan import JobPlan
-from coordinator.control.replay import session_at
-from coordinator.control.update import sgd_step
+from coordinator.control.replay import forget, session_at
+from coordinator.control.updater import Recollect, Updater
 from coordinator.policy import policy_from_wait
 
 log = logging.getLogger("sgcflow.coordinator")
@@ -64,6 +72,7 @@ class RoundRunner:
         self.done = int(record.get("round", 0))
         self.progress = dict(record.get("progress") or {"decoded": 0, "losses": {}})
         self.skipped = {int(j) for j in self.progress.get("skipped", [])}
+        self.suspects: dict[int, dict[int, str]] = {}  # round -> {worker: why}, see Recollect
         logged = store.stragglers(job) if self.done else {}
         missing = [t for t in range(1, self.done + 1) if t not in logged]
         if missing:
@@ -81,6 +90,8 @@ class RoundRunner:
                                virtual_times=virtual)
         self.sizes = [ModelSpec.from_dict(m).n_params for m in self.plan.models]
         self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
+        self.updater = Updater(store, self.plan, record, self.progress, self.cpu,
+                               self.collect.path)
         self._mark = own_time()
 
     def _online(self, store, wait: dict) -> LiveOnline:
@@ -163,20 +174,45 @@ class RoundRunner:
                 collected["late_previous"] = self._late_previous(t, entry, collected)
                 self._previous = (float(entry["dispatch"]["at"]), float(collected["elapsed_s"]),
                                   frozenset(collected["stragglers"]))
-            entry = self._finish(t, collected)
+            self.updater.result_digests[t] = self.collect.digests
+            try:
+                entry = self._finish(t, collected)
+            except Recollect as changed:
+                self._recollect(t, changed.suspects)
+                continue
             if entry is None:
                 return "stale"
             t += 1
         return "done" if self.done >= self.plan.rounds else "running"
 
+    def _recollect(self, t: int, suspects: dict[int, str]) -> None:
+        """Forget round t's observation (session, controller) and mark ``suspects`` failed."""
+        known = self.suspects.setdefault(t, {})
+        if set(suspects) <= set(known):
+            raise RuntimeError(f"job={self.job} round={t}: suspects {sorted(suspects)} again")
+        known.update(suspects)
+        log.warning("job=%s round=%d: %s; collecting the round again", self.job, t,
+                    "; ".join(suspects.values()))
+        forget(self.job)
+        if self.online:
+            self.online = self._online(self.store, self.spec["wait"])
+            self.session = self.online.session
+        else:
+            self.session = session_at(self.job, self.spec, [sorted(s) for s in self.history])
+
+    def _tasks(self, t: int) -> list[dict[int, dict[int, float]]]:
+        """Round t's tasks per worker without the stopped models' jobs (never sent)."""
+        live = self.updater.live
+        return [{j: c for j, c in task.items() if live(j)} for task in self.session.tasks(t)]
+
     def _inputs(self, t: int, entry: dict) -> RoundInputs:
+        tasks = self._tasks(t)
         return RoundInputs(t=t, dispatched_at=float(entry["dispatch"]["at"]),
                            expected=frozenset(entry["dispatch"]["workers"]),
-                           session=self.session, history=self.history,
-                           tasks=self.session.tasks(t),
-                           sizes={j: self._size(j) for task in self.session.tasks(t)
-                                  for j in task},
-                           result_key=self.plan.result_key)
+                           session=self.session, history=self.history, tasks=tasks,
+                           sizes={j: self._size(j) for task in tasks for j in task},
+                           result_key=self.plan.result_key,
+                           suspects=dict(self.suspects.get(t, {})))
 
     def _size(self, job: int) -> int:
         return self.sizes[self.plan.model_of(job)[0]]
@@ -203,7 +239,7 @@ class RoundRunner:
 
     # --- dispatch ------------------------------------------------------------------------------
     def _dispatch_record(self, t: int) -> dict:
-        tasks = self.session.tasks(t)
+        tasks = self._tasks(t)
         return {"at": self.clock.now(), "workers": [w for w, task in enumerate(tasks) if task]}
 
     def _dispatch(self, t: int, entry: dict) -> dict:
@@ -212,10 +248,10 @@ class RoundRunner:
             _, value = self.store.record_round(self.job, t, "dispatch", self._dispatch_record(t))
             entry = {**entry, "dispatch": value}
         started = time.perf_counter()
-        tasks = self.session.tasks(t)
+        tasks = self._tasks(t)
         workers = entry["dispatch"]["workers"]
-        mode = self.invoke([(w, self.plan.worker_event(t, w, tasks[w])) for w in workers],
-                           wrap=self.cpu.wrap)
+        mode = self.invoke([(w, self.plan.worker_event(t, w, tasks[w], self.updater.param_digests))
+                            for w in workers], wrap=self.cpu.wrap)
         if mode == "tree":
             self.collect.path.add("lambda:Invoke (Event, to the relays)")
             self.collect.path.add("lambda:Invoke (Event, relays to the workers)")
@@ -236,9 +272,9 @@ class RoundRunner:
         stragglers = frozenset(collected["stragglers"])
         self.session.observe(t, stragglers)
         if self.online:  # may switch the configuration for the job that starts next round
-            dispatched = [w for w, task in enumerate(self.session.tasks(t)) if task]
+            dispatched = [w for w, task in enumerate(self._tasks(t)) if task]
             self.online.after_round(t, dispatched, collected)
-        update = self._update(t)
+        update = self.updater.update(t, self.session, self.skipped, collected["reasons"])
         self._phase("update")
         progress = self._progress(t, collected, update)
         following = self._dispatch_record(t + 1) if t < self.plan.rounds else None
@@ -250,6 +286,8 @@ class RoundRunner:
         self.done, self.progress = t, progress
         self.history.append(stragglers)
         self.skipped |= {int(j) for j in update["skipped"]}
+        self.suspects.pop(t, None)
+        self.updater.forget_before(t - self.plan.T + 1)
         log.info("job=%s round=%d: %d stragglers, decoded %s", self.job, t, len(stragglers),
                  sorted(update["decoded"]))
         if following is None:
@@ -260,57 +298,11 @@ class RoundRunner:
         progress = {**self.progress, "losses": dict(self.progress.get("losses", {}))}
         progress["decoded"] = int(progress.get("decoded", 0)) + len(update["decoded"])
         for info in update["decoded"].values():
-            progress["losses"][str(info["model"])] = info["loss"]
+            if info["loss"] is not None:
+                progress["losses"][str(info["model"])] = info["loss"]
         progress["stragglers"] = len(collected["stragglers"])
         progress["skipped"] = sorted(self.skipped | {int(j) for j in update["skipped"]})
+        # The digests of the parameters still to be read (later jobs, final ones), and why
+        # models stopped: what a resumed run needs to go on checking and skipping.
+        progress.update(self.updater.progress(t))
         return progress
-
-    def _update(self, t: int) -> dict[str, Any]:
-        """Decode the jobs round t completes and step their models (skip the late ones)."""
-        started = time.perf_counter()
-        plan = self.plan
-        decoded = self.session.decoded(t)
-        late = {j: why for j, why in self.session.late(t).items() if j + plan.T == t}
-        value: dict[str, Any] = {"decoded": {}, "skipped": {}}
-        applied = {j: w for j, w in sorted(decoded.items()) if j not in self.skipped}
-        reads = sum(len(w) for w in applied.values()) + len(applied) + len(late)
-        self.collect.path.add("s3:GetObject (results, parameters)", reads)
-        self.collect.path.add("s3:PutObject (parameters, decoded)", 2 * len(applied) + len(late))
-        with ThreadPoolExecutor(max_workers=max(1, len(applied) + len(late))) as pool:
-            done = {j: pool.submit(self.cpu.wrap(self._apply), j, w) for j, w in applied.items()}
-            copies = [pool.submit(self.cpu.wrap(self._copy), j) for j in late]
-            for j, future in done.items():
-                value["decoded"][str(j)] = future.result()
-            for future in copies:
-                future.result()
-        value["skipped"] = {str(j): why for j, why in sorted(late.items())}
-        value["seconds"] = time.perf_counter() - started
-        return value
-
-    def _copy(self, job: int) -> None:
-        """A job late at its deadline: its model's next job starts from the same parameters."""
-        self.store.put_array(self.plan.params_key(job + self.plan.M),
-                             self.store.get_array(self.plan.params_key(job)))
-
-    def _apply(self, job: int, weights: dict) -> dict[str, Any]:
-        plan = self.plan
-        model, iteration = plan.model_of(job)
-        size = self.sizes[model]
-
-        @self.cpu.wrap
-        def read(key: tuple[int, int, int]) -> np.ndarray:  # (round, worker, job)
-            path = plan.result_key(key[0], key[2], key[1])
-            return check_result(npy_view(self.store.get_bytes(path)), size, path)
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            params = pool.submit(self.store.get_array, plan.params_key(job))
-            total = decode(weights, read, n_params=size)
-            rows = plan.dataset.rows
-            stepped = sgd_step(params.result(), total[1:], rows, plan.lrs[model])
-            writes = [pool.submit(self.store.put_array, plan.decoded_key(job), total),
-                      pool.submit(self.store.put_array, plan.params_key(job + plan.M), stepped)]
-            for write in writes:
-                write.result()
-        grad_norm = float(np.linalg.norm(total[1:])) / rows
-        return {"model": model, "iteration": iteration, "loss": float(total[0]) / rows,
-                "grad_norm": grad_norm, "results": len(weights)}

@@ -1,4 +1,7 @@
-"""A finished job's result: loss curves per model, per-round stragglers, overhead and cost."""
+"""A finished job's result: loss curves per model, per-round stragglers, overhead and cost.
+
+Each model says how it ended: ``done``, or ``diverged at iteration k`` / ``failed at iteration
+k`` with the reason (``coordinator.control.divergence``; a stopped model's losses end there)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 
 from coordinator.contract import env
 from coordinator.control import cost
+from coordinator.control.divergence import model_statuses
 from coordinator.control.plan import JobPlan
 from coordinator.state import now
 from coordinator.workflow import resources
@@ -49,6 +53,12 @@ def rounds_per_task() -> int:
 
 def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
     rows = round_rows(log)
+    stopped = {m: info for entry in log
+               for m, info in (entry.get("update", {}).get("stopped") or {}).items()}
+    finished = sum(1 for r in rows if r["update_s"] is not None) >= plan.rounds
+    status = "done" if finished else (
+        "cancelled" if record.get("status") in ("cancelling", "cancelled") else "running")
+    statuses = model_statuses(plan.M, stopped, status)
     models = []
     for m, model in enumerate(plan.models):
         losses = {}
@@ -58,7 +68,8 @@ def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
                     losses[info["iteration"]] = info["loss"]
         models.append({"model": m, **model, "lr": plan.lrs[m],
                        "losses": [losses.get(i) for i in range(1, plan.iterations + 1)],
-                       "final_params_key": plan.final_params_key(m)})
+                       "final_params_key": plan.final_params_key(m),
+                       "status": statuses[m]["status"], "reason": statuses[m]["reason"]})
     done = [r for r in rows if r["update_s"] is not None]
     overhead = [(r["dispatch_s"] or 0) + (r["collect_busy_s"] or 0) + (r["update_s"] or 0)
                 for r in done]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from coordinator import integrity
 from coordinator.contract import keys, records
 from coordinator.control.memstore import MemoryStore
 from coordinator.control.plan import DatasetInfo, JobPlan
@@ -69,17 +70,18 @@ class FakeWorkers:
                 self.store.complete(event["run"], t, worker, "error", error_type="Boom",
                                     error_message="injected")
                 continue
-            vectors = {}
+            vectors, digests = {}, {}
             for task in event["tasks"]:
                 vector = sum(float(c) * self.partials[task["job"], int(p)]
                              for p, c in task["coefficients"].items())
                 if (t, worker) in self.garbage:
                     vector = np.full(9, np.nan)
                 vectors[task["job"]] = np.asarray(vector, dtype=np.float64)
-                self.store.put_array(keys.result_key(event["run"], t, task["job"], worker),
-                                     vectors[task["job"]])
+                digests[str(task["job"])] = integrity.write_array(
+                    self.store, keys.result_key(event["run"], t, task["job"], worker),
+                    vectors[task["job"]])
             self.store.complete(event["run"], t, worker, "ok", timings={"compute_s": 0.01},
-                                checks=records.result_checks(vectors))
+                                checks=records.result_checks(vectors), sha256=digests)
 
 
 def make_job(store: MemoryStore, *, scheme: dict, workers: int = 8, iterations: int = 3,
