@@ -9,7 +9,7 @@ memory-time; ``dollars`` = idle GB-s at the provisioned rate + cold-start GB-s o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -134,6 +134,17 @@ def job_mix(seed: int = 0, regions: tuple[str, ...] = ("us-east-1", "eu-west-2")
     workload = Workload(functions, func.astype(np.int32), time, concurrency.astype(np.int32),
                         costs, horizon_s)
     return JobMix(workload, plans, ends)
+
+
+def shifted(mix: JobMix, offset_s: float) -> JobMix:
+    """The same job mix ``offset_s`` later (plans, worker invocations and job ends)."""
+    w = mix.workload
+    workload = Workload(w.functions, w.func, w.time + offset_s, w.concurrency, w.cold_cost,
+                        w.horizon_s + offset_s, w.request_id)
+    plans = [replace(p, start_s=p.start_s + offset_s,
+                     submit_s=None if p.submit_s is None else p.submit_s + offset_s)
+             for p in mix.plans]
+    return JobMix(workload, plans, {job: end + offset_s for job, end in mix.job_ends.items()})
 
 
 def default_policies(workload: Workload, plans: list[JobPlan], job_ends: dict[str, float],
@@ -276,8 +287,8 @@ def experiment(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
         raise ValueError(f"--warmup-minutes: {warmup_s / 60:g} must be >= 0 and shorter than "
                          f"the trace ({horizon_s / 60:g} minutes)")
     trace = generate(seed=seed, days=days, functions_per_region=functions_per_region)
-    mix = job_mix(seed=seed, regions=job_regions, jobs_per_region=jobs_per_region,
-                  horizon_s=horizon_s)
+    mix = shifted(job_mix(seed=seed, regions=job_regions, jobs_per_region=jobs_per_region,
+                          horizon_s=horizon_s - warmup_s), warmup_s)  # jobs in scored minutes
     workload = trace.merge(mix.workload)
     all_streams = streams(workload)
     unplanned, evidence = None, {"tuned_on": "nothing: quantile windows, fixed"}

@@ -118,6 +118,8 @@ def test_synthetic_run_with_a_warm_up_scores_later_calls_and_tunes_on_the_warm_u
     assert "exchange_gb_s" not in whole["sgcflow"]["tuning"]
     for policy in whole:
         assert 0 < later[policy]["trace"]["requests"] < whole[policy]["trace"]["requests"]
+    # the job mix runs in the scored minutes, so "no late worker cold start" means something
+    assert later["sgcflow"]["jobs"]["requests"] > 0
     assert later["sgcflow"]["jobs"]["worker_cold_starts_after_lead"] == 0
 
 
