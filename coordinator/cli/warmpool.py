@@ -158,7 +158,7 @@ def _print_policies(results: dict) -> None:
     if tuning and "exchange_gb_s" in tuning:
         click.echo(f"sgcflow background policy tuned on {tuning['tuned_on']}: exchange "
                    f"{tuning['exchange_gb_s']:g} GB-s per cold start, min history "
-                   f"{tuning['min_history']:g}")
+                   f"{tuning['min_history']:g}, period margin {tuning['period_margin']:g}")
 
 
 @warmpool.command()
