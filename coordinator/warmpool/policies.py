@@ -161,7 +161,11 @@ class IdleForecast(StreamPolicy):
     times to maximise ``exchange_gb_s / memory`` x warm calls - idle seconds (ski rental per app,
     memory-aware), over several pre-warm points (head quantiles) and every end. A rare long idle
     time in a busy app is cheap to cover, a small app may idle longer for the same GB-s, and a
-    sparse irregular app is let go. ``exchange_gb_s`` is tuned on warm-up minutes only
+    sparse irregular app is let go. An app whose last calls keep a clock (from
+    ``period_min_calls`` on) is pre-warmed for its next band, ``period_margin`` x period wide
+    on each side; a pre-warm is charged the chance of an idle time below it from an
+    exponential lower tail (``tail_order`` smallest spacings, ``window_loops``).
+    ``exchange_gb_s``, ``min_history`` and ``period_margin`` are tuned on warm-up minutes only
     (``coordinator.warmpool.tuning``).
     """
 
@@ -176,6 +180,9 @@ class IdleForecast(StreamPolicy):
                  period_min_calls: int = 3, period_margin: float = 0.05, tail_order: int = 2):
         if exchange_gb_s <= 0 or history < 4 or stride < 1:
             raise ValueError("exchange_gb_s must be > 0, history >= 4 and stride >= 1")
+        if period_margin < 0 or tail_order < 0 or period_min_calls < 3:
+            raise ValueError("period_margin and tail_order must be >= 0, "
+                             "period_min_calls >= 3")
         self.exchange_gb_s, self.history, self.heads = exchange_gb_s, history, heads
         self.min_margin_s, self.relative_margin = min_margin_s, relative_margin
         self.prewarm_min_s, self.cap_s, self.stride = prewarm_min_s, cap_s, stride

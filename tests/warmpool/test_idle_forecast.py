@@ -131,3 +131,10 @@ def test_cli_huawei_warm_up_longer_than_the_trace_names_the_option():
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "--warmup-minutes: 1440 must be >= 0 and shorter than the trace (1440 minutes)" \
         in result.output
+
+
+@pytest.mark.parametrize("settings", [{"period_margin": -0.1}, {"tail_order": -1},
+                                      {"period_min_calls": 2}, {"exchange_gb_s": 0.0}])
+def test_idle_forecast_refuses_settings_it_cannot_use(settings):
+    with pytest.raises(ValueError, match=next(iter(settings))):
+        IdleForecast(**settings)
