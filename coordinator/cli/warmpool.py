@@ -88,9 +88,10 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 @click.option("--format", "trace_format", type=click.Choice(FORMATS), default="huawei",
               show_default=True, help="huawei: the seeded synthetic trace in the Huawei "
               "schema; azure2019: the Azure Functions 2019 public format read from --trace.")
-@click.option("--warmup-minutes", type=int, default=240, show_default=True,
-              help="azure2019: minutes that only train the policies (sgcflow is tuned on "
-                   "them); later minutes are scored.")
+@click.option("--warmup-minutes", type=int, default=None,
+              help="Minutes that only train the policies (sgcflow is tuned on them); later "
+                   "minutes are scored. Default: 240 for azure2019, 0 for huawei (nothing "
+                   "tuned, everything scored).")
 @click.option("--arrivals", type=click.Choice(PLACEMENTS), default="poisson",
               show_default=True, help="azure2019: place a minute's invocations as seeded "
               "Poisson arrivals or evenly spaced.")
@@ -105,7 +106,8 @@ def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
              functions_per_region: int, jobs_per_region: int) -> None:
     """Replay a trace + an sgcflow job mix against every policy, side by side."""
     if trace_format == "azure2019":
-        results = _floats(_azure(trace_dir, warmup_minutes, seed, arrivals, drop_malformed,
+        warmup = 240 if warmup_minutes is None else warmup_minutes
+        results = _floats(_azure(trace_dir, warmup, seed, arrivals, drop_malformed,
                                  jobs_per_region))
     else:
         if trace_dir is not None:
@@ -113,7 +115,11 @@ def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
                                    "--format huawei generates its synthetic trace")
         from coordinator.warmpool.simulator import experiment
 
-        results = _floats(experiment(seed, days, functions_per_region, jobs_per_region))
+        try:
+            results = _floats(experiment(seed, days, functions_per_region, jobs_per_region,
+                                         warmup_s=60.0 * (warmup_minutes or 0)))
+        except ValueError as error:
+            raise click.UsageError(str(error)) from error
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
@@ -152,7 +158,7 @@ def _print_policies(results: dict) -> None:
     if tuning and "exchange_gb_s" in tuning:
         click.echo(f"sgcflow background policy tuned on {tuning['tuned_on']}: exchange "
                    f"{tuning['exchange_gb_s']:g} GB-s per cold start, min history "
-                   f"{tuning['min_history']:g}")
+                   f"{tuning['min_history']:g}, period margin {tuning['period_margin']:g}")
 
 
 @warmpool.command()

@@ -161,7 +161,11 @@ class IdleForecast(StreamPolicy):
     times to maximise ``exchange_gb_s / memory`` x warm calls - idle seconds (ski rental per app,
     memory-aware), over several pre-warm points (head quantiles) and every end. A rare long idle
     time in a busy app is cheap to cover, a small app may idle longer for the same GB-s, and a
-    sparse irregular app is let go. ``exchange_gb_s`` is tuned on warm-up minutes only
+    sparse irregular app is let go. An app whose last calls keep a clock (from
+    ``period_min_calls`` on) is pre-warmed for its next band, ``period_margin`` x period wide
+    on each side; a pre-warm is charged the chance of an idle time below it from an
+    exponential lower tail (``tail_order`` smallest spacings, ``window_loops``).
+    ``exchange_gb_s``, ``min_history`` and ``period_margin`` are tuned on warm-up minutes only
     (``coordinator.warmpool.tuning``).
     """
 
@@ -172,16 +176,20 @@ class IdleForecast(StreamPolicy):
                  min_margin_s: float = 2.0, relative_margin: float = 0.20,
                  prewarm_min_s: float = 60.0, min_keep_s: float = 300.0,
                  cap_s: float = 4 * 3600.0, stride: int = 4, min_history: int = 8,
-                 period_window: int = 32, band_s: float = 90.0, surprise: float = 1.0,
-                 period_min_calls: int = 8):
+                 period_window: int = 32, band_s: float = 120.0, surprise: float = 1.0,
+                 period_min_calls: int = 3, period_margin: float = 0.05, tail_order: int = 2):
         if exchange_gb_s <= 0 or history < 4 or stride < 1:
             raise ValueError("exchange_gb_s must be > 0, history >= 4 and stride >= 1")
+        if period_margin < 0 or tail_order < 0 or period_min_calls < 3:
+            raise ValueError("period_margin and tail_order must be >= 0, "
+                             "period_min_calls >= 3")
         self.exchange_gb_s, self.history, self.heads = exchange_gb_s, history, heads
         self.min_margin_s, self.relative_margin = min_margin_s, relative_margin
         self.prewarm_min_s, self.cap_s, self.stride = prewarm_min_s, cap_s, stride
         self.min_keep_s, self.min_history = min_keep_s, min_history
         self.period_window, self.band_s, self.surprise = period_window, band_s, surprise
-        self.period_min_calls = period_min_calls
+        self.period_min_calls, self.period_margin = period_min_calls, period_margin
+        self.tail_order = tail_order
 
     def windows(self, stream: Stream) -> np.ndarray:
         times = np.asarray(stream.times, dtype=float)
@@ -189,4 +197,5 @@ class IdleForecast(StreamPolicy):
             times, times + stream.duration_s, stream.memory_gb, self.exchange_gb_s, self.history,
             np.asarray(self.heads, dtype=float), self.min_margin_s, self.relative_margin,
             self.prewarm_min_s, self.min_keep_s, self.cap_s, self.stride, self.min_history,
-            self.period_window, self.band_s, self.surprise, self.period_min_calls)
+            self.period_window, self.band_s, self.surprise, self.period_min_calls,
+            self.period_margin, self.tail_order)

@@ -16,20 +16,9 @@ import numpy as np
 from coordinator.warmpool.azure2019 import AzureTrace, TraceError
 from coordinator.warmpool.planner import plan_job
 from coordinator.warmpool.replay import REGION, app_streams
-from coordinator.warmpool.simulator import JobMix, job_mix, policies_for, simulate_streams
+from coordinator.warmpool.simulator import job_mix, policies_for, shifted, simulate_streams
 from coordinator.warmpool.tuning import tune
-from coordinator.warmpool.workload import Workload, streams
-
-
-def shifted(mix: JobMix, offset_s: float) -> JobMix:
-    """The same job mix ``offset_s`` later (plans, worker invocations and job ends)."""
-    w = mix.workload
-    workload = Workload(w.functions, w.func, w.time + offset_s, w.concurrency, w.cold_cost,
-                        w.horizon_s + offset_s, w.request_id)
-    plans = [replace(p, start_s=p.start_s + offset_s,
-                     submit_s=None if p.submit_s is None else p.submit_s + offset_s)
-             for p in mix.plans]
-    return JobMix(workload, plans, {job: end + offset_s for job, end in mix.job_ends.items()})
+from coordinator.warmpool.workload import streams
 
 
 def check_warmup(trace: AzureTrace, warmup_minutes: int) -> None:

@@ -9,7 +9,7 @@ memory-time; ``dollars`` = idle GB-s at the provisioned rate + cold-start GB-s o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -136,6 +136,17 @@ def job_mix(seed: int = 0, regions: tuple[str, ...] = ("us-east-1", "eu-west-2")
     return JobMix(workload, plans, ends)
 
 
+def shifted(mix: JobMix, offset_s: float) -> JobMix:
+    """The same job mix ``offset_s`` later (plans, worker invocations and job ends)."""
+    w = mix.workload
+    workload = Workload(w.functions, w.func, w.time + offset_s, w.concurrency, w.cold_cost,
+                        w.horizon_s + offset_s, w.request_id)
+    plans = [replace(p, start_s=p.start_s + offset_s,
+                     submit_s=None if p.submit_s is None else p.submit_s + offset_s)
+             for p in mix.plans]
+    return JobMix(workload, plans, {job: end + offset_s for job, end in mix.job_ends.items()})
+
+
 def default_policies(workload: Workload, plans: list[JobPlan], job_ends: dict[str, float],
                      seed: int = 0, cache_share: float = 0.25) -> list:
     """All policies side by side on a workload (see ``policies_for``)."""
@@ -260,17 +271,32 @@ def simulate_streams(all_streams: list[Stream], horizon_s: float, policies: list
 
 
 def experiment(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
-               jobs_per_region: int = 6, job_regions: tuple[str, ...] = ("R1", "R2")
-               ) -> dict[str, dict]:
-    """The README run: synthetic trace + sgcflow job mix on one timeline, all policies."""
-    from coordinator.warmpool.synthetic import generate
+               jobs_per_region: int = 6, job_regions: tuple[str, ...] = ("R1", "R2"),
+               warmup_s: float = 0.0) -> dict[str, dict]:
+    """The README run: synthetic trace + sgcflow job mix on one timeline, all policies.
 
+    With ``warmup_s`` > 0 only calls after it are scored and sgcflow's background policy is the
+    Azure one (``IdleForecast``) tuned on the warm-up alone, as on the real trace; without, it
+    is the quantile window and everything is scored.
+    """
+    from coordinator.warmpool.synthetic import generate
+    from coordinator.warmpool.tuning import tune
+
+    horizon_s = days * 86400.0
+    if not 0 <= warmup_s < horizon_s:
+        raise ValueError(f"--warmup-minutes: {warmup_s / 60:g} must be >= 0 and shorter than "
+                         f"the trace ({horizon_s / 60:g} minutes)")
     trace = generate(seed=seed, days=days, functions_per_region=functions_per_region)
-    mix = job_mix(seed=seed, regions=job_regions, jobs_per_region=jobs_per_region,
-                  horizon_s=days * 86400.0)
+    mix = shifted(job_mix(seed=seed, regions=job_regions, jobs_per_region=jobs_per_region,
+                          horizon_s=horizon_s - warmup_s), warmup_s)  # jobs in scored minutes
     workload = trace.merge(mix.workload)
-    policies = default_policies(workload, mix.plans, mix.job_ends, seed)
-    results = simulate(workload, policies, mix.plans, breakdown=True)
+    all_streams = streams(workload)
+    unplanned, evidence = None, {"tuned_on": "nothing: quantile windows, fixed"}
+    if warmup_s > 0:
+        unplanned, evidence = tune(all_streams, warmup_s)
+    policies = policies_for(all_streams, mix.plans, mix.job_ends, seed, unplanned=unplanned)
+    results = simulate_streams(all_streams, workload.horizon_s, policies, mix.plans,
+                               breakdown=True, scored_from_s=warmup_s)
     region_plans = [plan_job(p) for p in mix.plans]
     days_billed = int(np.ceil(days))
     costs = {
@@ -281,4 +307,5 @@ def experiment(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
         "prewarm_plans": sum(p.mode == "prewarm" for p in region_plans),
     }
     results["sgcflow"]["jobs"].update(costs)
+    results["sgcflow"]["tuning"] = evidence
     return results

@@ -1,10 +1,15 @@
 """Tune sgcflow's background policy on the warm-up minutes only, never on the scored minutes.
 
-The warm-up is cut off the trace (every call at or after its end is dropped), its first quarter
-serves as history and the rest is scored; of the candidate ``exchange_gb_s`` x ``min_history``
-settings, the one with the fewest cold starts whose idle GB-s stay within the hybrid histogram's
-on the same minutes wins (ties: less idle). The evaluation then runs the winner on the whole
-trace and scores only the minutes after the warm-up, which tuning never saw.
+The warm-up is cut off the trace (every call at or after its end is dropped), its first half
+serves as history and its second half is scored against the hybrid histogram on the same
+minutes. Of the candidate ``exchange_gb_s`` x ``min_history`` x ``period_margin`` settings, the
+one that meets both targets with the most room wins: the smallest
+``max(cold ratio / TARGET_COLD_RATIO, idle ratio)`` (ties: fewer cold starts). Not "the fewest
+cold starts within the hybrid's idle": that setting sits on the edge of the idle budget, and
+the warm-up's budget is not the scored minutes' (every app's first call, and the hybrid's
+4-hour window after it, falls in the warm-up), so the edge moved by 5-10 % between them. The
+evaluation then runs the winner on the whole trace and scores only the minutes after the
+warm-up, which tuning never saw.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from coordinator.warmpool.policies import HybridHistogram, IdleForecast
 from coordinator.warmpool.simulator import metrics
 from coordinator.warmpool.workload import Stream
 
-EXCHANGES_GB_S = (100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0)
-MIN_HISTORIES = (1, 4, 16)
+EXCHANGES_GB_S = (100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 12800.0, 25600.0)
+MIN_HISTORIES = (4, 16)
+PERIOD_MARGINS = (0.05, 0.10)
+TARGET_COLD_RATIO = 0.8  # the issue's aim: at most 0.8x the hybrid histogram's cold starts
 
 
 def truncate(streams: list[Stream], until_s: float) -> list[Stream]:
@@ -47,19 +54,40 @@ def tune(streams: list[Stream], warmup_s: float) -> tuple[IdleForecast, dict]:
     from_s = warmup_s / 2
     reference = _score(HybridHistogram(), seen, warmup_s, from_s)
     best, best_key, tried = IdleForecast(), None, []
-    for exchange in EXCHANGES_GB_S:
-        for min_history in MIN_HISTORIES:
-            policy = IdleForecast(exchange, min_history=min_history)
+    for family in candidates():
+        for policy in family:  # exchange rising: idle GB-s rises with it
             result = _score(policy, seen, warmup_s, from_s)
-            within = result["idle_gb_s"] <= reference["idle_gb_s"]
-            tried.append({"exchange_gb_s": exchange, "min_history": min_history,
-                          "cold_starts": result["cold_starts"],
-                          "idle_gb_s": result["idle_gb_s"]})
-            key = (not within, result["cold_starts"], result["idle_gb_s"])
+            cold = _ratio(result["cold_starts"], reference["cold_starts"])
+            idle = _ratio(result["idle_gb_s"], reference["idle_gb_s"])
+            tried.append({**settings(policy), "cold_starts": result["cold_starts"],
+                          "idle_gb_s": result["idle_gb_s"], "cold_ratio": cold,
+                          "idle_ratio": idle})
+            key = (max(cold / TARGET_COLD_RATIO, idle), result["cold_starts"])
             if best_key is None or key < best_key:
                 best, best_key = policy, key
+            elif idle > best_key[0]:
+                break  # a larger exchange only idles more: it cannot win
     evidence = {"tuned_on": f"minutes {from_s / 60:g}-{warmup_s / 60:g} of the warm-up",
-                "exchange_gb_s": best.exchange_gb_s, "min_history": best.min_history,
-                "hybrid_cold_starts": reference["cold_starts"],
+                **settings(best), "hybrid_cold_starts": reference["cold_starts"],
                 "hybrid_idle_gb_s": reference["idle_gb_s"], "candidates": tried}
     return best, evidence
+
+
+def candidates() -> list[list[IdleForecast]]:
+    """The settings tuning chooses from, one list per (min history, period margin) by rising
+    exchange (the rest of ``IdleForecast`` is fixed by design)."""
+    return [[IdleForecast(exchange, min_history=min_history, period_margin=margin)
+             for exchange in EXCHANGES_GB_S]
+            for min_history in MIN_HISTORIES for margin in PERIOD_MARGINS]
+
+
+def settings(policy: IdleForecast) -> dict:
+    return {"exchange_gb_s": policy.exchange_gb_s, "min_history": policy.min_history,
+            "period_margin": policy.period_margin}
+
+
+def _ratio(value: float, reference: float) -> float:
+    """value / reference; a reference of zero counts any value above it as far off target."""
+    if reference > 0:
+        return value / reference
+    return 0.0 if value <= 0 else float("inf")

@@ -164,7 +164,8 @@ def _window_value(ordered: np.ndarray, count: int, start: float, min_margin_s: f
 
 @njit(cache=True)
 def periodic_next(times: np.ndarray, last: int, window: int, band_s: float,
-                  min_margin_s: float, min_calls: int = 8) -> tuple[bool, float, float]:
+                  min_margin_s: float, min_calls: int = 8, period_margin: float = 0.0
+                  ) -> tuple[bool, float, float]:
     """Where call ``last + 1`` falls if the calls so far follow a clock: (found, lo, hi).
 
     The last ``window`` start times are fitted to ``t = a + period * cycle`` (least squares on
@@ -199,7 +200,8 @@ def periodic_next(times: np.ndarray, last: int, window: int, band_s: float,
     if width > band_s:
         return False, 0.0, 0.0
     center = y_mean + period * (n - x_mean)
-    margin = max(min_margin_s, 0.15 * width)
+    # n residuals under-state the spread: widen by one expected gap between them (width/(n-1))
+    margin = max(min_margin_s, 0.15 * width, width / (n - 1), period_margin * period)
     return True, center + low - margin, center + high + margin
 
 
@@ -209,7 +211,8 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
                      min_margin_s: float, relative_margin: float, prewarm_min_s: float,
                      min_keep_s: float, cap_s: float, stride: int, min_history: int,
                      period_window: int, band_s: float, surprise: float,
-                     period_min_calls: int) -> np.ndarray:
+                     period_min_calls: int, period_margin: float,
+                     tail_order: int) -> np.ndarray:
     """sgcflow's per-app window from its own history, priced in GB-s.
 
     A periodic app (``periodic_next``) is pre-warmed for the band its next call falls in.
@@ -239,10 +242,10 @@ def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
         if count >= min_history and (count < 32 or i % max(stride, count // 16) == 0):
             start, end = _best_window(ordered, count, heads, exchange_s, min_margin_s,
                                       relative_margin, prewarm_min_s, min_keep_s, cap_s,
-                                      surprise)
+                                      surprise, tail_order)
         result[i + 1, 0], result[i + 1, 1] = start, end
         periodic, low, high = periodic_next(times, i + 1, period_window, band_s, min_margin_s,
-                                            period_min_calls)
+                                            period_min_calls, period_margin)
         if periodic and high > ends[i + 1]:
             lead = max(0.0, low - ends[i + 1])
             result[i + 1, 0] = lead if lead >= prewarm_min_s else 0.0
@@ -270,7 +273,8 @@ def _slide(ordered: np.ndarray, recent: np.ndarray, count: int, history: int, i:
 @njit(cache=True)
 def _best_window(ordered: np.ndarray, count: int, heads: np.ndarray, exchange_s: float,
                  min_margin_s: float, relative_margin: float, prewarm_min_s: float,
-                 min_keep_s: float, cap_s: float, surprise: float) -> tuple[float, float]:
+                 min_keep_s: float, cap_s: float, surprise: float, tail_order: int
+                 ) -> tuple[float, float]:
     best_start, best_end, best_value = 0.0, 0.0, -np.inf
     for k in range(len(heads) + 1):
         start = 0.0
@@ -282,9 +286,33 @@ def _best_window(ordered: np.ndarray, count: int, heads: np.ndarray, exchange_s:
         end, gain = _window_value(ordered, count, start, min_margin_s, relative_margin,
                                   exchange_s, cap_s)
         if start > 0.0:  # the next idle time is a new minimum with chance 1/(count+1)
-            gain -= surprise * exchange_s * count / (count + 1.0)
+            gain -= (surprise * exchange_s * count
+                     * new_minimum_chance(ordered, count, start, tail_order))
         if start == 0.0 and end < min_keep_s:
             end = min_keep_s
         if gain > best_value:
             best_start, best_end, best_value = start, end, gain
     return best_start, best_end
+
+
+@njit(cache=True)
+def new_minimum_chance(ordered: np.ndarray, count: int, start: float, tail_order: int) -> float:
+    """Chance that the next idle time falls below ``start`` though no idle time so far did.
+
+    A new minimum comes with chance 1/(count+1); with ``tail_order`` k > 0 the lower tail below
+    the smallest idle time is taken as exponential with the mean spacing of the k+1 smallest, so
+    a pre-warm point well below a tight cluster (a timer's idle times) is rarely missed, and one
+    near the smallest of scattered idle times is charged almost the full chance. k = 0: always
+    the full chance.
+    """
+    chance = 1.0 / (count + 1.0)
+    below = ordered[0] - start
+    if tail_order <= 0 or below <= 0.0:
+        return chance
+    k = min(tail_order, count - 1)
+    if k < 1:
+        return chance
+    spacing = (ordered[k] - ordered[0]) / k
+    if spacing <= 0.0:
+        return 0.0
+    return chance * math.exp(-below / spacing)

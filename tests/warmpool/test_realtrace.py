@@ -56,11 +56,11 @@ def test_idle_forecast_pre_warms_a_strict_timer_for_seconds_a_cycle():
     calls = 40
     s = periods(np.arange(calls) * 600.0, np.ones(calls))
     outcome = IdleForecast(exchange_gb_s=100.0, min_history=4).run([s], calls * 600.0)[0]
-    # 100 GB-s / 0.5 GB = 200 s of idle per cold start: the first 4 gaps (599 s) outlast that
-    # keep-alive and are cold; with 4 idle times the histogram pre-warms 20 % early (119.8 s
-    # idle); from 8 calls on the clock is detected and the app is loaded 2 s before each call
-    assert outcome.cold.tolist() == [True] * 5 + [False] * (calls - 5)
-    assert outcome.idle_s == pytest.approx(4 * 200.0 + 3 * 0.2 * 599.0 + 33 * 2.0)
+    # 100 GB-s / 0.5 GB = 200 s of idle per cold start: the first 2 gaps (599 s) outlast that
+    # keep-alive and are cold; from 3 calls on the clock is detected and the app is loaded
+    # 5 % of the period (30 s) before each call, and after the last one until the horizon
+    assert outcome.cold.tolist() == [True] * 3 + [False] * (calls - 3)
+    assert outcome.idle_s == pytest.approx(2 * 200.0 + (calls - 2) * 30.0)
 
 
 def test_a_clock_is_found_through_jitter_and_lost_on_a_skipped_cycle():
@@ -79,7 +79,8 @@ def test_idle_forecast_keeps_a_small_app_longer_for_the_same_gb_s():
     times = np.cumsum(np.r_[0, np.random.default_rng(5).uniform(1200, 1800, 10)])  # no clock
     small, large = periods(times, np.zeros(11), memory_gb=0.05), periods(times, np.zeros(11),
                                                                          memory_gb=2.0)
-    policy = IdleForecast(exchange_gb_s=100.0, min_history=100)  # keep-alive only
+    # keep-alive only: too little history for the distribution or the clock detector
+    policy = IdleForecast(exchange_gb_s=100.0, min_history=100, period_min_calls=100)
     # 100 GB-s buys 2000 s of a 50 MB app (all warm) but 50 s of a 2 GB one (all cold)
     assert policy.run([small], times[-1])[0].cold.sum() == 1
     assert policy.run([large], times[-1])[0].cold.sum() == 11
