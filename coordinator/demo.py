@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from coordinator.control import inject, reference
-from coordinator.control.data import shuffled_table
 from coordinator.control.plan import JobPlan
+from coordinator.control.run_dataset import shuffled_table
 from coordinator.control.summary import round_rows
 from coordinator.jobspec import validate
 

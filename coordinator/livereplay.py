@@ -160,8 +160,8 @@ class RecordedClock:
 
 
 def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any]:
-    """The simulator (``coordinator.simulate.run_rounds``) on recorded arrival times."""
-    from coordinator.simulate import Fixed, run_rounds
+    """The simulator (``coordinator.round_simulator.run_rounds``) on recorded arrival times."""
+    from coordinator.round_simulator import Fixed, run_rounds
 
     session = scheme.session(jobs)
     records = run_rounds(Fixed(session, policy), RecordedClock(times))
@@ -175,7 +175,7 @@ def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, 
     """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
     from coordinator.adaptive.online import OnlineRun
     from coordinator.control.runner import wait_policy
-    from coordinator.simulate import Fixed, TraceClock, run_rounds
+    from coordinator.round_simulator import Fixed, TraceClock, run_rounds
 
     if candidate.scheme.name == "sgcflow":
         from coordinator.adaptive import OnlineRun
@@ -209,8 +209,8 @@ def job_spec(candidate: Candidate, settings: Settings, rows_per_worker: int = 16
 def live_summary(store, job: str, spec: dict) -> dict[str, Any]:
     """runtime_s, rounds, fall-backs and exactness from the job's own records."""
     from coordinator.control import reference
-    from coordinator.control.data import shuffled_table
     from coordinator.control.plan import JobPlan
+    from coordinator.control.run_dataset import shuffled_table
 
     plan = JobPlan.from_dict(store.job(job)["plan"])
     log = store.rounds(job)

@@ -15,7 +15,7 @@ S3/DynamoDB failure is a typed ``StorageError``; a task's optional ``manifest_sh
 record's checksum of the dataset manifest) must match the manifest read; a non-finite coded
 result is a ``ResultError``, never stored.
 
-Completion record (DynamoDB, keys ``functions.keys.record_keys``): ``status`` "ok" | "error",
+Completion record (DynamoDB, keys ``contract.keys.record_keys``): ``status`` "ok" | "error",
 ``results`` {job: S3 key of the coded result}, ``sha256`` {job: sha256 hex digest of that
 object's bytes exactly as written} (Collect/Update re-hash what they read and treat a mismatch
 as a straggler), ``timings``, and on error ``error_type``, ``error_message``, ``error_field``.
@@ -50,10 +50,10 @@ from coordinator.contract.errors import (  # noqa: E402
     ResultError,
     WorkerError,
 )
+from coordinator.contract.keys import record_keys, result_key  # noqa: E402
 from coordinator.contract.models import ModelSpec  # noqa: E402
 from coordinator.contract.records import result_checks  # noqa: E402
 from functions import kernels  # noqa: E402  (configures Numba first)
-from functions.keys import record_keys, result_key  # noqa: E402
 from functions.partitions import (  # noqa: E402
     HEX_SHA256,
     PartitionStore,

@@ -18,10 +18,10 @@ from typing import Any
 
 from coordinator.contract import env, keys, records
 from coordinator.contract.models import ModelSpec
-from coordinator.control import data, inject
+from coordinator.control import inject, run_dataset
 from coordinator.control.plan import JobPlan
-from coordinator.control.replay import job_lock
 from coordinator.control.runner import Invoker, RoundRunner
+from coordinator.control.session_cache import job_lock
 from coordinator.jobspec import JobSpecError, validate
 from coordinator.state import Store, now
 
@@ -59,7 +59,7 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
         spec = validate(record["spec"])
         scheme = spec.scheme()
         session = scheme.session(jobs=spec.jobs)
-        info = data.prepare(store, spec.raw["dataset"], session.partition_sizes)
+        info = run_dataset.prepare(store, spec.raw["dataset"], session.partition_sizes)
         models = []
         for i, model in enumerate(spec.models):
             try:

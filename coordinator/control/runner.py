@@ -35,7 +35,7 @@ from coordinator.control.collect import Collect, RoundInputs, WallClock
 from coordinator.control.decode import check_result, decode, npy_view
 from coordinator.control.meter import CpuMeter, own_time
 from coordinator.control.plan import JobPlan
-from coordinator.control.replay import session_at
+from coordinator.control.session_cache import session_at
 from coordinator.control.update import sgd_step
 from coordinator.policy import policy_from_wait
 
@@ -115,12 +115,12 @@ class RoundRunner:
 
     def _virtual_clock(self, store) -> Callable[[int, Any], np.ndarray]:
         """Emulation: each worker's time in round t. From a trace: the simulator's own clock at
-        every worker's load that round (``coordinator.simulate.TraceClock``); otherwise the
+        every worker's load that round (``coordinator.round_simulator.TraceClock``); otherwise the
         table the Plan step wrote."""
         stragglers = self.spec["stragglers"]
         if "trace" in stragglers:
             from coordinator.control.inject import trace_latency
-            from coordinator.simulate import TraceClock
+            from coordinator.round_simulator import TraceClock
 
             clock = TraceClock(trace_latency(stragglers, self.plan.n), self.plan.rounds,
                                stragglers.get("seed", 0))

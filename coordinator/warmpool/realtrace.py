@@ -14,8 +14,8 @@ from dataclasses import replace
 import numpy as np
 
 from coordinator.warmpool.azure2019 import AzureTrace, TraceError
+from coordinator.warmpool.azure_streams import REGION, app_streams
 from coordinator.warmpool.planner import plan_job
-from coordinator.warmpool.replay import REGION, app_streams
 from coordinator.warmpool.simulator import JobMix, job_mix, policies_for, simulate_streams
 from coordinator.warmpool.tuning import tune
 from coordinator.warmpool.workload import Workload, streams

@@ -9,8 +9,8 @@ import pytest
 
 from coordinator.backends.base import Backend
 from coordinator.control import reference
-from coordinator.control.data import shuffled_table
 from coordinator.control.plan import JobPlan
+from coordinator.control.run_dataset import shuffled_table
 from coordinator.emulator import Emulator
 from coordinator.emulator.core import ACCOUNT, REGION, ROLE_NAME
 from coordinator.jobspec import validate

@@ -79,7 +79,7 @@ def test_worker_reads_datasets_and_params_writes_results_and_only_its_records(te
 def test_job_ids_and_worker_records_match_the_leading_key_patterns():
     from coordinator.audit.policy import matches
     from coordinator.backends.base import new_job_id
-    from functions.keys import record_keys
+    from coordinator.contract.keys import record_keys
     from infra.storage import COMPLETION_ITEMS, JOB_ITEMS
 
     job = new_job_id()
@@ -95,7 +95,7 @@ def test_each_step_has_its_own_role_with_only_what_it_does(template):
                "Resource": {"Fn::GetAtt": [bucket, "Arn"]}}
     expected = {
         # The Plan step prepares datasets/<hash>/ (deletes the old manifest, writes parts and
-        # manifest: coordinator/datasets.py), parameters, injection and the warm-pool plan.
+        # manifest: coordinator/dataset_prep.py), parameters, injection and the warm-pool plan.
         "plan": [
             {"Action": ["s3:DeleteObject", "s3:GetObject"], "Effect": "Allow",
              "Resource": _bucket_object(bucket, "/datasets/*")},

@@ -11,8 +11,8 @@ from fake_round import FakeClock, FakeWorkers, TimedStore, make_job
 
 from coordinator.contract import keys
 from coordinator.control import rounds
-from coordinator.control.replay import forget
 from coordinator.control.runner import wait_policy
+from coordinator.control.session_cache import forget
 from coordinator.livereplay import (
     ReplayError,
     Settings,
@@ -22,7 +22,7 @@ from coordinator.livereplay import (
 )
 from coordinator.schemes import make_scheme
 
-TRACE = Path(__file__).parents[2] / "data" / "lambda_delays.parquet"
+TRACE = Path(__file__).parents[3] / "data" / "lambda_delays.parquet"
 
 
 def _recorded_arrivals(rounds_: int, n: int, seed: int = 5) -> np.ndarray:
@@ -88,7 +88,7 @@ def test_replay_predicts_what_sgc_simulate_predicts():
     """At n = 256 the replay's simulated side is `sgc simulate` on the whole trace (the same
     clock, per-worker loads, policy and seed)."""
     from coordinator.livereplay import Candidate, simulated
-    from coordinator.simulate import run_scheme
+    from coordinator.round_simulator import run_scheme
     from coordinator.traces import LatencyModel
 
     latency = LatencyModel.from_parquet(TRACE)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from coordinator.cli.warmpool import warmpool
 from coordinator.warmpool import forecast, schema, stats, synthetic
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "coldstart_sample"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "coldstart_sample"
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import pytest
 
 from coordinator.adaptive import Config, OnlineRun
 from coordinator.adaptive.evaluate import LoadFit, Shifted, replicated_round_times
+from coordinator.round_simulator import TraceClock, run_rounds, run_scheme
 from coordinator.schemes import make_scheme
 from coordinator.schemes.gradient_check import replay
 from coordinator.schemes.switching import SwitchingSession
-from coordinator.simulate import TraceClock, run_rounds, run_scheme
 from coordinator.traces import LatencyModel
 from tests.conftest import TRACE
 

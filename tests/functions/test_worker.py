@@ -14,9 +14,9 @@ import pytest
 
 from coordinator.contract import errors
 from coordinator.contract import gradients as kernels_reference
+from coordinator.contract.keys import result_key
 from coordinator.contract.models import ModelSpec
 from functions import worker
-from functions.keys import result_key
 
 RUN = "run-test"
 SPECS = {1: ModelSpec("logreg", 12, 2), 2: ModelSpec("softmax", 12, 3),
@@ -34,10 +34,10 @@ def _full_gradient(table, spec: ModelSpec, params: np.ndarray) -> np.ndarray:
 def _prepare(aws, k: int = 8):
     """Two datasets with the same rows: 3-class labels, and their parity for logreg."""
     table = aws.prepare("datasets/syn", k=k)
-    from coordinator import datasets
+    from coordinator import dataset_prep
 
-    binary = datasets.Table(table.name, table.features, table.labels % 2, table.feature_columns)
-    datasets.prepare(binary, f"s3://{aws.bucket}/datasets/syn-binary", k=k, s3=aws.s3)
+    binary = dataset_prep.Table(table.name, table.features, table.labels % 2, table.feature_columns)
+    dataset_prep.prepare(binary, f"s3://{aws.bucket}/datasets/syn-binary", k=k, s3=aws.s3)
     params = {job: aws.put_npy(f"runs/{RUN}/params/job-{job:06d}.npy",
                                spec.init(seed=job) + np.float32(0.1 * job))
               for job, spec in SPECS.items()}

@@ -16,7 +16,7 @@ from coordinator.warmpool.policies import IdleForecast, KeepAlive
 from coordinator.warmpool.simulator import metrics
 from coordinator.warmpool.workload import Stream
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "azure2019_sample100"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "azure2019_sample100"
 POLICIES = {"keep-alive-60s", "keep-alive-10min", "hybrid-histogram", "faascache", "sgcflow"}
 
 

@@ -8,7 +8,7 @@ from fake_round import FakeClock, FakeWorkers, TimedStore, make_job
 
 from coordinator.contract import keys
 from coordinator.control import rounds
-from coordinator.control.replay import forget
+from coordinator.control.session_cache import forget
 
 M_SGC = {"name": "m-sgc", "B": 1, "W": 2, "lam": 2}
 

@@ -54,7 +54,7 @@ def test_local_server_round_trip(tmp_path):
 
     def sgc(*args: str) -> str:
         done = subprocess.run([*SGC, *args], env=env, capture_output=True, text=True,
-                              timeout=240, cwd=Path(__file__).parents[2])
+                              timeout=240, cwd=Path(__file__).parents[3])
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout
 

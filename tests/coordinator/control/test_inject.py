@@ -9,7 +9,7 @@ import numpy as np
 from coordinator.control import inject
 from coordinator.stragglers import BurstyModel
 
-TRACE = Path(__file__).parents[2] / "data" / "lambda_delays.parquet"
+TRACE = Path(__file__).parents[3] / "data" / "lambda_delays.parquet"
 
 
 def test_fixed_pattern_delays_exactly_the_named_workers():

@@ -8,10 +8,10 @@ import pytest
 
 from coordinator.contract import errors
 from coordinator.contract import gradients as kernels_reference
+from coordinator.contract.keys import result_key
 from coordinator.contract.models import ModelSpec
 from functions import worker
 from functions.kernels_paths import mlp_path
-from functions.keys import result_key
 
 RUN = "run-deep"
 SPECS = {1: ModelSpec("mlp", 12, 3, [40, 24, 16], "tanh"),  # narrow: the fused Numba path

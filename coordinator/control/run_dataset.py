@@ -1,4 +1,5 @@
-"""A job's dataset in S3, partitioned the way its scheme needs (coordinator.datasets does the work).
+"""A job's dataset in S3, partitioned the way its scheme needs (coordinator.dataset_prep does
+the work).
 
 The prefix depends only on the dataset spec and the partition fractions, so jobs with the same
 scheme and data share one copy, and a re-run Plan step finds it already there.
@@ -11,15 +12,15 @@ import json
 
 import numpy as np
 
-from coordinator import datasets
+from coordinator import dataset_prep
 from coordinator.control.plan import DatasetInfo
 from coordinator.state import Store
 
 
-def load_table(spec: dict) -> datasets.Table:
+def load_table(spec: dict) -> dataset_prep.Table:
     """The whole dataset in memory (what the full-batch reference trains on)."""
     options = {k: spec[k] for k in ("rows", "features", "classes", "seed") if k in spec}
-    return datasets.load(spec["name"], **options)
+    return dataset_prep.load(spec["name"], **options)
 
 
 def prefix_for(spec: dict, sizes: list[float]) -> str:
@@ -38,12 +39,12 @@ def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
     else:
         try:
             table = load_table(spec)
-        except datasets.DatasetError as error:
+        except dataset_prep.DatasetError as error:
             from coordinator.jobspec import JobSpecError
 
             raise JobSpecError([(f"dataset.{error.field}".replace("dataset.dataset", "dataset"),
                                  str(error))]) from error
-        manifest = datasets.prepare(table, f"s3://{store.bucket}/{prefix}", sizes=list(sizes),
+        manifest = dataset_prep.prepare(table, f"s3://{store.bucket}/{prefix}", sizes=list(sizes),
                                     seed=int(spec.get("seed", 0)), s3=store.s3)
     return DatasetInfo(prefix=prefix, rows=int(manifest["n_rows"]),
                        n_features=int(manifest["n_features"]),

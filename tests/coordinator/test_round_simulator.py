@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from coordinator.cli import main
 from coordinator.comparison import compare
 from coordinator.policy import make_policy
+from coordinator.round_simulator import run_scheme
 from coordinator.schemes import make_scheme
 from coordinator.search import best_bursty, best_gc, gc_round_times, paper_round_times
-from coordinator.simulate import run_scheme
 from coordinator.traces import LatencyModel
 from tests.conftest import TRACE
 

@@ -97,7 +97,7 @@ def test_bad_targets_are_refused(driver):
 
 
 def test_scheduled_handler_applies_the_plans(driver, monkeypatch):
-    from functions.warmpool import handler
+    from functions.warmpool_handler import handler
 
     monkeypatch.setenv("SGC_WARMPOOL_REGIONS", "us-east-1,eu-west-2")
     jobs = [{"job_id": "a", "start_s": 1000.0, "submit_s": 0.0,
@@ -113,7 +113,7 @@ def test_scheduled_handler_applies_the_plans(driver, monkeypatch):
 def test_scheduled_handler_reads_plans_from_s3(driver, monkeypatch):
     import json
 
-    from functions.warmpool import handler
+    from functions.warmpool_handler import handler
 
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="sgcflow-data")
@@ -126,7 +126,7 @@ def test_scheduled_handler_reads_plans_from_s3(driver, monkeypatch):
 
 
 def test_handler_without_a_worker_function_names_the_variable(monkeypatch):
-    from functions.warmpool import handler
+    from functions.warmpool_handler import handler
 
     monkeypatch.delenv("SGC_WORKER_FUNCTION", raising=False)
     with pytest.raises(ValueError, match="SGC_WORKER_FUNCTION"):
@@ -134,7 +134,7 @@ def test_handler_without_a_worker_function_names_the_variable(monkeypatch):
 
 
 def test_handler_builds_its_driver_from_the_environment(lambda_alias, monkeypatch):
-    from functions import warmpool as module
+    from functions import warmpool_handler as module
 
     monkeypatch.setenv("SGC_WORKER_FUNCTION", "sgc-worker")
     monkeypatch.setenv("SGC_WORKER_ALIAS", "live")

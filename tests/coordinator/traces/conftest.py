@@ -8,7 +8,7 @@ import pytest
 
 from coordinator.traces import LatencyModel
 
-TRACE = Path(__file__).resolve().parents[2] / "data" / "lambda_delays.parquet"
+TRACE = Path(__file__).resolve().parents[3] / "data" / "lambda_delays.parquet"
 
 
 @pytest.fixture(scope="session")

@@ -99,7 +99,7 @@ def test_a_file_without_a_required_column_is_refused(tmp_path):
 def test_shipped_sample_loads_cleanly_and_is_small():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "data" / "coldstart_sample"
+    root = Path(__file__).resolve().parents[3] / "data" / "coldstart_sample"
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     assert size < 2_000_000
     table, report = schema.load_trace(root)

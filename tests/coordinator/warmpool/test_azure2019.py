@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coordinator.warmpool import azure2019, replay
+from coordinator.warmpool import azure2019, azure_streams
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "azure2019_sample100"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "azure2019_sample100"
 
 
 @pytest.fixture
@@ -42,31 +42,32 @@ def test_the_real_sample_loads_whole():
 
 def test_every_invocation_is_replayed_once_inside_its_minute():
     trace = azure2019.load(SAMPLE)
-    for placement in replay.PLACEMENTS:
-        streams = replay.app_streams(trace, seed=0, placement=placement)
+    for placement in azure_streams.PLACEMENTS:
+        streams = azure_streams.app_streams(trace, seed=0, placement=placement)
         assert sum(s.requests.sum() for s in streams) == trace.invocations()
     counts = np.array([0, 3, 0, 1])
-    even = replay.arrival_times(counts, np.random.default_rng(0), "even")
+    even = azure_streams.arrival_times(counts, np.random.default_rng(0), "even")
     assert even.tolist() == [70.0, 90.0, 110.0, 210.0]
-    poisson = replay.arrival_times(counts, np.random.default_rng(0), "poisson")
+    poisson = azure_streams.arrival_times(counts, np.random.default_rng(0), "poisson")
     assert np.array_equal(np.floor(poisson / 60), [1, 1, 1, 3])
-    assert np.array_equal(poisson, replay.arrival_times(counts, np.random.default_rng(0),
+    assert np.array_equal(poisson, azure_streams.arrival_times(counts, np.random.default_rng(0),
                                                         "poisson"))
 
 
 def test_execution_times_follow_the_percentile_curve():
     function = azure2019.load(SAMPLE).functions[1]  # percentiles 62..3311 ms, median 218
-    draws = replay.execution_times(function, 20_000, np.random.default_rng(1)) * 1000
+    draws = azure_streams.execution_times(function, 20_000, np.random.default_rng(1)) * 1000
     assert draws.min() >= function.duration_ms[0] and draws.max() <= function.duration_ms[-1]
     assert np.median(draws) == pytest.approx(function.duration_ms[3], rel=0.05)
 
 
 def test_overlapping_invocations_fold_into_one_busy_period_cut_at_the_warm_up():
-    starts, lengths, calls = replay.busy_periods(np.array([0.0, 1.0, 5.0, 20.0]),
+    starts, lengths, calls = azure_streams.busy_periods(np.array([0.0, 1.0, 5.0, 20.0]),
                                                  np.array([2.0, 2.0, 1.0, 1.0]))
     assert starts.tolist() == [0.0, 5.0, 20.0] and calls.tolist() == [2, 1, 1]
     assert lengths.tolist() == [3.0, 1.0, 1.0]
-    starts, _, calls = replay.busy_periods(np.array([0.0, 1.0, 2.0]), np.full(3, 5.0), (1.5,))
+    starts, _, calls = azure_streams.busy_periods(np.array([0.0, 1.0, 2.0]), np.full(3, 5.0),
+                                                  (1.5,))
     assert starts.tolist() == [0.0, 2.0] and calls.tolist() == [2, 1]
 
 
@@ -136,7 +137,7 @@ def test_a_folder_without_the_files_is_named(tmp_path):
 
 def test_resampling_keeps_percentiles_and_rotates_counts():
     trace = azure2019.load(SAMPLE)
-    bigger = replay.resample(trace, 500, seed=2)
+    bigger = azure_streams.resample(trace, 500, seed=2)
     assert len(bigger.functions) == 500 and len(bigger.apps) == 500
     rotated = 0
     for copy_ in bigger.functions[:20]:

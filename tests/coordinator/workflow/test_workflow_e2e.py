@@ -16,7 +16,7 @@ from coordinator_e2e_helpers import (
 
 import functions.coordinator_steps as steps
 from coordinator.control import reference
-from coordinator.control.data import shuffled_table
+from coordinator.control.run_dataset import shuffled_table
 
 pytestmark = pytest.mark.slow
 
@@ -157,7 +157,7 @@ def test_outside_the_model_waits_to_the_hard_limit_then_skips_the_lost_job(emula
 def test_replayed_trace_with_the_mu_rule_decodes_exactly(emulator, backend):
     from pathlib import Path
 
-    trace = Path(__file__).parents[2] / "data" / "lambda_delays.parquet"
+    trace = Path(__file__).parents[3] / "data" / "lambda_delays.parquet"
     spec = make_spec(iterations=2, wait={"mu": 1.0, "hard_limit_s": 30},
                      stragglers={"trace": str(trace), "time_scale": 0.5, "seed": 3})
     job = run_job(emulator, backend, spec)
@@ -189,12 +189,12 @@ def test_accepted_job_is_published_for_the_warm_pool(emulator, backend, monkeypa
     """The Plan step publishes the job plan; the warm-pool handler finds it and provisions the
     job's workers in its region for as long as it runs."""
     from coordinator.warmpool.planner import targets_from_jobs
-    from functions import warmpool
+    from functions import warmpool_handler
 
     spec = make_spec(scheme={"name": "gc", "s": 1}, iterations=1)
     job = run_job(emulator, backend, spec)
     monkeypatch.setenv("SGC_BUCKET", backend.store.bucket)
-    published = [p for p in warmpool._jobs({}) if p["job_id"] == job]
+    published = [p for p in warmpool_handler._jobs({}) if p["job_id"] == job]
     assert len(published) == 1 and published[0]["spec"]["workers"] == spec["workers"]
     region = published[0]["spec"].get("regions", ["us-east-1"])[0]
     targets, plans = targets_from_jobs(published, published[0]["start_s"] + 1.0, [region])

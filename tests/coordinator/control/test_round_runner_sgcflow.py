@@ -7,7 +7,7 @@ import numpy as np
 from fake_round import FakeClock, FakeWorkers, TimedStore, make_job
 
 from coordinator.control import rounds
-from coordinator.control.replay import forget
+from coordinator.control.session_cache import forget
 
 SGCFLOW = {"name": "sgcflow"}
 

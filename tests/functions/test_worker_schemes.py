@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from coordinator.contract import gradients as kernels_reference
+from coordinator.contract.keys import result_key
 from coordinator.contract.models import ModelSpec
 from coordinator.schemes import make_scheme
 from functions import worker
-from functions.keys import result_key
 
 SPEC = ModelSpec("softmax", 12, 3)
 

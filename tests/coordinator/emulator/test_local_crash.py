@@ -96,7 +96,7 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
     def sgc(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "-c", "from coordinator.cli import main; main()",
                                *args], env=env, capture_output=True, text=True, timeout=240,
-                              cwd=Path(__file__).parents[2])
+                              cwd=Path(__file__).parents[3])
         assert (done.returncode == 0) == ok, done.stderr[-2000:]
         assert "Traceback" not in done.stderr
         return done
