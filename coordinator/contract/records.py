@@ -27,9 +27,9 @@ from . import keys
 COMPLETION_FIELDS = ("status", "error_type", "error_message", "timings", "checks")
 
 
-def worker_event(run: str, round_: int, worker: int, bucket: str, tasks: list[dict]) -> dict:
+def worker_event(run_id: str, round_: int, worker: int, bucket: str, tasks: list[dict]) -> dict:
     """The invocation event; ``tasks`` already in the shape above."""
-    return {"run": run, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
+    return {"run": run_id, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
 
 
 def relay_event(events: list[dict]) -> dict:
@@ -38,9 +38,9 @@ def relay_event(events: list[dict]) -> dict:
     return {"relay": list(events)}
 
 
-def task_entry(run: str, job: int, model: dict, dataset: str,
+def task_entry(run_id: str, job: int, model: dict, dataset: str,
                coefficients: dict[int, float]) -> dict:
-    return {"job": job, "model": model, "params_key": keys.params_key(run, job),
+    return {"job": job, "model": model, "params_key": keys.params_key(run_id, job),
             "dataset": dataset,
             "coefficients": {str(p): float(c) for p, c in sorted(coefficients.items())}}
 

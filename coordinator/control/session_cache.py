@@ -18,33 +18,33 @@ _locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
 
-def job_lock(job: str) -> threading.Lock:
+def run_lock(run_id: str) -> threading.Lock:
     with _guard:
-        return _locks.setdefault(job, threading.Lock())
+        return _locks.setdefault(run_id, threading.Lock())
 
 
-def session_at(job: str, spec: dict, stragglers: Sequence[Sequence[int]]) -> Session:
+def session_at(run_id: str, spec: dict, stragglers: Sequence[Sequence[int]]) -> Session:
     """The job's session with rounds 1..len(stragglers) observed (stragglers[r-1] = round r's).
 
-    Call with ``job_lock(job)`` held while using the session.
+    Call with ``run_lock(run_id)`` held while using the session.
     """
-    session = _cache.get(job)
+    session = _cache.get(run_id)
     if session is not None and session.observed_rounds <= len(stragglers):
         try:
-            return _replay(job, session, stragglers)
+            return _replay(run_id, session, stragglers)
         except ValueError:  # the cache disagrees with the log (another run): rebuild
             pass
     spec_obj = validate(spec)
-    return _replay(job, spec_obj.scheme().session(jobs=spec_obj.jobs), stragglers)
+    return _replay(run_id, spec_obj.scheme().session(jobs=spec_obj.jobs), stragglers)
 
 
-def _replay(job: str, session: Session, stragglers: Sequence[Sequence[int]]) -> Session:
+def _replay(run_id: str, session: Session, stragglers: Sequence[Sequence[int]]) -> Session:
     for t in range(1, len(stragglers) + 1):
         session.observe(t, stragglers[t - 1])  # a no-op for rounds already observed identically
-    _cache[job] = session
+    _cache[run_id] = session
     return session
 
 
-def forget(job: str) -> None:
+def forget(run_id: str) -> None:
     with _guard:
-        _cache.pop(job, None)
+        _cache.pop(run_id, None)

@@ -29,7 +29,7 @@ def shifted(mix: JobMix, offset_s: float) -> JobMix:
     plans = [replace(p, start_s=p.start_s + offset_s,
                      submit_s=None if p.submit_s is None else p.submit_s + offset_s)
              for p in mix.plans]
-    return JobMix(workload, plans, {job: end + offset_s for job, end in mix.job_ends.items()})
+    return JobMix(workload, plans, {run_id: end + offset_s for run_id, end in mix.job_ends.items()})
 
 
 def check_warmup(trace: AzureTrace, warmup_minutes: int) -> None:

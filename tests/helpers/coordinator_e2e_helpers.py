@@ -24,27 +24,27 @@ def make_spec(**overrides) -> dict:
 
 
 def run_job(emulator, backend, spec: dict, timeout_s: float = 240) -> str:
-    job = backend.submit(validate(spec))
-    described = emulator.wait(backend.store.job(job)["execution_arn"], timeout_s)
-    assert described["status"] == "SUCCEEDED", backend.store.job(job).get("error")
-    return job
+    run_id = backend.submit(validate(spec))
+    described = emulator.wait(backend.store.job(run_id)["execution_arn"], timeout_s)
+    assert described["status"] == "SUCCEEDED", backend.store.job(run_id).get("error")
+    return run_id
 
 
-def plan_of(backend, job: str) -> JobPlan:
-    return JobPlan.from_dict(backend.store.job(job)["plan"])
+def plan_of(backend, run_id: str) -> JobPlan:
+    return JobPlan.from_dict(backend.store.job(run_id)["plan"])
 
 
-def final_params(backend, job: str) -> list[np.ndarray]:
-    plan = plan_of(backend, job)
+def final_params(backend, run_id: str) -> list[np.ndarray]:
+    plan = plan_of(backend, run_id)
     return [backend.store.get_array(plan.final_params_key(m)) for m in range(plan.M)]
 
 
-def assert_exact_decoding(backend, job: str, spec: dict) -> int:
+def assert_exact_decoding(backend, run_id: str, spec: dict) -> int:
     """Every decoded job's gradient equals the full-batch numpy gradient at its parameters."""
-    plan = plan_of(backend, job)
+    plan = plan_of(backend, run_id)
     X, y = shuffled_table(spec["dataset"])
     checked = 0
-    for entry in backend.store.rounds(job):
+    for entry in backend.store.rounds(run_id):
         for j in entry["update"]["decoded"]:
             j = int(j)
             model = plan.models[plan.model_of(j)[0]]

@@ -78,11 +78,11 @@ def test_worker_reads_datasets_and_params_writes_results_and_only_its_records(te
 
 def test_job_ids_and_worker_records_match_the_leading_key_patterns():
     from coordinator.audit.policy import matches
-    from coordinator.backends.base import new_job_id
+    from coordinator.backends.base import new_run_id
     from coordinator.contract.keys import record_keys
     from infra.storage import COMPLETION_ITEMS, JOB_ITEMS
 
-    job = new_job_id()
+    job = new_run_id()
     assert matches(COMPLETION_ITEMS, record_keys(job, 3, 7)["pk"])
     assert matches(JOB_ITEMS, f"job#{job}") and not matches(COMPLETION_ITEMS, f"job#{job}")
     assert not matches(COMPLETION_ITEMS, "jobs") and not matches(JOB_ITEMS, "jobs")

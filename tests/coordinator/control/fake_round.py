@@ -83,19 +83,19 @@ class FakeWorkers:
 
 
 def make_job(store: MemoryStore, *, scheme: dict, workers: int = 8, iterations: int = 3,
-             models: int = 2, wait: dict | None = None, job: str = "run-test") -> JobPlan:
+             models: int = 2, wait: dict | None = None, run_id: str = "run-test") -> JobPlan:
     """Write a job record as the Plan step would (without a dataset: the fake workers need none)."""
     spec = validate({"models": [{"kind": "softmax", "lr": 0.1}] * models, "dataset": "digits",
                      "iterations": iterations, "workers": workers, "scheme": scheme,
                      "wait": wait or {"deadline_s": 4.0, "hard_limit_s": 30}})
     built = spec.scheme()
     parts = built.session(jobs=spec.jobs).partition_sizes
-    plan = JobPlan(job=job, bucket=store.bucket, n=workers, T=built.T, jobs=spec.jobs,
+    plan = JobPlan(run_id=run_id, bucket=store.bucket, n=workers, T=built.T, jobs=spec.jobs,
                    models=tuple([MODEL] * models), lrs=tuple([0.1] * models),
                    dataset=DatasetInfo("datasets/fake", ROWS, 3, 2,
                                        tuple(max(1, round(ROWS * p)) for p in parts)))
     for m in range(models):
         store.put_array(plan.params_key(m + 1), np.zeros(8, dtype=np.float32))
-    store.create_job(job, {"spec": spec.raw, "plan": plan.to_dict(), "status": "running",
-                           "round": 0, "execution": 1})
+    store.create_job(run_id, {"spec": spec.raw, "plan": plan.to_dict(), "status": "running",
+                              "round": 0, "execution": 1})
     return plan

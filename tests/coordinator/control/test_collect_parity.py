@@ -38,7 +38,7 @@ def _live(scheme: dict, wait: dict, times: np.ndarray, virtual: bool, iterations
     clock = FakeClock()
     store = TimedStore(clock)
     forget("run-parity")
-    plan = make_job(store, scheme=scheme, iterations=iterations, job="run-parity", models=models,
+    plan = make_job(store, scheme=scheme, iterations=iterations, run_id="run-parity", models=models,
                     wait={**wait, "clock": "virtual"} if virtual else wait)
     if virtual:  # what the Plan step writes for the virtual clock; nobody waits on it
         store.put_array(keys.virtual_times_key("run-parity"), times)

@@ -13,20 +13,20 @@ from coordinator.control.session_cache import forget
 M_SGC = {"name": "m-sgc", "B": 1, "W": 2, "lam": 2}
 
 
-def _state(job: str = "run-test", execution: int = 1) -> dict:
-    return {"job": job, "round": 1, "steps": 0, "execution": execution, "status": "running"}
+def _state(run_id: str = "run-test", execution: int = 1) -> dict:
+    return {"job": run_id, "round": 1, "steps": 0, "execution": execution, "status": "running"}
 
 
-def _run(scheme=M_SGC, delays_for=None, iterations=3, wait=None, job="run-test", **faults):
+def _run(scheme=M_SGC, delays_for=None, iterations=3, wait=None, run_id="run-test", **faults):
     clock = FakeClock()
     store = TimedStore(clock)
-    forget(job)
-    plan = make_job(store, scheme=scheme, iterations=iterations, wait=wait, job=job)
+    forget(run_id)
+    plan = make_job(store, scheme=scheme, iterations=iterations, wait=wait, run_id=run_id)
     delays = np.ones((plan.rounds, plan.n))
     for (t, w), d in (delays_for or {}).items():
         delays[t - 1, w] = d
     workers = FakeWorkers(store, plan, delays, **faults)
-    state = rounds.round_step(store, _state(job), workers, lambda: 900.0, clock=clock)
+    state = rounds.round_step(store, _state(run_id), workers, lambda: 900.0, clock=clock)
     return store, plan, workers, state
 
 
@@ -85,7 +85,7 @@ class Crash(RuntimeError):
 
 @pytest.mark.parametrize("crash_round", [1, 3, 6])
 def test_a_crash_before_the_commit_resumes_to_the_same_bits(crash_round, monkeypatch):
-    _, _, _, _ = reference = _run(delays_for={(2, 1): 10.0}, job="run-ref")
+    _, _, _, _ = reference = _run(delays_for={(2, 1): 10.0}, run_id="run-ref")
     ref_store, ref_plan = reference[0], reference[1]
     clock = FakeClock()
     store = TimedStore(clock)
@@ -96,10 +96,10 @@ def test_a_crash_before_the_commit_resumes_to_the_same_bits(crash_round, monkeyp
     workers = FakeWorkers(store, plan, delays)
     commit = store.commit_round
 
-    def crashing(job, t, *args, **kwargs):
+    def crashing(run_id, t, *args, **kwargs):
         if t == crash_round:
             raise Crash(f"killed before committing round {t}")
-        return commit(job, t, *args, **kwargs)
+        return commit(run_id, t, *args, **kwargs)
 
     monkeypatch.setattr(store, "commit_round", crashing)
     with pytest.raises(Crash):

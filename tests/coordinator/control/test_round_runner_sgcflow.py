@@ -12,15 +12,15 @@ from coordinator.control.session_cache import forget
 SGCFLOW = {"name": "sgcflow"}
 
 
-def _state(job: str) -> dict:
-    return {"job": job, "round": 1, "steps": 0, "execution": 1, "status": "running"}
+def _state(run_id: str) -> dict:
+    return {"job": run_id, "round": 1, "steps": 0, "execution": 1, "status": "running"}
 
 
-def _job(job: str, iterations: int = 14):
+def _job(run_id: str, iterations: int = 14):
     clock = FakeClock()
     store = TimedStore(clock)
-    forget(job)
-    plan = make_job(store, scheme=SGCFLOW, workers=16, iterations=iterations, job=job,
+    forget(run_id)
+    plan = make_job(store, scheme=SGCFLOW, workers=16, iterations=iterations, run_id=run_id,
                     wait={"deadline_s": 4.0, "hard_limit_s": 30})
     rng = np.random.default_rng(3)
     delays = 1.0 + rng.exponential(0.3, size=(plan.rounds, plan.n))
@@ -29,9 +29,9 @@ def _job(job: str, iterations: int = 14):
     return store, plan, FakeWorkers(store, plan, delays, per_partition_s=0.25), clock
 
 
-def _decisions(store, job):
+def _decisions(store, run_id):
     return [(e["round"], e["collect"]["stragglers"], e["collect"]["policy"],
-             e["collect"]["scheme"]) for e in store.rounds(job)]
+             e["collect"]["scheme"]) for e in store.rounds(run_id)]
 
 
 def test_sgcflow_switches_online_and_decodes_every_job_exactly():

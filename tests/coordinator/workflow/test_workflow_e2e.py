@@ -199,7 +199,7 @@ def test_accepted_job_is_published_for_the_warm_pool(emulator, backend, monkeypa
     region = published[0]["spec"].get("regions", ["us-east-1"])[0]
     targets, plans = targets_from_jobs(published, published[0]["start_s"] + 1.0, [region])
     (plan,) = plans
-    assert (plan.job_id, plan.region, plan.amount) == (job, region, spec["workers"])
+    assert (plan.run_id, plan.region, plan.amount) == (job, region, spec["workers"])
     # A job this small is cheaper to pre-warm with pings than to provision; a provisioned one
     # would show up in the targets while it runs.
     expected = spec["workers"] if plan.mode == "provisioned" else 0
