@@ -82,9 +82,9 @@ def test_job_ids_and_worker_records_match_the_leading_key_patterns():
     from coordinator.contract.keys import record_keys
     from infra.storage import COMPLETION_ITEMS, JOB_ITEMS
 
-    job = new_run_id()
-    assert matches(COMPLETION_ITEMS, record_keys(job, 3, 7)["pk"])
-    assert matches(JOB_ITEMS, f"job#{job}") and not matches(COMPLETION_ITEMS, f"job#{job}")
+    run_id = new_run_id()
+    assert matches(COMPLETION_ITEMS, record_keys(run_id, 3, 7)["pk"])
+    assert matches(JOB_ITEMS, f"job#{run_id}") and not matches(COMPLETION_ITEMS, f"job#{run_id}")
     assert not matches(COMPLETION_ITEMS, "jobs") and not matches(JOB_ITEMS, "jobs")
 
 

@@ -61,14 +61,14 @@ def test_local_server_round_trip(tmp_path):
     sgc("local", "up", "--port", str(port), "--log", str(tmp_path / "local.log"))
     try:
         assert json.loads(sgc("local", "status", "--json"))["running"] is True
-        job = sgc("submit", str(tmp_path / "job.yaml"), "--local", "--watch").splitlines()[0]
-        assert [j["job"] for j in json.loads(sgc("jobs", "--local", "--json"))] == [job]
-        status = json.loads(sgc("status", job, "--local", "--json"))
+        run_id = sgc("submit", str(tmp_path / "job.yaml"), "--local", "--watch").splitlines()[0]
+        assert [j["job"] for j in json.loads(sgc("jobs", "--local", "--json"))] == [run_id]
+        status = json.loads(sgc("status", run_id, "--local", "--json"))
         assert (status["status"], status["round"], status["rounds"]) == ("done", 5, 5)
-        rounds = json.loads(sgc("logs", job, "--local", "--json"))
+        rounds = json.loads(sgc("logs", run_id, "--local", "--json"))
         assert [r["stragglers"] for r in rounds] == [[], [4], [], [], []]
         assert rounds[1]["reasons"]["4"].startswith("no result within")
-        result = json.loads(sgc("result", job, "--local", "--json"))
+        result = json.loads(sgc("result", run_id, "--local", "--json"))
         assert result["summary"]["decoded_jobs"] == 4
         assert result["summary"]["cost"]["transitions"] > 0
     finally:

@@ -68,14 +68,14 @@ def test_a_job_whose_execution_is_gone_shows_failed_with_the_reason(backend):
 
 
 def test_cancel_now_then_result_names_only_objects_that_exist(emulator, backend):
-    job = backend.submit(validate(make_spec(iterations=4)))
+    run_id = backend.submit(validate(make_spec(iterations=4)))
     deadline = time.monotonic() + 120
-    while backend.store.job(job).get("round", 0) < 3:
+    while backend.store.job(run_id).get("round", 0) < 3:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    backend.kill(job)
-    assert backend.cancel(job) == "cancelled"
-    result = job_result(backend.store, job, backend.refresh(job))
+    backend.kill(run_id)
+    assert backend.cancel(run_id) == "cancelled"
+    result = job_result(backend.store, run_id, backend.refresh(run_id))
     assert result["status"] == "cancelled"
     assert result["partial"] is True  # Finalize never ran: summarized from the round log
     for model in result["models"]:
@@ -103,9 +103,9 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
 
     sgc("local", "up", "--port", str(port))
     try:
-        job = sgc("submit", str(tmp_path / "job.json"), "--local").stdout.strip()
+        run_id = sgc("submit", str(tmp_path / "job.json"), "--local").stdout.strip()
         deadline = time.monotonic() + 120
-        while json.loads(sgc("status", job, "--local", "--json").stdout)["round"] < 4:
+        while json.loads(sgc("status", run_id, "--local", "--json").stdout)["round"] < 4:
             assert time.monotonic() < deadline
             time.sleep(0.5)
         reached = time.time()
@@ -116,16 +116,16 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
         pid = json.loads((tmp_path / "local.json").read_text())["pid"]
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
-        down = sgc("status", job, "--local", ok=False)
+        down = sgc("status", run_id, "--local", ok=False)
         assert "crashed or was killed" in down.stderr and "sgc local up" in down.stderr
         up = sgc("local", "up", "--port", str(port)).stdout
-        assert f"job {job} was running" in up
-        status = json.loads(sgc("status", job, "--local", "--json").stdout)
+        assert f"job {run_id} was running" in up
+        status = json.loads(sgc("status", run_id, "--local", "--json").stdout)
         assert status["status"] == "failed"
         assert status["error"]["type"] == "EmulatorRestarted"
         assert status["round"] >= 3
-        sgc("resume", job, "--local", "--watch")
-        result = json.loads(sgc("result", job, "--local", "--json").stdout)
+        sgc("resume", run_id, "--local", "--watch")
+        result = json.loads(sgc("result", run_id, "--local", "--json").stdout)
         assert result["status"] == "done"
         assert [m["final_iteration"] for m in result["models"]] == [60, 60]
     finally:

@@ -20,20 +20,20 @@ def test_job_continues_in_new_executions_and_finishes_exactly(monkeypatch):
     monkeypatch.setenv("SGC_ROUNDS_PER_TASK", "1")  # one round per Round task
     with Emulator(step_budget=3) as emulator:  # 3 Round tasks (rounds) per execution
         backend = emulator_backend(emulator)
-        job = backend.submit(validate(spec))
+        run_id = backend.submit(validate(spec))
         deadline = time.monotonic() + 240
-        while backend.store.job(job).get("status") not in ("done", "failed"):
+        while backend.store.job(run_id).get("status") not in ("done", "failed"):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        record = backend.store.job(job)
+        record = backend.store.job(run_id)
         assert record["status"] == "done", record.get("error")
         sfn = emulator.client("stepfunctions")
         executions = sfn.list_executions(stateMachineArn=emulator.state_machine_arn)["executions"]
         names = sorted(e["name"] for e in executions)
-        assert names == [f"{job}-x00{i}" for i in (1, 2, 3)]
+        assert names == [f"{run_id}-x00{i}" for i in (1, 2, 3)]
         for execution in executions:
             assert emulator.wait(execution["executionArn"], 60)["status"] == "SUCCEEDED"
         assert record["execution"] == 3
-        assert [e["round"] for e in backend.store.rounds(job)] == list(range(1, 8))
-        assert assert_exact_decoding(backend, job, spec) == 6
-        assert all(np.isfinite(p).all() for p in final_params(backend, job))
+        assert [e["round"] for e in backend.store.rounds(run_id)] == list(range(1, 8))
+        assert assert_exact_decoding(backend, run_id, spec) == 6
+        assert all(np.isfinite(p).all() for p in final_params(backend, run_id))
