@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .adaptive.family import GROUPS
+from .round_simulator import TraceClock
 from .search import gc_round_times
-from .simulate import TraceClock
 from .traces import LatencyModel
 
 

@@ -103,7 +103,7 @@ def dataset_shape(dataset: dict) -> tuple[int, int, int] | None:
 
             meta = pq.read_metadata(path)
             rows, columns = meta.num_rows, meta.num_columns
-        except Exception:  # unreadable: datasets.load reports it with the column at fault
+        except Exception:  # unreadable: dataset_prep.load reports it with the column at fault
             return None
     else:  # CSV: every value takes at least two characters ("0,")
         rows, columns = max(1, size // 4), 2

@@ -19,9 +19,9 @@ from __future__ import annotations
 from .adaptive import OnlineRun
 from .bound import clairvoyant
 from .policy import make_policy
+from .round_simulator import SchemeRun, TraceClock, run_rounds, run_scheme, summarize, with_ratios
 from .schemes import make_scheme
 from .search import best_bursty, best_gc
-from .simulate import SchemeRun, TraceClock, run_rounds, run_scheme, summarize, with_ratios
 from .traces import LatencyModel
 
 SCHEME_NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow")

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from coordinator.control import inject, reference
-from coordinator.control.data import shuffled_table
 from coordinator.control.plan import JobPlan
+from coordinator.control.run_dataset import shuffled_table
 from coordinator.control.summary import round_rows
 from coordinator.jobspec import validate
 
@@ -75,15 +75,15 @@ def run_demo(workers: int = 16, iterations: int | None = None, out: str = "data/
         echo(f"emulator up in {time.perf_counter() - started:.1f} s")
         for name, spec in specs.items():
             t0 = time.perf_counter()
-            job = backend.submit(validate(spec))
+            run_id = backend.submit(validate(spec))
             if watch is not None:
-                watch(backend, job)
-            described = emulator.wait(backend.store.job(job)["execution_arn"], 3600)
+                watch(backend, run_id)
+            described = emulator.wait(backend.store.job(run_id)["execution_arn"], 3600)
             if described["status"] != "SUCCEEDED":
-                raise RuntimeError(f"{name} job {job} {described['status']}: "
-                                   f"{backend.store.job(job).get('error')}")
-            runs[name] = _collect(backend, job, time.perf_counter() - t0)
-            echo(f"  {name:6s} {job}: {runs[name]['rounds']} rounds in "
+                raise RuntimeError(f"{name} job {run_id} {described['status']}: "
+                                   f"{backend.store.job(run_id).get('error')}")
+            runs[name] = _collect(backend, run_id, time.perf_counter() - t0)
+            echo(f"  {name:6s} {run_id}: {runs[name]['rounds']} rounds in "
                  f"{runs[name]['wall_s']:.1f} s")
     report = _report(specs, runs, workers)
     _write(report, Path(out), echo)
@@ -105,18 +105,18 @@ def quiet_handler_logs() -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 
-def _collect(backend, job: str, wall_s: float) -> dict[str, Any]:
-    record = backend.store.job(job)
+def _collect(backend, run_id: str, wall_s: float) -> dict[str, Any]:
+    record = backend.store.job(run_id)
     plan = JobPlan.from_dict(record["plan"])
-    result = backend.store.get_json(f"runs/{job}/result.json")
-    rows = round_rows(backend.store.rounds(job))
+    result = backend.store.get_json(f"runs/{run_id}/result.json")
+    rows = round_rows(backend.store.rounds(run_id))
     params = [backend.store.get_array(plan.final_params_key(m)) for m in range(plan.M)]
     starts = [r["dispatched_at"] for r in rows]
     gaps = np.diff(starts) if len(starts) > 1 else np.array([0.0])
     overhead = [(r["dispatch_s"] or 0) + (r["collect_busy_s"] or 0) + (r["update_s"] or 0)
                 for r in rows]
     waits = [(r["wait_s"] or 0) + (r["update_s"] or 0) for r in rows[:-1]]
-    return {"job": job, "wall_s": wall_s, "rounds": len(rows), "plan": plan, "params": params,
+    return {"job": run_id, "wall_s": wall_s, "rounds": len(rows), "plan": plan, "params": params,
             "models": result["models"], "summary": result["summary"],
             "stragglers": [r["stragglers"] for r in rows],
             "flagged": [r["round"] for r in rows if r["flags"]],
@@ -280,9 +280,9 @@ def measure_overhead(worker_counts: list[int], rounds: int = 4,
                                 "classes": 4, "seed": 1},
                     "models": [{"kind": "softmax", "lr": 0.1}],
                     "scheme": {"name": "gc", "s": 1}, "wait": {"deadline_s": 600.0}}
-            job = backend.submit(validate(spec))
-            emulator.wait(backend.store.job(job)["execution_arn"], 3600)
-            log = round_rows(backend.store.rounds(job))[1:]  # round 1 warms caches
+            run_id = backend.submit(validate(spec))
+            emulator.wait(backend.store.job(run_id)["execution_arn"], 3600)
+            log = round_rows(backend.store.rounds(run_id))[1:]  # round 1 warms caches
             gaps = np.diff([r["dispatched_at"] for r in log])
             row = {"workers": n,
                    "dispatch_s": _mean(r["dispatch_s"] for r in log),

@@ -160,8 +160,8 @@ class RecordedClock:
 
 
 def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any]:
-    """The simulator (``coordinator.simulate.run_rounds``) on recorded arrival times."""
-    from coordinator.simulate import Fixed, run_rounds
+    """The simulator (``coordinator.round_simulator.run_rounds``) on recorded arrival times."""
+    from coordinator.round_simulator import Fixed, run_rounds
 
     session = scheme.session(jobs)
     records = run_rounds(Fixed(session, policy), RecordedClock(times))
@@ -175,7 +175,7 @@ def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, 
     """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
     from coordinator.adaptive.online import OnlineRun
     from coordinator.control.runner import wait_policy
-    from coordinator.simulate import Fixed, TraceClock, run_rounds
+    from coordinator.round_simulator import Fixed, TraceClock, run_rounds
 
     if candidate.scheme.name == "sgcflow":
         from coordinator.adaptive import OnlineRun
@@ -206,14 +206,14 @@ def job_spec(candidate: Candidate, settings: Settings, rows_per_worker: int = 16
             "stragglers": settings.stragglers()}
 
 
-def live_summary(store, job: str, spec: dict) -> dict[str, Any]:
+def live_summary(store, run_id: str, spec: dict) -> dict[str, Any]:
     """runtime_s, rounds, fall-backs and exactness from the job's own records."""
     from coordinator.control import reference
-    from coordinator.control.data import shuffled_table
     from coordinator.control.plan import JobPlan
+    from coordinator.control.run_dataset import shuffled_table
 
-    plan = JobPlan.from_dict(store.job(job)["plan"])
-    log = store.rounds(job)
+    plan = JobPlan.from_dict(store.job(run_id)["plan"])
+    log = store.rounds(run_id)
     X, y = shuffled_table(spec["dataset"])
     worst, decoded = 0.0, 0
     for entry in log:
@@ -273,17 +273,17 @@ def replay(settings: Settings, schemes: list[tuple[str, dict]],
         backend = emulator_backend(emulator)
         for candidate in candidates:
             spec = validate(job_spec(candidate, settings))
-            job = backend.submit(spec)
-            described = emulator.wait(backend.store.job(job)["execution_arn"], 3600)
+            run_id = backend.submit(spec)
+            described = emulator.wait(backend.store.job(run_id)["execution_arn"], 3600)
             if described["status"] != "SUCCEEDED":
-                raise RuntimeError(f"{candidate.label} job {job} {described['status']}: "
-                                   f"{backend.store.job(job).get('error')}")
-            live = live_summary(backend.store, job, spec.raw)
+                raise RuntimeError(f"{candidate.label} job {run_id} {described['status']}: "
+                                   f"{backend.store.job(run_id).get('error')}")
+            live = live_summary(backend.store, run_id, spec.raw)
             scheme = candidate.scheme
             predicted = simulated(candidate, settings, spec.jobs)
             out[candidate.label] = {
                 "scheme": scheme.name, "params": scheme.params, "policy": candidate.wait,
-                "load": scheme.load, "jobs": spec.jobs, "job": job,
+                "load": scheme.load, "jobs": spec.jobs, "job": run_id,
                 "runtime_s": live["runtime_s"], "simulated_runtime_s": predicted["runtime_s"],
                 "rounds": live["rounds"], "fallbacks": live["fallbacks"],
                 "simulated_fallbacks": predicted["fallbacks"],

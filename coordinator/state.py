@@ -25,6 +25,7 @@ import boto3
 import numpy as np
 from botocore.exceptions import ClientError
 
+from coordinator.contract.keys import completions_partition
 from coordinator.workflow import resources
 
 ROUND_FIELDS = ("dispatch", "invoked", "collect", "update")
@@ -96,9 +97,9 @@ class Store:
         self.ddb = session.client("dynamodb", **kwargs)
 
     # --- job record ----------------------------------------------------------------------------
-    def create_job(self, job: str, fields: dict[str, Any]) -> bool:
+    def create_job(self, run_id: str, fields: dict[str, Any]) -> bool:
         """Write a new job record; False if it already exists (nothing changed)."""
-        item = {"pk": {"S": f"job#{job}"}, "sk": {"S": "meta"}}
+        item = {"pk": {"S": f"job#{run_id}"}, "sk": {"S": "meta"}}
         item.update({k: _encode(v) for k, v in fields.items()})
         try:
             self.ddb.put_item(TableName=self.table, Item=item,
@@ -108,19 +109,21 @@ class Store:
                 return False
             raise
         self.ddb.put_item(TableName=self.table, Item={
-            "pk": {"S": "jobs"}, "sk": {"S": job}, "created": _encode(fields.get("created", 0))})
+            "pk": {"S": "jobs"}, "sk": {"S": run_id}, "created": _encode(fields.get("created", 0))})
         return True
 
-    def job(self, job: str) -> dict[str, Any]:
+    def job(self, run_id: str) -> dict[str, Any]:
         item = self.ddb.get_item(TableName=self.table, ConsistentRead=True,
-                                 Key={"pk": {"S": f"job#{job}"}, "sk": {"S": "meta"}}).get("Item")
+                                 Key={"pk": {"S": f"job#{run_id}"}, "sk": {"S": "meta"}}
+                                 ).get("Item")
         if item is None:
-            raise JobNotFound(job)
+            raise JobNotFound(run_id)
         out = _decode_item(item)
-        out["job"] = job
+        out["job"] = run_id
         return out
 
-    def update_job(self, job: str, fields: dict[str, Any], *, if_round: int | None = None) -> bool:
+    def update_job(self, run_id: str, fields: dict[str, Any], *,
+                   if_round: int | None = None) -> bool:
         """SET fields on the job record; with ``if_round`` only while its round equals it."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": _encode(v) for i, v in enumerate(fields.values())}
@@ -131,7 +134,7 @@ class Store:
             kwargs["ConditionExpression"] = "#round = :expected"
         try:
             self.ddb.update_item(
-                TableName=self.table, Key={"pk": {"S": f"job#{job}"}, "sk": {"S": "meta"}},
+                TableName=self.table, Key={"pk": {"S": f"job#{run_id}"}, "sk": {"S": "meta"}},
                 UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
                 ExpressionAttributeNames=names, ExpressionAttributeValues=values, **kwargs)
         except ClientError as error:
@@ -154,11 +157,11 @@ class Store:
         return [i["sk"]["S"] for i in items]
 
     # --- round log -----------------------------------------------------------------------------
-    def record_round(self, job: str, t: int, field: str, value: Any) -> tuple[bool, Any]:
+    def record_round(self, run_id: str, t: int, field: str, value: Any) -> tuple[bool, Any]:
         """Write ``field`` of round t once. Returns (written, the stored value)."""
         if field not in ROUND_FIELDS:
             raise ValueError(f"round field must be one of {ROUND_FIELDS}, got {field!r}")
-        key = {"pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}
+        key = {"pk": {"S": f"job#{run_id}"}, "sk": {"S": f"round#{t:06d}"}}
         expression, names, values = "SET #f = :v", {"#f": field}, {":v": _encode(value)}
         if field == "collect":  # a compact copy the session replay reads (see stragglers())
             expression += ", #s = :s"
@@ -171,10 +174,10 @@ class Store:
         except ClientError as error:
             if not _is_conditional_failure(error):
                 raise
-            return False, self.round(job, t)[field]
+            return False, self.round(run_id, t)[field]
         return True, value
 
-    def commit_round(self, job: str, t: int, fields: dict[str, Any], job_fields: dict[str, Any],
+    def commit_round(self, run_id: str, t: int, fields: dict[str, Any], job_fields: dict[str, Any],
                      next_dispatch: dict[str, Any] | None = None) -> bool:
         """Round t's outcome in one transaction (one call on the round's critical path): its
         ``fields`` (collect, update), the job record's ``job_fields`` (while its round is t - 1)
@@ -195,12 +198,12 @@ class Store:
         if "collect" in fields:
             fields["stragglers"] = fields["collect"]["stragglers"]
         items = [
-            update(self._round_key(job, t), fields, "attribute_not_exists(#f0)"),
-            update({"pk": {"S": f"job#{job}"}, "sk": {"S": "meta"}}, job_fields, "#r = :r",
+            update(self._round_key(run_id, t), fields, "attribute_not_exists(#f0)"),
+            update({"pk": {"S": f"job#{run_id}"}, "sk": {"S": "meta"}}, job_fields, "#r = :r",
                    {"names": {"#r": "round"}, "values": {":r": {"N": str(t - 1)}}}),
         ]
         if next_dispatch is not None:
-            items.append(update(self._round_key(job, t + 1), {"dispatch": next_dispatch},
+            items.append(update(self._round_key(run_id, t + 1), {"dispatch": next_dispatch},
                                 "attribute_not_exists(#f0)"))
         try:
             self.ddb.transact_write_items(TransactItems=items)
@@ -211,20 +214,20 @@ class Store:
         return True
 
     @staticmethod
-    def _round_key(job: str, t: int) -> dict:
-        return {"pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}
+    def _round_key(run_id: str, t: int) -> dict:
+        return {"pk": {"S": f"job#{run_id}"}, "sk": {"S": f"round#{t:06d}"}}
 
-    def round(self, job: str, t: int) -> dict[str, Any]:
+    def round(self, run_id: str, t: int) -> dict[str, Any]:
         item = self.ddb.get_item(TableName=self.table, ConsistentRead=True, Key={
-            "pk": {"S": f"job#{job}"}, "sk": {"S": f"round#{t:06d}"}}).get("Item")
+            "pk": {"S": f"job#{run_id}"}, "sk": {"S": f"round#{t:06d}"}}).get("Item")
         return _decode_item(item) if item else {}
 
-    def stragglers(self, job: str) -> dict[int, list[int]]:
+    def stragglers(self, run_id: str) -> dict[int, list[int]]:
         """{round: stragglers} of every collected round (small: what a session replay needs)."""
-        return {e["round"]: e["stragglers"] for e in self.rounds(job, only="stragglers")
+        return {e["round"]: e["stragglers"] for e in self.rounds(run_id, only="stragglers")
                 if "stragglers" in e}
 
-    def rounds(self, job: str, only: str | None = None) -> list[dict[str, Any]]:
+    def rounds(self, run_id: str, only: str | None = None) -> list[dict[str, Any]]:
         """The round log in order; each entry has ``round`` plus the fields written so far
         (with ``only``, just that field)."""
         items, kwargs = [], {}
@@ -234,7 +237,7 @@ class Store:
             page = self.ddb.query(
                 TableName=self.table, ConsistentRead=True,
                 KeyConditionExpression="pk = :p AND begins_with(sk, :r)",
-                ExpressionAttributeValues={":p": {"S": f"job#{job}"}, ":r": {"S": "round#"}},
+                ExpressionAttributeValues={":p": {"S": f"job#{run_id}"}, ":r": {"S": "round#"}},
                 **kwargs)
             items += page["Items"]
             if "LastEvaluatedKey" not in page:
@@ -248,20 +251,21 @@ class Store:
             out.append(entry)
         return sorted(out, key=lambda e: e["round"])
 
-    def completion_count(self, run: str, t: int) -> int:
+    def completion_count(self, run_id: str, t: int) -> int:
         """How many workers wrote a completion record for round t (a small response)."""
         count, kwargs = 0, {}
         while True:
             page = self.ddb.query(TableName=self.table, ConsistentRead=True, Select="COUNT",
                                   KeyConditionExpression="pk = :p",
-                                  ExpressionAttributeValues={":p": {"S": f"{run}#round#{t:06d}"}},
+                                  ExpressionAttributeValues={
+                                      ":p": {"S": completions_partition(run_id, t)}},
                                   **kwargs)
             count += int(page["Count"])
             if "LastEvaluatedKey" not in page:
                 return count
             kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
-    def completions(self, run: str, t: int) -> dict[int, dict[str, Any]]:
+    def completions(self, run_id: str, t: int) -> dict[int, dict[str, Any]]:
         """Worker completion records of round t: {worker: record}."""
         items, kwargs = [], {}
         while True:
@@ -270,7 +274,8 @@ class Store:
                                   ProjectionExpression="sk, #s, error_type, error_message, "
                                                        "timings, checks, sha256",
                                   ExpressionAttributeNames={"#s": "status"},
-                                  ExpressionAttributeValues={":p": {"S": f"{run}#round#{t:06d}"}},
+                                  ExpressionAttributeValues={
+                                      ":p": {"S": completions_partition(run_id, t)}},
                                   **kwargs)
             items += page["Items"]
             if "LastEvaluatedKey" not in page:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .simulate import TraceClock
+from .round_simulator import TraceClock
 from .traces import LatencyModel
 
 

@@ -17,7 +17,7 @@ record's checksum of the dataset manifest) must match the manifest read, and its
 object read (else ``ChecksumError``); a non-finite coded result is a ``ResultError``, never
 stored.
 
-Completion record (DynamoDB, keys ``functions.keys.record_keys``): ``status`` "ok" | "error",
+Completion record (DynamoDB, keys ``contract.keys.record_keys``): ``status`` "ok" | "error",
 ``results`` {job: S3 key of the coded result}, ``sha256`` {job: sha256 hex digest of that
 object's bytes exactly as written} (Collect/Update re-hash what they read and treat a mismatch
 as a straggler), ``timings``, and on error ``error_type``, ``error_message``, ``error_field``.
@@ -53,10 +53,10 @@ from coordinator.contract.errors import (  # noqa: E402
     ResultError,
     WorkerError,
 )
+from coordinator.contract.keys import record_keys, result_key  # noqa: E402
 from coordinator.contract.models import ModelSpec  # noqa: E402
 from coordinator.contract.records import result_checks  # noqa: E402
 from functions import kernels  # noqa: E402  (configures Numba first)
-from functions.keys import record_keys, result_key  # noqa: E402
 from functions.partitions import (  # noqa: E402
     HEX_SHA256,
     PartitionStore,
@@ -116,16 +116,16 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return relay.handle(event, context)
     rt = runtime()
     cold = rt.take_cold_flag()
-    run, round_, worker = _identity(event)
-    logger.thread_safe_append_keys(run=run, round=round_, worker=worker,
+    run_id, round_, worker = _identity(event)
+    logger.thread_safe_append_keys(run=run_id, round=round_, worker=worker,
                                    request_id=getattr(context, "aws_request_id", None))
     timings: dict[str, Any] = {"cold_start": cold, "init_s": INIT_S if cold else 0.0,
                                "download_s": 0.0, "compute_s": 0.0, "upload_s": 0.0}
     try:
-        results, digests = _run(rt, event, run, round_, worker, _bucket(event), timings)
+        results, digests = _run(rt, event, run_id, round_, worker, _bucket(event), timings)
     except Exception as error:
         status = "error"
-        _record(rt, run, round_, worker, status, {}, {}, timings, error)
+        _record(rt, run_id, round_, worker, status, {}, {}, timings, error)
         logger.warning("worker failed", extra={"error_type": type(error).__name__,
                                                "error_message": str(error), **timings})
         logger.thread_safe_clear_keys()
@@ -133,15 +133,15 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     # Epoch seconds: a straggler's record lands after its round ended; the coordinator learns
     # its time from this (sgcflow's online choice, coordinator/adaptive/live.py).
     timings["finished_at"] = time.time()
-    _record(rt, run, round_, worker, "ok", results, digests, timings,
+    _record(rt, run_id, round_, worker, "ok", results, digests, timings,
             checks=timings.pop("checks"))
     logger.info("worker done", extra={"jobs": sorted(results), **timings})
     logger.thread_safe_clear_keys()
-    return {"run": run, "round": round_, "worker": worker, "status": "ok",
+    return {"run": run_id, "round": round_, "worker": worker, "status": "ok",
             "results": results, "sha256": digests, "timings": timings}
 
 
-def _run(rt: _Runtime, event: dict, run: str, round_: int, worker: int, bucket: str,
+def _run(rt: _Runtime, event: dict, run_id: str, round_: int, worker: int, bucket: str,
          timings: dict) -> tuple[dict[str, str], dict[str, str]]:
     tasks = _tasks(event)
     start = time.perf_counter()
@@ -157,7 +157,7 @@ def _run(rt: _Runtime, event: dict, run: str, round_: int, worker: int, bucket: 
     upload_start = time.perf_counter()
     results, digests = {}, {}
     for task, vector in zip(tasks, coded, strict=True):
-        key = result_key(run, round_, task["job"], worker)
+        key = result_key(run_id, round_, task["job"], worker)
         buffer = io.BytesIO()
         np.save(buffer, vector, allow_pickle=False)
         body = buffer.getvalue()
@@ -223,12 +223,12 @@ def _load_npy(rt: _Runtime, bucket: str, key: str, expected_sha256: str | None =
 def _identity(event: Any) -> tuple[str, int, int]:
     if not isinstance(event, dict):
         raise EventError("event", f"must be an object, got {type(event).__name__}")
-    run = event.get("run")
-    if not isinstance(run, str) or not _RUN_NAME.match(run):
-        raise EventError("run", f"must match {_RUN_NAME.pattern}, got {run!r}")
+    run_id = event.get("run")
+    if not isinstance(run_id, str) or not _RUN_NAME.match(run_id):
+        raise EventError("run", f"must match {_RUN_NAME.pattern}, got {run_id!r}")
     round_ = _integer(event, "round", "round", low=1)
     worker = _integer(event, "worker", "worker", low=0)
-    return run, round_, worker
+    return run_id, round_, worker
 
 
 def _bucket(event: dict) -> str:
@@ -299,16 +299,16 @@ def _integer(source: dict, key: str, field: str, low: int) -> int:
     return value
 
 
-def _record(rt: _Runtime, run: str, round_: int, worker: int, status: str,
+def _record(rt: _Runtime, run_id: str, round_: int, worker: int, status: str,
             results: dict[str, str], digests: dict[str, str], timings: dict,
             error: BaseException | None = None, checks: dict | None = None) -> None:
     """Completion record in DynamoDB (table from env SGC_TABLE; skipped when unset)."""
     table = os.environ.get("SGC_TABLE")
     if not table:
         return
-    item = {name: {"S": value} for name, value in record_keys(run, round_, worker).items()}
+    item = {name: {"S": value} for name, value in record_keys(run_id, round_, worker).items()}
     item.update({
-        "run": {"S": run}, "round": {"N": str(round_)}, "worker": {"N": str(worker)},
+        "run": {"S": run_id}, "round": {"N": str(round_)}, "worker": {"N": str(worker)},
         "status": {"S": status},
         "results": {"M": {job: {"S": key} for job, key in results.items()}},
         "sha256": {"M": {job: {"S": digest} for job, digest in digests.items()}},

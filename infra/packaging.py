@@ -24,6 +24,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.import_closure import HANDLER_PACKAGE, closure
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "lambda"
 CONSTRAINTS = ROOT / "constraints.txt"
@@ -36,7 +38,6 @@ PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
 }
-SOURCE_PACKAGES = ("functions", "coordinator")
 # Lambda: function code plus all layers, unzipped, at most 250 MB (262,144,000 bytes).
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 
@@ -218,29 +219,38 @@ def stub_layer(build_dir: Path = BUILD_DIR) -> Path:
 NUMBA_CACHE_FOLDER = "numba_cache"
 
 
-def _skipped(path: Path, root: Path, with_cache: bool) -> bool:
-    parts = path.relative_to(root).parts
-    return ("__pycache__" in parts or path.suffix == ".pyc"
-            or (not with_cache and parts[:2] == ("functions", NUMBA_CACHE_FOLDER)))
+def shipped_files(root: Path = ROOT, with_cache: bool = True) -> list[Path]:
+    """What the function asset holds, relative to ``root``: every file of ``functions/`` (the
+    handlers, and the shipped Numba cache unless ``with_cache=False``) and the ``coordinator``
+    modules those handlers import (``infra.import_closure``), never byte code. Not the CLI, the
+    emulator, the benchmarks or the simulators: a Lambda never runs them."""
+    handlers = [p for p in (root / HANDLER_PACKAGE).rglob("*") if p.is_file()]
+    imported = [p for p in closure(root) if p.relative_to(root).parts[0] != HANDLER_PACKAGE]
+    kept = []
+    for path in sorted(handlers + imported):
+        parts = path.relative_to(root).parts
+        if "__pycache__" in parts or path.suffix == ".pyc":
+            continue
+        if not with_cache and parts[:2] == (HANDLER_PACKAGE, NUMBA_CACHE_FOLDER):
+            continue
+        kept.append(path.relative_to(root))
+    return kept
 
 
 def source_digest(root: Path = ROOT, with_cache: bool = True) -> str:
-    """Hash of the function source (relative paths + bytes of every file but byte-code)."""
+    """Hash of the function source (relative paths + bytes of every shipped file)."""
     digest = hashlib.sha256()
     digest.update(b"cache" if with_cache else b"no-cache")
-    for package in SOURCE_PACKAGES:
-        for path in sorted((root / package).rglob("*")):
-            if not path.is_file() or _skipped(path, root, with_cache):
-                continue
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
+    for relative in shipped_files(root, with_cache):
+        digest.update(str(relative).encode())
+        digest.update((root / relative).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR,
                  with_cache: bool = True) -> Path:
-    """Folder with only the project's ``functions/`` and ``coordinator/`` packages (no byte
-    code). ``with_cache=False`` leaves out the shipped Numba cache: a placeholder-layer synthesis
+    """Folder with what Lambda runs (``shipped_files``), files copied with their mtimes.
+    ``with_cache=False`` leaves out the shipped Numba cache: a placeholder-layer synthesis
     (bundle=source) has no numba to use it, and then cannot race a cache being rebuilt."""
     folder = build_dir / f"source-{source_digest(root, with_cache)}"
     _prune_sources(build_dir, keep=folder)
@@ -248,12 +258,10 @@ def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR,
         return folder
     build_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".source-", dir=build_dir))
-    ignored = ["__pycache__", "*.pyc"] if with_cache else ["__pycache__", "*.pyc",
-                                                           NUMBA_CACHE_FOLDER]
     try:
-        for package in SOURCE_PACKAGES:
-            shutil.copytree(root / package, staging / package,
-                            ignore=shutil.ignore_patterns(*ignored))
+        for relative in shipped_files(root, with_cache):
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / relative, staging / relative)
         try:
             staging.rename(folder)
         except OSError:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ..simulate import RoundRecord
+from ..round_simulator import RoundRecord
 from .family import safe_start
 from .online import OnlineRun, resume
 

@@ -74,7 +74,8 @@ class OnlineChooser:
 
 
 class OnlineRun:
-    """A controller for ``coordinator.simulate.run_rounds``: sgcflow's default over ``jobs``."""
+    """A controller for ``coordinator.round_simulator.run_rounds``: sgcflow's default over
+    ``jobs``."""
 
     def __init__(self, n: int, jobs: int, every: int = EVERY, probe: int = PROBE,
                  window: int = WINDOW, replicated: bool = True):
@@ -161,7 +162,7 @@ def resume(n: int, jobs: int, rounds, replicated: bool = True) -> OnlineRun:
     (``late``: the previous round's stragglers' times learned by this round's end), replayed in
     order: the choices are a pure function of the log, so a restarted coordinator (or the next
     step function) rebuilds exactly the session and blocks the run had."""
-    from ..simulate import RoundRecord
+    from ..round_simulator import RoundRecord
 
     controller = OnlineRun(n, jobs, replicated=replicated)
     for t, (times, end_s, stragglers, *late) in enumerate(rounds, start=1):

@@ -4,7 +4,7 @@
 calls ``submit``, ``resume``, ``cancel`` and reads through ``store``.
 """
 
-from coordinator.backends.base import Backend, new_job_id
+from coordinator.backends.base import Backend, new_run_id
 from coordinator.backends.connect import aws_backend, emulator_backend, local_backend
 
-__all__ = ["Backend", "aws_backend", "emulator_backend", "local_backend", "new_job_id"]
+__all__ = ["Backend", "aws_backend", "emulator_backend", "local_backend", "new_run_id"]

@@ -23,24 +23,24 @@ class NoResult(ValueError):
     """The job has no result (yet): the message says why and what to run."""
 
 
-def job_result(store: Store, job: str, record: dict[str, Any]) -> dict[str, Any]:
+def job_result(store: Store, run_id: str, record: dict[str, Any]) -> dict[str, Any]:
     status = record.get("status")
     if status not in ("done", "cancelled"):
-        raise NoResult(f"job {job} is {status}: no result yet (`sgc status` / `sgc watch`)"
+        raise NoResult(f"job {run_id} is {status}: no result yet (`sgc status` / `sgc watch`)"
                        + (f"; error: {record['error']}" if record.get("error") else ""))
-    result = _stored(store, job)
+    result = _stored(store, run_id)
     if result is None:
         if not record.get("plan"):
-            return {"job": job, "status": status, "partial": True, "summary": None,
+            return {"job": run_id, "status": status, "partial": True, "summary": None,
                     "models": [], "note": "cancelled before planning: nothing was trained"}
         from coordinator.control.plan import JobPlan
         from coordinator.control.summary import summarize
 
-        result = summarize(record, JobPlan.from_dict(record["plan"]), store.rounds(job))
+        result = summarize(record, JobPlan.from_dict(record["plan"]), store.rounds(run_id))
         result["partial"] = True
     result["status"] = status
     M = len(result["models"])
-    written = _params_written(store, job)
+    written = _params_written(store, run_id)
     for model in result["models"]:
         jobs = sorted(j for j in written if M and (j - 1) % M == model["model"])
         newest = jobs[-1] if jobs else None
@@ -48,14 +48,14 @@ def job_result(store: Store, job: str, record: dict[str, Any]) -> dict[str, Any]
         if planned and int(planned.group(1)) in written:
             newest = int(planned.group(1))
         model["final_params_key"] = None if newest is None else \
-            f"runs/{job}/params/job-{newest:06d}.npy"
+            f"runs/{run_id}/params/job-{newest:06d}.npy"
         model["final_iteration"] = None if newest is None else (newest - 1) // M
     return result
 
 
-def _stored(store: Store, job: str) -> dict[str, Any] | None:
+def _stored(store: Store, run_id: str) -> dict[str, Any] | None:
     try:
-        return store.get_json(f"runs/{job}/result.json")
+        return store.get_json(f"runs/{run_id}/result.json")
     except KeyError:  # the in-memory store (tests)
         return None
     except ClientError as error:
@@ -64,9 +64,9 @@ def _stored(store: Store, job: str) -> dict[str, Any] | None:
         raise
 
 
-def _params_written(store: Store, job: str) -> set[int]:
+def _params_written(store: Store, run_id: str) -> set[int]:
     found = set()
-    for key in store.list_keys(f"runs/{job}/params/"):
+    for key in store.list_keys(f"runs/{run_id}/params/"):
         match = _PARAMS.search(key)
         if match:
             found.add(int(match.group(1)))

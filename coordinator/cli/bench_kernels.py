@@ -139,7 +139,7 @@ def measure_warm(repeats: int) -> list[dict]:
     import numpy as np
     from moto import mock_aws
 
-    from coordinator import datasets
+    from coordinator import dataset_prep
     from coordinator.contract.models import ModelSpec
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
@@ -157,8 +157,8 @@ def measure_warm(repeats: int) -> list[dict]:
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                        {"AttributeName": "sk", "KeyType": "RANGE"}])
-        table = datasets.synthetic(rows=4096, features=64, classes=2, seed=0)
-        manifest = datasets.prepare(table, "s3://bench/datasets/one", k=1, s3=s3)
+        table = dataset_prep.synthetic(rows=4096, features=64, classes=2, seed=0)
+        manifest = dataset_prep.prepare(table, "s3://bench/datasets/one", k=1, s3=s3)
         import io
 
         buffer = io.BytesIO()

@@ -111,18 +111,18 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
         os.environ["SGC_ROUNDS_PER_TASK"] = str(rounds_per_task)
     os.environ["SGC_FANOUT"] = fanout
     try:
-        job = backend.submit(validate(job_spec(candidate, settings)))
-        described = emulator.wait(backend.store.job(job)["execution_arn"], 3600)
+        run_id = backend.submit(validate(job_spec(candidate, settings)))
+        described = emulator.wait(backend.store.job(run_id)["execution_arn"], 3600)
     finally:
         os.environ.pop("SGC_ROUNDS_PER_TASK", None)
         os.environ.pop("SGC_FANOUT", None)
     if described["status"] != "SUCCEEDED":
-        raise click.ClickException(f"{name} job {job} {described['status']}")
-    plan = JobPlan.from_dict(backend.store.job(job)["plan"])
-    log = backend.store.rounds(job)
+        raise click.ClickException(f"{name} job {run_id} {described['status']}")
+    plan = JobPlan.from_dict(backend.store.job(run_id)["plan"])
+    log = backend.store.rounds(run_id)
     measured = [e["invoked"]["previous"] for e in log[1:]]  # round t's cost, recorded at t + 1
     n_params = max(ModelSpec.from_dict(m).n_params for m in plan.models)
-    entered = _entered_states(emulator, job)
+    entered = _entered_states(emulator, run_id)
     # The last Route (to Finalize) ends the job: it is counted with the job, not a round.
     per_round = (entered.get("Round", 0) + entered.get("Route", 0) - 1) / len(log)
     fixed = 1 + sum(entered.get(s, 0) for s in ("Plan", "Finalize", "Done", "ContinueAsNew"))
@@ -148,12 +148,12 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
             "aws_estimate_s": round(float(np.mean(estimates)), 4)}
 
 
-def _entered_states(emulator, job: str) -> dict[str, int]:
+def _entered_states(emulator, run_id: str) -> dict[str, int]:
     sfn = emulator.client("stepfunctions")
     counts: dict[str, int] = {}
     executions = sfn.list_executions(stateMachineArn=emulator.state_machine_arn)["executions"]
     for execution in executions:
-        if not execution["name"].startswith(job):
+        if not execution["name"].startswith(run_id):
             continue
         kwargs: dict = {"executionArn": execution["executionArn"], "maxResults": 1000}
         while True:

@@ -46,8 +46,8 @@ def setting_row(model, mu: float, jobs: int, online=None, bound=None) -> dict:
 
 def out_of_sample(models: list, mu: float, jobs: int, online: dict) -> list[dict]:
     """GC fitted on each model, evaluated on every other one; sgcflow beside it."""
+    from ..round_simulator import run_scheme
     from ..search import best_gc
-    from ..simulate import run_scheme
 
     rows = []
     for fit in models:

@@ -81,12 +81,12 @@ def _versus(run: str, seed: int, results: dict) -> dict:
 
 
 def _sweep(trace, warmup_minutes: int, seed: int, placement: str) -> list[dict]:
-    from coordinator.warmpool import replay
+    from coordinator.warmpool import azure_streams
     from coordinator.warmpool.policies import IdleForecast
     from coordinator.warmpool.simulator import metrics
 
     warmup_s = 60.0 * warmup_minutes
-    streams = replay.app_streams(trace, seed, placement, split_at=(warmup_s / 2, warmup_s))
+    streams = azure_streams.app_streams(trace, seed, placement, split_at=(warmup_s / 2, warmup_s))
     points = []
     for exchange in (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0):
         policy = IdleForecast(exchange)
@@ -133,7 +133,7 @@ def _plot(panels: list[tuple[str, list[dict], list[dict]]], path: Path) -> None:
 def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, seeds):
     """Policies side by side on the real Azure sample and the synthetic trace, 500-function
     speed, and a plot of cold starts against idle GB-s."""
-    from coordinator.warmpool import azure2019, realtrace, replay, simulator
+    from coordinator.warmpool import azure2019, azure_streams, realtrace, simulator
 
     try:
         trace = azure2019.load(Path(trace_dir))
@@ -141,7 +141,7 @@ def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, see
     except azure2019.TraceError as error:
         raise click.UsageError(str(error)) from error
     rows, tuning, panels, summary = [], {}, [], []
-    for placement in replay.PLACEMENTS:
+    for placement in azure_streams.PLACEMENTS:
         click.echo(f"  azure sample, {placement} arrivals", err=True)
         label = f"azure sample ({placement})"
         for extra in range(seeds):
@@ -160,7 +160,7 @@ def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, see
     tuning["synthetic"] = _evidence(synthetic)
     panels.append((f"synthetic Huawei schema, {days:g} days", rows[-5:], []))
     click.echo(f"  speed: {functions} functions resampled", err=True)
-    bigger = replay.resample(trace, functions, seed)
+    bigger = azure_streams.resample(trace, functions, seed)
     started = time.perf_counter()
     speed_results = realtrace.experiment(bigger, warmup_minutes, seed, "poisson")
     seconds = time.perf_counter() - started

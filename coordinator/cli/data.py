@@ -13,7 +13,7 @@ from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_PARTITIONS, MAX_RO
 
 @click.group()
 def data() -> None:
-    """Datasets: turn a source into partitions the workers read (see coordinator/datasets.py)."""
+    """Datasets: turn a source into partitions the workers read (coordinator/dataset_prep.py)."""
 
 
 @data.command("prepare")
@@ -48,15 +48,15 @@ def prepare(source: str, destination: str, k: int | None, sizes: str | None,
       sgc data prepare synthetic --rows 65536 --out s3://sgcflow-data/datasets/syn \\
           --scheme m-sgc:n=256,B=1,W=2,lam=27
     """
-    from coordinator import datasets
+    from coordinator import dataset_prep
 
     if not destination.strip():
         raise click.BadParameter("must be a folder or s3://bucket/prefix", param_hint="--out")
     try:
         fractions = _fractions(sizes, scheme_spec)
-        table = datasets.load(source, rows=rows, features=features, classes=classes, seed=seed,
+        table = dataset_prep.load(source, rows=rows, features=features, classes=classes, seed=seed,
                               label_column=label_column)
-        manifest = datasets.prepare(table, destination, k=None if fractions else k,
+        manifest = dataset_prep.prepare(table, destination, k=None if fractions else k,
                                     sizes=fractions, seed=seed, shuffle=not no_shuffle)
     except ValueError as error:  # DatasetError and the scheme library's errors name the field
         raise click.ClickException(str(error)) from None

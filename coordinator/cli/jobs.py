@@ -43,12 +43,12 @@ def _backend(local: bool, region: str | None, profile: str | None):
                                    "(use --local for the emulator)") from error
 
 
-def _record(backend, job: str) -> dict:
+def _record(backend, run_id: str) -> dict:
     """The job's record, corrected if its execution died silently (Backend.refresh)."""
     from coordinator.state import JobNotFound
 
     try:
-        return backend.refresh(job)
+        return backend.refresh(run_id)
     except JobNotFound as error:
         raise click.ClickException(str(error)) from error
 
@@ -108,22 +108,22 @@ def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
     else:
         backend = _backend(False, region, profile)
     try:
-        job = backend.submit(spec)
-        click.echo(job)
+        run_id = backend.submit(spec)
+        click.echo(run_id)
         if watch:
-            _watch(backend, job)
+            _watch(backend, run_id)
             if emulator is not None:
-                _print_result(backend, job, as_json=False)
+                _print_result(backend, run_id, as_json=False)
     finally:
         if emulator is not None:
             emulator.stop()
 
 
 @click.command()
-@click.argument("job")
+@click.argument("run_id", metavar="JOB")
 @_options
 @_json_option
-def watch(job: str, local: bool, region: str | None, profile: str | None,
+def watch(run_id: str, local: bool, region: str | None, profile: str | None,
           as_json: bool) -> None:
     """Live progress of JOB: round, decoded jobs, stragglers this round, loss.
 
@@ -135,12 +135,12 @@ def watch(job: str, local: bool, region: str | None, profile: str | None,
     """
     backend = _backend(local, region, profile)
     if not as_json:
-        _watch(backend, job)
+        _watch(backend, run_id)
         return
     last = None
     while True:
-        record = _record(backend, job)
-        line = {"job": job, "status": record.get("status"), "round": record.get("round", 0),
+        record = _record(backend, run_id)
+        line = {"job": run_id, "status": record.get("status"), "round": record.get("round", 0),
                 "progress": record.get("progress")}
         if line != last:
             click.echo(json.dumps(line))
@@ -150,17 +150,17 @@ def watch(job: str, local: bool, region: str | None, profile: str | None,
         time.sleep(0.5)
 
 
-def _watch(backend, job: str, poll_s: float = 0.5) -> dict:
+def _watch(backend, run_id: str, poll_s: float = 0.5) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    record = _record(backend, job)
+    record = _record(backend, run_id)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
     with Progress(*columns, transient=False, console=None) as progress:
-        progress.console.print(f"job {job}")
+        progress.console.print(f"job {run_id}")
         task = progress.add_task("rounds", total=None, info="submitted")
         while True:
-            record = _record(backend, job)
+            record = _record(backend, run_id)
             plan = record.get("plan") or {}
             total = (plan.get("jobs", 0) + plan.get("T", 0)) or None
             info = _progress_line(record)
@@ -169,7 +169,7 @@ def _watch(backend, job: str, poll_s: float = 0.5) -> dict:
                 break
             time.sleep(poll_s)
     if record.get("status") == "failed":
-        raise click.ClickException(f"job {job} failed: {record.get('error')}")
+        raise click.ClickException(f"job {run_id} failed: {record.get('error')}")
     return record
 
 
@@ -195,10 +195,11 @@ def jobs(local: bool, region: str | None, profile: str | None, as_json: bool) ->
     """
     backend = _backend(local, region, profile)
     rows = []
-    for job in backend.store.jobs():
-        record = backend.store.job(job)
+    for run_id in backend.store.jobs():
+        record = backend.store.job(run_id)
         plan = record.get("plan") or {}
-        rows.append({"job": job, "name": record["spec"].get("name"), "status": record.get("status"),
+        rows.append({"job": run_id, "name": record["spec"].get("name"),
+                     "status": record.get("status"),
                      "round": record.get("round", 0),
                      "rounds": (plan.get("jobs", 0) + plan.get("T", 0)) or None,
                      "scheme": record["spec"]["scheme"]["name"],
@@ -209,10 +210,10 @@ def jobs(local: bool, region: str | None, profile: str | None, as_json: bool) ->
 
 
 @click.command()
-@click.argument("job")
+@click.argument("run_id", metavar="JOB")
 @_options
 @_json_option
-def status(job: str, local: bool, region: str | None, profile: str | None,
+def status(run_id: str, local: bool, region: str | None, profile: str | None,
            as_json: bool) -> None:
     """Where JOB stands: status, round, decoded jobs, last losses, errors, each model's status.
 
@@ -223,9 +224,9 @@ def status(job: str, local: bool, region: str | None, profile: str | None,
     from coordinator.control.divergence import model_statuses
 
     backend = _backend(local, region, profile)
-    record = _record(backend, job)
+    record = _record(backend, run_id)
     plan = record.get("plan") or {}
-    out = {"job": job, "status": record.get("status"), "round": record.get("round", 0),
+    out = {"job": run_id, "status": record.get("status"), "round": record.get("round", 0),
            "rounds": (plan.get("jobs", 0) + plan.get("T", 0)) or None,
            "execution": record.get("execution"), "execution_arn": record.get("execution_arn"),
            "progress": record.get("progress"), "error": record.get("error") or None,
@@ -240,10 +241,10 @@ def status(job: str, local: bool, region: str | None, profile: str | None,
 
 
 @click.command()
-@click.argument("job")
+@click.argument("run_id", metavar="JOB")
 @_options
 @_json_option
-def logs(job: str, local: bool, region: str | None, profile: str | None, as_json: bool) -> None:
+def logs(run_id: str, local: bool, region: str | None, profile: str | None, as_json: bool) -> None:
     """Per-round timeline of JOB: who straggled and why, flags, what was decoded.
 
     \b
@@ -253,8 +254,8 @@ def logs(job: str, local: bool, region: str | None, profile: str | None, as_json
     from coordinator.control.summary import round_rows
 
     backend = _backend(local, region, profile)
-    _record(backend, job)
-    rows = round_rows(backend.store.rounds(job))
+    _record(backend, run_id)
+    rows = round_rows(backend.store.rounds(run_id))
     if as_json:
         return _echo_json(rows)
     table = []
@@ -271,10 +272,10 @@ def logs(job: str, local: bool, region: str | None, profile: str | None, as_json
 
 
 @click.command()
-@click.argument("job")
+@click.argument("run_id", metavar="JOB")
 @_options
 @_json_option
-def result(job: str, local: bool, region: str | None, profile: str | None,
+def result(run_id: str, local: bool, region: str | None, profile: str | None,
            as_json: bool) -> None:
     """JOB's result: per-model losses and final parameter keys, metrics, cost estimate.
 
@@ -282,15 +283,15 @@ def result(job: str, local: bool, region: str | None, profile: str | None,
     Example:
       sgc result run-20261125-101500-ab12cd --local --json
     """
-    _print_result(_backend(local, region, profile), job, as_json)
+    _print_result(_backend(local, region, profile), run_id, as_json)
 
 
-def _print_result(backend, job: str, as_json: bool) -> None:
+def _print_result(backend, run_id: str, as_json: bool) -> None:
     from coordinator.backends.outcome import NoResult, job_result
 
-    record = _record(backend, job)
+    record = _record(backend, run_id)
     try:
-        full = job_result(backend.store, job, record)
+        full = job_result(backend.store, run_id, record)
     except NoResult as error:
         raise click.ClickException(str(error)) from None
     if as_json:
@@ -324,10 +325,10 @@ def _loss(value: Any) -> str:
 
 # --- control ---------------------------------------------------------------------------------
 @click.command()
-@click.argument("job")
+@click.argument("run_id", metavar="JOB")
 @_options
 @click.option("--now", "immediately", is_flag=True, help="Stop the execution at once.")
-def cancel(job: str, local: bool, region: str | None, profile: str | None,
+def cancel(run_id: str, local: bool, region: str | None, profile: str | None,
            immediately: bool) -> None:
     """Cancel JOB after its current round (``--now``: stop the execution at once).
 
@@ -336,17 +337,17 @@ def cancel(job: str, local: bool, region: str | None, profile: str | None,
       sgc cancel run-20261125-101500-ab12cd --local
     """
     backend = _backend(local, region, profile)
-    _record(backend, job)
+    _record(backend, run_id)
     if immediately:
-        backend.kill(job)
-    click.echo(backend.cancel(job))
+        backend.kill(run_id)
+    click.echo(backend.cancel(run_id))
 
 
 @click.command()
-@click.argument("job")
+@click.argument("run_id", metavar="JOB")
 @_options
 @click.option("--watch", is_flag=True, help="Show a live progress bar until the job ends.")
-def resume(job: str, local: bool, region: str | None, profile: str | None, watch: bool) -> None:
+def resume(run_id: str, local: bool, region: str | None, profile: str | None, watch: bool) -> None:
     """Continue JOB in a fresh execution from its stored state (after a crash or a kill).
 
     \b
@@ -354,13 +355,13 @@ def resume(job: str, local: bool, region: str | None, profile: str | None, watch
       sgc resume run-20261125-101500-ab12cd --local --watch
     """
     backend = _backend(local, region, profile)
-    _record(backend, job)
+    _record(backend, run_id)
     try:
-        click.echo(backend.resume(job))
+        click.echo(backend.resume(run_id))
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     if watch:
-        _watch(backend, job)
+        _watch(backend, run_id)
 
 
 @click.command()

@@ -84,9 +84,9 @@ def up(port: int, log_file: str, timeout: float, fresh: bool) -> None:
     if restored:
         click.echo(f"restored from {LOCAL_DATA}: {restored['objects']} objects, "
                    f"{restored['items']} records")
-        for job, status in sorted(restored["interrupted"].items()):
-            click.echo(f"  job {job} was running: its execution is lost, now {status}"
-                       + (f" (`sgc resume {job} --local` continues it)"
+        for run_id, status in sorted(restored["interrupted"].items()):
+            click.echo(f"  job {run_id} was running: its execution is lost, now {status}"
+                       + (f" (`sgc resume {run_id} --local` continues it)"
                           if status == "failed" else ""))
 
 

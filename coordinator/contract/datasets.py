@@ -1,5 +1,6 @@
 """The dataset layout both sides read: Parquet parts plus a manifest (docs/contracts.md,
-"Datasets"). ``coordinator/datasets.py`` writes it; the worker (functions/partitions.py) reads it.
+"Datasets"). ``coordinator/dataset_prep.py`` writes it; the worker (functions/partitions.py)
+reads it.
 """
 
 from __future__ import annotations

@@ -35,9 +35,9 @@ _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMPLETION_FIELDS = ("status", "error_type", "error_message", "timings", "checks", "sha256")
 
 
-def worker_event(run: str, round_: int, worker: int, bucket: str, tasks: list[dict]) -> dict:
+def worker_event(run_id: str, round_: int, worker: int, bucket: str, tasks: list[dict]) -> dict:
     """The invocation event; ``tasks`` already in the shape above."""
-    return {"run": run, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
+    return {"run": run_id, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
 
 
 def relay_event(events: list[dict]) -> dict:
@@ -46,10 +46,10 @@ def relay_event(events: list[dict]) -> dict:
     return {"relay": list(events)}
 
 
-def task_entry(run: str, job: int, model: dict, dataset: str,
+def task_entry(run_id: str, job: int, model: dict, dataset: str,
                coefficients: dict[int, float], *, manifest_sha256: str | None = None,
                params_sha256: str | None = None) -> dict:
-    entry = {"job": job, "model": model, "params_key": keys.params_key(run, job),
+    entry = {"job": job, "model": model, "params_key": keys.params_key(run_id, job),
              "dataset": dataset,
              "coefficients": {str(p): float(c) for p, c in sorted(coefficients.items())}}
     if manifest_sha256 is not None:

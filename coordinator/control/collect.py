@@ -87,11 +87,11 @@ def round_flags(decision: Decision, end_s: float, arrivals: Mapping[int, float])
 class Collect:
     """One round's wait. ``run`` returns the collect record, or None when time is up."""
 
-    def __init__(self, store, run: str, policy: WaitPolicy, *, clock: Clock | None = None,
+    def __init__(self, store, run_id: str, policy: WaitPolicy, *, clock: Clock | None = None,
                  poll_s: float = 0.05,
                  virtual_times: Callable[[int, Any], np.ndarray] | None = None,
                  threads: int = 16):
-        self.store, self.run_id, self.policy = store, run, policy
+        self.store, self.run_id, self.policy = store, run_id, policy
         self.clock = clock or WallClock()
         self.poll_s = poll_s
         self.virtual_times = virtual_times

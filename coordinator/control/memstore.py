@@ -34,33 +34,34 @@ class MemoryStore:
             self.calls[name] += 1
 
     # --- job record ----------------------------------------------------------------------------
-    def create_job(self, job: str, fields: dict[str, Any]) -> bool:
+    def create_job(self, run_id: str, fields: dict[str, Any]) -> bool:
         self._count("create_job")
-        if job in self.jobs_:
+        if run_id in self.jobs_:
             return False
-        self.jobs_[job] = copy.deepcopy(fields)
+        self.jobs_[run_id] = copy.deepcopy(fields)
         return True
 
-    def job(self, job: str) -> dict[str, Any]:
+    def job(self, run_id: str) -> dict[str, Any]:
         self._count("job")
-        if job not in self.jobs_:
-            raise JobNotFound(job)
-        return {**copy.deepcopy(self.jobs_[job]), "job": job}
+        if run_id not in self.jobs_:
+            raise JobNotFound(run_id)
+        return {**copy.deepcopy(self.jobs_[run_id]), "job": run_id}
 
-    def update_job(self, job: str, fields: dict[str, Any], *, if_round: int | None = None) -> bool:
+    def update_job(self, run_id: str, fields: dict[str, Any], *,
+                   if_round: int | None = None) -> bool:
         self._count("update_job")
-        record = self.jobs_.setdefault(job, {})
+        record = self.jobs_.setdefault(run_id, {})
         if if_round is not None and record.get("round") != if_round:
             return False
         record.update(copy.deepcopy(fields))
         return True
 
     # --- round log -----------------------------------------------------------------------------
-    def record_round(self, job: str, t: int, field: str, value: Any) -> tuple[bool, Any]:
+    def record_round(self, run_id: str, t: int, field: str, value: Any) -> tuple[bool, Any]:
         self._count("record_round")
         if field not in ROUND_FIELDS:
             raise ValueError(f"round field must be one of {ROUND_FIELDS}, got {field!r}")
-        entry = self.round_log.setdefault((job, t), {})
+        entry = self.round_log.setdefault((run_id, t), {})
         if field in entry:
             return False, copy.deepcopy(entry[field])
         entry[field] = copy.deepcopy(value)
@@ -68,51 +69,52 @@ class MemoryStore:
             entry["stragglers"] = list(value["stragglers"])
         return True, value
 
-    def commit_round(self, job: str, t: int, fields: dict[str, Any], job_fields: dict[str, Any],
+    def commit_round(self, run_id: str, t: int, fields: dict[str, Any], job_fields: dict[str, Any],
                      next_dispatch: dict[str, Any] | None = None) -> bool:
         self._count("commit_round")
-        entry = self.round_log.setdefault((job, t), {})
-        following = self.round_log.get((job, t + 1), {})
-        if (next(iter(fields)) in entry or self.jobs_.get(job, {}).get("round") != t - 1
+        entry = self.round_log.setdefault((run_id, t), {})
+        following = self.round_log.get((run_id, t + 1), {})
+        if (next(iter(fields)) in entry or self.jobs_.get(run_id, {}).get("round") != t - 1
                 or (next_dispatch is not None and "dispatch" in following)):
             return False
         entry.update(copy.deepcopy(fields))
         if "collect" in fields:
             entry["stragglers"] = list(fields["collect"]["stragglers"])
-        self.jobs_[job].update(copy.deepcopy(job_fields))
+        self.jobs_[run_id].update(copy.deepcopy(job_fields))
         if next_dispatch is not None:
-            self.round_log.setdefault((job, t + 1), {})["dispatch"] = copy.deepcopy(next_dispatch)
+            self.round_log.setdefault((run_id, t + 1), {})["dispatch"] = copy.deepcopy(
+                next_dispatch)
         return True
 
-    def round(self, job: str, t: int) -> dict[str, Any]:
+    def round(self, run_id: str, t: int) -> dict[str, Any]:
         self._count("round")
-        return copy.deepcopy(self.round_log.get((job, t), {}))
+        return copy.deepcopy(self.round_log.get((run_id, t), {}))
 
-    def rounds(self, job: str, only: str | None = None) -> list[dict[str, Any]]:
+    def rounds(self, run_id: str, only: str | None = None) -> list[dict[str, Any]]:
         self._count("rounds")
         out = []
         for (owner, t), entry in sorted(self.round_log.items(), key=lambda item: item[0][1]):
-            if owner != job:
+            if owner != run_id:
                 continue
             fields = {only: entry[only]} if only and only in entry else (
                 {} if only else entry)
             out.append({"round": t, **copy.deepcopy(fields)})
         return out
 
-    def stragglers(self, job: str) -> dict[int, list[int]]:
-        return {e["round"]: e["stragglers"] for e in self.rounds(job, only="stragglers")
+    def stragglers(self, run_id: str) -> dict[int, list[int]]:
+        return {e["round"]: e["stragglers"] for e in self.rounds(run_id, only="stragglers")
                 if "stragglers" in e}
 
-    def completion_count(self, run: str, t: int) -> int:
-        return len(self.completions(run, t))
+    def completion_count(self, run_id: str, t: int) -> int:
+        return len(self.completions(run_id, t))
 
-    def completions(self, run: str, t: int) -> dict[int, dict[str, Any]]:
+    def completions(self, run_id: str, t: int) -> dict[int, dict[str, Any]]:
         self._count("completions")
-        return copy.deepcopy(self.completion_records.get((run, t), {}))
+        return copy.deepcopy(self.completion_records.get((run_id, t), {}))
 
-    def complete(self, run: str, t: int, worker: int, status: str = "ok", **fields) -> None:
+    def complete(self, run_id: str, t: int, worker: int, status: str = "ok", **fields) -> None:
         """What a worker's completion write does (tests)."""
-        self.completion_records.setdefault((run, t), {})[worker] = {"status": status, **fields}
+        self.completion_records.setdefault((run_id, t), {})[worker] = {"status": status, **fields}
 
     # --- objects -------------------------------------------------------------------------------
     def put_array(self, key: str, array: np.ndarray) -> None:

@@ -35,7 +35,7 @@ class DatasetInfo:
 class JobPlan:
     """Everything about a job that never changes once it started."""
 
-    job: str
+    run_id: str  # stored as "job" (to_dict)
     bucket: str
     n: int
     T: int
@@ -65,32 +65,33 @@ class JobPlan:
 
     def params_key(self, job: int) -> str:
         """Parameters job ``job`` computes its gradient at (job > J: a model's final ones)."""
-        return keys.params_key(self.job, job)
+        return keys.params_key(self.run_id, job)
 
     def decoded_key(self, job: int) -> str:
         """The decoded [loss_sum, *grad_sum] of job ``job`` (float64), kept for audit."""
-        return keys.decoded_key(self.job, job)
+        return keys.decoded_key(self.run_id, job)
 
     def final_params_key(self, model: int) -> str:
         return self.params_key(self.job_of(model, self.iterations + 1))
 
     def result_key(self, t: int, job: int, worker: int) -> str:
-        return keys.result_key(self.job, t, job, worker)
+        return keys.result_key(self.run_id, t, job, worker)
 
     def worker_event(self, t: int, worker: int, tasks: dict[int, dict[int, float]],
                      params_sha256: Mapping[int, str] | None = None) -> dict:
         """The worker's invocation event for round t (coordinator.contract.records);
         ``params_sha256``: {job: digest of its parameter object}, checked by the worker."""
         digests = params_sha256 or {}
-        return records.worker_event(self.job, t, worker, self.bucket, [
-            records.task_entry(self.job, j, self.models[self.model_of(j)[0]],
+        return records.worker_event(self.run_id, t, worker, self.bucket, [
+            records.task_entry(self.run_id, j, self.models[self.model_of(j)[0]],
                                self.dataset.prefix, coefficients,
                                manifest_sha256=self.dataset.manifest_sha256,
                                params_sha256=digests.get(j))
             for j, coefficients in sorted(tasks.items())])
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {"job": self.run_id, **asdict(self)}
+        del out["run_id"]
         out["models"] = list(self.models)
         out["lrs"] = list(self.lrs)
         out["dataset"]["partition_rows"] = list(self.dataset.partition_rows)
@@ -100,6 +101,6 @@ class JobPlan:
     def from_dict(cls, data: dict[str, Any]) -> JobPlan:
         dataset = dict(data["dataset"])
         dataset["partition_rows"] = tuple(dataset["partition_rows"])
-        return cls(job=data["job"], bucket=data["bucket"], n=int(data["n"]), T=int(data["T"]),
+        return cls(run_id=data["job"], bucket=data["bucket"], n=int(data["n"]), T=int(data["T"]),
                    jobs=int(data["jobs"]), models=tuple(data["models"]),
                    lrs=tuple(float(x) for x in data["lrs"]), dataset=DatasetInfo(**dataset))

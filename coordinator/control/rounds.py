@@ -19,10 +19,10 @@ from typing import Any
 from coordinator import integrity
 from coordinator.contract import env, keys, records
 from coordinator.contract.models import ModelSpec
-from coordinator.control import data, inject
+from coordinator.control import inject, run_dataset
 from coordinator.control.plan import JobPlan
-from coordinator.control.replay import job_lock
 from coordinator.control.runner import Invoker, RoundRunner
+from coordinator.control.session_cache import run_lock
 from coordinator.jobspec import JobSpecError, validate
 from coordinator.state import Store, now
 
@@ -32,7 +32,7 @@ log = logging.getLogger("sgcflow.coordinator")
 # --- state ------------------------------------------------------------------------------------
 def _state(record: dict, execution: int, steps: int, status: str | None = None
            ) -> dict[str, Any]:
-    job, plan = record["job"], record["plan"]
+    run_id, plan = record["job"], record["plan"]
     rounds = int(plan["jobs"]) + int(plan["T"])
     done_round = int(record.get("round", 0))
     if status is None:
@@ -41,26 +41,26 @@ def _state(record: dict, execution: int, steps: int, status: str | None = None
             status = "cancelled"
         elif done_round >= rounds:
             status = "done"
-    return {"job": job, "round": done_round + 1, "rounds": rounds, "steps": steps,
+    return {"job": run_id, "round": done_round + 1, "rounds": rounds, "steps": steps,
             "execution": execution, "status": status,
-            "next_execution": execution + 1, "next_name": f"{job}-x{execution + 1:03d}"}
+            "next_execution": execution + 1, "next_name": f"{run_id}-x{execution + 1:03d}"}
 
 
-def _context(store: Store, job: str) -> tuple[dict, JobPlan]:
-    record = store.job(job)
+def _context(store: Store, run_id: str) -> tuple[dict, JobPlan]:
+    record = store.job(run_id)
     return record, JobPlan.from_dict(record["plan"])
 
 
 # --- plan -------------------------------------------------------------------------------------
 def plan_step(store: Store, event: dict) -> dict[str, Any]:
     """Set the job up once (dataset, initial parameters, injection); return where it stands."""
-    job, execution = event["job"], int(event.get("execution", 1))
-    record = store.job(job)
+    run_id, execution = event["job"], int(event.get("execution", 1))
+    record = store.job(run_id)
     if "plan" not in record:
         spec = validate(record["spec"])
         scheme = spec.scheme()
         session = scheme.session(jobs=spec.jobs)
-        info = data.prepare(store, spec.raw["dataset"], session.partition_sizes)
+        info = run_dataset.prepare(store, spec.raw["dataset"], session.partition_sizes)
         models = []
         for i, model in enumerate(spec.models):
             try:
@@ -70,7 +70,8 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
             except ValueError as error:
                 raise JobSpecError([(f"models[{i}]", f"{error} (dataset {info.prefix} has "
                                                      f"{info.n_classes} classes)")]) from error
-        plan = JobPlan(job=job, bucket=store.bucket, n=spec.workers, T=scheme.T, jobs=spec.jobs,
+        plan = JobPlan(run_id=run_id, bucket=store.bucket, n=spec.workers, T=scheme.T,
+                       jobs=spec.jobs,
                        models=tuple(m.to_dict() for m in models),
                        lrs=tuple(m["lr"] for m in spec.models), dataset=info)
         params_sha256 = {str(m + 1): integrity.write_array(
@@ -79,31 +80,31 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
         _write_injection(store, spec.raw, plan, scheme.load)
         started = now()
         # Published for the warm-pool manager: it provisions the job's workers per region.
-        store.put_json(keys.warmpool_plan_key(job),
-                       {"job_id": job, "spec": record["spec"], "start_s": started})
-        store.update_job(job, {"plan": plan.to_dict(), "status": "running", "round": 0,
-                               "started": started, "load": scheme.load,
-                               "params_sha256": params_sha256})
-        record = store.job(job)
+        store.put_json(keys.warmpool_plan_key(run_id),
+                       {"job_id": run_id, "spec": record["spec"], "start_s": started})
+        store.update_job(run_id, {"plan": plan.to_dict(), "status": "running", "round": 0,
+                                  "started": started, "load": scheme.load,
+                                  "params_sha256": params_sha256})
+        record = store.job(run_id)
     if "execution_arn" in event:
-        store.update_job(job, {"execution_arn": event["execution_arn"], "execution": execution})
-    log.info("job=%s plan: execution %d starts at round %s", job, execution,
+        store.update_job(run_id, {"execution_arn": event["execution_arn"], "execution": execution})
+    log.info("job=%s plan: execution %d starts at round %s", run_id, execution,
              int(record.get("round", 0)) + 1)
     return _state(record, execution, steps=0)
 
 
 def continue_step(store: Store, event: dict, sfn) -> dict[str, Any]:
     """Start execution ``continue_as`` of the job (same machine, fresh history); idempotent."""
-    job, execution = event["job"], int(event["continue_as"])
+    run_id, execution = event["job"], int(event["continue_as"])
     try:
         arn = sfn.start_execution(stateMachineArn=event["state_machine_arn"], name=event["name"],
-                                  input=json.dumps({"job": job, "execution": execution}))[
+                                  input=json.dumps({"job": run_id, "execution": execution}))[
             "executionArn"]
     except sfn.exceptions.ExecutionAlreadyExists:  # a retried step: it already started
         arn = event["state_machine_arn"].replace(":stateMachine:", ":execution:") + \
             f":{event['name']}"
-    store.update_job(job, {"execution_arn": arn, "execution": execution})
-    log.info("job=%s continues in execution %d (%s)", job, execution, arn)
+    store.update_job(run_id, {"execution_arn": arn, "execution": execution})
+    log.info("job=%s continues in execution %d (%s)", run_id, execution, arn)
     return {"execution_arn": arn}
 
 
@@ -115,9 +116,10 @@ def _write_injection(store: Store, spec: dict, plan: JobPlan, load: float) -> No
     virtual = wait.get("clock") == "virtual"
     if not (virtual and "trace" in spec["stragglers"]):  # a trace: Collect replays it itself
         delays = inject.delays(spec["stragglers"], plan.n, plan.rounds, load, default_delay)
-        key = keys.virtual_times_key(plan.job) if virtual else keys.inject_delays_key(plan.job)
+        key = (keys.virtual_times_key(plan.run_id) if virtual
+               else keys.inject_delays_key(plan.run_id))
         store.put_array(key, delays)
-    store.put_json(keys.faults_key(plan.job), spec["faults"])
+    store.put_json(keys.faults_key(plan.run_id), spec["faults"])
 
 
 # --- the rounds -------------------------------------------------------------------------------
@@ -125,13 +127,13 @@ def round_step(store: Store, state: dict, invoke: Invoker, remaining_s: Callable
                clock=None, max_rounds: int | None = None,
                poll_s: float | None = None) -> dict[str, Any]:
     """Run the job's rounds (collect, update, dispatch the next) until done or out of time."""
-    job, execution = state["job"], int(state["execution"])
-    with job_lock(job):
-        runner = RoundRunner(store, job, invoke, clock=clock, poll_s=poll_s)
+    run_id, execution = state["job"], int(state["execution"])
+    with run_lock(run_id):
+        runner = RoundRunner(store, run_id, invoke, clock=clock, poll_s=poll_s)
         status = runner.run(execution, remaining_s, max_rounds)
-    record = store.job(job)
+    record = store.job(run_id)
     if status == "stale":
-        log.info("job=%s: execution %d is stale; it stops", job, execution)
+        log.info("job=%s: execution %d is stale; it stops", run_id, execution)
         return {**_state(record, execution, state["steps"] + 1), "status": "stale"}
     return _state(record, execution, state["steps"] + 1,
                   "cancelled" if status == "cancelled" else None)
@@ -197,11 +199,11 @@ def finalize_step(store: Store, state: dict) -> dict[str, Any]:
     """Write the job's result (metrics, cost) or its failure; mark the record."""
     from coordinator.control.summary import summarize
 
-    job = state["job"]
+    run_id = state["job"]
     if "error" in state:
-        current = store.job(job).get("execution_arn")
+        current = store.job(run_id).get("execution_arn")
         if state.get("execution_arn") and current and current != state["execution_arn"]:
-            log.info("job=%s: a stale execution failed; the job runs on in %s", job, current)
+            log.info("job=%s: a stale execution failed; the job runs on in %s", run_id, current)
             return {**state, "status": "stale"}
         error = state["error"]
         cause = error.get("Cause", "")
@@ -209,12 +211,12 @@ def finalize_step(store: Store, state: dict) -> dict[str, Any]:
             cause = json.loads(cause).get("errorMessage", cause)
         except (ValueError, AttributeError):
             pass
-        store.update_job(job, {"status": "failed", "finished": now(),
-                               "error": {"type": error.get("Error"), "message": cause}})
+        store.update_job(run_id, {"status": "failed", "finished": now(),
+                                  "error": {"type": error.get("Error"), "message": cause}})
         return {**state, "status": "failed"}
-    record, plan = _context(store, job)
-    result = summarize(record, plan, store.rounds(job))
-    store.put_json(keys.result_summary_key(job), result)
+    record, plan = _context(store, run_id)
+    result = summarize(record, plan, store.rounds(run_id))
+    store.put_json(keys.result_summary_key(run_id), result)
     status = "cancelled" if state["status"] == "cancelled" else "done"
-    store.update_job(job, {"status": status, "finished": now(), "result": result["summary"]})
+    store.update_job(run_id, {"status": status, "finished": now(), "result": result["summary"]})
     return {**state, "status": status}

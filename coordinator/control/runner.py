@@ -43,7 +43,7 @@ from coordinator.contract.models import ModelSpec
 from coordinator.control.collect import Collect, RoundInputs, WallClock
 from coordinator.control.meter import CpuMeter, own_time
 from coordinator.control.plan import JobPlan
-from coordinator.control.replay import forget, session_at
+from coordinator.control.session_cache import forget, session_at
 from coordinator.control.updater import Recollect, Updater
 from coordinator.policy import policy_from_wait
 
@@ -63,30 +63,31 @@ def wait_policy(wait: dict):
 class RoundRunner:
     """Runs rounds of one job from where its record stands (see the module docstring)."""
 
-    def __init__(self, store, job: str, invoke: Invoker, *, clock=None,
+    def __init__(self, store, run_id: str, invoke: Invoker, *, clock=None,
                  poll_s: float | None = None):
-        self.store, self.job, self.invoke = store, job, invoke
-        record = store.job(job)
+        self.store, self.run_id, self.invoke = store, run_id, invoke
+        record = store.job(run_id)
         self.plan = JobPlan.from_dict(record["plan"])
         self.spec = record["spec"]
         self.done = int(record.get("round", 0))
         self.progress = dict(record.get("progress") or {"decoded": 0, "losses": {}})
         self.skipped = {int(j) for j in self.progress.get("skipped", [])}
         self.suspects: dict[int, dict[int, str]] = {}  # round -> {worker: why}, see Recollect
-        logged = store.stragglers(job) if self.done else {}
+        logged = store.stragglers(run_id) if self.done else {}
         missing = [t for t in range(1, self.done + 1) if t not in logged]
         if missing:
-            raise RuntimeError(f"job={job}: round log lacks the collect record of rounds {missing}")
+            raise RuntimeError(f"job={run_id}: round log lacks the collect record of rounds "
+                               f"{missing}")
         self.history = [frozenset(logged[t]) for t in range(1, self.done + 1)]
         wait = self.spec["wait"]
         self.online = self._online(store, wait) if self.spec["scheme"]["name"] == SGCFLOW \
             else None
         self.session = self.online.session if self.online else session_at(
-            job, self.spec, [sorted(s) for s in self.history])
+            run_id, self.spec, [sorted(s) for s in self.history])
         virtual = self._virtual_clock(store) if wait.get("clock") == "virtual" else None
         self.clock = clock or WallClock()
         poll_s = poll_s if poll_s is not None else float(os.environ.get(env.POLL_S, "0.05"))
-        self.collect = Collect(store, job, wait_policy(wait), clock=self.clock, poll_s=poll_s,
+        self.collect = Collect(store, run_id, wait_policy(wait), clock=self.clock, poll_s=poll_s,
                                virtual_times=virtual)
         self.sizes = [ModelSpec.from_dict(m).n_params for m in self.plan.models]
         self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
@@ -96,7 +97,7 @@ class RoundRunner:
 
     def _online(self, store, wait: dict) -> LiveOnline:
         """sgcflow's controller, replayed from the round log (coordinator.adaptive.live)."""
-        entries = [e for e in store.rounds(self.job) if e["round"] <= self.done]
+        entries = [e for e in store.rounds(self.run_id) if e["round"] <= self.done]
         if entries:
             last = entries[-1]
             self._previous = (float(last["dispatch"]["at"]), float(last["collect"]["elapsed_s"]),
@@ -118,7 +119,7 @@ class RoundRunner:
             times = self.collect.virtual_times(t - 1, self.session)
             found = {w: float(times[w]) for w in stragglers}
         else:
-            items = self.store.completions(self.job, t - 1)
+            items = self.store.completions(self.run_id, t - 1)
             found = {w: float(item["timings"]["finished_at"]) - dispatched_at
                      for w, item in items.items() if w in stragglers
                      and "finished_at" in (item.get("timings") or {})}
@@ -126,17 +127,17 @@ class RoundRunner:
 
     def _virtual_clock(self, store) -> Callable[[int, Any], np.ndarray]:
         """Emulation: each worker's time in round t. From a trace: the simulator's own clock at
-        every worker's load that round (``coordinator.simulate.TraceClock``); otherwise the
+        every worker's load that round (``coordinator.round_simulator.TraceClock``); otherwise the
         table the Plan step wrote."""
         stragglers = self.spec["stragglers"]
         if "trace" in stragglers:
             from coordinator.control.inject import trace_latency
-            from coordinator.simulate import TraceClock
+            from coordinator.round_simulator import TraceClock
 
             clock = TraceClock(trace_latency(stragglers, self.plan.n), self.plan.rounds,
                                stragglers.get("seed", 0))
             return lambda t, session: clock.times(t - 1, np.asarray(session.worker_loads(t)))
-        table = store.get_array(keys.virtual_times_key(self.job))
+        table = store.get_array(keys.virtual_times_key(self.run_id))
         return lambda t, session: table[t - 1]
 
     # --- the loop ----------------------------------------------------------------------------
@@ -146,7 +147,7 @@ class RoundRunner:
         Returns the job's status: running, done, cancelled or stale (a newer execution runs)."""
         budget = max_rounds or int(os.environ.get(env.ROUNDS_PER_TASK, MAX_ROUNDS_PER_TASK))
         t = self.done + 1
-        entry = self.store.round(self.job, t) if t <= self.plan.rounds else {}
+        entry = self.store.round(self.run_id, t) if t <= self.plan.rounds else {}
         for _ in range(budget):
             if t > self.plan.rounds:
                 return "done"
@@ -156,7 +157,7 @@ class RoundRunner:
                 self._start_measuring()
                 entry = self._dispatch(t, entry)
             self._start_measuring()
-            record = self.store.job(self.job)  # read while the workers compute
+            record = self.store.job(self.run_id)  # read while the workers compute
             if record.get("status") in ("cancelling", "cancelled"):
                 return "cancelled"
             if int(record.get("execution", execution)) != execution or \
@@ -189,16 +190,16 @@ class RoundRunner:
         """Forget round t's observation (session, controller) and mark ``suspects`` failed."""
         known = self.suspects.setdefault(t, {})
         if set(suspects) <= set(known):
-            raise RuntimeError(f"job={self.job} round={t}: suspects {sorted(suspects)} again")
+            raise RuntimeError(f"job={self.run_id} round={t}: suspects {sorted(suspects)} again")
         known.update(suspects)
-        log.warning("job=%s round=%d: %s; collecting the round again", self.job, t,
+        log.warning("job=%s round=%d: %s; collecting the round again", self.run_id, t,
                     "; ".join(suspects.values()))
-        forget(self.job)
+        forget(self.run_id)
         if self.online:
             self.online = self._online(self.store, self.spec["wait"])
             self.session = self.online.session
         else:
-            self.session = session_at(self.job, self.spec, [sorted(s) for s in self.history])
+            self.session = session_at(self.run_id, self.spec, [sorted(s) for s in self.history])
 
     def _tasks(self, t: int) -> list[dict[int, dict[int, float]]]:
         """Round t's tasks per worker without the stopped models' jobs (never sent)."""
@@ -245,7 +246,7 @@ class RoundRunner:
     def _dispatch(self, t: int, entry: dict) -> dict:
         """Invoke round t's workers (recorded first, so a retry invokes the same ones)."""
         if "dispatch" not in entry:
-            _, value = self.store.record_round(self.job, t, "dispatch", self._dispatch_record(t))
+            _, value = self.store.record_round(self.run_id, t, "dispatch", self._dispatch_record(t))
             entry = {**entry, "dispatch": value}
         started = time.perf_counter()
         tasks = self._tasks(t)
@@ -259,8 +260,8 @@ class RoundRunner:
             self.collect.path.add("lambda:Invoke (Event, the fan-out)")
         invoked = {"at": self.clock.now(), "seconds": time.perf_counter() - started,
                    "previous": self._measured(t - 1)}
-        _, invoked = self.store.record_round(self.job, t, "invoked", invoked)
-        log.info("job=%s round=%d dispatched %d workers", self.job, t,
+        _, invoked = self.store.record_round(self.run_id, t, "invoked", invoked)
+        log.info("job=%s round=%d dispatched %d workers", self.run_id, t,
                  len(entry["dispatch"]["workers"]))
         return {**entry, "invoked": invoked}
 
@@ -279,16 +280,16 @@ class RoundRunner:
         progress = self._progress(t, collected, update)
         following = self._dispatch_record(t + 1) if t < self.plan.rounds else None
         self.collect.path.add("dynamodb:TransactWriteItems (commit)")
-        if not self.store.commit_round(self.job, t, {"collect": collected, "update": update},
+        if not self.store.commit_round(self.run_id, t, {"collect": collected, "update": update},
                                        {"round": t, "progress": progress}, following):
-            log.info("job=%s round=%d was committed by another run", self.job, t)
+            log.info("job=%s round=%d was committed by another run", self.run_id, t)
             return None
         self.done, self.progress = t, progress
         self.history.append(stragglers)
         self.skipped |= {int(j) for j in update["skipped"]}
         self.suspects.pop(t, None)
         self.updater.forget_before(t - self.plan.T + 1)
-        log.info("job=%s round=%d: %d stragglers, decoded %s", self.job, t, len(stragglers),
+        log.info("job=%s round=%d: %d stragglers, decoded %s", self.run_id, t, len(stragglers),
                  sorted(update["decoded"]))
         if following is None:
             return {}

@@ -93,4 +93,4 @@ def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
         "overhead_s_per_round": round(sum(overhead) / len(overhead), 4) if overhead else None,
         "cost": estimate,
     }
-    return {"job": plan.job, "summary": summary, "models": models, "rounds": rows}
+    return {"job": plan.run_id, "summary": summary, "models": models, "rounds": rows}

@@ -159,8 +159,8 @@ class Updater:
 
     def _stop(self, kind: str, job: int, t: int, reason: str) -> dict:
         model, iteration = self.plan.model_of(job)
-        log.warning("job=%s model %d %s at iteration %d: %s", self.plan.job, model, kind, iteration,
-                    reason)
+        log.warning("job=%s model %d %s at iteration %d: %s", self.plan.run_id, model, kind,
+                    iteration, reason)
         return divergence.stop(kind, model, iteration, job, t, reason)
 
     def _params(self, job: int) -> np.ndarray:
@@ -177,7 +177,7 @@ class Updater:
         """The sha256 worker's completion record of round t holds for its result of job."""
         if t not in self.result_digests:  # a resumed run: read the records once
             self.result_digests[t] = {w: dict(item.get("sha256") or {}) for w, item in
-                                      self.store.completions(self.plan.job, t).items()}
+                                      self.store.completions(self.plan.run_id, t).items()}
         return self.result_digests[t].get(worker, {}).get(str(job))
 
     def _apply(self, job: int, weights: dict) -> tuple[dict[str, Any], str | None]:

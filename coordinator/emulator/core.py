@@ -174,16 +174,16 @@ class Emulator:
                       f"{resources.step_function_name(step)}" for step in STEP_HANDLERS}
 
     # --- injection -------------------------------------------------------------------------------
-    def _injection(self, run: str) -> tuple[np.ndarray, dict]:
+    def _injection(self, run_id: str) -> tuple[np.ndarray, dict]:
         with self._lock:
-            if run not in self._inject_cache:
-                delays = _read_object(keys.inject_delays_key(run))
-                faults = _read_object(keys.faults_key(run))
+            if run_id not in self._inject_cache:
+                delays = _read_object(keys.inject_delays_key(run_id))
+                faults = _read_object(keys.faults_key(run_id))
                 table = np.load(io.BytesIO(delays)) if delays else np.zeros((0, 0))
                 by_key = {(f["round"], f["worker"]): f["kind"]
                           for f in (json.loads(faults) if faults else [])}
-                self._inject_cache[run] = (table, by_key)
-            return self._inject_cache[run]
+                self._inject_cache[run_id] = (table, by_key)
+            return self._inject_cache[run_id]
 
     def _delay(self, function: str, event: dict) -> float | None:
         if function != resources.WORKER_FUNCTION or "run" not in event:
@@ -211,17 +211,17 @@ class Emulator:
         _, faults = self._injection(event["run"])
         if faults.get((event["round"], event["worker"])) != "garbage":
             return False
-        run, t, w = event["run"], int(event["round"]), int(event["worker"])
+        run_id, t, w = event["run"], int(event["round"]), int(event["worker"])
         results, digests = {}, {}
         for task in event["tasks"]:
-            key = result_key(run, t, int(task["job"]), w)
+            key = result_key(run_id, t, int(task["job"]), w)
             buffer = io.BytesIO()
             np.save(buffer, np.full(3, np.nan))
             self.client("s3").put_object(Bucket=resources.BUCKET, Key=key,
                                          Body=buffer.getvalue())
             results[str(task["job"])] = {"S": key}
             digests[str(task["job"])] = {"S": hashlib.sha256(buffer.getvalue()).hexdigest()}
-        item = {k: {"S": v} for k, v in record_keys(run, t, w).items()}
+        item = {k: {"S": v} for k, v in record_keys(run_id, t, w).items()}
         item.update({"status": {"S": "ok"}, "results": {"M": results},
                      "sha256": {"M": digests}, "timings": {"M": {}}})
         self.client("dynamodb").put_item(TableName=resources.TABLE, Item=item)

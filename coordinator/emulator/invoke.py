@@ -134,10 +134,10 @@ class _DelayScheduler:
         self._thread = threading.Thread(target=self._run, name="sgc-delays", daemon=True)
         self._thread.start()
 
-    def schedule(self, at: float, job: Callable[[], None]) -> None:
+    def schedule(self, at: float, call: Callable[[], None]) -> None:
         with self._cv:
             self._count += 1
-            heapq.heappush(self._heap, (at, self._count, job))
+            heapq.heappush(self._heap, (at, self._count, call))
             self._cv.notify()
 
     def stop(self) -> None:
@@ -154,8 +154,8 @@ class _DelayScheduler:
                     self._cv.wait(timeout=wait)
                 if self._stopped:
                     return
-                _, _, job = heapq.heappop(self._heap)
-            self._submit(job)
+                _, _, call = heapq.heappop(self._heap)
+            self._submit(call)
 
 
 class InProcessLambda:
@@ -169,7 +169,7 @@ class InProcessLambda:
         self.log: list[Invocation] = []
         self._log_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sgc-lambda")
-        self._delays = _DelayScheduler(lambda job: self._pool.submit(job))
+        self._delays = _DelayScheduler(lambda call: self._pool.submit(call))
         self._original = None
         self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
         self._handlers_lock = threading.Lock()
@@ -231,11 +231,11 @@ class InProcessLambda:
             record.error = f"Task timed out after {fn.timeout} s (injected delay {delay:.3f} s)"
             self._record(record)
             return
-        job = lambda: self._run(fn, self.rewrite(name, event), record)  # noqa: E731
+        call = lambda: self._run(fn, self.rewrite(name, event), record)  # noqa: E731
         if delay:
-            self._delays.schedule(time.monotonic() + delay, job)
+            self._delays.schedule(time.monotonic() + delay, call)
         else:
-            self._pool.submit(job)
+            self._pool.submit(call)
 
     def _run(self, fn: LambdaFunction, event: dict, record: Invocation) -> tuple[str, bytes]:
         context = LambdaContext(fn.function_name, int(fn.memory_size), float(fn.timeout))

@@ -109,20 +109,20 @@ class Snapshots:
     def _mark_interrupted(self) -> dict[str, str]:
         """Jobs whose execution died with the old server: what they are now."""
         marked = {}
-        for job in self.store.jobs():
-            status = self.store.job(job).get("status")
+        for run_id in self.store.jobs():
+            status = self.store.job(run_id).get("status")
             if status not in INTERRUPTED:
                 continue
             if status == "cancelling":
-                self.store.update_job(job, {"status": "cancelled", "finished": now()})
-                marked[job] = "cancelled"
+                self.store.update_job(run_id, {"status": "cancelled", "finished": now()})
+                marked[run_id] = "cancelled"
                 continue
-            self.store.update_job(job, {"status": "failed", "error": {
+            self.store.update_job(run_id, {"status": "failed", "error": {
                 "type": "EmulatorRestarted",
                 "message": "the local emulator was restarted while this job ran; its "
                            "execution is lost (the stored state is not): `sgc resume "
-                           f"{job} --local` continues it"}})
-            marked[job] = "failed"
+                           f"{run_id} --local` continues it"}})
+            marked[run_id] = "failed"
         return marked
 
     def forget(self) -> None:

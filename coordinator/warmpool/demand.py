@@ -24,7 +24,7 @@ MAX_WORKERS = 900  # default account quota 1,000 minus the 100 always unreserved
 class JobPlan:
     """What the warm pool needs to know about one accepted job in one region."""
 
-    job_id: str
+    run_id: str
     region: str
     start_s: float
     rounds: int  # iterations + T
@@ -80,7 +80,7 @@ def _positive(spec: dict, key: str, default, kind=int):
     return kind(value)
 
 
-def plans_from_spec(spec: dict, job_id: str, start_s: float, submit_s: float | None = None
+def plans_from_spec(spec: dict, run_id: str, start_s: float, submit_s: float | None = None
                     ) -> list[JobPlan]:
     """One ``JobPlan`` per region from a job spec (only the keys the warm pool needs).
 
@@ -107,7 +107,7 @@ def plans_from_spec(spec: dict, job_id: str, start_s: float, submit_s: float | N
     if not 128 <= memory <= 10240:
         raise ValueError(f"worker_memory_mb: {memory} outside Lambda's 128..10240")
     round_seconds = _positive(spec, "round_seconds", 5, float)
-    return [JobPlan(job_id, region, float(start_s), jobs + delay, workers, round_seconds,
+    return [JobPlan(run_id, region, float(start_s), jobs + delay, workers, round_seconds,
                     memory, submit_s) for region in regions]
 
 

@@ -52,7 +52,7 @@ def on_demand_dollars(workers: int, memory_mb: int, busy_s: float, invocations: 
 class RegionPlan:
     """One job's warm-pool action in one region (times in the plan's clock, seconds)."""
 
-    job_id: str
+    run_id: str
     region: str
     mode: str  # "provisioned" | "prewarm"
     request_s: float  # put_provisioned_concurrency_config, or send the pre-warm pings
@@ -67,7 +67,10 @@ class RegionPlan:
     uncovered_s: float  # seconds after the start before the pool is ready (late submission)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The ``--json`` shape: the run id under its published name ``job_id``."""
+        out = {"job_id": self.run_id, **asdict(self)}
+        del out["run_id"]
+        return out
 
 
 def plan_job(plan: JobPlan, utilization: float = 0.8, cold_start_p99_s: float = 20.0
@@ -94,7 +97,7 @@ def plan_job(plan: JobPlan, utilization: float = 0.8, cold_start_p99_s: float = 
         lead = prewarm_lead_s(cold_start_p99_s)
         request = max(plan.known_at, plan.start_s - lead)
         uncovered = max(0.0, request + lead - plan.start_s)
-    return RegionPlan(plan.job_id, plan.region, mode, request, plan.start_s, plan.end_s,
+    return RegionPlan(plan.run_id, plan.region, mode, request, plan.start_s, plan.end_s,
                       plan.workers, lead, dollars, provisioned, on_demand, all_day, uncovered)
 
 
@@ -121,12 +124,12 @@ def targets_from_jobs(jobs: list[dict], now_s: float, regions: list[str] | None 
     from coordinator.warmpool.demand import plans_from_spec
 
     plans: list[RegionPlan] = []
-    for index, job in enumerate(jobs):
+    for index, accepted in enumerate(jobs):
         for key in ("job_id", "spec", "start_s"):
-            if key not in job:
+            if key not in accepted:
                 raise ValueError(f"jobs[{index}].{key}: required")
-        for plan in plans_from_spec(job["spec"], str(job["job_id"]), float(job["start_s"]),
-                                    job.get("submit_s")):
+        for plan in plans_from_spec(accepted["spec"], str(accepted["job_id"]),
+                                    float(accepted["start_s"]), accepted.get("submit_s")):
             plans.append(plan_job(plan, utilization))
     targets = {region: 0 for region in regions or []}
     targets.update(targets_at(plans, now_s))

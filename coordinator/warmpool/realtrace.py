@@ -1,7 +1,7 @@
 """Every policy on a real Azure Functions 2019 trace with planned sgcflow jobs laid over it.
 
-The trace's apps are the background load (one stream per app, ``replay``); the sgcflow job mix
-(256 workers per job, as in the synthetic experiment) starts after the warm-up, in the same
+The trace's apps are the background load (one stream per app, ``azure_streams``); the sgcflow
+job mix (256 workers per job, as in the synthetic experiment) starts after the warm-up, in the same
 region, so worker cold starts are measured under real background load. Policies see the whole
 trace, history included, but only calls and idle time after the warm-up are scored; sgcflow's
 background policy is tuned on the warm-up alone (``tuning``).
@@ -14,8 +14,8 @@ from dataclasses import replace
 import numpy as np
 
 from coordinator.warmpool.azure2019 import AzureTrace, TraceError
+from coordinator.warmpool.azure_streams import REGION, app_streams
 from coordinator.warmpool.planner import plan_job
-from coordinator.warmpool.replay import REGION, app_streams
 from coordinator.warmpool.simulator import job_mix, policies_for, shifted, simulate_streams
 from coordinator.warmpool.tuning import tune
 from coordinator.warmpool.workload import streams

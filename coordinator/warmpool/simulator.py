@@ -58,7 +58,7 @@ class SgcflowPolicy:
                 ready = plan.request_s + rng.uniform(ALLOCATION_MIN_S, ALLOCATION_MAX_S) + ramp
             else:
                 ready = plan.request_s + plan.lead_s * 0.5
-            release = max(plan.release_s, self.job_ends.get(plan.job_id, plan.release_s))
+            release = max(plan.release_s, self.job_ends.get(plan.run_id, plan.release_s))
             result.append((plan.region, plan.amount, ready, release))
         return result
 
@@ -119,15 +119,15 @@ def job_mix(seed: int = 0, regions: tuple[str, ...] = ("us-east-1", "eu-west-2")
             times = start + np.r_[0.0, actual[:-1]]
             if times[-1] + round_seconds > horizon_s:
                 break
-            job_id = f"{region}-job{index:02d}"
+            run_id = f"{region}-job{index:02d}"
             submit = start if rng.random() < 0.3 else start - rng.uniform(300, 3600)
-            plans.append(JobPlan(job_id, region, start, rounds, workers, round_seconds,
+            plans.append(JobPlan(run_id, region, start, rounds, workers, round_seconds,
                                  memory_mb, submit))
-            ends[job_id] = float(times[-1] + WORKER_DURATION_S)
+            ends[run_id] = float(times[-1] + WORKER_DURATION_S)
             costs = np.exp(WORKER_COLD_LOG_MEDIAN + rng.normal(0, 0.5, rounds))
             parts.append((np.full(rounds, len(functions) - 1), times,
                           np.full(rounds, workers), costs))
-            clock = ends[job_id] + rng.uniform(600, 4 * 3600)
+            clock = ends[run_id] + rng.uniform(600, 4 * 3600)
     if not parts:
         raise ValueError(f"horizon_s: {horizon_s:g} s is too short for any job of the mix")
     func, time, concurrency, costs = (np.concatenate(c) for c in zip(*parts, strict=True))
@@ -255,7 +255,7 @@ def simulate_streams(all_streams: list[Stream], horizon_s: float, policies: list
                      plans: list[JobPlan] | None = None, breakdown: bool = False,
                      scored_from_s: float = 0.0) -> dict[str, dict]:
     """``simulate`` on prepared streams, scoring only from ``scored_from_s`` (the warm-up end)."""
-    region_plans = {p.job_id: plan_job(p) for p in plans or []}
+    region_plans = {p.run_id: plan_job(p) for p in plans or []}
     results: dict[str, dict] = {}
     for policy in policies:
         outcomes = policy.run(all_streams, horizon_s, scored_from_s)

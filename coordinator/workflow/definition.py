@@ -46,7 +46,7 @@ STEP_HANDLERS: dict[str, str] = {
     "finalize": "functions.coordinator_steps.finalize",
 }
 WORKER_HANDLER = "functions.worker.handler"
-WARMPOOL_HANDLER = "functions.warmpool.handler"
+WARMPOOL_HANDLER = "functions.warmpool_handler.handler"
 
 # Steps (Lambda tasks) one execution may run before continuing as new: ~6 events per task,
 # so 2,500 steps stay well under the 25,000-event history limit.

@@ -92,7 +92,8 @@ def test_synthesized_roles_allow_what_the_steps_do_and_deny_the_rest(template):
     run = "run-20261129-101500-ab12cd"
     dataset = "datasets/synthetic-k8-70b6803f88"
     calls = [
-        # The Plan step prepares the dataset (coordinator/datasets.py): the old grants denied it.
+        # The Plan step prepares the dataset (coordinator/dataset_prep.py): the old grants
+        # denied it.
         _call("sgcflow-step-plan", "s3", "HeadObject",
               {"Bucket": BUCKET, "Key": f"{dataset}/manifest.json"}, status=404),
         _call("sgcflow-step-plan", "s3", "DeleteObject",

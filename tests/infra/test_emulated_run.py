@@ -9,8 +9,8 @@ import pytest
 
 from coordinator.backends.base import Backend
 from coordinator.control import reference
-from coordinator.control.data import shuffled_table
 from coordinator.control.plan import JobPlan
+from coordinator.control.run_dataset import shuffled_table
 from coordinator.emulator import Emulator
 from coordinator.emulator.core import ACCOUNT, REGION, ROLE_NAME
 from coordinator.jobspec import validate
@@ -38,14 +38,14 @@ def test_synthesized_definition_runs_a_small_job_to_success(template):
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}", type="STANDARD",
         )["stateMachineArn"]
         backend = Backend("emulator", Store(endpoint_url=emulator.endpoint_url), sfn, arn)
-        job = backend.submit(validate(SPEC))
-        record = backend.store.job(job)
+        run_id = backend.submit(validate(SPEC))
+        record = backend.store.job(run_id)
         assert record["execution_arn"].split(":")[-2] == "sgcflow-job-from-template"
         described = emulator.wait(record["execution_arn"], timeout_s=180)
-        assert described["status"] == "SUCCEEDED", backend.store.job(job).get("error")
-        record = backend.store.job(job)
+        assert described["status"] == "SUCCEEDED", backend.store.job(run_id).get("error")
+        record = backend.store.job(run_id)
         assert record["status"] == "done"
-        rounds = backend.store.rounds(job)
+        rounds = backend.store.rounds(run_id)
         # gc: T = 0, one job per round -> 2 iterations = 2 rounds, each decoding its job.
         assert [entry["round"] for entry in rounds] == [1, 2]
         assert [sorted(map(int, e["update"]["decoded"])) for e in rounds] == [[1], [2]]

@@ -90,13 +90,13 @@ def test_flat_fanout_deploys_a_worker_that_cannot_invoke():
 
 def test_job_ids_and_worker_records_match_the_leading_key_patterns():
     from coordinator.audit.policy import matches
-    from coordinator.backends.base import new_job_id
-    from functions.keys import record_keys
+    from coordinator.backends.base import new_run_id
+    from coordinator.contract.keys import record_keys
     from infra.storage import COMPLETION_ITEMS, JOB_ITEMS
 
-    job = new_job_id()
-    assert matches(COMPLETION_ITEMS, record_keys(job, 3, 7)["pk"])
-    assert matches(JOB_ITEMS, f"job#{job}") and not matches(COMPLETION_ITEMS, f"job#{job}")
+    run_id = new_run_id()
+    assert matches(COMPLETION_ITEMS, record_keys(run_id, 3, 7)["pk"])
+    assert matches(JOB_ITEMS, f"job#{run_id}") and not matches(COMPLETION_ITEMS, f"job#{run_id}")
     assert not matches(COMPLETION_ITEMS, "jobs") and not matches(JOB_ITEMS, "jobs")
 
 
@@ -107,7 +107,7 @@ def test_each_step_has_its_own_role_with_only_what_it_does(template):
                "Resource": {"Fn::GetAtt": [bucket, "Arn"]}}
     expected = {
         # The Plan step prepares datasets/<hash>/ (deletes the old manifest, writes parts and
-        # manifest: coordinator/datasets.py), parameters, injection and the warm-pool plan.
+        # manifest: coordinator/dataset_prep.py), parameters, injection and the warm-pool plan.
         "plan": [
             {"Action": ["s3:DeleteObject", "s3:GetObject"], "Effect": "Allow",
              "Resource": _bucket_object(bucket, "/datasets/*")},

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import site
+import subprocess
+import sys
 import zipfile
 
 import pytest
 
 from infra import packaging
+from infra.import_closure import closure, imported_names
 
 
 def test_layer_key_is_per_architecture_and_stable():
@@ -60,6 +64,64 @@ def test_source_asset_holds_only_the_two_packages(tmp_path):
     bare = packaging.source_asset(root, tmp_path / "build", with_cache=False)
     assert (full / "functions" / "numba_cache" / "k.nbi").is_file()
     assert full != bare and not (bare / "functions" / "numba_cache").exists()
+
+
+# Never run inside a Lambda: the CLI, the emulator, the IAM audit, the demo, the benchmarks, the
+# warm-pool simulators, the live replay. The function asset must not carry them.
+NOT_SHIPPED = ("coordinator/cli/__init__.py", "coordinator/emulator/__init__.py",
+               "coordinator/audit/__init__.py", "coordinator/backends/__init__.py",
+               "coordinator/demo.py", "coordinator/livereplay.py",
+               "coordinator/warmpool/simulator.py", "coordinator/warmpool/azure2019.py")
+
+
+def test_source_asset_ships_the_handlers_and_only_the_coordinator_they_import():
+    folder = packaging.source_asset(with_cache=False)
+    shipped = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert {"functions/worker.py", "functions/coordinator_steps.py", "functions/relay.py",
+            "functions/warmpool_handler.py", "coordinator/contract/keys.py",
+            "coordinator/control/rounds.py", "coordinator/warmpool/driver.py"} <= shipped
+    assert not shipped & set(NOT_SHIPPED)
+    source = {p.as_posix() for p in packaging.shipped_files(with_cache=False)}
+    assert shipped == source
+
+
+def test_the_worker_imports_no_coordinator_module_but_the_contract():
+    files = [p.relative_to(packaging.ROOT).as_posix()
+             for p in closure(packaging.ROOT, ("functions.worker",))]
+    assert "functions/worker.py" in files and "coordinator/contract/models.py" in files
+    assert [f for f in files if f.startswith("coordinator/")
+            and not f.startswith("coordinator/contract/")] == ["coordinator/__init__.py"]
+
+
+def test_imports_are_read_from_every_statement_relative_and_lazy_ones_too(tmp_path):
+    module = tmp_path / "pkg" / "sub" / "m.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("import os\nfrom . import a\nfrom ..b import c\n"
+                      "def f():\n    from pkg.d import e\n")
+    assert imported_names(tmp_path, module) == {"os", "pkg.sub", "pkg.sub.a", "pkg.b", "pkg.b.c",
+                                                "pkg.d", "pkg.d.e"}
+
+
+def test_handlers_import_from_the_asset_alone():
+    """In a Python that sees the asset and the dependencies but not the checkout (``-S``: no
+    editable-install finder; ``-B``: no byte code left in the shared asset), the handlers and every
+    shipped coordinator module import, and the CLI does not. (The worker's kernels are left out:
+    importing them compiles.)"""
+    folder = packaging.source_asset(with_cache=False)
+    modules = sorted(".".join(p.relative_to(folder).with_suffix("").parts).removesuffix(".__init__")
+                     for p in folder.rglob("*.py") if p.parts[len(folder.parts)] == "coordinator")
+    modules += ["functions.coordinator_steps", "functions.relay", "functions.warmpool_handler"]
+    script = ("import importlib, sys\n"
+              f"for name in {modules!r}:\n"
+              "    importlib.import_module(name)\n"
+              f"assert importlib.import_module('coordinator').__file__.startswith('{folder}')\n"
+              "try:\n    import coordinator.cli\nexcept ModuleNotFoundError:\n    sys.exit(0)\n"
+              "sys.exit('coordinator.cli imported')\n")
+    path = ":".join([str(folder), *site.getsitepackages()])
+    done = subprocess.run([sys.executable, "-S", "-B", "-c", script], cwd=folder,
+                          capture_output=True, text=True,
+                          env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 @pytest.mark.slow

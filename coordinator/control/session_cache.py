@@ -1,0 +1,50 @@
+"""Scheme sessions rebuilt from the round log (docs/contracts.md, "Job record and round log").
+
+A session is deterministic given the stragglers of every round, so the log is the truth and a
+warm step function keeps a cached session that it only moves forward. Thread-safe: in emulation
+all steps of all jobs share one process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from coordinator.jobspec import validate
+from coordinator.schemes import Session
+
+_cache: dict[str, Session] = {}
+_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def run_lock(run_id: str) -> threading.Lock:
+    with _guard:
+        return _locks.setdefault(run_id, threading.Lock())
+
+
+def session_at(run_id: str, spec: dict, stragglers: Sequence[Sequence[int]]) -> Session:
+    """The job's session with rounds 1..len(stragglers) observed (stragglers[r-1] = round r's).
+
+    Call with ``run_lock(run_id)`` held while using the session.
+    """
+    session = _cache.get(run_id)
+    if session is not None and session.observed_rounds <= len(stragglers):
+        try:
+            return _replay(run_id, session, stragglers)
+        except ValueError:  # the cache disagrees with the log (another run): rebuild
+            pass
+    spec_obj = validate(spec)
+    return _replay(run_id, spec_obj.scheme().session(jobs=spec_obj.jobs), stragglers)
+
+
+def _replay(run_id: str, session: Session, stragglers: Sequence[Sequence[int]]) -> Session:
+    for t in range(1, len(stragglers) + 1):
+        session.observe(t, stragglers[t - 1])  # a no-op for rounds already observed identically
+    _cache[run_id] = session
+    return session
+
+
+def forget(run_id: str) -> None:
+    with _guard:
+        _cache.pop(run_id, None)

@@ -1,0 +1,132 @@
+"""The local emulator survives a crash (snapshots restored, interrupted jobs marked), dead
+executions show as failed with their error, and cancel and result agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from coordinator_e2e_helpers import make_spec
+
+from coordinator.backends.outcome import NoResult, job_result
+from coordinator.emulator.persist import Snapshots
+from coordinator.jobspec import validate
+from coordinator.state import Store
+
+
+def _wipe(store: Store) -> None:
+    pages = store.s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket)
+    for page in pages:
+        for item in page.get("Contents", []):
+            store.s3.delete_object(Bucket=store.bucket, Key=item["Key"])
+    for item in store.ddb.scan(TableName=store.table)["Items"]:
+        store.ddb.delete_item(TableName=store.table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def test_a_snapshot_restores_objects_and_records_and_marks_interrupted_jobs(emulator, tmp_path):
+    store = Store()
+    store.create_job("crash-a", {"status": "running", "created": 1.0, "round": 3})
+    store.create_job("crash-b", {"status": "cancelling", "created": 2.0, "round": 1})
+    store.create_job("crash-c", {"status": "done", "created": 3.0, "round": 9})
+    store.put_json("runs/crash-a/x.json", {"v": 1})
+    store.put_json("runs/crash-a/gone.json", {"v": 0})
+    snapshots = Snapshots(tmp_path / "data", store)
+    first = snapshots.save()
+    store.put_json("runs/crash-a/x.json", {"v": 2})  # changed: fetched again
+    store.s3.delete_object(Bucket=store.bucket, Key="runs/crash-a/gone.json")
+    second = snapshots.save()
+    assert second["objects"] == first["objects"] - 1
+    _wipe(store)
+    restored = snapshots.restore()
+    assert restored["objects"] == second["objects"] and restored["items"] == second["items"]
+    assert store.get_json("runs/crash-a/x.json") == {"v": 2}
+    assert not store.exists("runs/crash-a/gone.json")
+    assert restored["interrupted"] == {"crash-a": "failed", "crash-b": "cancelled"}
+    assert store.job("crash-a")["error"]["type"] == "EmulatorRestarted"
+    assert "sgc resume crash-a --local" in store.job("crash-a")["error"]["message"]
+    assert store.job("crash-c")["status"] == "done"
+    assert Snapshots(tmp_path / "nothing", store).restore() is None
+
+
+def test_a_job_whose_execution_is_gone_shows_failed_with_the_reason(backend):
+    backend.store.create_job("lost-1", {"status": "running", "created": 1.0, "round": 2,
+                                        "execution_arn": "arn:aws:states:us-east-1:"
+                                        "123456789012:execution:sgcflow-job:lost-1-x001"})
+    record = backend.refresh("lost-1")
+    assert record["status"] == "failed"
+    assert record["error"]["type"] == "ExecutionLost"
+    assert backend.store.job("lost-1")["status"] == "failed"
+    with pytest.raises(NoResult, match="lost-1 is failed"):
+        job_result(backend.store, "lost-1", record)
+
+
+def test_cancel_now_then_result_names_only_objects_that_exist(emulator, backend):
+    run_id = backend.submit(validate(make_spec(iterations=4)))
+    deadline = time.monotonic() + 120
+    while backend.store.job(run_id).get("round", 0) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    backend.kill(run_id)
+    assert backend.cancel(run_id) == "cancelled"
+    result = job_result(backend.store, run_id, backend.refresh(run_id))
+    assert result["status"] == "cancelled"
+    assert result["partial"] is True  # Finalize never ran: summarized from the round log
+    for model in result["models"]:
+        assert backend.store.exists(model["final_params_key"])
+        assert 0 <= model["final_iteration"] < 4
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SGC_LOCAL_STATE": str(tmp_path / "local.json")}
+    # long enough (121 rounds) that the kill lands mid-job: a round takes a fraction of a second
+    spec = make_spec(iterations=60, stragglers={"model": "none"})
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+
+    def sgc(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-c", "from coordinator.cli import main; main()",
+                               *args], env=env, capture_output=True, text=True, timeout=240,
+                              cwd=Path(__file__).parents[3])
+        assert (done.returncode == 0) == ok, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        return done
+
+    sgc("local", "up", "--port", str(port))
+    try:
+        run_id = sgc("submit", str(tmp_path / "job.json"), "--local").stdout.strip()
+        deadline = time.monotonic() + 120
+        while json.loads(sgc("status", run_id, "--local", "--json").stdout)["round"] < 4:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        reached = time.time()
+        meta = tmp_path / "local-data" / "meta.json"
+        while not meta.exists() or json.loads(meta.read_text())["saved_at"] < reached:
+            assert time.monotonic() < deadline + 60, "no snapshot after round 4"
+            time.sleep(0.25)  # a snapshot that holds round 4 (they take longer on a busy box)
+        pid = json.loads((tmp_path / "local.json").read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        down = sgc("status", run_id, "--local", ok=False)
+        assert "crashed or was killed" in down.stderr and "sgc local up" in down.stderr
+        up = sgc("local", "up", "--port", str(port)).stdout
+        assert f"job {run_id} was running" in up
+        status = json.loads(sgc("status", run_id, "--local", "--json").stdout)
+        assert status["status"] == "failed"
+        assert status["error"]["type"] == "EmulatorRestarted"
+        assert status["round"] >= 3
+        sgc("resume", run_id, "--local", "--watch")
+        result = json.loads(sgc("result", run_id, "--local", "--json").stdout)
+        assert result["status"] == "done"
+        assert [m["final_iteration"] for m in result["models"]] == [60, 60]
+    finally:
+        sgc("local", "down")

@@ -1,0 +1,149 @@
+"""The provisioned-concurrency driver and the scheduled handler against moto (+ the shim)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from coordinator.warmpool.driver import WarmPoolDriver
+from coordinator.warmpool.moto_shim import ProvisionedConcurrencyShim
+
+
+@pytest.fixture
+def shim(lambda_alias):
+    return ProvisionedConcurrencyShim()
+
+
+@pytest.fixture
+def driver(shim):
+    return WarmPoolDriver("sgc-worker", "live", max_attempts=3, sleep=lambda _: None,
+                          client_factory=lambda r: shim.attach(boto3.client("lambda",
+                                                                            region_name=r)))
+
+
+def test_moto_itself_does_not_implement_provisioned_concurrency(lambda_alias):
+    client = boto3.client("lambda", region_name="us-east-1")
+    with pytest.raises(ClientError) as error:
+        client.get_provisioned_concurrency_config(FunctionName="sgc-worker", Qualifier="live")
+    # if this starts failing, moto implements it: drop the shim from these tests
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert "Not yet implemented" in str(error.value)
+
+
+def test_put_get_delete_and_idempotence(driver, shim):
+    first = driver.apply({"us-east-1": 256, "eu-west-2": 16})
+    assert {r: (x.action, x.status) for r, x in first.results.items()} == {
+        "us-east-1": ("put", "IN_PROGRESS"), "eu-west-2": ("put", "IN_PROGRESS")}
+    assert driver.current("us-east-1") == (256, "READY")
+    puts = sum(op == "PutProvisionedConcurrencyConfig" for _, op in shim.calls)
+    again = driver.apply({"us-east-1": 256, "eu-west-2": 16})
+    assert {r: x.action for r, x in again.results.items()} == {"us-east-1": "noop",
+                                                               "eu-west-2": "noop"}
+    assert sum(op == "PutProvisionedConcurrencyConfig" for _, op in shim.calls) == puts
+    resized = driver.apply({"us-east-1": 300})
+    assert resized.results["us-east-1"].action == "put"
+    assert driver.current("us-east-1")[0] == 300
+    released = driver.apply({"us-east-1": 0, "eu-west-2": 0})
+    assert {r: x.action for r, x in released.results.items()} == {"us-east-1": "delete",
+                                                                  "eu-west-2": "delete"}
+    assert driver.current("us-east-1") == (0, None) and shim.configs == {}
+    assert driver.apply({"us-east-1": 0}).results["us-east-1"].action == "noop"
+
+
+def test_a_failing_region_is_retried_reported_and_the_others_go_on(driver, shim):
+    shim.fail["eu-west-2"] = ["ServiceException"] * 3
+    report = driver.apply({"us-east-1": 8, "eu-west-2": 8})
+    assert report.failed == ["eu-west-2"]
+    assert report.results["eu-west-2"].attempts == 3
+    assert "ServiceException" in report.results["eu-west-2"].error
+    assert report.results["us-east-1"].action == "put"
+    # the next run retries it and converges
+    report = driver.apply({"us-east-1": 8, "eu-west-2": 8})
+    assert report.failed == [] and report.results["eu-west-2"].action == "put"
+    assert report.results["us-east-1"].action == "noop"
+
+
+def test_throttling_once_is_absorbed_by_the_retry(driver, shim):
+    shim.fail["us-east-1"] = ["TooManyRequestsException"]
+    result = driver.apply({"us-east-1": 4}).results["us-east-1"]
+    assert (result.action, result.attempts, result.error) == ("put", 2, None)
+
+
+def test_a_missing_alias_fails_without_retrying(shim):
+    driver = WarmPoolDriver("sgc-worker", "blue", sleep=lambda _: None,
+                            client_factory=lambda r: shim.attach(boto3.client(
+                                "lambda", region_name=r)))
+    result = driver.apply({"us-east-1": 4}).results["us-east-1"]
+    assert (result.action, result.attempts) == ("failed", 1)
+    assert "ResourceNotFoundException" in result.error
+
+
+def test_latest_is_refused_by_the_driver_and_the_shim(shim):
+    with pytest.raises(ValueError, match=r"alias.*\$LATEST"):
+        WarmPoolDriver("sgc-worker", "$LATEST")
+    client = shim.attach(boto3.client("lambda", region_name="us-east-1"))
+    with pytest.raises(ClientError, match="InvalidParameterValueException"):
+        client.put_provisioned_concurrency_config(FunctionName="sgc-worker",
+                                                  Qualifier="$LATEST",
+                                                  ProvisionedConcurrentExecutions=1)
+    client.put_provisioned_concurrency_config(FunctionName="sgc-worker", Qualifier="1",
+                                              ProvisionedConcurrentExecutions=1)  # a version
+
+
+def test_bad_targets_are_refused(driver):
+    with pytest.raises(ValueError, match=r"targets\['us-east-1'\]"):
+        driver.apply({"us-east-1": -1})
+
+
+def test_scheduled_handler_applies_the_plans(driver, monkeypatch):
+    from functions.warmpool_handler import handler
+
+    monkeypatch.setenv("SGC_WARMPOOL_REGIONS", "us-east-1,eu-west-2")
+    jobs = [{"job_id": "a", "start_s": 1000.0, "submit_s": 0.0,
+             "spec": {"iterations": 1000, "regions": ["us-east-1"]}}]
+    result = handler({"jobs": jobs, "now_s": 900.0}, None, driver=driver)
+    assert result["targets"] == {"us-east-1": 256, "eu-west-2": 0}
+    assert result["failed"] == []
+    assert driver.current("us-east-1")[0] == 256
+    after = handler({"jobs": jobs, "now_s": 7000.0}, None, driver=driver)
+    assert after["regions"]["us-east-1"]["action"] == "delete"
+
+
+def test_scheduled_handler_reads_plans_from_s3(driver, monkeypatch):
+    import json
+
+    from functions.warmpool_handler import handler
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="sgcflow-data")
+    monkeypatch.setenv("SGC_BUCKET", "sgcflow-data")
+    monkeypatch.setenv("SGC_WARMPOOL_REGIONS", "us-east-1")
+    assert handler({"now_s": 0.0}, None, driver=driver)["targets"] == {"us-east-1": 0}
+    jobs = [{"job_id": "a", "start_s": 1000.0, "submit_s": 0.0, "spec": {"iterations": 1000}}]
+    s3.put_object(Bucket="sgcflow-data", Key="warmpool/plans/a.json", Body=json.dumps(jobs[0]))
+    assert handler({"now_s": 900.0}, None, driver=driver)["targets"] == {"us-east-1": 256}
+
+
+def test_handler_without_a_worker_function_names_the_variable(monkeypatch):
+    from functions.warmpool_handler import handler
+
+    monkeypatch.delenv("SGC_WORKER_FUNCTION", raising=False)
+    with pytest.raises(ValueError, match="SGC_WORKER_FUNCTION"):
+        handler({"jobs": [], "now_s": 0.0})
+
+
+def test_handler_builds_its_driver_from_the_environment(lambda_alias, monkeypatch):
+    from functions import warmpool_handler as module
+
+    monkeypatch.setenv("SGC_WORKER_FUNCTION", "sgc-worker")
+    monkeypatch.setenv("SGC_WORKER_ALIAS", "live")
+    monkeypatch.setenv("SGC_WARMPOOL_REGIONS", "us-east-1")
+    shim = ProvisionedConcurrencyShim()
+    monkeypatch.setattr("coordinator.warmpool.driver.default_client",
+                        lambda r: shim.attach(boto3.client("lambda", region_name=r)))
+    jobs = [{"job_id": "a", "start_s": 1000.0, "submit_s": 0.0, "spec": {"iterations": 1000}}]
+    result = module.handler({"jobs": jobs, "now_s": 900.0})
+    assert result["targets"] == {"us-east-1": 256} and result["failed"] == []
+    assert shim.configs[("us-east-1", "sgc-worker", "live")][
+        "RequestedProvisionedConcurrentExecutions"] == 256

@@ -1,0 +1,46 @@
+"""The layout rules of tests/README.md: one name per module, tests that mirror the packages,
+and a core that does not depend on the Lambda handlers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from infra.import_closure import imported_names
+
+ROOT = Path(__file__).resolve().parent.parent
+# A package's abstract interface may be called base.py in every package.
+SHARED_NAMES = {"__init__.py", "base.py", "conftest.py"}
+# The core: what a coordinator runs; only the emulator (which runs the handlers) and the
+# benchmarks may import functions/.
+CORE = ("contract", "control", "policy", "schemes", "warmpool", "workflow", "adaptive")
+
+
+def _modules(*folders: str) -> list[Path]:
+    return [p for folder in folders for p in sorted((ROOT / folder).rglob("*.py"))
+            if "__pycache__" not in p.parts]
+
+
+def _clashes(paths: list[Path]) -> dict[str, list[str]]:
+    by_name = defaultdict(list)
+    for path in paths:
+        if path.name not in SHARED_NAMES:
+            by_name[path.name].append(str(path.relative_to(ROOT)))
+    return {name: where for name, where in by_name.items() if len(where) > 1}
+
+
+def test_module_names_are_unique_but_for_cli_commands():
+    source = [p for p in _modules("coordinator", "functions")
+              if p.parent != ROOT / "coordinator" / "cli"]
+    assert _clashes(source) == {}
+
+
+def test_test_module_names_are_unique():
+    assert _clashes(_modules("tests")) == {}
+
+
+def test_the_core_never_imports_the_handlers():
+    offenders = {str(p.relative_to(ROOT)): sorted(n for n in imported_names(ROOT, p)
+                                                  if n.split(".")[0] == "functions")
+                 for package in CORE for p in _modules(f"coordinator/{package}")}
+    assert {path: names for path, names in offenders.items() if names} == {}
