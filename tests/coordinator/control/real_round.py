@@ -47,19 +47,19 @@ class RealWorkers:
     def __call__(self, items: list[tuple[int, dict]], **_) -> None:
         for worker, event in items:
             self.events.append(event)
-            t, run = event["round"], event["run"]
-            self.store.visible_at[(run, t, worker)] = self.store.clock.now() + float(
+            t, run_id = event["round"], event["run"]
+            self.store.visible_at[(run_id, t, worker)] = self.store.clock.now() + float(
                 self.delays[t - 1, worker])
             try:
                 vectors = {task["job"]: self._coded(task) for task in event["tasks"]}
             except integrity.IntegrityError as error:
-                self.store.complete(run, t, worker, "error", error_type="ChecksumError",
+                self.store.complete(run_id, t, worker, "error", error_type="ChecksumError",
                                     error_message=str(error))
                 continue
             digests = {str(job): integrity.write_array(
-                self.store, keys.result_key(run, t, job, worker), vector)
+                self.store, keys.result_key(run_id, t, job, worker), vector)
                 for job, vector in vectors.items()}
-            self.store.complete(run, t, worker, "ok", timings={"compute_s": 0.01},
+            self.store.complete(run_id, t, worker, "ok", timings={"compute_s": 0.01},
                                 checks=records.result_checks(vectors), sha256=digests)
             if self.tamper:
                 self.tamper(t, worker, event)
