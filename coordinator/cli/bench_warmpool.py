@@ -187,13 +187,13 @@ def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, see
 def _other_splits(trace, warmup_minutes: int, seed: int) -> list[dict]:
     """The sample cut an hour earlier and later, with an arrival seed the main runs do not use:
     splits that neither the design nor the tuning grid was chosen on."""
-    from coordinator.warmpool import realtrace, replay
+    from coordinator.warmpool import azure_streams, realtrace
 
     runs = []
     for warmup in (warmup_minutes - 60, warmup_minutes + 60):
         if not 0 < warmup < len(trace.minutes) - 60:
             continue
-        for placement in replay.PLACEMENTS:
+        for placement in azure_streams.PLACEMENTS:
             click.echo(f"  azure sample, {placement} arrivals, warm-up {warmup}", err=True)
             results = realtrace.experiment(trace, warmup, seed, placement)
             runs.append(_versus(f"azure sample ({placement}), warm-up {warmup} min", seed,
