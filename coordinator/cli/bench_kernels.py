@@ -43,7 +43,8 @@ def kernels(out: str, as_json: bool, quick: bool) -> None:
     results = _child("kernels", {"rows": rows, "quick": quick}, SINGLE_THREAD)
     with tempfile.TemporaryDirectory() as generic_cache:
         for cpu, env in (("host", {}), ("generic (Lambda)", {
-                "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": generic_cache})):
+                "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": generic_cache,
+                "OPENBLAS_CORETYPE": "Haswell"})):
             results += _child("deep", {"quick": quick, "cpu": cpu}, {**SINGLE_THREAD, **env})
     results += cold_init()
     results += _child("warm", {"repeats": 5 if quick else 30}, {})
@@ -216,8 +217,11 @@ def markdown(results: list[dict]) -> str:
 def _child(what: str, arguments: dict, env: dict[str, str]) -> list[dict]:
     """Run a measurement in a fresh interpreter (thread limits must precede numpy's import)."""
     done = subprocess.run([sys.executable, "-m", "coordinator.cli.bench_kernels", what,
-                           json.dumps(arguments)], env={**os.environ, **env}, check=True,
+                           json.dumps(arguments)], env={**os.environ, **env},
                           capture_output=True, text=True)
+    if done.returncode:
+        raise click.ClickException(f"the {what} measurement failed (exit {done.returncode}): "
+                                   + " | ".join(done.stderr.strip().splitlines()[-3:]))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
