@@ -118,6 +118,10 @@ def _row(spec, X, y, params, machine: dict, quick: bool) -> dict:
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+# A row is product-bound when the model's matrix products alone take this share of its time.
+PRODUCT_BOUND = 0.8
+
+
 def markdown(results: list[dict]) -> str:
     rows = [r for r in results if r["bench"] == "deep_mlp"]
     if not rows:
@@ -127,31 +131,46 @@ def markdown(results: list[dict]) -> str:
         return "-" if value is None else f"{value * 1e3:.2f}"
 
     lines = ["", "| Numba CPU | d | hidden | params | rows | path | sgc ms | Numba-fused ms "
-             "| BLAS-path ms | numpy ms | products ms | numpy/sgc | GFLOP/s | % of peak "
-             "| % of sgemm | max rel err (numpy f32) | est. MB |",
-             "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| BLAS-path ms | numpy ms | products ms | numpy/sgc | products/sgc | GFLOP/s "
+             "| % of peak | % of sgemm | max rel err (numpy f32) | est. MB |",
+             "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+             "|---:|"]
     for r in rows:
         lines.append(f"| {r['cpu']} | {r['n_features']} | {r['hidden']} | {r['n_params']:,} | "
                      f"{r['rows']} | {r['path']} | {ms(r['sgc_s'])} | {ms(r['numba_s'])} | "
                      f"{ms(r['blas_s'])} | {ms(r['numpy_s'])} | {ms(r['products_s'])} | "
-                     f"{r['speedup_vs_numpy']:.2f} | {r['gflops']:.1f} | "
+                     f"{r['speedup_vs_numpy']:.2f} | {r['products_s'] / r['sgc_s']:.2f} | "
+                     f"{r['gflops']:.1f} | "
                      f"{100 * r['peak_fraction']:.0f}% | {100 * r['roofline_fraction']:.0f}% | "
                      f"{r['max_rel_err']:.1e} ({r['numpy32_max_rel_err']:.1e}) | "
                      f"{r['estimate_memory_mb']:.0f} |")
-    lines.append("")
+    lines.append("\nTimes: medians of the calling thread's CPU time over interleaved rounds "
+                 "(coordinator/cli/bench_deep.py `race`).")
     for cpu in dict.fromkeys(r["cpu"] for r in rows):
-        mine = [r for r in rows if r["cpu"] == cpu]
-        loads = [x for r in mine for x in r["load_1m"]]
-        lines.append(f"- {cpu} run: float32 FMA peak {mine[0]['peak_gflops']:.1f} GFLOP/s "
-                     f"(LLVM IR microkernel, coordinator/cli/fma_peak.py); bare sgemm "
-                     f"1024x1024x1024 {mine[0]['sgemm_gflops']:.1f} GFLOP/s "
-                     f"({100 * mine[0]['sgemm_gflops'] / mine[0]['peak_gflops']:.0f}% of peak, "
-                     f"OpenBLAS {mine[0]['blas_core']} kernels, one thread); load average "
-                     f"(1 min) {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; "
-                     f"medians of {min(r['rounds'] for r in mine)}-"
-                     f"{max(r['rounds'] for r in mine)} interleaved rounds.")
+        lines += _run_summary(cpu, [r for r in rows if r["cpu"] == cpu])
     lines.append(f"- child peak RSS {max(r['max_rss_mb'] for r in rows):.0f} MB.")
     return "\n".join(lines) + "\n"
+
+
+def _run_summary(cpu: str, mine: list[dict]) -> list[str]:
+    """The machine's numbers and the two speed targets, for one run."""
+    loads = [x for r in mine for x in r["load_1m"]]
+    bound = [r for r in mine if r["products_s"] / r["sgc_s"] >= PRODUCT_BOUND]
+    ratios = [r["speedup_vs_numpy"] for r in mine]
+    out = [f"- {cpu} run: float32 FMA peak {mine[0]['peak_gflops']:.1f} GFLOP/s (LLVM IR "
+           f"microkernel, coordinator/cli/fma_peak.py); bare sgemm 1024x1024x1024 "
+           f"{mine[0]['sgemm_gflops']:.1f} GFLOP/s "
+           f"({100 * mine[0]['sgemm_gflops'] / mine[0]['peak_gflops']:.0f}% of peak, OpenBLAS "
+           f"{mine[0]['blas_core']} kernels, one thread); load average (1 min) "
+           f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; "
+           f"{min(r['rounds'] for r in mine)}-{max(r['rounds'] for r in mine)} rounds per row.",
+           f"  - at least as fast as numpy: {sum(x >= 1 for x in ratios)} of {len(ratios)} rows "
+           f"(numpy/sgc {min(ratios):.2f}-{max(ratios):.2f})."]
+    if bound:
+        fractions = [r["peak_fraction"] for r in bound]
+        out.append(f"  - product-bound rows (products alone >= {PRODUCT_BOUND:.0%} of the "
+                   f"time): {len(bound)}, at {min(fractions):.0%}-{max(fractions):.0%} of peak.")
+    return out
 
 
 def race(functions: dict, budget_s: float, min_rounds: int) -> tuple[dict, dict, int]:

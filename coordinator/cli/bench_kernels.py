@@ -144,7 +144,8 @@ def measure_warm(repeats: int) -> list[dict]:
     from coordinator.contract.models import ModelSpec
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": "bench-rounds"})
+                       "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": "bench-rounds",
+                       "SGC_BUCKET": "bench"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
     spec = ModelSpec("logreg", 64, 2)
     with mock_aws(), tempfile.TemporaryDirectory() as scratch:
