@@ -7,10 +7,10 @@ side (CPU time, medians), with Numba built for the generic x86-64 as in Lambda a
 Haswell kernels (README "Kernels", `sgc bench kernels`):
 
 - BLAS (numpy's sgemm, ``kernels_blas``) once the multiply-adds of one gradient, rows x weights,
-  reach ``BLAS_MIN_MACS``: the crossover against the fused Numba kernels fell between 2e5 and
+  reach ``BLAS_MIN_MACS``: the crossover against the fused Numba kernels fell between 1e5 and
   4e5 for every shape measured (e.g. [32, 32] on 64 features between 64 and 128 rows, [96] near
   28 rows, [16] on 784 features between 8 and 32 rows), because the products then dominate and
-  sgemm runs them 2-3x faster than Numba's generic SSE2 loops.
+  sgemm runs them 2-4x faster than Numba's generic SSE2 loops.
 - BLAS as well for any model of at least ``BLAS_MIN_WEIGHTS`` weights, even on a handful of rows:
   the fused kernels transpose every weight matrix in and every gradient out and zero two gradient
   buffers per call, O(weights) work that the BLAS path does not do (measured: [256] or [128, 128]
