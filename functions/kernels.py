@@ -53,7 +53,7 @@ from functions.kernel_blocks import (  # noqa: E402
 from functions.kernels_blas import deep_blas  # noqa: E402
 from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
-from functions.kernels_paths import BLAS_MIN_WORK, mlp_path  # noqa: E402
+from functions.kernels_paths import mlp_path  # noqa: E402
 
 
 @njit(**_JIT)
@@ -216,7 +216,7 @@ def warm_up() -> None:
     for spec in specs:
         for parallel in (False, True) if PARALLEL_AVAILABLE else (False,):
             loss_grad(spec, X, y, spec.init(), parallel=parallel)
-    wide = ModelSpec("mlp", 3, 3, [BLAS_MIN_WORK // 2], "tanh")  # the BLAS path's helpers
+    wide = ModelSpec("mlp", 3, 3, [4, 4], "tanh")  # the BLAS path's helpers (any size will do)
     rows = np.zeros((2, 3), dtype=np.float32)
     for activation in (RELU, TANH):
         deep_blas(rows, np.zeros(2, dtype=np.int32), wide.init(), wide.widths, activation)

@@ -109,14 +109,18 @@ def _tanh_row(v, e, bits):
 
 @njit(**_JIT)
 def gate(D, H, activation):
-    """D *= f'(pre-activation), from the activation's output H: 1[H > 0] (ReLU), 1 - H^2 (tanh)."""
+    """D *= f'(pre-activation), from the activation's output H: 1[H > 0] (ReLU), 1 - H^2 (tanh).
+    Row views with the value loaded before the select: indexed 2-D, the ReLU select stayed a
+    branch in the generic x86-64 build (measured 50x slower on random signs)."""
     for k in range(D.shape[0]):
+        d, h = D[k], H[k]
         if activation == RELU:
-            for j in range(D.shape[1]):
-                D[k, j] = D[k, j] if H[k, j] > np.float32(0.0) else np.float32(0.0)
+            for j in range(d.shape[0]):
+                x = d[j]
+                d[j] = x if h[j] > np.float32(0.0) else np.float32(0.0)
         else:
-            for j in range(D.shape[1]):
-                D[k, j] *= np.float32(1.0) - H[k, j] * H[k, j]
+            for j in range(d.shape[0]):
+                d[j] *= np.float32(1.0) - h[j] * h[j]
 
 
 @njit(**_JIT)

@@ -1,9 +1,11 @@
 """The two-layer ReLU MLP kernel: loss sum and gradient sum over one partition.
 
 Its rows cost two small matrix products, so it works a sub-block of ``SUB_ROWS`` rows at a time:
-register-tiled products (each load feeds several multiply-adds, as in a BLAS gemm; BLAS itself
-would need scipy, which the Lambda bundle has no room for) and the softmax vectorized across the
-sub-block's rows. Same block layout and float64 flushes as the linear kernels (kernel_blocks).
+register-tiled products (each load feeds several multiply-adds, as in a BLAS gemm) and the
+softmax vectorized across the sub-block's rows. Same block layout, float64 flushes and polynomial
+exp as the linear kernels (kernel_blocks; Numba's cache does not see a change there, so edit this
+file too when the exp changes). Once the products are large enough, numpy's sgemm wins instead
+(``kernels_paths``, ``kernels_blas``).
 Invariant (tested): equal to coordinator/contract/gradients.py within relative error 1e-5.
 """
 

@@ -43,7 +43,8 @@ def kernels(out: str, as_json: bool, quick: bool) -> None:
     results = _child("kernels", {"rows": rows, "quick": quick}, SINGLE_THREAD)
     with tempfile.TemporaryDirectory() as generic_cache:
         for cpu, env in (("host", {}), ("generic (Lambda)", {
-                "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": generic_cache})):
+                "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": generic_cache,
+                "OPENBLAS_CORETYPE": "Haswell"})):
             results += _child("deep", {"quick": quick, "cpu": cpu}, {**SINGLE_THREAD, **env})
     results += cold_init()
     results += _child("warm", {"repeats": 5 if quick else 30}, {})
@@ -143,7 +144,8 @@ def measure_warm(repeats: int) -> list[dict]:
     from coordinator.contract.models import ModelSpec
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": "bench-rounds"})
+                       "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": "bench-rounds",
+                       "SGC_BUCKET": "bench"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
     spec = ModelSpec("logreg", 64, 2)
     with mock_aws(), tempfile.TemporaryDirectory() as scratch:
@@ -216,8 +218,11 @@ def markdown(results: list[dict]) -> str:
 def _child(what: str, arguments: dict, env: dict[str, str]) -> list[dict]:
     """Run a measurement in a fresh interpreter (thread limits must precede numpy's import)."""
     done = subprocess.run([sys.executable, "-m", "coordinator.cli.bench_kernels", what,
-                           json.dumps(arguments)], env={**os.environ, **env}, check=True,
+                           json.dumps(arguments)], env={**os.environ, **env},
                           capture_output=True, text=True)
+    if done.returncode:
+        raise click.ClickException(f"the {what} measurement failed (exit {done.returncode}): "
+                                   + " | ".join(done.stderr.strip().splitlines()[-3:]))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -87,7 +87,7 @@ def test_one_hidden_layer_as_int_and_as_list_is_the_same_model():
 
 
 @pytest.mark.parametrize("hidden,rows,path", [([16], 7, "mlp1"), ([32, 32], 64, "deep"),
-                                              ([32, 32], 1024, "blas"), ([256], 32, "blas"),
+                                              ([32, 32], 1024, "blas"), ([256], 128, "blas"),
                                               ([512], 8, "deep")])
 def test_path_rule(hidden, rows, path):
     assert mlp_path(ModelSpec("mlp", 8, 3, hidden), rows) == path

@@ -14,7 +14,7 @@ from functions import worker
 from functions.kernels_paths import mlp_path
 
 RUN = "run-deep"
-SPECS = {1: ModelSpec("mlp", 12, 3, [40, 24, 16], "tanh"),  # narrow: the fused Numba path
+SPECS = {1: ModelSpec("mlp", 12, 3, [20, 12, 8], "tanh"),  # narrow: the fused Numba path
          2: ModelSpec("mlp", 12, 3, [300, 200])}             # wide: the BLAS path
 
 

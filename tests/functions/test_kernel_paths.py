@@ -1,0 +1,63 @@
+"""The measured path rule (functions/kernels_paths.py): its thresholds, and that the path it picks
+is the one that runs and equals the float64 reference on both sides of each threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coordinator.contract import gradients as reference
+from coordinator.contract.models import ModelSpec
+from functions import kernels
+from functions.kernels_paths import (
+    BLAS_MIN_MACS,
+    BLAS_MIN_WEIGHTS,
+    BLAS_MIN_WIDTH,
+    mlp_path,
+    weights,
+)
+
+
+def test_weights_count_every_layers_matrix():
+    assert weights(ModelSpec("mlp", 64, 10, [32, 32])) == 64 * 32 + 32 * 32 + 32 * 10
+
+
+@pytest.mark.parametrize("hidden", [[32, 32], [96], [16, 16, 16]])
+def test_blas_from_the_multiply_add_threshold_on(hidden):
+    spec = ModelSpec("mlp", 64, 10, hidden)
+    crossover = -(-BLAS_MIN_MACS // weights(spec))  # the first row count at the threshold
+    assert mlp_path(spec, crossover) == "blas"
+    assert mlp_path(spec, crossover - 1) != "blas"
+
+
+def test_large_models_take_blas_even_on_one_row():
+    wide = ModelSpec("mlp", 64, 10, [256])  # 18,944 weights >= BLAS_MIN_WEIGHTS
+    assert weights(wide) >= BLAS_MIN_WEIGHTS and mlp_path(wide, 1) == "blas"
+    narrow = ModelSpec("mlp", 64, 10, [128])  # 9,472 weights
+    assert weights(narrow) < BLAS_MIN_WEIGHTS and mlp_path(narrow, 1) == "deep"
+
+
+def test_one_narrow_relu_layer_keeps_its_kernel_below_the_thresholds():
+    assert mlp_path(ModelSpec("mlp", 64, 10, 32), 7) == "mlp1"
+    assert mlp_path(ModelSpec("mlp", 64, 10, 32, "tanh"), 7) == "deep"
+    assert mlp_path(ModelSpec("mlp", 8, 3, BLAS_MIN_WIDTH), 7) == "deep"
+    assert mlp_path(ModelSpec("mlp", 64, 10, 32), 4096) == "blas"  # digits-sized, 1 MiB
+
+
+@pytest.mark.parametrize("hidden,activation", [([32, 32], "relu"), ([24], "relu"),
+                                               ([20, 12], "tanh")])
+def test_both_sides_of_the_threshold_equal_the_reference(hidden, activation):
+    spec = ModelSpec("mlp", 16, 4, hidden, activation)
+    crossover = -(-BLAS_MIN_MACS // weights(spec))
+    rng = np.random.default_rng(len(hidden))
+    params = (rng.standard_normal(spec.n_params) * 0.3).astype(np.float32)
+    paths = set()
+    for rows in (crossover - 1, crossover):
+        X = rng.standard_normal((rows, spec.n_features)).astype(np.float32)
+        y = rng.integers(0, spec.n_classes, rows).astype(np.int32)
+        paths.add(mlp_path(spec, rows))
+        want = np.concatenate(reference.loss_grad(spec, X, y, params), axis=None)
+        got = kernels.loss_grad(spec, X, y, params, parallel=False)
+        assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max(), (rows, mlp_path(spec,
+                                                                                     rows))
+    assert "blas" in paths and len(paths) == 2

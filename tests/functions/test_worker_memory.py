@@ -1,0 +1,66 @@
+"""The worker-memory estimate (coordinator/model_budget.py) against the measured peak of a real
+worker invocation (coordinator/cli/worker_memory.py, a fresh process): an upper bound, and no
+more than ``MARGIN`` above the measurement for a mid-size model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from coordinator import model_budget
+from coordinator.contract.models import ModelSpec
+
+MARGIN = 1.30  # documented in coordinator/model_budget.py: within 30% of the measured peak
+
+
+def _measure(d: int, hidden: list[int], rows: int, partitions: int, env: dict) -> dict:
+    done = subprocess.run([sys.executable, "-m", "coordinator.cli.worker_memory", str(d),
+                           json.dumps(hidden), str(rows), str(partitions)],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("numba-cache")  # never beside the cache builds
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux peak-RSS reset")
+def test_estimate_bounds_a_mid_size_models_measured_peak(tmp_path):
+    """784 features -> [512, 256] -> 10 (536k parameters), two partitions of 1,024 rows: the
+    BLAS path, the partition cache, the coded sum and the upload, as Lambda runs them."""
+    spec = ModelSpec("mlp", 784, 10, [512, 256])
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+           "SGC_NUMBA_SHIPPED_CACHE": str(tmp_path / "none")}
+    for _ in range(2):  # the first run may compile the kernels; the second loads them, as Lambda
+        measured = _measure(784, [512, 256], 1024, 2, env)
+    assert measured["n_params"] == spec.n_params and measured["rows"] == 2048
+    assert measured["runtime_mb"] <= model_budget.RUNTIME_MB
+    total = measured["runtime_mb"] + measured["task_mb"]
+    estimated = model_budget.estimate(spec, 2048)["memory_mb"]
+    assert total <= estimated <= MARGIN * total, (measured, estimated)
+
+
+def test_jit_allowance_is_counted_by_the_fit_check_only_as_an_addition():
+    spec = ModelSpec("mlp", 784, 10, [1024, 1024])
+    estimate = model_budget.estimate(spec, 8192)
+    assert estimate["memory_mb_compiling"] == pytest.approx(
+        estimate["memory_mb"] + model_budget.JIT_MB, abs=0.2)
+    need = model_budget.memory_bytes(spec, 8192) / model_budget.MB
+    just_enough = int(model_budget.RUNTIME_MB + model_budget.JIT_MB + need) + 1
+    assert model_budget.fit_errors([("models[0].hidden", spec)], 8192, just_enough) == []
+    errors = model_budget.fit_errors([("models[0].hidden", spec)], 8192, just_enough - 2)
+    assert [field for field, _ in errors] == ["models[0].hidden"]
+
+
+def test_a_million_parameters_fit_the_default_worker_even_when_compiling():
+    from coordinator.workflow import resources
+
+    spec = ModelSpec("mlp", 784, 10, [1024, 1024])
+    assert spec.n_params > 1e6
+    assert model_budget.estimate(spec, 8192)["memory_mb_compiling"] <= resources.WORKER_MEMORY_MB
+    assert model_budget.fit_errors([("models[0].hidden", spec)], 8192,
+                                   resources.WORKER_MEMORY_MB) == []
