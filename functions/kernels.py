@@ -18,7 +18,8 @@ matrix products, works a sub-block of ``SUB_ROWS`` rows at a time instead: regis
 the Lambda bundle has no room for) and the softmax vectorized across the sub-block's rows.
 Deeper or wider MLPs (``hidden: [h1, ..., hL]``, ReLU or tanh) go to ``kernels_deep`` (the same
 fused sub-block scheme over any number of layers) or ``kernels_blas`` (numpy's sgemm for the
-products, fused Numba between them), by the measured rule of ``kernels_paths.mlp_path``.
+products, fused Numba between them), by the measured rule of
+``coordinator.contract.kernel_paths.mlp_path``.
 Invariant (tested): equal to the float64 reference (coordinator/contract/gradients.py) within
 relative error 1e-5.
 
@@ -36,6 +37,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
+from coordinator.contract.kernel_paths import mlp_path  # noqa: E402
 from coordinator.contract.models import ModelSpec  # noqa: E402
 from functions.kernel_blocks import (  # noqa: E402
     _JIT,
@@ -53,7 +55,6 @@ from functions.kernel_blocks import (  # noqa: E402
 from functions.kernels_blas import deep_blas  # noqa: E402
 from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
-from functions.kernels_paths import mlp_path  # noqa: E402
 
 
 @njit(**_JIT)

@@ -1,8 +1,8 @@
 """The deep MLP with its matrix products in BLAS (numpy's bundled OpenBLAS sgemm), for wide layers.
 
-Once rows x weights is large enough (``functions/kernels_paths.py``), the products dominate and
-an sgemm that packs its operands into cache-sized panels and runs a hand-written AVX2/AVX-512
-FMA microkernel beats any loop Numba emits -- all the more inside Lambda, where the shipped Numba
+Once rows x weights is large enough (``coordinator/contract/kernel_paths.py``), the products
+dominate and an sgemm that packs its operands into cache-sized panels and runs a hand-written
+AVX2/AVX-512 FMA microkernel beats any loop Numba emits -- all the more inside Lambda, where the shipped Numba
 cache is compiled for a generic x86-64 (no AVX, no FMA) so that it loads on any host. Everything
 between the products (bias + activation, softmax, loss, gating, bias sums, float64 accumulation)
 is fused in small Numba loops, one pass over each activation matrix, written so that the generic

@@ -5,7 +5,7 @@ register-tiled products (each load feeds several multiply-adds, as in a BLAS gem
 softmax vectorized across the sub-block's rows. Same block layout, float64 flushes and polynomial
 exp as the linear kernels (kernel_blocks; Numba's cache does not see a change there, so edit this
 file too when the exp changes). Once the products are large enough, numpy's sgemm wins instead
-(``kernels_paths``, ``kernels_blas``).
+(``coordinator.contract.kernel_paths``, ``kernels_blas``).
 Invariant (tested): equal to coordinator/contract/gradients.py within relative error 1e-5.
 """
 

@@ -78,11 +78,11 @@ def _row(spec, X, y, params, machine: dict, quick: bool) -> dict:
 
     from coordinator.cli.bench_numpy_mlp import numpy_mlp, products_only
     from coordinator.contract import gradients as reference
+    from coordinator.contract.kernel_paths import mlp_path
     from coordinator.model_budget import estimate
     from functions import kernels
     from functions.kernels_blas import deep_blas
     from functions.kernels_deep import deep_serial
-    from functions.kernels_paths import mlp_path
 
     n = X.shape[0]
     widths = np.array(spec.widths, dtype=np.int64)

@@ -1,5 +1,6 @@
-"""The measured path rule (functions/kernels_paths.py): its thresholds, and that the path it picks
-is the one that runs and equals the float64 reference on both sides of each threshold."""
+"""The measured path rule (coordinator/contract/kernel_paths.py): its thresholds, and that the
+path it picks is the one that runs and equals the float64 reference on both sides of each
+threshold."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import numpy as np
 import pytest
 
 from coordinator.contract import gradients as reference
-from coordinator.contract.models import ModelSpec
-from functions import kernels
-from functions.kernels_paths import (
+from coordinator.contract.kernel_paths import (
     BLAS_MIN_MACS,
     BLAS_MIN_WEIGHTS,
     BLAS_MIN_WIDTH,
     mlp_path,
     weights,
 )
+from coordinator.contract.models import ModelSpec
+from functions import kernels
 
 
 def test_weights_count_every_layers_matrix():

@@ -13,12 +13,12 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from coordinator.contract import gradients as reference
 from coordinator.contract.errors import EventError
+from coordinator.contract.kernel_paths import mlp_path
 from coordinator.contract.models import ModelSpec
 from functions import kernels
 from functions.kernel_blocks import BLOCK_ROWS, SUB_ROWS
 from functions.kernels_blas import deep_blas
 from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial
-from functions.kernels_paths import mlp_path
 
 DEPTHS = [(6,), (5, 7), (4, 6, 5), (3, 5, 4, 6)]
 CODES = {"relu": RELU, "tanh": TANH}

@@ -8,10 +8,10 @@ import pytest
 
 from coordinator.contract import errors
 from coordinator.contract import gradients as kernels_reference
+from coordinator.contract.kernel_paths import mlp_path
 from coordinator.contract.keys import result_key
 from coordinator.contract.models import ModelSpec
 from functions import worker
-from functions.kernels_paths import mlp_path
 
 RUN = "run-deep"
 SPECS = {1: ModelSpec("mlp", 12, 3, [20, 12, 8], "tanh"),  # narrow: the fused Numba path
