@@ -14,9 +14,9 @@ numbers follow the worker's allocations (functions/worker.py and the kernels), p
 - parameters: the .npy body, the array, its checked copy (3 x 4P bytes);
 - result: the kernel's float64 vector, the coded sum, the coefficient product, then the .npy
   buffer and its bytes while the coded sum is alive (4 x 8P);
-- kernel scratch, by path (coordinator.contract.kernel_paths.mlp_path): the BLAS path keeps one
-  row block of activations, two gradient buffers and one float32 layer gradient; the Numba
-  paths keep per thread a float64 and a float32 gradient, the packed weights, and a float64 partial per thread
+- kernel scratch, by path (coordinator.contract.kernel_paths.mlp_path): the BLAS path keeps one row
+  block of activations, two gradient buffers and one float32 layer gradient; the Numba paths keep
+  per thread a float64 and a float32 gradient, the packed weights, and a float64 partial per thread
   (deep) or per block (mlp1);
 - data: each row's features and label, three times (Parquet bytes, Arrow table, numpy arrays).
 

@@ -2,17 +2,17 @@
 
 Once rows x weights is large enough (``coordinator/contract/kernel_paths.py``), the products
 dominate and an sgemm that packs its operands into cache-sized panels and runs a hand-written
-AVX2/AVX-512 FMA microkernel beats any loop Numba emits -- all the more inside Lambda, where the shipped Numba
-cache is compiled for a generic x86-64 (no AVX, no FMA) so that it loads on any host. Everything
-between the products (bias + activation, softmax, loss, gating, bias sums, float64 accumulation)
-is fused in small Numba loops, one pass over each activation matrix, written so that the generic
-build vectorizes them (row views, selects on loaded values, no ``floor``). sgemm writes through
-``out=`` into buffers allocated once per call, and the first block's gradients are written into
-the float64 result rather than added to zeros (measured: on the products-bound rows of
-`sgc bench kernels` this path is 2-30% faster than a well-written numpy gradient, which calls the
-same sgemm). (Numba's cache does not notice when a callee in another module changes --
-``_tanh_row``, ``gate`` -- so after editing kernels_deep.py clear a development cache; the shipped
-cache is always built from scratch.)
+AVX2/AVX-512 FMA microkernel beats any loop Numba emits -- all the more inside Lambda, where the
+shipped Numba cache is compiled for a generic x86-64 (no AVX, no FMA) so that it loads on any host.
+Everything between the products (bias + activation, softmax, loss, gating, bias sums, float64
+accumulation) is fused in small Numba loops, one pass over each activation matrix, written so that
+the generic build vectorizes them (row views, selects on loaded values, no ``floor``). sgemm writes
+through ``out=`` into buffers allocated once per call, and the first block's gradients are written
+into the float64 result rather than added to zeros (measured: on the products-bound rows of `sgc
+bench kernels` this path is 2-30% faster than a well-written numpy gradient, which calls the same
+sgemm). (Numba's cache does not notice when a callee in another module changes -- ``_tanh_row``,
+``gate`` -- so after editing kernels_deep.py clear a development cache; the shipped cache is always
+built from scratch.)
 
 Exactness and determinism: rows go in blocks of ``BLOCK_ROWS``; each block's weight gradients are
 one sgemm in float32 over at most ``BLOCK_ROWS`` rows, added into float64 totals in block order.
