@@ -83,14 +83,14 @@ def measure(d: int, hidden: list[int], rows: int, partitions: int) -> dict:
 
     rt = worker.runtime()
     runtime_mb = _status()["VmRSS"]
-    from coordinator import datasets
+    from coordinator import dataset_prep
     from coordinator.contract.models import ModelSpec
 
     spec = ModelSpec("mlp", d, 10, hidden)
     objects: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as folder:
-        table = datasets.synthetic(rows=rows * partitions, features=d, classes=10, seed=0)
-        datasets.prepare(table, folder, k=partitions)
+        table = dataset_prep.synthetic(rows=rows * partitions, features=d, classes=10, seed=0)
+        dataset_prep.prepare(table, folder, k=partitions)
         for name in os.listdir(folder):
             with open(os.path.join(folder, name), "rb") as blob:
                 objects[f"ds/{name}"] = blob.read()
