@@ -21,8 +21,9 @@ numbers follow the worker's allocations (functions/worker.py and the kernels), p
 - data: each row's features and label, three times (Parquet bytes, Arrow table, numpy arrays).
 
 Measured against this (``tests/functions/test_worker_memory.py``, the same tool): a 536k-parameter
-MLP on 2,048 rows of 784 features, 348 MB measured, 400 MB estimated; 1.9M parameters on 8,192
-rows, 405 MB measured, 522 MB estimated: an upper bound, within 30% of the measured peak.
+MLP on 2,048 rows of 784 features, 293-348 MB measured (the low end in a full test run), 400 MB
+estimated; 1.9M parameters on 8,192 rows, 405 MB measured, 522 MB estimated: an upper bound,
+within 40% of the measured peak.
 (The peak RSS of the test process that first compiles the kernels is not the worker's: it adds
 JIT_MB. Measured with moto instead of the stand-in S3, a worker holds about 3 more copies of
 each result: moto keeps request bodies and objects in the worker's process, a real S3 does not.)

@@ -14,7 +14,7 @@ import pytest
 from coordinator import model_budget
 from coordinator.contract.models import ModelSpec
 
-MARGIN = 1.30  # documented in coordinator/model_budget.py: within 30% of the measured peak
+MARGIN = 1.40  # documented in coordinator/model_budget.py: within 40% of the measured peak
 
 
 def _measure(d: int, hidden: list[int], rows: int, partitions: int, env: dict) -> dict:
