@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 from fake_round import FakeClock, FakeWorkers, TimedStore, make_job
-from moto import mock_aws
 
 from coordinator.contract import keys
 from coordinator.contract.models import ModelSpec
@@ -18,7 +17,6 @@ from coordinator.control.memstore import MemoryStore
 from coordinator.control.plan import JobPlan
 from coordinator.control.session_cache import forget
 from coordinator.jobspec import JobSpecError, validate
-from coordinator.state import Store
 
 SPEC = {"models": [{"kind": "softmax", "lr": 0.5, "seed": 0}],
         "dataset": {"name": "synthetic", "rows": 256, "features": 4, "classes": 3, "seed": 1},
@@ -28,20 +26,8 @@ MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:sgcflow-job"
 
 
 @pytest.fixture
-def store(monkeypatch):
-    """The real Store on a moto bucket and table (the worker's runtime is not needed here)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        s = Store(bucket="bkt-steps", table="steps", region="us-east-1")
-        s.s3.create_bucket(Bucket="bkt-steps")
-        s.ddb.create_table(TableName="steps", BillingMode="PAY_PER_REQUEST",
-                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                      {"AttributeName": "sk", "KeyType": "RANGE"}],
-                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                 {"AttributeName": "sk", "AttributeType": "S"}])
-        yield s
+def store(moto_store):
+    return moto_store
 
 
 def _submitted(store, run_id: str, spec: dict = SPEC) -> dict:

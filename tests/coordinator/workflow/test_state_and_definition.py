@@ -6,24 +6,15 @@ import json
 
 import numpy as np
 import pytest
-from moto import mock_aws
 
 from coordinator.control import cost
-from coordinator.state import JobNotFound, Store
+from coordinator.state import JobNotFound
 from coordinator.workflow.definition import STEP_BUDGET, STEP_HANDLERS, build_definition
 
 
 @pytest.fixture
-def store():
-    with mock_aws():
-        s = Store(bucket="bkt-test", table="t", region="us-east-1")
-        s.s3.create_bucket(Bucket="bkt-test")
-        s.ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                      {"AttributeName": "sk", "KeyType": "RANGE"}],
-                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                 {"AttributeName": "sk", "AttributeType": "S"}])
-        yield s
+def store(moto_store):
+    return moto_store
 
 
 def test_round_fields_are_written_once(store):
