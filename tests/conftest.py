@@ -58,6 +58,16 @@ class Moto:
 
 
 @pytest.fixture
+def offline_aws(monkeypatch):
+    """moto for every client made inside, with test credentials and no endpoint override."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
 def aws(monkeypatch, tmp_path):
     """moto S3 + DynamoDB with a bucket and the completion table; the worker's runtime reset."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

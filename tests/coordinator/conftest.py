@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from moto import mock_aws
 
 from coordinator.backends import emulator_backend
 from coordinator.emulator import Emulator
@@ -22,18 +21,13 @@ def backend(emulator):
 
 
 @pytest.fixture
-def moto_store(monkeypatch):
+def moto_store(offline_aws):
     """The real Store on a moto bucket and table (no emulator, no worker runtime)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        store = Store(bucket="bkt-test", table="t", region="us-east-1")
-        store.s3.create_bucket(Bucket="bkt-test")
-        store.ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                               KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                          {"AttributeName": "sk", "KeyType": "RANGE"}],
-                               AttributeDefinitions=[
-                                   {"AttributeName": "pk", "AttributeType": "S"},
-                                   {"AttributeName": "sk", "AttributeType": "S"}])
-        yield store
+    store = Store(bucket="bkt-test", table="t", region="us-east-1")
+    store.s3.create_bucket(Bucket="bkt-test")
+    store.ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                 {"AttributeName": "sk", "AttributeType": "S"}])
+    return store

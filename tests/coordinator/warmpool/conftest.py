@@ -8,7 +8,6 @@ import zipfile
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from coordinator.warmpool import synthetic
 
@@ -28,19 +27,15 @@ def _zipped() -> bytes:
 
 
 @pytest.fixture
-def lambda_alias(monkeypatch):
+def lambda_alias(offline_aws):
     """A worker function with version 1 and alias ``live`` in two regions (moto)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        iam = boto3.client("iam", region_name="us-east-1")
-        role = iam.create_role(RoleName="worker", AssumeRolePolicyDocument=json.dumps({}))
-        for region in REGIONS:
-            client = boto3.client("lambda", region_name=region)
-            client.create_function(FunctionName="sgc-worker", Runtime="python3.12",
-                                   Role=role["Role"]["Arn"], Handler="handler.handler",
-                                   Code={"ZipFile": _zipped()})
-            version = client.publish_version(FunctionName="sgc-worker")["Version"]
-            client.create_alias(FunctionName="sgc-worker", Name="live", FunctionVersion=version)
-        yield REGIONS
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="worker", AssumeRolePolicyDocument=json.dumps({}))
+    for region in REGIONS:
+        client = boto3.client("lambda", region_name=region)
+        client.create_function(FunctionName="sgc-worker", Runtime="python3.12",
+                               Role=role["Role"]["Arn"], Handler="handler.handler",
+                               Code={"ZipFile": _zipped()})
+        version = client.publish_version(FunctionName="sgc-worker")["Version"]
+        client.create_alias(FunctionName="sgc-worker", Name="live", FunctionVersion=version)
+    return REGIONS
