@@ -162,7 +162,6 @@ def test_activation_only_for_mlp():
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("numba-cache")  # never beside the cache builds
 def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition(tmp_path):
     """Peak RSS of a fresh worker process (runtime + kernels warmed up) computing the gradient of
     a 1.9M-parameter MLP on an 8192-row MNIST-shaped partition stays under the estimate, and the

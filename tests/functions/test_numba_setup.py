@@ -26,12 +26,12 @@ def test_thread_override(monkeypatch):
     assert numba_setup.available_cores() == 3
 
 
-@pytest.mark.slow
-@pytest.mark.xdist_group("numba-cache")  # never beside the packaging builds of the same cache
+@pytest.mark.slow  # its own cache folders only: runs beside the packaging builds
 def test_shipped_generic_cache_loads_without_compiling(tmp_path):
     """Build the cache as the bundler would, then a fresh process with an empty NUMBA_CACHE_DIR
     installs it and loads every kernel from it: no compilation."""
-    env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path / "b")}
+    env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path / "b"),
+           "SGC_NUMBA_SHIPPED_CACHE": str(tmp_path / "none")}
     subprocess.run([sys.executable, "-m", "functions.numba_setup", "build",
                     str(tmp_path / "shipped")], env=env, check=True, capture_output=True)
     assert len(list((tmp_path / "shipped").glob("*.nbi"))) >= 6

@@ -26,7 +26,6 @@ def _measure(d: int, hidden: list[int], rows: int, partitions: int, env: dict) -
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("numba-cache")  # never beside the cache builds
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux peak-RSS reset")
 def test_estimate_bounds_a_mid_size_models_measured_peak(tmp_path):
     """784 features -> [512, 256] -> 10 (536k parameters), two partitions of 1,024 rows: the
