@@ -115,6 +115,46 @@ def measure(d: int, hidden: list[int], rows: int, partitions: int) -> dict:
             "task_mb": task_mb, "estimate_task_mb": memory_bytes(spec, rows * partitions) / MB}
 
 
+USAGE = "usage: python -m coordinator.cli.worker_memory D HIDDEN ROWS PARTITIONS"
+# Bounds checked before any work: the run holds the whole dataset in this process's memory.
+LIMITS = {"D": (1, 100_000), "ROWS": (1, 1_000_000), "PARTITIONS": (1, 64)}
+MAX_DATASET_BYTES = 8 * 2**30
+
+
+def parse(argv: list[str]) -> tuple[int, list[int], int, int]:
+    """(d, hidden, rows, partitions) from the command line; ValueError naming the argument."""
+    if len(argv) != 4:
+        raise ValueError(f"expected 4 arguments, got {len(argv)}")
+    values = {}
+    for name, raw in zip(("D", "ROWS", "PARTITIONS"), (argv[0], argv[2], argv[3]), strict=True):
+        low, high = LIMITS[name]
+        try:
+            values[name] = int(raw)
+        except ValueError:
+            raise ValueError(f"{name}: expected an integer, got {raw!r}") from None
+        if not low <= values[name] <= high:
+            raise ValueError(f"{name}: must be between {low} and {high}, got {values[name]}")
+    try:
+        hidden = json.loads(argv[1])
+    except json.JSONDecodeError:
+        raise ValueError(f"HIDDEN: expected a JSON list of widths like [512, 256], got "
+                         f"{argv[1]!r}") from None
+    from coordinator.contract.models import ModelSpec
+
+    try:
+        ModelSpec("mlp", values["D"], 10, hidden)
+    except ValueError as error:
+        raise ValueError(f"HIDDEN: {error}") from None
+    size = values["D"] * values["ROWS"] * values["PARTITIONS"] * 4
+    if size > MAX_DATASET_BYTES:
+        raise ValueError(f"D x ROWS x PARTITIONS: {size / 2**30:.1f} GiB of features exceed "
+                         f"{MAX_DATASET_BYTES // 2**30} GiB")
+    return values["D"], hidden, values["ROWS"], values["PARTITIONS"]
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(int(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3]),
-                             int(sys.argv[4]))))
+    try:
+        arguments = parse(sys.argv[1:])
+    except ValueError as error:
+        sys.exit(f"{USAGE}\nerror: {error}")
+    print(json.dumps(measure(*arguments)))
