@@ -2,11 +2,11 @@
 
 For small layers (the Numba path of ``functions.kernels.loss_grad``), where a BLAS call costs more
 in launch and packing than the product itself. Works a sub-block of ``SUB_ROWS`` rows at a time
-through every layer, forward and backward, while the sub-block's activations sit in L1/L2:
-register-tiled products (``_dense``, ``kernels_mlp._add_products``), activations, softmax and
+through every layer, forward and backward, while the sub-block's activations sit in L1/L2: register-
+tiled products (``kernels_mlp._dense``, ``kernels_mlp._add_products``), activations, softmax and
 gating fused in between, float32 arithmetic with gradient accumulators flushed into float64 after
-every sub-block. Weights travel packed: all transposed weight matrices in one float32 vector,
-biases in another, with offsets (Numba has no cheap list of arrays).
+every sub-block. Weights travel packed: all transposed weight matrices in one float32 vector, biases
+in another, with offsets (Numba has no cheap list of arrays).
 
 Blocks of ``BLOCK_ROWS`` rows run in waves (one block per thread) and the block sums are added
 into the total in block order, so the result is bit-identical whatever the thread count, and the
@@ -31,46 +31,13 @@ from functions.kernel_blocks import (  # noqa: E402
     _exp_nonpositive,
     _flush,
 )
-from functions.kernels_mlp import _add_products, _softmax_residuals  # noqa: E402
+from functions.kernels_mlp import (  # noqa: E402
+    _add_products,
+    _dense,
+    _softmax_residuals,
+)
 
 RELU, TANH = 0, 1
-
-
-@njit(**_JIT)
-def _dense(H, WT, b, A):
-    """A[k] = H[k] W + b (W stored transposed, WT[j] contiguous): tiles of two rows by four
-    units, every loaded value feeds several multiply-adds (as ``kernels_mlp._mlp_hidden``)."""
-    count, width = A.shape
-    d = WT.shape[1]
-    quads = width - width % 4
-    for k in range(0, count, 2):
-        k1 = min(k + 1, count - 1)  # an odd last row is computed twice, stored once
-        for j in range(0, quads, 4):
-            s0 = t0 = b[j]
-            s1 = t1 = b[j + 1]
-            s2 = t2 = b[j + 2]
-            s3 = t3 = b[j + 3]
-            for f in range(d):
-                x = H[k, f]
-                u = H[k1, f]
-                w0, w1, w2, w3 = WT[j, f], WT[j + 1, f], WT[j + 2, f], WT[j + 3, f]
-                s0 += x * w0
-                s1 += x * w1
-                s2 += x * w2
-                s3 += x * w3
-                t0 += u * w0
-                t1 += u * w1
-                t2 += u * w2
-                t3 += u * w3
-            A[k, j], A[k, j + 1], A[k, j + 2], A[k, j + 3] = s0, s1, s2, s3
-            if k + 1 < count:
-                A[k + 1, j], A[k + 1, j + 1], A[k + 1, j + 2], A[k + 1, j + 3] = t0, t1, t2, t3
-    for k in range(count):
-        for j in range(quads, width):
-            acc = b[j]
-            for f in range(d):
-                acc += H[k, f] * WT[j, f]
-            A[k, j] = acc
 
 
 @njit(**_JIT)

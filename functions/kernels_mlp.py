@@ -30,25 +30,24 @@ from functions.kernel_blocks import (  # noqa: E402
 
 
 @njit(**_JIT)
-def _mlp_hidden(X, sub, W1T, b1, A):
-    """A[k] = relu(X[sub + k] W1 + b1) for the rows of a sub-block: tiles of two rows by four
-    hidden units, so every loaded value feeds several multiply-adds and eight independent
-    vector accumulators hide the add latency."""
-    count, hidden = A.shape
-    d = W1T.shape[1]
-    quads = hidden - hidden % 4
+def _dense(H, WT, b, A):
+    """A[k] = H[k] W + b (W stored transposed, WT[j] contiguous): tiles of two rows by four
+    units, so every loaded value feeds several multiply-adds and eight independent vector
+    accumulators hide the add latency (the one-layer kernel's hidden layer and every deep layer)."""
+    count, width = A.shape
+    d = WT.shape[1]
+    quads = width - width % 4
     for k in range(0, count, 2):
-        r0 = sub + k
-        r1 = sub + min(k + 1, count - 1)  # an odd last row is computed twice, stored once
+        k1 = min(k + 1, count - 1)  # an odd last row is computed twice, stored once
         for j in range(0, quads, 4):
-            s0 = t0 = b1[j]
-            s1 = t1 = b1[j + 1]
-            s2 = t2 = b1[j + 2]
-            s3 = t3 = b1[j + 3]
+            s0 = t0 = b[j]
+            s1 = t1 = b[j + 1]
+            s2 = t2 = b[j + 2]
+            s3 = t3 = b[j + 3]
             for f in range(d):
-                x = X[r0, f]
-                u = X[r1, f]
-                w0, w1, w2, w3 = W1T[j, f], W1T[j + 1, f], W1T[j + 2, f], W1T[j + 3, f]
+                x = H[k, f]
+                u = H[k1, f]
+                w0, w1, w2, w3 = WT[j, f], WT[j + 1, f], WT[j + 2, f], WT[j + 3, f]
                 s0 += x * w0
                 s1 += x * w1
                 s2 += x * w2
@@ -61,11 +60,19 @@ def _mlp_hidden(X, sub, W1T, b1, A):
             if k + 1 < count:
                 A[k + 1, j], A[k + 1, j + 1], A[k + 1, j + 2], A[k + 1, j + 3] = t0, t1, t2, t3
     for k in range(count):
-        for j in range(quads, hidden):
-            acc = b1[j]
+        for j in range(quads, width):
+            acc = b[j]
             for f in range(d):
-                acc += X[sub + k, f] * W1T[j, f]
+                acc += H[k, f] * WT[j, f]
             A[k, j] = acc
+
+
+@njit(**_JIT)
+def _mlp_hidden(X, sub, W1T, b1, A):
+    """A[k] = relu(X[sub + k] W1 + b1) for the rows of a sub-block."""
+    count, hidden = A.shape
+    _dense(X[sub:sub + count], W1T, b1, A)
+    for k in range(count):
         for j in range(hidden):
             A[k, j] = max(A[k, j], np.float32(0.0))
 
