@@ -180,7 +180,7 @@ def _aws_round_model(load: float, workers: int, rounds: int = 200) -> dict[str, 
     in Round tasks of the default budget, and the Round function running for the slowest
     worker's time per round (an upper bound on its wait)."""
     from coordinator.control import cost
-    from coordinator.control.summary import rounds_per_task
+    from coordinator.control.runner import rounds_per_task
     from coordinator.traces import LatencyModel
     from coordinator.workflow import resources
 

@@ -99,14 +99,11 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
     from coordinator.contract.models import ModelSpec
     from coordinator.control.plan import JobPlan
     from coordinator.jobspec import validate
-    from coordinator.livereplay import Candidate, Settings, choose, job_spec
-    from coordinator.schemes import make_scheme
+    from coordinator.livereplay import Settings, choose, job_spec
 
     settings = Settings(trace=trace, profile=None, region=None, mu=1.0, jobs=jobs,
                         workers=workers)
-    candidate = choose(name, params, settings) if name == "sgcflow" else Candidate(
-        name, make_scheme(name, n=workers, **params),
-        {"policy": "paper", "mu": 1.0, "clock": "virtual"})
+    candidate = choose(name, params, settings)  # the paper's rule at mu = 1; sgcflow its own
     if rounds_per_task:
         os.environ["SGC_ROUNDS_PER_TASK"] = str(rounds_per_task)
     os.environ["SGC_FANOUT"] = fanout

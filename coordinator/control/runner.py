@@ -55,6 +55,18 @@ ROUND_MARGIN_S = 30.0  # do not start a round with less Lambda time left than th
 MAX_ROUNDS_PER_TASK = 200
 
 
+def rounds_per_task() -> int:
+    """The Round task's round budget: ``SGC_ROUNDS_PER_TASK``, default MAX_ROUNDS_PER_TASK."""
+    raw = os.environ.get(env.ROUNDS_PER_TASK, str(MAX_ROUNDS_PER_TASK))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{env.ROUNDS_PER_TASK}={raw!r}: expected an integer >= 1")
+    return value
+
+
 def wait_policy(wait: dict):
     """The wait policy of a job spec's ``wait`` (``clock`` says which clock, not how to wait)."""
     return policy_from_wait({k: v for k, v in wait.items() if k != "clock"})
@@ -145,7 +157,7 @@ class RoundRunner:
             max_rounds: int | None = None) -> str:
         """Run rounds until the job is done, time is short or the round budget is spent.
         Returns the job's status: running, done, cancelled or stale (a newer execution runs)."""
-        budget = max_rounds or int(os.environ.get(env.ROUNDS_PER_TASK, MAX_ROUNDS_PER_TASK))
+        budget = max_rounds or rounds_per_task()
         t = self.done + 1
         entry = self.store.round(self.run_id, t) if t <= self.plan.rounds else {}
         for _ in range(budget):

@@ -5,13 +5,12 @@ k`` with the reason (``coordinator.control.divergence``; a stopped model's losse
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from coordinator.contract import env
 from coordinator.control import cost
 from coordinator.control.divergence import model_statuses
 from coordinator.control.plan import JobPlan
+from coordinator.control.runner import rounds_per_task
 from coordinator.state import now
 from coordinator.workflow import resources
 
@@ -39,16 +38,6 @@ def round_rows(log: list[dict]) -> list[dict[str, Any]]:
             "losses": {int(j): v["loss"] for j, v in update.get("decoded", {}).items()},
         })
     return rows
-
-
-def rounds_per_task() -> int:
-    """The Round task's round budget, as the runner reads it (for the transition count)."""
-    from coordinator.control.runner import MAX_ROUNDS_PER_TASK
-
-    try:
-        return max(1, int(os.environ.get(env.ROUNDS_PER_TASK, MAX_ROUNDS_PER_TASK)))
-    except ValueError:
-        return MAX_ROUNDS_PER_TASK
 
 
 def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:

@@ -173,3 +173,16 @@ def test_cancel_and_stale_executions_stop_the_loop():
                              clock=clock)["status"] == "cancelled"
     assert store.job("run-test")["round"] == 0
     assert keys.virtual_times_key("run-test") not in store.objects
+
+
+def test_the_round_budget_comes_from_the_environment_and_a_bad_one_is_named(monkeypatch):
+    from coordinator.control.runner import MAX_ROUNDS_PER_TASK, rounds_per_task
+
+    monkeypatch.delenv("SGC_ROUNDS_PER_TASK", raising=False)
+    assert rounds_per_task() == MAX_ROUNDS_PER_TASK
+    monkeypatch.setenv("SGC_ROUNDS_PER_TASK", "3")
+    assert rounds_per_task() == 3
+    for bad in ("0", "three"):
+        monkeypatch.setenv("SGC_ROUNDS_PER_TASK", bad)
+        with pytest.raises(ValueError, match="SGC_ROUNDS_PER_TASK"):
+            rounds_per_task()
