@@ -28,19 +28,29 @@ class LoadFit:
     fastest worker, the mean second fastest, ...). Between two observed loads a rank's time is
     interpolated linearly, beyond them extrapolated with the nearest segment's slope (never
     decreasing with load); with a single observed load, nothing moves.
+
+    Censoring: a worker still running when its round was learned carries the learning horizon,
+    not its time, so a rank is *known* at a load only below the fewest uncensored workers of
+    any round pooled there (``known``). Ranks above it are a lower bound that differs with each
+    round's horizon: comparing them across loads would move slow workers by the difference of
+    two horizons, not of two loads (``Shifted`` uses the last known rank's difference instead).
     """
 
     def __init__(self, n: int):
         self.n = n
         self._sums: dict[float, np.ndarray] = {}
         self._counts: dict[float, int] = {}
+        self._known: dict[float, int] = {}
 
-    def add(self, loads: np.ndarray, times: np.ndarray) -> None:
-        """A round where every worker was dispatched (others carry no clean order statistics)."""
+    def add(self, loads: np.ndarray, times: np.ndarray, horizon_s: float = np.inf) -> None:
+        """A round where every worker was dispatched (others carry no clean order statistics);
+        ``horizon_s``: times at or above it are censored (still running then)."""
         if np.isfinite(times).all() and len(times) == self.n:
             load = round(float(np.mean(loads)), 9)
             self._sums[load] = self._sums.get(load, 0.0) + np.sort(times)
             self._counts[load] = self._counts.get(load, 0) + 1
+            known = int(np.count_nonzero(times < horizon_s))
+            self._known[load] = min(self._known.get(load, self.n), known)
 
     @property
     def distinct_loads(self) -> int:
@@ -48,32 +58,68 @@ class LoadFit:
 
     def curve(self, load: float) -> np.ndarray:
         """Expected sorted round times at ``load`` (per rank)."""
+        return self._segment(load)[0]
+
+    def known(self, load: float) -> int:
+        """How many of the fastest ranks ``curve(load)`` knows uncensored."""
+        return self._segment(load)[1]
+
+    def _segment(self, load: float) -> tuple[np.ndarray, int]:
         grid = sorted(self._sums)
         if not grid:
-            return np.zeros(self.n)
+            return np.zeros(self.n), self.n
+        at = round(float(load), 9)
+        if at in self._sums:  # an observed load: its own rounds, its own censoring
+            return self._sums[at] / self._counts[at], self._known[at]
         rows = [self._sums[x] / self._counts[x] for x in grid]
         if len(grid) == 1:
-            return rows[0]
+            return rows[0], self._known[grid[0]]
         j = int(np.clip(np.searchsorted(grid, load) - 1, 0, len(grid) - 2))
         slope = np.maximum((rows[j + 1] - rows[j]) / (grid[j + 1] - grid[j]), 0.0)
-        return rows[j] + slope * (load - grid[j])
+        known = min(self._known[grid[j]], self._known[grid[j + 1]])
+        return rows[j] + slope * (load - grid[j]), known
 
 
 class Shifted:
     """Observed rounds, ready to be moved to any load (``at``): ranks and loads computed once."""
 
-    def __init__(self, times: np.ndarray, loads: np.ndarray, fit: LoadFit):
+    def __init__(self, times: np.ndarray, loads: np.ndarray, fit: LoadFit,
+                 horizons: np.ndarray | None = None):
+        """``horizons``: per round, when it was learned (its times at or above it are censored:
+        moved, they stay unknown, ``inf``)."""
         self.times, self.fit = times, fit
-        self.ranks = np.argsort(np.argsort(times, axis=1, kind="stable"), axis=1, kind="stable")
+        self.censored = np.zeros(times.shape, dtype=bool) if horizons is None else \
+            times >= np.asarray(horizons, dtype=float)[:, None]
+        self.order = np.argsort(times, axis=1, kind="stable")
+        self.ranks = np.argsort(self.order, axis=1, kind="stable")
         self.round_loads, self.which = np.unique(np.round(loads.mean(axis=1), 9),
                                                  return_inverse=True)
-        self._from = np.stack([fit.curve(float(x)) for x in self.round_loads])
+        self._from = [fit._segment(float(x)) for x in self.round_loads]
 
     def at(self, target: float) -> np.ndarray:
         """(rounds, n) times moved from each round's load to ``target``, rank by rank, keeping
-        each round's own pattern of who was slow."""
-        deltas = self.fit.curve(target)[None, :] - self._from
-        return self.times + deltas[self.which[:, None], self.ranks]
+        each round's own pattern of who was slow: every known rank by its own difference, the
+        rest (censored somewhere) by the last known one's, and never reordered. A worker
+        censored in its own round stays unknown (``inf``): a candidate that would wait for it
+        has no estimate, rather than the optimistic one its horizon would give."""
+        to, known_to = self.fit._segment(target)
+        deltas = np.empty((len(self._from), self.fit.n))
+        for i, (start, known_from) in enumerate(self._from):
+            deltas[i] = _tail_extended(to - start, min(known_to, known_from))
+        rows = np.arange(len(self.times))[:, None]
+        ordered = self.times[rows, self.order] + deltas[self.which]
+        moved = np.empty_like(ordered)
+        moved[rows, self.order] = np.maximum.accumulate(ordered, axis=1)
+        moved[self.censored] = np.inf
+        return moved
+
+
+def _tail_extended(delta: np.ndarray, known: int) -> np.ndarray:
+    """``delta`` with every rank from ``known`` on replaced by the last known rank's (0 if no
+    rank is known)."""
+    out = delta.copy()
+    out[known:] = delta[known - 1] if known > 0 else 0.0
+    return out
 
 
 def gc_total(times: np.ndarray, s: int) -> float:

@@ -67,13 +67,24 @@ class Config:
                 "min_fraction": self.q}
 
 
+def exploration(n: int) -> list[Config]:
+    """The configurations a run starts with, one job each, before any choice: GC(n - 1) (the
+    first arrival ends the round: on a fleet where most workers are slow, a low-load start
+    waits for many of them and one round can cost several good ones), then GC at a quarter
+    load (groups of the largest divisor of n up to n / 4). Together they give the load fit two
+    far-apart loads and the reach (``online.reachable``) a starting point on each side."""
+    quarter = max(g for g in range(1, max(1, n // 4) + 1) if n % g == 0)
+    out = [Config("gc", s=n - 1)]
+    if quarter - 1 != n - 1:
+        out.append(Config("gc", s=quarter - 1))
+    return out
+
+
 def safe_start(n: int) -> Config:
-    """Where sgcflow starts: fractional-repetition GC at load 1/16 (groups of n/16, at least 2
-    workers; GC(15) at n = 256). On every measured profile that is within 17% of the best fixed
-    GC, where replicated M-SGC with single workers is 45% slower on the overhead-bound mbp ones:
-    a start that is never far off."""
-    target = max(2, n // 16)
-    group = max(g for g in range(1, min(target, n) + 1) if n % g == 0)
-    return Config("gc", s=group - 1)
+    """The configuration a run starts with (its load bounds what a worker must hold in the
+    first round: the whole job, like every later GC(n - 1) choice)."""
+    return exploration(n)[0]
+
+
 Q_GRID = (0.004, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 GROUPS = (1, 2, 4, 8, 16, 32, 64, 128)

@@ -1,17 +1,18 @@
-"""sgcflow's default: start safe, then every few jobs re-choose the configuration from the
-rounds this run has observed, switching at a job boundary.
+"""sgcflow's default: explore, then re-choose the configuration from the rounds this run has
+observed, switching at a job boundary.
 
-- Jobs 1..every run the safe start (fractional-repetition GC at load 1/16, GC(15) at 256
-  workers: never far from the best fixed GC on any measured profile).
-- The next ``probe`` jobs run GC(n - 1) (every worker computes the whole job; where that is the
-  start, the family's lowest load instead), so the run has seen its workers at two far-apart
-  loads: the ends of the load fit.
-- From then on, every ``every`` jobs, each candidate (GC(s) for every s, replicated M-SGC for
-  every q in Q_GRID on the last ``window`` observed rounds moved to its loads
-  and every group size in GROUPS) is replayed on the last ``window`` observed rounds moved to
-  its loads (coordinator.adaptive.evaluate), and the fastest one runs the next block.
+- Jobs 1..E explore (``family.exploration``): GC(n - 1), every worker computing the whole job
+  so the first arrival ends the round (never a disaster, whatever the fleet), then GC at a
+  quarter load. The load fit starts with two far-apart loads.
+- Then, at jobs E + 2, E + 4, E + 8, ... and every ``every`` jobs once blocks are that long,
+  each candidate (GC(s) for every s, replicated M-SGC for every group size in GROUPS and every
+  q in Q_GRID) within reach of the loads the window observed (``reachable``) is replayed on the
+  last ``window`` observed rounds moved to its loads (coordinator.adaptive.evaluate), and the
+  fastest one with an estimate runs the next block.
+- A choice whose rounds run well over its estimate is replaced at once (``ABORT``).
 
-Nothing looks ahead: a choice uses only rounds that have ended. Every job is decoded exactly
+Nothing looks ahead: a choice uses only rounds that have ended, learned as the live coordinator
+learns them (a straggler's time only once its record landed). Every job is decoded exactly
 whatever the choices, because every configuration is an ordinary scheme session with an exact
 decoder (coordinator.schemes.switching joins them).
 """
@@ -22,12 +23,13 @@ import numpy as np
 
 from ..schemes.switching import SwitchingSession
 from .evaluate import LoadFit, Shifted, gc_total, replicated_round_times
-from .family import GROUPS, Q_GRID, Config, safe_start
+from .family import GROUPS, Q_GRID, Config, exploration
 
 EVERY = 20
-PROBE = 2
+ABORT = 0.25  # re-choose early when a choice's rounds run this much over its estimate
 WINDOW = 100
 HYSTERESIS = 0.01  # switch only for an estimated gain of at least 1%: estimates are noisy
+REACH = 2.0  # candidates' loads within this factor of a load observed in the window
 
 
 class OnlineChooser:
@@ -39,54 +41,70 @@ class OnlineChooser:
         self.fit = LoadFit(n)
         self._loads: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
+        self._horizons: list[float] = []
 
-    def observe(self, loads: np.ndarray, times: np.ndarray) -> None:
-        """One ended round: each worker's load and finish time (nan if not dispatched)."""
+    def observe(self, loads: np.ndarray, times: np.ndarray,
+                horizon_s: float = np.inf) -> None:
+        """One ended round: each worker's load and finish time (nan if not dispatched; at or
+        above ``horizon_s``: still running when the round was learned)."""
         dispatched = np.isfinite(times)
         if dispatched.all():
-            self.fit.add(loads, times)
+            self.fit.add(loads, times, horizon_s)
             self._loads.append(np.asarray(loads, dtype=float))
             self._times.append(np.asarray(times, dtype=float))
+            self._horizons.append(float(horizon_s))
 
     def estimates(self) -> dict[Config, float]:
-        """Seconds per round each candidate would have taken over the recent window."""
+        """Seconds per round each candidate within reach (``reachable``) would have taken over
+        the recent window."""
+        loads = np.asarray(self._loads[-self.window:])
         times = np.asarray(self._times[-self.window:])
-        shifted = Shifted(times, np.asarray(self._loads[-self.window:]), self.fit)
+        shifted = Shifted(times, loads, self.fit, self._horizons[-self.window:])
+        seen = np.unique(np.round(loads.mean(axis=1), 9))
         n = self.n
         out = {}
         for s in range(n):
-            at = shifted.at((s + 1) / n)
-            out[Config("gc", s=s)] = gc_total(at, s) / len(times)
+            if reachable(((s + 1) / n,), seen):
+                at = shifted.at((s + 1) / n)
+                out[Config("gc", s=s)] = gc_total(at, s) / len(times)
         for g in self.groups:
+            if not reachable((g / n, 2 * g / n), seen):
+                continue
             low, high = (shifted.at(k * g / n) for k in (1, 2))
             for q in self.qs:
                 out[Config("replicated", q=q, group=g)] = float(
                     replicated_round_times(low, high, q, g).mean())
         return out
 
-    def choose(self, current: Config | None = None) -> Config:
-        """The fastest candidate, unless ``current`` is within HYSTERESIS of it."""
-        estimates = self.estimates()
+    def choose(self, current: Config | None = None) -> tuple[Config, float | None]:
+        """The fastest candidate with an estimate, unless ``current`` is within HYSTERESIS of
+        it; with the choice's estimate (seconds per round; None: nothing estimable)."""
+        estimates = {c: x for c, x in self.estimates().items() if np.isfinite(x)}
+        if not estimates:
+            return current, None
         best = min(estimates, key=estimates.get)
         if current in estimates and estimates[current] <= (1 + HYSTERESIS) * estimates[best]:
-            return current
-        return best
+            return current, estimates[current]
+        return best, estimates[best]
 
 
 class OnlineRun:
     """A controller for ``coordinator.round_simulator.run_rounds``: sgcflow's default over
     ``jobs``."""
 
-    def __init__(self, n: int, jobs: int, every: int = EVERY, probe: int = PROBE,
-                 window: int = WINDOW, replicated: bool = True):
-        self.n, self.jobs, self.every, self.probe = n, jobs, every, probe
+    def __init__(self, n: int, jobs: int, every: int = EVERY, window: int = WINDOW,
+                 replicated: bool = True):
+        self.n, self.jobs, self.every = n, jobs, every
         # Without ``replicated`` only GC (T = 0) is chosen: a job stream that cannot overlap
         # two jobs of one model (a single model trained) has no room for T = 1.
         self.chooser = OnlineChooser(n, window, groups=GROUPS if replicated else ())
-        start = safe_start(n)
+        self.explore = exploration(n)
+        start = self.explore[0]
         self.session = SwitchingSession(start.scheme(n), jobs,
                                         min_rounds=jobs + (1 if replicated else 0))
         self.blocks: list[tuple[int, Config]] = [(1, start)]
+        self.predicted_s: float | None = None  # the running choice's estimate, per round
+        self._ends: dict[int, float] = {}  # each ended round's seconds
         self._pending = None  # the last ended round, learned when the next one ends
 
     def config(self, job: int) -> Config:
@@ -105,14 +123,15 @@ class OnlineRun:
         ``record.times`` up to that horizon) and counts the rest as finishing at the horizon.
         """
         previous, self._pending = self._pending, record
+        self._ends[record.t] = float(record.end_s)
         if previous is not None:
-            horizon = previous.end_s + record.end_s
+            horizon = round(previous.end_s + record.end_s, 6)  # as the log writes times
             times = np.array(previous.times, dtype=float)
             if late is not None:  # live: stragglers are inf until their record landed
-                times[times > previous.end_s] = np.inf
+                times[sorted(previous.stragglers)] = np.inf
                 for worker, seconds in late.items():
                     times[int(worker)] = seconds
-            self.chooser.observe(previous.loads, censored(times, horizon))
+            self.chooser.observe(previous.loads, censored(times, horizon), horizon)
         job = record.t + 1  # the job that starts in the next round
         if job > self.jobs:
             return
@@ -121,21 +140,37 @@ class OnlineRun:
             self._switch(job, config)
 
     def _next_config(self, job: int) -> Config | None:
-        probe_start = self.every + 1
-        if job == probe_start:
-            return self._probe()
-        if job >= probe_start + self.probe and (job - probe_start - self.probe) % self.every == 0:
-            return self.chooser.choose(self.config(job - 1))
+        """Jobs 1..E explore (``exploration``); then a choice at E + 2, E + 4, E + 8, ...
+        (each block twice the last, while data is scarce) up to every ``every`` jobs; between
+        choices, an early one when the running block disappoints (``_disappointing``)."""
+        explored = len(self.explore)
+        if job <= explored:
+            return self.explore[job - 1]
+        if self._scheduled(job - explored) or self._disappointing(job):
+            return self._choose(job)
         return None
 
-    def _probe(self) -> Config:
-        """A configuration at the other end of the load range from the start, so the load fit
-        has two loads: GC(n - 1) (full load), or, when that is the start (n = 2), the lowest
-        load the family has."""
-        full = Config("gc", s=self.n - 1)
-        if self.blocks[0][1] != full:
-            return full
-        return Config("replicated", q=0.8) if self.chooser.groups else Config("gc", s=0)
+    def _scheduled(self, offset: int) -> bool:
+        step = 2
+        while step < self.every:
+            if offset == step:
+                return True
+            step *= 2
+        return offset >= step and (offset - step) % self.every == 0
+
+    def _disappointing(self, job: int) -> bool:
+        """The running choice's ended rounds (at least 2) average more than ABORT above the
+        estimate it was chosen on: the estimate was wrong (a load the fit extrapolated to, a
+        tail it could not see), so choose again now rather than at the block's end."""
+        if self.predicted_s is None:
+            return False
+        first = self.blocks[-1][0]
+        ends = [x for t, x in self._ends.items() if t >= first]
+        return len(ends) >= 2 and float(np.mean(ends)) > (1 + ABORT) * self.predicted_s
+
+    def _choose(self, job: int) -> Config:
+        config, self.predicted_s = self.chooser.choose(self.config(job - 1))
+        return config
 
     def _switch(self, job: int, config: Config) -> None:
         current = self.config(job - 1)
@@ -147,6 +182,19 @@ class OnlineRun:
 
     def describe_blocks(self) -> list[dict]:
         return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
+
+
+def reachable(loads, seen: np.ndarray, reach: float = None) -> bool:
+    """Whether a load of a candidate (GC: its one load; replicated M-SGC: its own share or the
+    doubled one it runs at while recovering) is within a factor ``reach`` of a load the window
+    observed. Farther away the load fit extrapolates, and measured Lambda times need not even
+    be monotone in load (each load its own fleet of warm and cold containers): a candidate is
+    judged only near what the run has seen, so the choice moves through the loads a block at
+    a time and learns each step before the next."""
+    reach = REACH if reach is None else reach
+    if not len(seen):
+        return False
+    return any(np.min(np.abs(np.log(load / seen))) <= np.log(reach) + 1e-9 for load in loads)
 
 
 def censored(times: np.ndarray, horizon_s: float) -> np.ndarray:

@@ -66,24 +66,25 @@ def test_switching_refuses_another_partitioning_and_a_past_round():
 
 
 def test_online_run_on_the_trace_decodes_every_job(latency):
-    controller = OnlineRun(256, 60, every=10, probe=2)
+    controller = OnlineRun(256, 60, every=10)
     records = run_rounds(controller, TraceClock(latency, 61))
     assert not any(controller.session.late(r.t) for r in records)
     decoded = set()
     for r in records:
         decoded |= set(controller.session.decoded(r.t))
     assert decoded == set(range(1, 61))
-    assert len(controller.blocks) >= 3  # safe start, the probe, at least one choice
+    assert len(controller.blocks) >= 3  # the two explored, at least one choice
 
 
 def test_the_chooser_sees_only_ended_rounds(latency):
-    controller = OnlineRun(256, 30, every=10, probe=2)
+    controller = OnlineRun(256, 40, every=10)
+    controller._disappointing = lambda job: False  # the schedule alone
     seen = []
     original = controller.chooser.observe
 
-    def spy(loads, times):
+    def spy(loads, times, horizon_s):
         seen.append(len(seen) + 1)
-        original(loads, times)
+        original(loads, times, horizon_s)
 
     controller.chooser.observe = spy
     choices = []
@@ -94,10 +95,82 @@ def test_the_chooser_sees_only_ended_rounds(latency):
         return original_choose(current)
 
     controller.chooser.choose = record_choice
-    run_rounds(controller, TraceClock(latency, 31))
-    # Jobs 1-10 safe start, 11-12 the probe; job 13's block is chosen from rounds 1..11 only
-    # (a round is learned when the next one ends, as live), job 23's from rounds 1..21.
-    assert choices == [11, 21]
+    run_rounds(controller, TraceClock(latency, 41))
+    # Jobs 1-2 explore; choices for jobs 4, 6, 10 (blocks doubling) then every 10: 18, 28, 38.
+    # Job j's block is chosen from rounds 1..j - 2 only (a round is learned when the next one
+    # ends, as live).
+    assert [b[1] for b in controller.blocks[:2]] == [Config("gc", s=255), Config("gc", s=63)]
+    assert choices == [2, 4, 8, 16, 26, 36]
+
+
+def test_exploration_starts_at_full_replication_then_a_quarter_load():
+    from coordinator.adaptive.family import exploration
+
+    assert exploration(256) == [Config("gc", s=255), Config("gc", s=63)]
+    assert exploration(6) == [Config("gc", s=5), Config("gc", s=0)]
+    assert exploration(1) == [Config("gc", s=0)]
+
+
+def test_a_censored_worker_stays_unknown_when_moved():
+    """A straggler still running when its round was learned carries the horizon, not its time:
+    a candidate that would wait for it has no estimate (inf), not the optimistic horizon."""
+    fit = LoadFit(4)
+    fit.add(np.full(4, 0.25), np.array([1.0, 2.0, 3.0, 3.0]), horizon_s=3.0)
+    fit.add(np.full(4, 0.5), np.array([2.0, 3.0, 9.0, 10.0]))
+    assert fit.known(0.25) == 2 and fit.known(0.5) == 4
+    rows = np.array([[1.0, 3.0, 2.0, 3.0]])
+    moved = Shifted(rows, np.full((1, 4), 0.25), fit, horizons=[3.0]).at(0.5)
+    # Known ranks move by their own difference (+1); censored workers stay unknown.
+    assert moved.tolist() == [[2.0, np.inf, 3.0, np.inf]]
+
+
+def test_horizons_are_not_compared_across_loads():
+    """Ranks censored at one load carry that load's horizon: moving a round by the difference
+    of two horizons would make slow workers fast. Past the last rank every pooled round knows,
+    the last known difference applies, and a move never reorders a round."""
+    fit = LoadFit(4)
+    fit.add(np.full(4, 0.25), np.array([1.0, 2.0, 17.0, 18.0]))  # a long round: all seen
+    fit.add(np.full(4, 0.5), np.array([1.5, 2.5, 4.0, 4.0]), horizon_s=4.0)  # a short one
+    rows = np.array([[1.0, 2.0, 17.0, 18.0]])
+    moved = Shifted(rows, np.full((1, 4), 0.25), fit).at(0.5)
+    assert moved.tolist() == [[1.5, 2.5, 17.5, 18.5]]  # not 17 + (4 - 17)
+
+
+def test_only_candidates_near_observed_loads_are_estimated(latency):
+    from coordinator.adaptive.online import OnlineChooser, reachable
+
+    assert reachable((0.5,), np.array([0.25])) and not reachable((0.1,), np.array([0.25]))
+    assert reachable((0.05, 0.1), np.array([0.2]))  # either load of a replicated candidate
+    chooser = OnlineChooser(256, groups=(4, 64))
+    times = latency.round_times(64 / 256, 3)
+    for row in times:
+        chooser.observe(np.full(256, 64 / 256), row)
+    estimated = chooser.estimates()
+    assert Config("gc", s=63) in estimated and Config("gc", s=127) in estimated
+    assert Config("gc", s=15) not in estimated and Config("gc", s=255) not in estimated
+    assert Config("replicated", q=0.5, group=64) in estimated
+    assert Config("replicated", q=0.5, group=4) not in estimated
+
+
+def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
+    """Rounds averaging more than ABORT over the estimate a choice was made on trigger a new
+    choice at the next job boundary, not at the block's scheduled end."""
+    from coordinator.adaptive import online
+    from coordinator.round_simulator import RoundRecord
+
+    controller = OnlineRun(8, 40, every=20)
+    controller.blocks.append((5, Config("gc", s=1)))
+    controller.predicted_s = 1.0
+    calls = []
+    controller._choose = lambda job: calls.append(job) or Config("gc", s=1)
+    for t, end in ((5, 1.1), (6, 1.2)):
+        controller._ends[t] = end
+    assert not controller._disappointing(7)
+    controller._ends[7] = 1.0 + 3 * online.ABORT
+    assert controller._disappointing(8)
+    record = RoundRecord(8, np.full(8, 0.25), np.ones(8), 3.0, frozenset(), False)
+    controller.after_round(record)
+    assert calls == [9]
 
 
 @pytest.mark.parametrize("group,q", [(1, 0.3), (1, 0.8), (4, 0.3), (4, 0.7), (32, 0.02)])
@@ -116,6 +189,7 @@ def test_load_fit_reproduces_observed_loads_and_interpolates():
     fit.add(np.full(4, 0.1), np.array([1.0, 2.0, 3.0, 4.0]))
     fit.add(np.full(4, 0.5), np.array([2.0, 3.0, 4.0, 9.0]))
     assert fit.curve(0.1).tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert fit.known(0.3) == 4  # nothing censored
     assert fit.curve(0.3).tolist() == [1.5, 2.5, 3.5, 6.5]
     rows = np.array([[4.0, 1.0, 2.0, 3.0]])  # worker 0 was the slowest in this round
     moved = Shifted(rows, np.full((1, 4), 0.1), fit).at(0.5)
