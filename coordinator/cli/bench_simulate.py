@@ -5,9 +5,11 @@ k-of-n GC alone (the issue's original baseline), uncoded, M-SGC with the study's
 search under the study's rule, sgcflow online, and the clairvoyant bound, each as a ratio to
 the best GC, all on the same measured rounds. Then an out-of-sample block: GC's parameters
 fitted on one profile/region and evaluated on each other one, beside sgcflow (which fits
-nothing). Last, the held-out profiles (every non-CNN one: ResNet-18, whose fleets are mostly
-slow, a regime the CNN traces lack): sgcflow's defaults were designed on the CNN traces, so
-these rows check them where nothing was designed.
+nothing). Last, the other profiles (every non-CNN one: ResNet-18, whose fleets are mostly
+slow, a regime the CNN traces lack), outside the issue's targets. They are where sgcflow's
+chooser was seen to fail (censored stragglers, a low-load start); the fixes are mechanisms,
+and no constant was set on them (docs/schemes.md has the sensitivity check), but they are no
+longer extra_ratios data.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ def out_of_sample(models: list, mu: float, jobs: int, online: dict) -> list[dict
     return rows
 
 
-def held_out_row(model, mu: float, jobs: int) -> dict:
-    """sgcflow against the best GC in-sample on a profile its defaults were not designed on."""
+def other_profile_row(model, mu: float, jobs: int) -> dict:
+    """sgcflow against the best GC in-sample on one of the other (non-CNN) profiles."""
     from ..comparison import run_online
     from ..round_simulator import run_scheme
     from ..search import best_gc
@@ -100,7 +102,7 @@ def simulate(out, as_json, trace, jobs_list, mus):
               for i in base.profiles if i.model == CNN]
     others = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)
               for i in base.profiles if i.model != CNN]
-    rows, oos, held = [], [], []
+    rows, oos, extra = [], [], []
     for jobs in jobs_list:
         online, bounds = {}, {}
         for model in models:
@@ -113,20 +115,20 @@ def simulate(out, as_json, trace, jobs_list, mus):
         click.echo(f"  out of sample J={jobs}", err=True)
         oos.extend(out_of_sample(models, max(mus), jobs, online))
         for model in others:
-            click.echo(f"  held out: {_name(model)} J={jobs}", err=True)
-            held.append(held_out_row(model, max(mus), jobs))
-    summary = _summary(rows, held)
-    payload = {"settings": rows, "out_of_sample": oos, "held_out": held, "summary": summary}
-    write_outputs(out, "simulate", payload, _tables(rows, oos, held, summary),
+            click.echo(f"  other profile: {_name(model)} J={jobs}", err=True)
+            extra.append(other_profile_row(model, max(mus), jobs))
+    summary = _summary(rows, extra)
+    payload = {"settings": rows, "out_of_sample": oos, "other_profiles": extra, "summary": summary}
+    write_outputs(out, "simulate", payload, _tables(rows, oos, extra, summary),
                   "sgc bench simulate " + " ".join(f"--jobs {j}" for j in jobs_list) + " "
                   + " ".join(f"--mu {mu}" for mu in mus), as_json)
 
 
-def _summary(rows: list[dict], held: list[dict]) -> dict:
+def _summary(rows: list[dict], extra: list[dict]) -> dict:
     out = {}
     for jobs in sorted({r["jobs"] for r in rows}):
         chosen = [r for r in rows if r["jobs"] == jobs]
-        unseen = [r["sgcflow_ratio"] for r in held if r["jobs"] == jobs]
+        extra_ratios = [r["sgcflow_ratio"] for r in extra if r["jobs"] == jobs]
         out[f"J={jobs}"] = {
             "geomean_sgcflow_to_best_gc": _geomean(r["sgcflow_ratio"] for r in chosen),
             "max_sgcflow_to_best_gc": max(r["sgcflow_ratio"] for r in chosen),
@@ -137,13 +139,14 @@ def _summary(rows: list[dict], held: list[dict]) -> dict:
                                                             for r in chosen),
             "geomean_m_sgc_to_best_gc": _geomean(r["m_sgc_ratio"] for r in chosen
                                                  if r["m_sgc_ratio"]),
-            **({"held_out_geomean_sgcflow_to_best_gc": _geomean(unseen),
-                "held_out_max_sgcflow_to_best_gc": max(unseen)} if unseen else {}),
+            **({"other_profiles_geomean_sgcflow_to_best_gc": _geomean(extra_ratios),
+                "other_profiles_max_sgcflow_to_best_gc": max(extra_ratios)}
+               if extra_ratios else {}),
         }
     return out
 
 
-def _tables(rows, oos, held, summary) -> str:
+def _tables(rows, oos, extra, summary) -> str:
     shown = [{**r, "profile": r["profile"].removeprefix("sam-gc-"),
               "best_gc": f"s={r['gc_s']} {r['gc_policy'].split('(')[0]}",
               **{k: f"{r[k]:.3f}" if r[k] is not None else "-" for k in
@@ -164,10 +167,10 @@ def _tables(rows, oos, held, summary) -> str:
         ("fitted_gc", "fitted GC"), ("fitted_gc_ratio", "fitted GC ÷ in-sample GC"),
         ("sgcflow_ratio", "sgcflow ÷ in-sample GC"),
         ("sgcflow_vs_fitted_gc", "sgcflow ÷ fitted GC")])
-    unseen = markdown_table([{**r, "profile": r["profile"].removeprefix("sam-gc-"),
+    extra_ratios = markdown_table([{**r, "profile": r["profile"].removeprefix("sam-gc-"),
                               "best_gc": f"s={r['gc_s']} {r['gc_policy']}",
                               "gc_runtime_s": f"{r['gc_runtime_s']:.1f}",
-                              "sgcflow_ratio": f"{r['sgcflow_ratio']:.3f}"} for r in held], [
+                              "sgcflow_ratio": f"{r['sgcflow_ratio']:.3f}"} for r in extra], [
         ("profile", "profile"), ("region", "region"), ("jobs", "J"),
         ("best_gc", "best GC (in-sample)"), ("gc_runtime_s", "best GC s"),
         ("sgcflow_ratio", "sgcflow ÷ best GC")])
@@ -175,7 +178,8 @@ def _tables(rows, oos, held, summary) -> str:
              for j, s in summary.items()]
     return (main + "\n\nRatios to the best GC in-sample (lower is faster).\n\n"
             "Out of sample (GC's s and policy fitted on another profile/region):\n\n" + side
-            + "\n\nHeld out (profiles sgcflow's defaults were not designed on):\n\n" + unseen
+            + "\n\nOther profiles (ResNet-18; outside the targets, where the chooser's "
+              "failures were found):\n\n" + extra_ratios
             + "\n\nSummary:\n\n" + "\n".join(lines))
 
 
