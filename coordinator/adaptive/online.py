@@ -159,13 +159,14 @@ class OnlineRun:
         return offset >= step and (offset - step) % self.every == 0
 
     def _disappointing(self, job: int) -> bool:
-        """The running choice's ended rounds (at least 2) average more than ABORT above the
-        estimate it was chosen on: the estimate was wrong (a load the fit extrapolated to, a
-        tail it could not see), so choose again now rather than at the block's end."""
+        """The running choice's ended rounds (at least 2 past its first) average more than
+        ABORT above the estimate it was chosen on: the estimate was wrong (a load the fit
+        extrapolated to, a tail it could not see), so choose again now rather than at the
+        block's end."""
         if self.predicted_s is None:
             return False
-        first = self.blocks[-1][0]
-        ends = [x for t, x in self._ends.items() if t >= first]
+        first = self.blocks[-1][0]  # its first round also finishes the last block's redo
+        ends = [x for t, x in self._ends.items() if t > first]
         return len(ends) >= 2 and float(np.mean(ends)) > (1 + ABORT) * self.predicted_s
 
     def _choose(self, job: int) -> Config:

@@ -154,7 +154,8 @@ def test_only_candidates_near_observed_loads_are_estimated(latency):
 
 def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
     """Rounds averaging more than ABORT over the estimate a choice was made on trigger a new
-    choice at the next job boundary, not at the block's scheduled end."""
+    choice at the next job boundary, not at the block's scheduled end; the block's first round,
+    which also finishes the previous block's redo, is not held against it."""
     from coordinator.adaptive import online
     from coordinator.round_simulator import RoundRecord
 
@@ -163,9 +164,11 @@ def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
     controller.predicted_s = 1.0
     calls = []
     controller._choose = lambda job: calls.append(job) or Config("gc", s=1)
-    for t, end in ((5, 1.1), (6, 1.2)):
-        controller._ends[t] = end
-    assert not controller._disappointing(7)
+    controller._ends[5] = 9.0  # the block's first round also finishes the last block's redo
+    controller._ends[6] = 1.1
+    assert not controller._disappointing(7)  # one round past the first is not yet evidence
+    controller._ends[7] = 1.2
+    assert not controller._disappointing(8)
     controller._ends[7] = 1.0 + 3 * online.ABORT
     assert controller._disappointing(8)
     record = RoundRecord(8, np.full(8, 0.25), np.ones(8), 3.0, frozenset(), False)
