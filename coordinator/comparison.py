@@ -55,8 +55,9 @@ def compare(latency: LatencyModel, names, mu: float, jobs: int, *, seed=None,
     return with_ratios(runs)
 
 
-def run_online(latency: LatencyModel, jobs: int, seed=None) -> SchemeRun:
-    controller = OnlineRun(latency.n_workers, jobs)
+def run_online(latency: LatencyModel, jobs: int, seed=None, tuning=None) -> SchemeRun:
+    """sgcflow on ``latency``; ``tuning``: the chooser's constants (default: as shipped)."""
+    controller = OnlineRun(latency.n_workers, jobs, **({"tuning": tuning} if tuning else {}))
     records = run_rounds(controller, TraceClock(latency, jobs + 1, seed))
     return summarize("sgcflow", controller.describe_blocks(), controller.session.T,
                      _mean_load(records), "decodable (online)", controller.session, records)

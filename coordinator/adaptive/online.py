@@ -4,12 +4,12 @@ observed, switching at a job boundary.
 - Jobs 1..E explore (``family.exploration``): GC(n - 1), every worker computing the whole job
   so the first arrival ends the round (never a disaster, whatever the fleet), then GC at a
   quarter load. The load fit starts with two far-apart loads.
-- Then, at jobs E + 2, E + 4, E + 8, ... and every ``every`` jobs once blocks are that long,
-  each candidate (GC(s) for every s, replicated M-SGC for every group size in GROUPS and every
-  q in Q_GRID) within reach of the loads the window observed (``reachable``) is replayed on the
-  last ``window`` observed rounds moved to its loads (coordinator.adaptive.evaluate), and the
-  fastest one with an estimate runs the next block.
-- A choice whose rounds run well over its estimate is replaced at once (``ABORT``).
+- Then, at jobs E + 2, E + 4, E + 8, ... and every ``Tuning.every`` jobs once blocks are that
+  long, each candidate (GC(s) for every s, replicated M-SGC for every group size in GROUPS and
+  every q in Q_GRID) within reach of the loads the window observed (``reachable``) is replayed
+  on the last ``Tuning.window`` observed rounds moved to its loads
+  (coordinator.adaptive.evaluate), and the fastest one with an estimate runs the next block.
+- A choice whose rounds run well over its estimate is replaced at once (``Tuning.abort``).
 
 Nothing looks ahead: a choice uses only rounds that have ended, learned as the live coordinator
 learns them (a straggler's time only once its record landed). Every job is decoded exactly
@@ -19,24 +19,35 @@ decoder (coordinator.schemes.switching joins them).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..schemes.switching import SwitchingSession
 from .evaluate import LoadFit, Shifted, gc_total, replicated_round_times
 from .family import GROUPS, Q_GRID, Config, exploration
 
-EVERY = 20
-ABORT = 0.25  # re-choose early when a choice's rounds run this much over its estimate
-WINDOW = 100
-HYSTERESIS = 0.01  # switch only for an estimated gain of at least 1%: estimates are noisy
-REACH = 2.0  # candidates' loads within this factor of a load observed in the window
+
+@dataclass(frozen=True)
+class Tuning:
+    """The chooser's constants (``sgc bench sensitivity`` varies each one)."""
+
+    every: int = 20  # jobs per block once blocks stopped doubling
+    window: int = 100  # observed rounds a choice replays
+    hysteresis: float = 0.01  # switch only for an estimated gain of 1%: estimates are noisy
+    reach: float = 2.0  # candidates' loads within this factor of a load the window observed
+    abort: float = 0.25  # re-choose early when a choice's rounds run this much over its estimate
+
+
+DEFAULT = Tuning()
 
 
 class OnlineChooser:
     """Picks the configuration for the next block from observed rounds."""
 
-    def __init__(self, n: int, window: int = WINDOW, qs=Q_GRID, groups=GROUPS):
-        self.n, self.window, self.qs = n, window, tuple(qs)
+    def __init__(self, n: int, tuning: Tuning = DEFAULT, qs=Q_GRID, groups=GROUPS):
+        self.n, self.tuning, self.qs = n, tuning, tuple(qs)
+        self.window = tuning.window
         self.groups = tuple(g for g in groups if n % g == 0 and g < n)
         self.fit = LoadFit(n)
         self._loads: list[np.ndarray] = []
@@ -64,11 +75,11 @@ class OnlineChooser:
         n = self.n
         out = {}
         for s in range(n):
-            if reachable(((s + 1) / n,), seen):
+            if reachable(((s + 1) / n,), seen, self.tuning.reach):
                 at = shifted.at((s + 1) / n)
                 out[Config("gc", s=s)] = gc_total(at, s) / len(times)
         for g in self.groups:
-            if not reachable((g / n, 2 * g / n), seen):
+            if not reachable((g / n, 2 * g / n), seen, self.tuning.reach):
                 continue
             low, high = (shifted.at(k * g / n) for k in (1, 2))
             for q in self.qs:
@@ -77,13 +88,14 @@ class OnlineChooser:
         return out
 
     def choose(self, current: Config | None = None) -> tuple[Config, float | None]:
-        """The fastest candidate with an estimate, unless ``current`` is within HYSTERESIS of
+        """The fastest candidate with an estimate, unless ``current`` is within the hysteresis of
         it; with the choice's estimate (seconds per round; None: nothing estimable)."""
         estimates = {c: x for c, x in self.estimates().items() if np.isfinite(x)}
         if not estimates:
             return current, None
         best = min(estimates, key=estimates.get)
-        if current in estimates and estimates[current] <= (1 + HYSTERESIS) * estimates[best]:
+        margin = 1 + self.tuning.hysteresis
+        if current in estimates and estimates[current] <= margin * estimates[best]:
             return current, estimates[current]
         return best, estimates[best]
 
@@ -92,12 +104,11 @@ class OnlineRun:
     """A controller for ``coordinator.round_simulator.run_rounds``: sgcflow's default over
     ``jobs``."""
 
-    def __init__(self, n: int, jobs: int, every: int = EVERY, window: int = WINDOW,
-                 replicated: bool = True):
-        self.n, self.jobs, self.every = n, jobs, every
+    def __init__(self, n: int, jobs: int, replicated: bool = True, tuning: Tuning = DEFAULT):
+        self.n, self.jobs, self.tuning = n, jobs, tuning
         # Without ``replicated`` only GC (T = 0) is chosen: a job stream that cannot overlap
         # two jobs of one model (a single model trained) has no room for T = 1.
-        self.chooser = OnlineChooser(n, window, groups=GROUPS if replicated else ())
+        self.chooser = OnlineChooser(n, tuning, groups=GROUPS if replicated else ())
         self.explore = exploration(n)
         start = self.explore[0]
         self.session = SwitchingSession(start.scheme(n), jobs,
@@ -141,7 +152,7 @@ class OnlineRun:
 
     def _next_config(self, job: int) -> Config | None:
         """Jobs 1..E explore (``exploration``); then a choice at E + 2, E + 4, E + 8, ...
-        (each block twice the last, while data is scarce) up to every ``every`` jobs; between
+        (each block twice the last, while data is scarce) up to every ``tuning.every`` jobs; between
         choices, an early one when the running block disappoints (``_disappointing``)."""
         explored = len(self.explore)
         if job <= explored:
@@ -152,22 +163,24 @@ class OnlineRun:
 
     def _scheduled(self, offset: int) -> bool:
         step = 2
-        while step < self.every:
+        every = self.tuning.every
+        while step < every:
             if offset == step:
                 return True
             step *= 2
-        return offset >= step and (offset - step) % self.every == 0
+        return offset >= step and (offset - step) % every == 0
 
     def _disappointing(self, job: int) -> bool:
         """The running choice's ended rounds (at least 2 past its first) average more than
-        ABORT above the estimate it was chosen on: the estimate was wrong (a load the fit
+        ``tuning.abort`` above the estimate it was chosen on: the estimate was wrong (a load the fit
         extrapolated to, a tail it could not see), so choose again now rather than at the
         block's end."""
         if self.predicted_s is None:
             return False
         first = self.blocks[-1][0]  # its first round also finishes the last block's redo
         ends = [x for t, x in self._ends.items() if t > first]
-        return len(ends) >= 2 and float(np.mean(ends)) > (1 + ABORT) * self.predicted_s
+        limit = (1 + self.tuning.abort) * self.predicted_s
+        return len(ends) >= 2 and float(np.mean(ends)) > limit
 
     def _choose(self, job: int) -> Config:
         config, self.predicted_s = self.chooser.choose(self.config(job - 1))
@@ -185,14 +198,13 @@ class OnlineRun:
         return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
 
 
-def reachable(loads, seen: np.ndarray, reach: float = None) -> bool:
+def reachable(loads, seen: np.ndarray, reach: float = DEFAULT.reach) -> bool:
     """Whether a load of a candidate (GC: its one load; replicated M-SGC: its own share or the
     doubled one it runs at while recovering) is within a factor ``reach`` of a load the window
     observed. Farther away the load fit extrapolates, and measured Lambda times need not even
     be monotone in load (each load its own fleet of warm and cold containers): a candidate is
     judged only near what the run has seen, so the choice moves through the loads a block at
     a time and learns each step before the next."""
-    reach = REACH if reach is None else reach
     if not len(seen):
         return False
     return any(np.min(np.abs(np.log(load / seen))) <= np.log(reach) + 1e-9 for load in loads)

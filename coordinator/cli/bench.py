@@ -11,6 +11,7 @@ BENCHMARKS: dict[str, str] = {
     "kernels": "coordinator.cli.bench_kernels:kernels",
     "decode": "coordinator.cli.bench_decode:decode",
     "simulate": "coordinator.cli.bench_simulate:simulate",
+    "sensitivity": "coordinator.cli.bench_sensitivity:sensitivity",
     "round": "coordinator.cli.bench_round:round_",
     "warmpool": "coordinator.cli.bench_warmpool:warmpool",
 }

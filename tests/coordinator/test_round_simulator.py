@@ -177,3 +177,22 @@ def test_bench_simulate_reports_the_other_profiles_apart():
     summary = _summary([cnn], [row, {**row, "sgcflow_ratio": 2.0}])["J=12"]
     assert summary["other_profiles_max_sgcflow_to_best_gc"] == 2.0
     assert summary["geomean_sgcflow_to_best_gc"] == 1.0
+
+
+def test_bench_sensitivity_moves_one_constant_at_a_time():
+    """Each variant is the shipped tuning with one constant changed, replayed for real on every
+    profile and round order; a bad --seed or --jobs is refused naming the option."""
+    from coordinator.cli import bench_sensitivity
+
+    payload = bench_sensitivity.run(str(TRACE), 8, ("none",))
+    rows = {r["variant"]: r for r in payload["variants"]}
+    assert rows["as shipped"]["tuning"]["abort"] == 0.25
+    assert rows["re-choice at +10%"]["tuning"]["abort"] == 0.1
+    assert rows["re-choice at +10%"]["tuning"]["window"] == 100
+    assert len(rows["as shipped"]["ratios"]) == 7  # every profile of the trace, one order
+    assert all(0.3 < r < 10 for r in rows["as shipped"]["ratios"].values())
+    assert rows["as shipped"]["cnn_max"] >= rows["as shipped"]["cnn_geomean"]
+    for args, option in ((["--seed", "x"], "--seed"), (["--jobs", "0"], "--jobs")):
+        result = CliRunner().invoke(main, ["bench", "sensitivity", *args])
+        assert result.exit_code != 0 and option in result.output
+        assert "Traceback" not in result.output

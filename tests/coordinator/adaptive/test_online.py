@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coordinator.adaptive import Config, OnlineRun
+from coordinator.adaptive import Config, OnlineRun, Tuning
 from coordinator.adaptive.evaluate import LoadFit, Shifted, replicated_round_times
 from coordinator.round_simulator import TraceClock, run_rounds, run_scheme
 from coordinator.schemes import make_scheme
@@ -66,7 +66,7 @@ def test_switching_refuses_another_partitioning_and_a_past_round():
 
 
 def test_online_run_on_the_trace_decodes_every_job(latency):
-    controller = OnlineRun(256, 60, every=10)
+    controller = OnlineRun(256, 60, tuning=Tuning(every=10))
     records = run_rounds(controller, TraceClock(latency, 61))
     assert not any(controller.session.late(r.t) for r in records)
     decoded = set()
@@ -77,7 +77,7 @@ def test_online_run_on_the_trace_decodes_every_job(latency):
 
 
 def test_the_chooser_sees_only_ended_rounds(latency):
-    controller = OnlineRun(256, 40, every=10)
+    controller = OnlineRun(256, 40, tuning=Tuning(every=10))
     controller._disappointing = lambda job: False  # the schedule alone
     seen = []
     original = controller.chooser.observe
@@ -153,13 +153,13 @@ def test_only_candidates_near_observed_loads_are_estimated(latency):
 
 
 def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
-    """Rounds averaging more than ABORT over the estimate a choice was made on trigger a new
-    choice at the next job boundary, not at the block's scheduled end; the block's first round,
-    which also finishes the previous block's redo, is not held against it."""
-    from coordinator.adaptive import online
+    """Rounds averaging more than ``Tuning.abort`` over the estimate a choice was made on
+    trigger a new choice at the next job boundary, not at the block's scheduled end; the
+    block's first round, which also finishes the previous block's redo, is not held against
+    it."""
     from coordinator.round_simulator import RoundRecord
 
-    controller = OnlineRun(8, 40, every=20)
+    controller = OnlineRun(8, 40)
     controller.blocks.append((5, Config("gc", s=1)))
     controller.predicted_s = 1.0
     calls = []
@@ -169,7 +169,7 @@ def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
     assert not controller._disappointing(7)  # one round past the first is not yet evidence
     controller._ends[7] = 1.2
     assert not controller._disappointing(8)
-    controller._ends[7] = 1.0 + 3 * online.ABORT
+    controller._ends[7] = 1.0 + 3 * Tuning().abort
     assert controller._disappointing(8)
     record = RoundRecord(8, np.full(8, 0.25), np.ones(8), 3.0, frozenset(), False)
     controller.after_round(record)

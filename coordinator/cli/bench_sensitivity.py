@@ -1,0 +1,99 @@
+"""`sgc bench sensitivity`: how much sgcflow's result depends on each of its chooser's constants.
+
+Every constant of ``coordinator.adaptive.Tuning`` is moved to each side of its shipped value,
+one at a time, and sgcflow is replayed on every profile of the trace under several round orders
+(the simulator's ``seed``), each against the best GC in-sample on the same order. A default
+that only works at its exact constants was fitted to the data; one whose result barely moves
+was not. CNN (the issue's targets) and the other profiles are summarized apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import click
+
+from .benchio import json_option, markdown_table, out_option, write_outputs
+
+# (label, change from the shipped Tuning); the first row is the shipped default.
+VARIANTS = [("as shipped", {}),
+            ("hysteresis 0.5%", {"hysteresis": 0.005}), ("hysteresis 2%", {"hysteresis": 0.02}),
+            ("re-choice at +10%", {"abort": 0.1}), ("re-choice at +50%", {"abort": 0.5}),
+            ("reach x1.5", {"reach": 1.5}), ("reach x4", {"reach": 4.0}),
+            ("reach unlimited", {"reach": math.inf}),
+            ("window 50 rounds", {"window": 50}), ("blocks of 40 jobs", {"every": 40})]
+SEEDS = ("none", "1", "2")
+
+
+def run(trace: str, jobs: int, seeds, echo=lambda _: None) -> dict:
+    """Every variant on every profile and round order; ratios to the best GC on the same one."""
+    from ..adaptive import Tuning
+    from ..comparison import run_online
+    from ..round_simulator import run_scheme
+    from ..search import best_gc
+    from ..traces import LatencyModel
+
+    base = LatencyModel.from_parquet(trace)
+    models = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)
+              for i in base.profiles]
+    orders = [None if s == "none" else int(s) for s in seeds]
+    best = {}
+    for model in models:
+        for seed in orders:
+            choice = best_gc(model, 1.0, jobs, seed=seed)
+            best[_key(model, seed)] = run_scheme(choice.scheme, model, jobs, choice.policy,
+                                                 seed).runtime_s
+    rows = []
+    for label, change in VARIANTS:
+        echo(f"  {label}")
+        tuning = replace(Tuning(), **change)
+        ratios = {_key(m, seed): run_online(m, jobs, seed, tuning).runtime_s / best[_key(m, seed)]
+                  for m in models for seed in orders}
+        rows.append({"variant": label, "tuning": {**vars(tuning)}, **_summary(ratios, models)})
+    return {"jobs": jobs, "seeds": list(seeds), "variants": rows}
+
+
+def _summary(ratios: dict[str, float], models) -> dict:
+    out = {}
+    for group, chosen in (("cnn", [m for m in models if "cnn" in m.profile]),
+                          ("other", [m for m in models if "cnn" not in m.profile])):
+        values = [r for k, r in ratios.items() if k.split("|")[0] in {_name(m) for m in chosen}]
+        if values:
+            out[f"{group}_geomean"] = math.exp(sum(math.log(v) for v in values) / len(values))
+            out[f"{group}_max"] = max(values)
+    out["ratios"] = ratios
+    return out
+
+
+def _name(model) -> str:
+    return f"{model.profile.removeprefix('sam-gc-')}/{model.region}"
+
+
+def _key(model, seed) -> str:
+    return f"{_name(model)}|seed={seed}"
+
+
+@click.command()
+@out_option
+@json_option
+@click.option("--trace", type=click.Path(dir_okay=False, exists=True),
+              default="data/lambda_delays.parquet", show_default=True)
+@click.option("--jobs", type=click.IntRange(min=1, max=2000), default=400, show_default=True,
+              help="Jobs per replay (J).")
+@click.option("--seed", "seeds", multiple=True, default=SEEDS, show_default=True,
+              type=click.Choice(["none", *map(str, range(10))]),
+              help="Round orders: 'none' keeps the measured order, an integer shuffles it.")
+def sensitivity(out, as_json, trace, jobs, seeds):
+    """How sgcflow's ratio to the best GC moves with each of its chooser's constants."""
+    payload = run(trace, jobs, seeds, echo=lambda line: click.echo(line, err=True))
+    rows = [{"variant": r["variant"],
+             "cnn": f"{r['cnn_geomean']:.3f} ({r['cnn_max']:.3f})",
+             "other": f"{r['other_geomean']:.3f} ({r['other_max']:.3f})"
+             if "other_geomean" in r else "-"} for r in payload["variants"]]
+    table = markdown_table(rows, [("variant", "chooser constants"),
+                                  ("cnn", "CNN: geomean (worst) sgcflow ÷ best GC"),
+                                  ("other", "other profiles: geomean (worst)")])
+    write_outputs(out, "sensitivity", payload, table,
+                  f"sgc bench sensitivity --jobs {jobs} "
+                  + " ".join(f"--seed {s}" for s in seeds), as_json)
