@@ -58,13 +58,14 @@ class LoadFit:
 
     def curve(self, load: float) -> np.ndarray:
         """Expected sorted round times at ``load`` (per rank)."""
-        return self._segment(load)[0]
+        return self.at(load)[0]
 
     def known(self, load: float) -> int:
         """How many of the fastest ranks ``curve(load)`` knows uncensored."""
-        return self._segment(load)[1]
+        return self.at(load)[1]
 
-    def _segment(self, load: float) -> tuple[np.ndarray, int]:
+    def at(self, load: float) -> tuple[np.ndarray, int]:
+        """``curve(load)`` and ``known(load)`` together."""
         grid = sorted(self._sums)
         if not grid:
             return np.zeros(self.n), self.n
@@ -91,10 +92,9 @@ class Shifted:
         self.censored = np.zeros(times.shape, dtype=bool) if horizons is None else \
             times >= np.asarray(horizons, dtype=float)[:, None]
         self.order = np.argsort(times, axis=1, kind="stable")
-        self.ranks = np.argsort(self.order, axis=1, kind="stable")
         self.round_loads, self.which = np.unique(np.round(loads.mean(axis=1), 9),
                                                  return_inverse=True)
-        self._from = [fit._segment(float(x)) for x in self.round_loads]
+        self._from = [fit.at(float(x)) for x in self.round_loads]
 
     def at(self, target: float) -> np.ndarray:
         """(rounds, n) times moved from each round's load to ``target``, rank by rank, keeping
@@ -102,7 +102,7 @@ class Shifted:
         rest (censored somewhere) by the last known one's, and never reordered. A worker
         censored in its own round stays unknown (``inf``): a candidate that would wait for it
         has no estimate, rather than the optimistic one its horizon would give."""
-        to, known_to = self.fit._segment(target)
+        to, known_to = self.fit.at(target)
         deltas = np.empty((len(self._from), self.fit.n))
         for i, (start, known_from) in enumerate(self._from):
             deltas[i] = _tail_extended(to - start, min(known_to, known_from))
