@@ -168,18 +168,18 @@ def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any
     return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
             "fallbacks": sum(r.fallback for r in records),
             "round_times_s": [r.end_s for r in records],
-            "stragglers": [sorted(r.stragglers) for r in records]}
+            "stragglers": [sorted(r.stragglers) for r in records],
+            "mean_load": float(np.mean([r.loads[r.loads > 0].mean() for r in records
+                                        if (r.loads > 0).any()]))}
 
 
 def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, Any]:
     """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
-    from coordinator.adaptive.online import OnlineRun
+    from coordinator.adaptive import OnlineRun
     from coordinator.control.runner import wait_policy
     from coordinator.round_simulator import Fixed, TraceClock, run_rounds
 
     if candidate.scheme.name == "sgcflow":
-        from coordinator.adaptive import OnlineRun
-
         controller = OnlineRun(settings.workers, jobs, replicated=candidate.scheme.replicated)
         rounds = jobs + candidate.scheme.T
     else:
@@ -189,7 +189,9 @@ def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, 
     return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
             "fallbacks": sum(r.fallback for r in records),
             "round_times_s": [r.end_s for r in records],
-            "stragglers": [sorted(r.stragglers) for r in records]}
+            "stragglers": [sorted(r.stragglers) for r in records],
+            "mean_load": float(np.mean([r.loads[r.loads > 0].mean() for r in records
+                                        if (r.loads > 0).any()]))}
 
 
 # --- the live side ------------------------------------------------------------------------------
@@ -283,7 +285,9 @@ def replay(settings: Settings, schemes: list[tuple[str, dict]],
             predicted = simulated(candidate, settings, spec.jobs)
             out[candidate.label] = {
                 "scheme": scheme.name, "params": scheme.params, "policy": candidate.wait,
-                "load": scheme.load, "jobs": spec.jobs, "job": run_id,
+                # sgcflow's load changes with its choices: the run's mean, not its start's
+                "load": predicted["mean_load"] if scheme.name == "sgcflow" else scheme.load,
+                "jobs": spec.jobs, "job": run_id,
                 "runtime_s": live["runtime_s"], "simulated_runtime_s": predicted["runtime_s"],
                 "rounds": live["rounds"], "fallbacks": live["fallbacks"],
                 "simulated_fallbacks": predicted["fallbacks"],

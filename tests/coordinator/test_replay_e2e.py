@@ -27,11 +27,12 @@ def test_256_workers_replay_lands_on_the_simulator_and_decodes_exactly():
 
 
 def test_sgcflow_live_makes_the_simulators_online_choices():
-    """Past the first block (job 21) the online controller probes and chooses; the emulated
+    """Past the two exploring jobs the online controller chooses, again and again; the emulated
     workflow, learning stragglers' times from the log as live, lands on the simulator exactly."""
     settings = Settings(str(TRACE), None, None, mu=1.0, jobs=26, workers=32, seed=1)
     results = replay(settings, [("gc", {}), ("sgcflow", {})])
     row = results["sgcflow"]
     assert row["decoded_exactly"] and row["same_stragglers"]
+    assert 1 / 32 <= row["load"] < 1.0  # the run's mean load, not its first job's (full)
     assert row["runtime_s"] == pytest.approx(row["simulated_runtime_s"], rel=1e-9)
     assert row["ratio_to_gc"] == pytest.approx(row["simulated_ratio_to_gc"], rel=1e-9)
