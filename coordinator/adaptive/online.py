@@ -67,7 +67,9 @@ class OnlineChooser:
 
     def estimates(self) -> dict[Config, float]:
         """Seconds per round each candidate within reach (``reachable``) would have taken over
-        the recent window."""
+        the recent window (none before a round with every worker dispatched was learned)."""
+        if not self._times:
+            return {}
         loads = np.asarray(self._loads[-self.window:])
         times = np.asarray(self._times[-self.window:])
         shifted = Shifted(times, loads, self.fit, self._horizons[-self.window:])

@@ -152,6 +152,12 @@ def test_only_candidates_near_observed_loads_are_estimated(latency):
     assert Config("replicated", q=0.5, group=4) not in estimated
 
 
+def test_a_chooser_that_saw_no_round_keeps_the_running_configuration():
+    from coordinator.adaptive.online import OnlineChooser
+
+    assert OnlineChooser(8).choose(Config("gc", s=1)) == (Config("gc", s=1), None)
+
+
 def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
     """Rounds averaging more than ``Tuning.abort`` over the estimate a choice was made on
     trigger a new choice at the next job boundary, not at the block's scheduled end; the
