@@ -25,7 +25,8 @@ NAME = "sgcflow"
 
 class SgcflowScheme:
     """What a job spec's ``sgcflow`` scheme is before any round ran: n equal partitions, delay
-    at most 1 (0 when only GC may be chosen), the load of the safe start."""
+    at most 1 (0 when only GC may be chosen), the load of its first job: GC(n - 1), the whole
+    job per worker, which the spec check budgets (any later choice may be that again)."""
 
     name = NAME
     params: dict = {}
