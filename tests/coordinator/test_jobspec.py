@@ -162,3 +162,16 @@ def test_sgcflow_is_the_default_scheme():
 def test_sgcflow_with_one_model_chooses_gc_only():
     spec = validate({**GOOD, "models": [{"kind": "logreg"}], "scheme": {"name": "sgcflow"}})
     assert spec.scheme().T == 0
+
+
+def test_sgcflow_is_budgeted_for_its_first_job_at_full_load():
+    """sgcflow's job 1 runs GC(n - 1): every worker holds the whole dataset, so a dataset that
+    fits a worker at load 1/16 but not whole is refused up front for sgcflow, not mid-run."""
+    from coordinator.budget import Caps
+
+    data = {"name": "synthetic", "rows": 2_000_000, "features": 200}
+    spec = {"models": [{"kind": "logreg"}, {"kind": "logreg"}], "dataset": data,
+            "iterations": 4, "workers": 256}
+    caps = Caps(step_memory_mb=100_000, max_dataset_gb=100)
+    assert "1769 MB" in fields_with_caps(spec, caps)["workers"]  # default scheme: sgcflow
+    validate({**spec, "scheme": {"name": "gc", "s": 15}}, caps)  # a 1/16 share fits
