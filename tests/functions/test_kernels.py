@@ -6,6 +6,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from kernel_data import kernel_data
 
 from coordinator.contract import gradients as reference
 from coordinator.contract.models import ModelSpec
@@ -17,11 +18,7 @@ SPECS = [ModelSpec("logreg", 64, 2), ModelSpec("softmax", 64, 10), ModelSpec("ml
 
 
 def _data(spec: ModelSpec, rows: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    X = (rng.standard_normal((rows, spec.n_features)) * 3).astype(np.float32)
-    y = rng.integers(0, spec.n_classes, rows).astype(np.int32)
-    params = (rng.standard_normal(spec.n_params) * 0.5).astype(np.float32)
-    return X, y, params
+    return kernel_data(spec, rows, seed)
 
 
 def _relative_error(got: np.ndarray, want: np.ndarray) -> float:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 import pytest
+from kernel_data import kernel_data
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from coordinator.contract import gradients as reference
@@ -25,11 +26,7 @@ CODES = {"relu": RELU, "tanh": TANH}
 
 
 def _data(spec: ModelSpec, rows: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    X = (rng.standard_normal((rows, spec.n_features)) * 2).astype(np.float32)
-    y = rng.integers(0, spec.n_classes, rows).astype(np.int32)
-    params = (rng.standard_normal(spec.n_params) * 0.5).astype(np.float32)
-    return X, y, params
+    return kernel_data(spec, rows, seed, scale=2.0)
 
 
 def _paths(spec: ModelSpec, X, y, params) -> dict[str, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
 
 from coordinator.control import reference
@@ -56,3 +58,10 @@ def assert_exact_decoding(backend, run_id: str, spec: dict) -> int:
                                        atol=2e-6 * np.abs(grad).max())
             checked += 1
     return checked
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now (for a local server under test)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

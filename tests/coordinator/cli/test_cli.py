@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from coordinator_e2e_helpers import free_port
 
 from coordinator.cli import main
 
@@ -46,9 +46,7 @@ def test_submit_rejects_a_bad_spec_naming_fields(tmp_path):
 
 @pytest.mark.slow
 def test_local_server_round_trip(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "SGC_LOCAL_STATE": str(tmp_path / "local.json")}
     (tmp_path / "job.yaml").write_text(JOB)
 

@@ -17,7 +17,9 @@ def _state(run_id: str = "run-test", execution: int = 1) -> dict:
     return {"job": run_id, "round": 1, "steps": 0, "execution": execution, "status": "running"}
 
 
-def _run(scheme=M_SGC, delays_for=None, iterations=3, wait=None, run_id="run-test", **faults):
+def _job(scheme=M_SGC, delays_for=None, iterations=3, wait=None, run_id="run-test", **faults):
+    """A planned job on a fake clock and store, nothing cached: (store, plan, workers, clock);
+    ``delays_for``: {(round, worker): seconds}, every other worker takes 1 s."""
     clock = FakeClock()
     store = TimedStore(clock)
     forget(run_id)
@@ -25,7 +27,11 @@ def _run(scheme=M_SGC, delays_for=None, iterations=3, wait=None, run_id="run-tes
     delays = np.ones((plan.rounds, plan.n))
     for (t, w), d in (delays_for or {}).items():
         delays[t - 1, w] = d
-    workers = FakeWorkers(store, plan, delays, **faults)
+    return store, plan, FakeWorkers(store, plan, delays, **faults), clock
+
+
+def _run(scheme=M_SGC, delays_for=None, iterations=3, wait=None, run_id="run-test", **faults):
+    store, plan, workers, clock = _job(scheme, delays_for, iterations, wait, run_id, **faults)
     state = rounds.round_step(store, _state(run_id), workers, lambda: 900.0, clock=clock)
     return store, plan, workers, state
 
@@ -87,13 +93,7 @@ class Crash(RuntimeError):
 def test_a_crash_before_the_commit_resumes_to_the_same_bits(crash_round, monkeypatch):
     _, _, _, _ = reference = _run(delays_for={(2, 1): 10.0}, run_id="run-ref")
     ref_store, ref_plan = reference[0], reference[1]
-    clock = FakeClock()
-    store = TimedStore(clock)
-    forget("run-test")
-    plan = make_job(store, scheme=M_SGC, iterations=3)
-    delays = np.ones((plan.rounds, plan.n))
-    delays[1, 1] = 10.0
-    workers = FakeWorkers(store, plan, delays)
+    store, plan, workers, clock = _job(delays_for={(2, 1): 10.0})
     commit = store.commit_round
 
     def crashing(run_id, t, *args, **kwargs):
@@ -120,11 +120,7 @@ def test_store_calls_per_round_stay_constant_as_the_job_grows():
     """Update and the whole round: the same store calls in round 3 of a short job and in round
     30 of a long one (nothing re-reads the round log)."""
     def per_round(iterations: int) -> list[dict]:
-        clock = FakeClock()
-        store = TimedStore(clock)
-        forget("run-test")
-        plan = make_job(store, scheme={"name": "gc", "s": 1}, iterations=iterations)
-        workers = FakeWorkers(store, plan, np.ones((plan.rounds, plan.n)))
+        store, plan, workers, clock = _job({"name": "gc", "s": 1}, iterations=iterations)
         snapshots = []
         commit = store.commit_round
 
@@ -144,11 +140,7 @@ def test_store_calls_per_round_stay_constant_as_the_job_grows():
 
 
 def test_round_budget_and_time_limit_hand_back_to_the_state_machine():
-    clock = FakeClock()
-    store = TimedStore(clock)
-    forget("run-test")
-    plan = make_job(store, scheme=M_SGC, iterations=3)
-    workers = FakeWorkers(store, plan, np.ones((plan.rounds, plan.n)))
+    store, plan, workers, clock = _job()
     state = rounds.round_step(store, _state(), workers, lambda: 900.0, clock=clock,
                               max_rounds=2)
     assert (state["status"], state["round"], state["steps"]) == ("running", 3, 1)
@@ -160,11 +152,7 @@ def test_round_budget_and_time_limit_hand_back_to_the_state_machine():
 
 
 def test_cancel_and_stale_executions_stop_the_loop():
-    clock = FakeClock()
-    store = TimedStore(clock)
-    forget("run-test")
-    plan = make_job(store, scheme=M_SGC, iterations=3)
-    workers = FakeWorkers(store, plan, np.ones((plan.rounds, plan.n)))
+    store, plan, workers, clock = _job()
     store.update_job("run-test", {"execution": 2})
     assert rounds.round_step(store, _state(execution=1), workers, lambda: 900.0,
                              clock=clock)["status"] == "stale"

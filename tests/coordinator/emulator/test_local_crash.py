@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from coordinator_e2e_helpers import make_spec
+from coordinator_e2e_helpers import free_port, make_spec
 
 from coordinator.backends.outcome import NoResult, job_result
 from coordinator.emulator.persist import Snapshots
@@ -85,9 +84,7 @@ def test_cancel_now_then_result_names_only_objects_that_exist(emulator, backend)
 
 @pytest.mark.slow
 def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "SGC_LOCAL_STATE": str(tmp_path / "local.json")}
     # long enough (121 rounds) that the kill lands mid-job: a round takes a fraction of a second
     spec = make_spec(iterations=60, stragglers={"model": "none"})

@@ -71,12 +71,18 @@ def _cold_events(workload):
     return np.repeat(np.arange(len(workload)), counts)
 
 
-def test_a_planned_job_is_warm_from_its_first_round():
+def _one_job(submit_s: float):
+    """One sgcflow job (100 rounds of 256 workers, 5 s apart from t = 10,000 s) as workload,
+    its plan submitted at ``submit_s``, and its round times."""
     spec = FunctionSpec("r", 1, 0, 0, "pool00-1769-2048", "python3", "sgcflow", 4.0, True)
     times = 10_000.0 + 5.0 * np.arange(100)
     workload = Workload([spec], np.zeros(100, np.int32), times, np.full(100, 256, np.int32),
                         np.full(100, 3.0), 20_000.0)
-    plan = JobPlan("j", "r", 10_000.0, 100, 256, 5.0, 2048, submit_s=0.0)
+    return workload, JobPlan("j", "r", 10_000.0, 100, 256, 5.0, 2048, submit_s=submit_s), times
+
+
+def test_a_planned_job_is_warm_from_its_first_round():
+    workload, plan, times = _one_job(submit_s=0.0)
     region_plan = plan_job(plan, utilization=0.9)
     ours = simulator.SgcflowPolicy([region_plan], {"j": times[-1] + 4.0}, seed=0)
     result = simulator.simulate(workload, [ours, KeepAlive(60.0, "ka")], [plan])
@@ -88,11 +94,7 @@ def test_a_planned_job_is_warm_from_its_first_round():
 
 
 def test_a_job_submitted_at_its_start_is_cold_only_inside_the_lead_time():
-    spec = FunctionSpec("r", 1, 0, 0, "pool00-1769-2048", "python3", "sgcflow", 4.0, True)
-    times = 10_000.0 + 5.0 * np.arange(100)
-    workload = Workload([spec], np.zeros(100, np.int32), times, np.full(100, 256, np.int32),
-                        np.full(100, 3.0), 20_000.0)
-    plan = JobPlan("j", "r", 10_000.0, 100, 256, 5.0, 2048, submit_s=10_000.0)
+    workload, plan, times = _one_job(submit_s=10_000.0)
     ours = simulator.SgcflowPolicy([plan_job(plan, 0.9)], {"j": times[-1] + 4.0})
     result = simulator.simulate(workload, [ours], [plan])["sgcflow"]
     assert (result["cold_starts"], result["worker_cold_starts_after_lead"]) == (256, 0)
