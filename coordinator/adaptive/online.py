@@ -47,7 +47,6 @@ class OnlineChooser:
 
     def __init__(self, n: int, tuning: Tuning = DEFAULT, qs=Q_GRID, groups=GROUPS):
         self.n, self.tuning, self.qs = n, tuning, tuple(qs)
-        self.window = tuning.window
         self.groups = tuple(g for g in groups if n % g == 0 and g < n)
         self.fit = LoadFit(n)
         self._loads: list[np.ndarray] = []
@@ -70,10 +69,11 @@ class OnlineChooser:
         the recent window (none before a round with every worker dispatched was learned)."""
         if not self._times:
             return {}
-        loads = np.asarray(self._loads[-self.window:])
-        times = np.asarray(self._times[-self.window:])
-        shifted = Shifted(times, loads, self.fit, self._horizons[-self.window:])
-        seen = np.unique(np.round(loads.mean(axis=1), 9))
+        window = self.tuning.window
+        loads = np.asarray(self._loads[-window:])
+        times = np.asarray(self._times[-window:])
+        shifted = Shifted(times, loads, self.fit, self._horizons[-window:])
+        seen = shifted.round_loads
         n = self.n
         out = {}
         for s in range(n):
@@ -180,7 +180,7 @@ class OnlineRun:
         if self.predicted_s is None:
             return False
         first = self.blocks[-1][0]  # its first round also finishes the last block's redo
-        ends = [x for t, x in self._ends.items() if t > first]
+        ends = [self._ends[t] for t in range(first + 1, job) if t in self._ends]
         limit = (1 + self.tuning.abort) * self.predicted_s
         return len(ends) >= 2 and float(np.mean(ends)) > limit
 
