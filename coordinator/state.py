@@ -301,7 +301,7 @@ class Store:
         try:
             self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            if missing_object(error):
                 return False
             raise
         return True
@@ -327,3 +327,10 @@ class Store:
 
 def now() -> float:
     return time.time()
+
+
+def missing_object(error: Exception) -> bool:
+    """Whether ``error`` says the object is not there: S3's NoSuchKey / 404 (get or head), or
+    the in-memory store's KeyError."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    return isinstance(error, KeyError) or code in ("NoSuchKey", "404", "NotFound")

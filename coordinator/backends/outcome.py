@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from coordinator.state import Store
+from coordinator.state import Store, missing_object
 
 _PARAMS = re.compile(r"/params/job-(\d{6})\.npy$")
 
@@ -56,10 +56,8 @@ def job_result(store: Store, run_id: str, record: dict[str, Any]) -> dict[str, A
 def _stored(store: Store, run_id: str) -> dict[str, Any] | None:
     try:
         return store.get_json(f"runs/{run_id}/result.json")
-    except KeyError:  # the in-memory store (tests)
-        return None
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+    except (KeyError, ClientError) as error:  # KeyError: the in-memory store (tests)
+        if missing_object(error):
             return None
         raise
 

@@ -39,7 +39,6 @@ import numpy as np
 from coordinator.adaptive.live import NAME as SGCFLOW
 from coordinator.adaptive.live import LiveOnline
 from coordinator.contract import env, keys
-from coordinator.contract.models import ModelSpec
 from coordinator.control.collect import Collect, RoundInputs, WallClock
 from coordinator.control.meter import CpuMeter, own_time
 from coordinator.control.plan import JobPlan
@@ -101,7 +100,6 @@ class RoundRunner:
         poll_s = poll_s if poll_s is not None else float(os.environ.get(env.POLL_S, "0.05"))
         self.collect = Collect(store, run_id, wait_policy(wait), clock=self.clock, poll_s=poll_s,
                                virtual_times=virtual)
-        self.sizes = [ModelSpec.from_dict(m).n_params for m in self.plan.models]
         self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
         self.updater = Updater(store, self.plan, record, self.progress, self.cpu,
                                self.collect.path)
@@ -228,7 +226,7 @@ class RoundRunner:
                            suspects=dict(self.suspects.get(t, {})))
 
     def _size(self, job: int) -> int:
-        return self.sizes[self.plan.model_of(job)[0]]
+        return self.updater.sizes[self.plan.model_of(job)[0]]
 
     def _start_measuring(self) -> None:
         self._mark = own_time()

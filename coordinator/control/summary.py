@@ -44,8 +44,8 @@ def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
     rows = round_rows(log)
     stopped = {m: info for entry in log
                for m, info in (entry.get("update", {}).get("stopped") or {}).items()}
-    finished = sum(1 for r in rows if r["update_s"] is not None) >= plan.rounds
-    status = "done" if finished else (
+    done = [r for r in rows if r["update_s"] is not None]
+    status = "done" if len(done) >= plan.rounds else (
         "cancelled" if record.get("status") in ("cancelling", "cancelled") else "running")
     statuses = model_statuses(plan.M, stopped, status)
     models = []
@@ -59,7 +59,6 @@ def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
                        "losses": [losses.get(i) for i in range(1, plan.iterations + 1)],
                        "final_params_key": plan.final_params_key(m),
                        "status": statuses[m]["status"], "reason": statuses[m]["reason"]})
-    done = [r for r in rows if r["update_s"] is not None]
     overhead = [(r["dispatch_s"] or 0) + (r["collect_busy_s"] or 0) + (r["update_s"] or 0)
                 for r in done]
     worker_seconds = sum(e.get("collect", {}).get("worker_seconds", 0.0) for e in log)
