@@ -38,6 +38,7 @@ import math
 from typing import Any
 
 from coordinator.budget import BUILTIN_SHAPES, dataset_shape
+from coordinator.contract.kernel_paths import mlp_path, weights
 from coordinator.contract.models import KERNEL_BLOCK_ROWS as BLOCK_ROWS
 from coordinator.contract.models import ModelSpec
 
@@ -51,19 +52,8 @@ MB = 1024 * 1024
 GFLOPS = {"blas": 40.0, "deep": 8.0, "mlp1": 8.0, "linear": 4.0}
 
 
-def weights(spec: ModelSpec) -> int:
-    """Multiply-adds per row in the forward pass (the weight matrices' entries)."""
-    from coordinator.contract.kernel_paths import weights as forward_weights
-
-    return forward_weights(spec)
-
-
 def kernel_path(spec: ModelSpec, rows: int) -> str:
-    if spec.kind != "mlp":
-        return "linear"
-    from coordinator.contract.kernel_paths import mlp_path
-
-    return mlp_path(spec, rows)
+    return mlp_path(spec, rows) if spec.kind == "mlp" else "linear"
 
 
 def memory_bytes(spec: ModelSpec, rows: int, threads: int = 2) -> int:

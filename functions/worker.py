@@ -210,10 +210,11 @@ def _load_npy(rt: _Runtime, bucket: str, key: str, expected_sha256: str | None =
         raise MissingObjectError(key, f"no such object in bucket {bucket!r}") from None
     except Exception as error:
         raise storage_error(key, error) from None
-    if expected_sha256 is not None and sha256_hex(body) != expected_sha256:
-        raise ChecksumError(f"{key} sha256", f"{sha256_hex(body)}, the job recorded "
-                                             f"{expected_sha256} (changed in the bucket since "
-                                             "the coordinator wrote it)")
+    actual = None if expected_sha256 is None else sha256_hex(body)
+    if actual != expected_sha256:
+        raise ChecksumError(f"{key} sha256", f"{actual}, the job recorded {expected_sha256} "
+                                             "(changed in the bucket since the coordinator "
+                                             "wrote it)")
     try:
         return np.load(io.BytesIO(body), allow_pickle=False)
     except ValueError as error:

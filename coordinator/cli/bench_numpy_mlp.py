@@ -16,14 +16,11 @@ import numpy as np
 
 
 def _views(spec, flat: np.ndarray) -> tuple[list, list]:
-    """Weight matrices and bias vectors of a flat vector laid out as coordinator/contract/models."""
-    weights, biases, offset = [], [], 0
-    for fan_in, width in zip(spec.widths[:-1], spec.widths[1:], strict=True):
-        weights.append(flat[offset:offset + fan_in * width].reshape(fan_in, width))
-        offset += fan_in * width
-        biases.append(flat[offset:offset + width])
-        offset += width
-    return weights, biases
+    """Weight matrices and bias vectors of a flat vector, in layer order (``ModelSpec.unpack``'s
+    no-copy views: a product written ``out=`` one lands in ``flat``)."""
+    blocks = spec.unpack(flat)
+    layers = range(1, len(spec.widths))
+    return [blocks[f"W{k}"] for k in layers], [blocks[f"b{k}"] for k in layers]
 
 
 def numpy_mlp(spec, X: np.ndarray, y: np.ndarray, params: np.ndarray) -> np.ndarray:

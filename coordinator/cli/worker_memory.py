@@ -44,7 +44,8 @@ class _MemoryS3:
     def get_object(self, Bucket: str, Key: str) -> dict:  # noqa: N803 - boto3's names
         if Key not in self.objects:
             raise self.exceptions.NoSuchKey(Key)
-        return {"Body": io.BytesIO(bytes(bytearray(self.objects[Key])))}
+        # one fresh copy, as a download makes (BytesIO(obj).read() would hand back obj itself)
+        return {"Body": io.BytesIO(bytes(memoryview(self.objects[Key])))}
 
     def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict:  # noqa: N803
         self.objects[Key] = len(Body)  # the size only: the body goes to S3, not into memory
