@@ -19,7 +19,15 @@ from __future__ import annotations
 from .adaptive import OnlineRun
 from .bound import clairvoyant
 from .policy import make_policy
-from .round_simulator import SchemeRun, TraceClock, run_rounds, run_scheme, summarize, with_ratios
+from .round_simulator import (
+    SchemeRun,
+    TraceClock,
+    mean_load,
+    run_rounds,
+    run_scheme,
+    summarize,
+    with_ratios,
+)
 from .schemes import make_scheme
 from .search import best_bursty, best_gc
 from .traces import LatencyModel
@@ -60,7 +68,7 @@ def run_online(latency: LatencyModel, jobs: int, seed=None, tuning=None) -> Sche
     controller = OnlineRun(latency.n_workers, jobs, **({"tuning": tuning} if tuning else {}))
     records = run_rounds(controller, TraceClock(latency, jobs + 1, seed))
     return summarize("sgcflow", controller.describe_blocks(), controller.session.T,
-                     _mean_load(records), "decodable (online)", controller.session, records)
+                     mean_load(records), "decodable (online)", controller.session, records)
 
 
 def bound_run(latency: LatencyModel, jobs: int, seed=None) -> SchemeRun:
@@ -89,7 +97,3 @@ def _bursty(name, latency, fit, mu, jobs, seed, search, budget, reference, polic
     wait = make_policy(**({"name": "paper", "mu": mu} if policy is None else policy))
     return run_scheme(scheme, latency, jobs, wait, seed)
 
-
-def _mean_load(records) -> float:
-    loads = [r.loads[r.loads > 0].mean() for r in records if (r.loads > 0).any()]
-    return float(sum(loads) / len(loads))

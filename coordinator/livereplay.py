@@ -168,16 +168,14 @@ def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any
     return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
             "fallbacks": sum(r.fallback for r in records),
             "round_times_s": [r.end_s for r in records],
-            "stragglers": [sorted(r.stragglers) for r in records],
-            "mean_load": float(np.mean([r.loads[r.loads > 0].mean() for r in records
-                                        if (r.loads > 0).any()]))}
+            "stragglers": [sorted(r.stragglers) for r in records]}
 
 
 def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, Any]:
     """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
     from coordinator.adaptive import OnlineRun
     from coordinator.control.runner import wait_policy
-    from coordinator.round_simulator import Fixed, TraceClock, run_rounds
+    from coordinator.round_simulator import Fixed, TraceClock, mean_load, run_rounds
 
     if candidate.scheme.name == "sgcflow":
         controller = OnlineRun(settings.workers, jobs, replicated=candidate.scheme.replicated)
@@ -190,8 +188,7 @@ def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, 
             "fallbacks": sum(r.fallback for r in records),
             "round_times_s": [r.end_s for r in records],
             "stragglers": [sorted(r.stragglers) for r in records],
-            "mean_load": float(np.mean([r.loads[r.loads > 0].mean() for r in records
-                                        if (r.loads > 0).any()]))}
+            "mean_load": mean_load(records)}
 
 
 # --- the live side ------------------------------------------------------------------------------

@@ -124,18 +124,21 @@ def run_rounds(controller, clock: TraceClock) -> list[RoundRecord]:
     return records
 
 
+def mean_load(records: list[RoundRecord]) -> float:
+    """The mean load of the dispatched workers, averaged over the rounds that dispatched any."""
+    return float(np.mean([r.loads[r.loads > 0].mean() for r in records if (r.loads > 0).any()]))
+
+
 def summarize(name: str, params, T: int, load: float, policy: str, session,
               records: list[RoundRecord]) -> SchemeRun:
     times = [r.end_s for r in records]
     late = set()
     for r in records:
         late |= set(session.late(r.t))
-    mean_load = float(np.mean([r.loads[r.loads > 0].mean() for r in records
-                               if (r.loads > 0).any()]))
     return SchemeRun(scheme=name, params=params, T=T, load=load, rounds=len(records),
                      runtime_s=float(sum(times)), fallbacks=sum(r.fallback for r in records),
                      stragglers_per_round=float(np.mean([len(r.stragglers) for r in records])),
-                     policy=policy, mean_load=mean_load, late_jobs=len(late),
+                     policy=policy, mean_load=mean_load(records), late_jobs=len(late),
                      round_times_s=times)
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import click
 
-from .benchio import json_option, markdown_table, out_option, write_outputs
+from .benchio import geomean, json_option, markdown_table, out_option, setting_name, write_outputs
 
 # (label, change from the shipped Tuning); the first row is the shipped default.
 VARIANTS = [("as shipped", {}),
@@ -29,49 +29,33 @@ SEEDS = ("none", "1", "2")
 def run(trace: str, jobs: int, seeds, echo=lambda _: None) -> dict:
     """Every variant on every profile and round order; ratios to the best GC on the same one."""
     from ..adaptive import Tuning
-    from ..comparison import run_online
-    from ..round_simulator import run_scheme
-    from ..search import best_gc
+    from ..comparison import compare, run_online
     from ..traces import LatencyModel
 
     base = LatencyModel.from_parquet(trace)
     models = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)
               for i in base.profiles]
     orders = [None if s == "none" else int(s) for s in seeds]
-    best = {}
-    for model in models:
-        for seed in orders:
-            choice = best_gc(model, 1.0, jobs, seed=seed)
-            best[_key(model, seed)] = run_scheme(choice.scheme, model, jobs, choice.policy,
-                                                 seed).runtime_s
+    cases = [(model, seed) for model in models for seed in orders]
+    best = [compare(model, ("gc",), 1.0, jobs, seed=seed)["gc"].runtime_s
+            for model, seed in cases]
     rows = []
     for label, change in VARIANTS:
         echo(f"  {label}")
         tuning = replace(Tuning(), **change)
-        ratios = {_key(m, seed): run_online(m, jobs, seed, tuning).runtime_s / best[_key(m, seed)]
-                  for m in models for seed in orders}
-        rows.append({"variant": label, "tuning": {**vars(tuning)}, **_summary(ratios, models)})
+        ratios = [run_online(model, jobs, seed, tuning).runtime_s / gc
+                  for (model, seed), gc in zip(cases, best, strict=True)]
+        cnn = ["cnn" in model.profile for model, _ in cases]
+        rows.append({"variant": label, "tuning": {**vars(tuning)},
+                     **_group("cnn", [r for r, c in zip(ratios, cnn, strict=True) if c]),
+                     **_group("other", [r for r, c in zip(ratios, cnn, strict=True) if not c]),
+                     "ratios": {f"{setting_name(m)}|seed={seed}": r
+                                for (m, seed), r in zip(cases, ratios, strict=True)}})
     return {"jobs": jobs, "seeds": list(seeds), "variants": rows}
 
 
-def _summary(ratios: dict[str, float], models) -> dict:
-    out = {}
-    for group, chosen in (("cnn", [m for m in models if "cnn" in m.profile]),
-                          ("other", [m for m in models if "cnn" not in m.profile])):
-        values = [r for k, r in ratios.items() if k.split("|")[0] in {_name(m) for m in chosen}]
-        if values:
-            out[f"{group}_geomean"] = math.exp(sum(math.log(v) for v in values) / len(values))
-            out[f"{group}_max"] = max(values)
-    out["ratios"] = ratios
-    return out
-
-
-def _name(model) -> str:
-    return f"{model.profile.removeprefix('sam-gc-')}/{model.region}"
-
-
-def _key(model, seed) -> str:
-    return f"{_name(model)}|seed={seed}"
+def _group(name: str, ratios: list[float]) -> dict:
+    return {f"{name}_geomean": geomean(ratios), f"{name}_max": max(ratios)} if ratios else {}
 
 
 @click.command()

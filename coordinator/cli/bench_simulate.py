@@ -14,13 +14,11 @@ longer extra_ratios data.
 
 from __future__ import annotations
 
-import math
-
 import click
 
 from coordinator.cli.types import finite_values
 
-from .benchio import json_option, markdown_table, out_option, write_outputs
+from .benchio import geomean, json_option, markdown_table, out_option, setting_name, write_outputs
 
 CNN = "cnn"
 
@@ -53,35 +51,33 @@ def out_of_sample(models: list, mu: float, jobs: int, online: dict) -> list[dict
     from ..round_simulator import run_scheme
     from ..search import best_gc
 
+    choices = [best_gc(model, mu, jobs) for model in models]  # each fitted once, in-sample
+    best = [run_scheme(c.scheme, model, jobs, c.policy).runtime_s
+            for model, c in zip(models, choices, strict=True)]
     rows = []
-    for fit in models:
-        choice = best_gc(fit, mu, jobs)
-        for model in models:
+    for fit, choice in zip(models, choices, strict=True):
+        for model, in_sample in zip(models, best, strict=True):
             if model is fit:
                 continue
-            in_sample = best_gc(model, mu, jobs)
             run = run_scheme(choice.scheme, model, jobs, choice.policy)
-            best = run_scheme(in_sample.scheme, model, jobs, in_sample.policy).runtime_s
-            rows.append({"fit": _name(fit), "evaluate": _name(model), "mu": mu, "jobs": jobs,
-                         "fitted_gc": f"s={choice.scheme.s} {choice.policy.name}",
-                         "fitted_gc_ratio": run.runtime_s / best,
-                         "sgcflow_ratio": online[_name(model)].runtime_s / best,
-                         "sgcflow_vs_fitted_gc": online[_name(model)].runtime_s / run.runtime_s})
+            ours = online[setting_name(model)].runtime_s
+            rows.append({"fit": setting_name(fit), "evaluate": setting_name(model), "mu": mu,
+                         "jobs": jobs, "fitted_gc": f"s={choice.scheme.s} {choice.policy.name}",
+                         "fitted_gc_ratio": run.runtime_s / in_sample,
+                         "sgcflow_ratio": ours / in_sample,
+                         "sgcflow_vs_fitted_gc": ours / run.runtime_s})
     return rows
 
 
 def other_profile_row(model, mu: float, jobs: int) -> dict:
     """sgcflow against the best GC in-sample on one of the other (non-CNN) profiles."""
-    from ..comparison import run_online
-    from ..round_simulator import run_scheme
-    from ..search import best_gc
+    from ..comparison import compare
 
-    choice = best_gc(model, mu, jobs)
-    gc = run_scheme(choice.scheme, model, jobs, choice.policy).runtime_s
-    online = run_online(model, jobs)
+    runs = compare(model, ("gc", "sgcflow"), mu, jobs)
+    gc, online = runs["gc"], runs["sgcflow"]
     return {"profile": model.profile, "region": model.region, "jobs": jobs,
-            "gc_s": choice.scheme.s, "gc_policy": choice.policy.name, "gc_runtime_s": gc,
-            "sgcflow_ratio": online.runtime_s / gc, "sgcflow_blocks": online.params}
+            "gc_s": gc.params["s"], "gc_policy": gc.policy, "gc_runtime_s": gc.runtime_s,
+            "sgcflow_ratio": online.ratio_to_gc, "sgcflow_blocks": online.params}
 
 
 @click.command()
@@ -107,15 +103,15 @@ def simulate(out, as_json, trace, jobs_list, mus):
         online, bounds = {}, {}
         for model in models:
             for mu in mus:
-                click.echo(f"  {_name(model)} mu={mu} J={jobs}", err=True)
-                row = setting_row(model, mu, jobs, online.get(_name(model)),
-                                  bounds.get(_name(model)))
-                online[_name(model)], bounds[_name(model)] = row.pop("_online"), row.pop("_bound")
+                click.echo(f"  {setting_name(model)} mu={mu} J={jobs}", err=True)
+                name = setting_name(model)
+                row = setting_row(model, mu, jobs, online.get(name), bounds.get(name))
+                online[name], bounds[name] = row.pop("_online"), row.pop("_bound")
                 rows.append(row)
         click.echo(f"  out of sample J={jobs}", err=True)
         oos.extend(out_of_sample(models, max(mus), jobs, online))
         for model in others:
-            click.echo(f"  other profile: {_name(model)} J={jobs}", err=True)
+            click.echo(f"  other profile: {setting_name(model)} J={jobs}", err=True)
             extra.append(other_profile_row(model, max(mus), jobs))
     summary = _summary(rows, extra)
     payload = {"settings": rows, "out_of_sample": oos, "other_profiles": extra, "summary": summary}
@@ -130,16 +126,16 @@ def _summary(rows: list[dict], extra: list[dict]) -> dict:
         chosen = [r for r in rows if r["jobs"] == jobs]
         extra_ratios = [r["sgcflow_ratio"] for r in extra if r["jobs"] == jobs]
         out[f"J={jobs}"] = {
-            "geomean_sgcflow_to_best_gc": _geomean(r["sgcflow_ratio"] for r in chosen),
+            "geomean_sgcflow_to_best_gc": geomean(r["sgcflow_ratio"] for r in chosen),
             "max_sgcflow_to_best_gc": max(r["sgcflow_ratio"] for r in chosen),
-            "geomean_sgcflow_to_kofn_gc": _geomean(r["sgcflow_ratio"] / r["kofn_gc_ratio"]
+            "geomean_sgcflow_to_kofn_gc": geomean(r["sgcflow_ratio"] / r["kofn_gc_ratio"]
                                                    for r in chosen),
             "mean_sgcflow_to_bound": sum(r["sgcflow_to_bound"] for r in chosen) / len(chosen),
-            "geomean_any_scheme_bound_to_best_gc": _geomean(r["any_scheme_ratio"]
+            "geomean_any_scheme_bound_to_best_gc": geomean(r["any_scheme_ratio"]
                                                             for r in chosen),
-            "geomean_m_sgc_to_best_gc": _geomean(r["m_sgc_ratio"] for r in chosen
+            "geomean_m_sgc_to_best_gc": geomean(r["m_sgc_ratio"] for r in chosen
                                                  if r["m_sgc_ratio"]),
-            **({"other_profiles_geomean_sgcflow_to_best_gc": _geomean(extra_ratios),
+            **({"other_profiles_geomean_sgcflow_to_best_gc": geomean(extra_ratios),
                 "other_profiles_max_sgcflow_to_best_gc": max(extra_ratios)}
                if extra_ratios else {}),
         }
@@ -168,7 +164,7 @@ def _tables(rows, oos, extra, summary) -> str:
         ("sgcflow_ratio", "sgcflow ÷ in-sample GC"),
         ("sgcflow_vs_fitted_gc", "sgcflow ÷ fitted GC")])
     extra_ratios = markdown_table([{**r, "profile": r["profile"].removeprefix("sam-gc-"),
-                              "best_gc": f"s={r['gc_s']} {r['gc_policy']}",
+                              "best_gc": f"s={r['gc_s']} {r['gc_policy'].split('(')[0]}",
                               "gc_runtime_s": f"{r['gc_runtime_s']:.1f}",
                               "sgcflow_ratio": f"{r['sgcflow_ratio']:.3f}"} for r in extra], [
         ("profile", "profile"), ("region", "region"), ("jobs", "J"),
@@ -182,11 +178,3 @@ def _tables(rows, oos, extra, summary) -> str:
               "failures were found):\n\n" + extra_ratios
             + "\n\nSummary:\n\n" + "\n".join(lines))
 
-
-def _name(model) -> str:
-    return f"{model.profile.removeprefix('sam-gc-')}/{model.region}"
-
-
-def _geomean(values) -> float:
-    values = list(values)
-    return math.exp(sum(math.log(v) for v in values) / len(values))

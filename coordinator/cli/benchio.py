@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -35,3 +36,13 @@ def write_outputs(out: str, name: str, payload, table: str, command: str, as_jso
     (folder / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     (folder / f"{name}.md").write_text(f"{table}\n\nProduced by: `{command}`\n")
     click.echo(json.dumps(payload, indent=2) if as_json else table)
+
+
+def setting_name(model) -> str:
+    """A trace setting as the tables name it: ``profile/region`` without the trace's prefix."""
+    return f"{model.profile.removeprefix('sam-gc-')}/{model.region}"
+
+
+def geomean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))
