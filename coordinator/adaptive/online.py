@@ -38,6 +38,17 @@ class Tuning:
     reach: float = 2.0  # candidates' loads within this factor of a load the window observed
     abort: float = 0.25  # re-choose early when a choice's rounds run this much over its estimate
 
+    def __post_init__(self):
+        for name, low in (("every", 1), ("window", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"Tuning.{name}: must be an integer >= {low}, got {value!r}")
+        for name, low in (("hysteresis", 0.0), ("abort", 0.0), ("reach", 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or \
+                    value != value or value < low:
+                raise ValueError(f"Tuning.{name}: must be a number >= {low}, got {value!r}")
+
 
 DEFAULT = Tuning()
 

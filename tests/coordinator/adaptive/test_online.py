@@ -152,6 +152,14 @@ def test_only_candidates_near_observed_loads_are_estimated(latency):
     assert Config("replicated", q=0.5, group=4) not in estimated
 
 
+@pytest.mark.parametrize("change, field", [
+    ({"every": 0}, "every"), ({"window": 2.5}, "window"), ({"hysteresis": -0.1}, "hysteresis"),
+    ({"reach": 0.5}, "reach"), ({"abort": float("nan")}, "abort"), ({"every": True}, "every")])
+def test_bad_tuning_names_its_field(change, field):
+    with pytest.raises(ValueError, match=f"Tuning.{field}: must be"):
+        Tuning(**change)
+
+
 def test_a_chooser_that_saw_no_round_keeps_the_running_configuration():
     from coordinator.adaptive.online import OnlineChooser
 
