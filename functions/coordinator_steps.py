@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from coordinator.contract import env
 from coordinator.control import rounds
-from coordinator.state import Store
+from coordinator.storage.state import Store
 
 logger = Logger(service="sgcflow-coordinator")
 _lock = threading.Lock()

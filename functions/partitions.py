@@ -1,9 +1,10 @@
 """Read dataset partitions from S3 inside a worker, with caches that survive warm invocations.
 
 A dataset prefix holds ``manifest.json`` and ``part-00000.parquet`` ... (written by
-coordinator/dataset_prep.py). A worker's partitions are fixed by the scheme, so a warm worker should
-download its data once: decoded partitions stay in memory (bounded LRU), and the Parquet bytes in
-/tmp, content-addressed by the manifest's sha256 (a re-prepared dataset never hits a stale file).
+coordinator/storage/dataset_prep.py). A worker's partitions are fixed by the scheme, so a warm
+worker should download its data once: decoded partitions stay in memory (bounded LRU), and the
+Parquet bytes in /tmp, content-addressed by the manifest's sha256 (a re-prepared dataset never hits
+a stale file).
 Every partition is checked against the manifest: checksum, column names and float32 types.
 The manifest itself is checked first (``check_manifest``): digests must be 64 lower-case hex
 characters (a digest names a file in /tmp, so ``../evil/x`` is refused), counts are integers, and

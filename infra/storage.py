@@ -27,7 +27,7 @@ INJECT = "runs/*/inject/*"
 DECODED = "runs/*/decoded/*"
 RESULT_FILE = "runs/*/result.json"
 JOB_PLANS = "warmpool/plans/*"  # accepted jobs, published for the warm-pool manager
-# DynamoDB partition keys (coordinator.state): job records and round logs ``job#{id}``; worker
+# DynamoDB partition keys (storage.state): job records and round logs ``job#{id}``; worker
 # completion records ``{run}#round#{t}``, where run ids are ``run-…`` (backends.new_run_id).
 JOB_ITEMS = "job#*"
 COMPLETION_ITEMS = "run-*#round#*"

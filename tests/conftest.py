@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from coordinator import dataset_prep  # noqa: E402  (needs ROOT on sys.path)
+from coordinator.storage import dataset_prep  # noqa: E402  (needs ROOT on sys.path)
 
 TRACE = ROOT / "data" / "lambda_delays.parquet"
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..search import gc_round_times
+from coordinator.replay.search import gc_round_times
 
 
 class LoadFit:

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ..round_simulator import RoundRecord
+from coordinator.replay.round_simulator import RoundRecord
+
 from .family import safe_start
 from .online import OnlineRun, resume
 

@@ -114,7 +114,7 @@ class OnlineChooser:
 
 
 class OnlineRun:
-    """A controller for ``coordinator.round_simulator.run_rounds``: sgcflow's default over
+    """A controller for ``coordinator.replay.round_simulator.run_rounds``: sgcflow's default over
     ``jobs``."""
 
     def __init__(self, n: int, jobs: int, replicated: bool = True, tuning: Tuning = DEFAULT):
@@ -236,7 +236,7 @@ def resume(n: int, jobs: int, rounds, replicated: bool = True) -> OnlineRun:
     (``late``: the previous round's stragglers' times learned by this round's end), replayed in
     order: the choices are a pure function of the log, so a restarted coordinator (or the next
     step function) rebuilds exactly the session and blocks the run had."""
-    from ..round_simulator import RoundRecord
+    from coordinator.replay.round_simulator import RoundRecord
 
     controller = OnlineRun(n, jobs, replicated=replicated)
     for t, (times, end_s, stragglers, *late) in enumerate(rounds, start=1):

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from coordinator.jobspec import JobSpec
-from coordinator.state import Store, now
+from coordinator.spec.jobspec import JobSpec
+from coordinator.storage.state import Store, now
 
 TERMINAL = ("done", "failed", "cancelled")
 _EXECUTION_ERRORS = {"FAILED": "ExecutionFailed", "TIMED_OUT": "ExecutionTimedOut",

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 
 from coordinator.backends.base import Backend
-from coordinator.state import Store
+from coordinator.storage.state import Store
 from coordinator.workflow import resources
 
 LOCAL_STATE = Path(os.environ.get("SGC_LOCAL_STATE", Path.home() / ".sgcflow" / "local.json"))

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from coordinator.state import Store, missing_object
+from coordinator.storage.state import Store, missing_object
 
 _PARAMS = re.compile(r"/params/job-(\d{6})\.npy$")
 

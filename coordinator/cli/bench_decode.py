@@ -57,7 +57,8 @@ def measure_sum(n_params: int, workers: int, seed: int) -> dict:
     each result re-hashed against its recorded sha256 (what Update does now)."""
     import tracemalloc
 
-    from .. import integrity
+    from coordinator.storage import integrity
+
     from ..control.decode import check_result, decode, npy_view, window_for
     from ..control.memstore import MemoryStore
 

@@ -79,7 +79,7 @@ def _row(spec, X, y, params, machine: dict, quick: bool) -> dict:
     from coordinator.cli.bench_numpy_mlp import numpy_mlp, products_only
     from coordinator.contract import gradients as reference
     from coordinator.contract.kernel_paths import mlp_path
-    from coordinator.model_budget import estimate
+    from coordinator.spec.model_budget import estimate
     from functions import kernels
     from functions.kernels_blas import deep_blas
     from functions.kernels_deep import deep_serial

@@ -140,8 +140,8 @@ def measure_warm(repeats: int) -> list[dict]:
     import numpy as np
     from moto import mock_aws
 
-    from coordinator import dataset_prep
     from coordinator.contract.models import ModelSpec
+    from coordinator.storage import dataset_prep
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1", "SGC_TABLE": "bench-rounds",

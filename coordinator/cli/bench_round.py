@@ -98,8 +98,8 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
 
     from coordinator.contract.models import ModelSpec
     from coordinator.control.plan import JobPlan
-    from coordinator.jobspec import validate
-    from coordinator.livereplay import Settings, choose, job_spec
+    from coordinator.replay.livereplay import Settings, choose, job_spec
+    from coordinator.spec.jobspec import validate
 
     settings = Settings(trace=trace, profile=None, region=None, mu=1.0, jobs=jobs,
                         workers=workers)
@@ -180,7 +180,7 @@ def round_(out, as_json, workers, jobs, trace):
     aws_estimate_s <= 0.25 s.
     """
     from coordinator.backends import emulator_backend
-    from coordinator.demo import quiet_handler_logs
+    from coordinator.cli.demo import quiet_handler_logs
     from coordinator.emulator import Emulator
 
     quiet_handler_logs()

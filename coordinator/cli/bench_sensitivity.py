@@ -28,9 +28,10 @@ SEEDS = ("none", "1", "2")
 
 def run(trace: str, jobs: int, seeds, echo=lambda _: None) -> dict:
     """Every variant on every profile and round order; ratios to the best GC on the same one."""
+    from coordinator.replay.comparison import compare, run_online
+    from coordinator.replay.traces import LatencyModel
+
     from ..adaptive import Tuning
-    from ..comparison import compare, run_online
-    from ..traces import LatencyModel
 
     base = LatencyModel.from_parquet(trace)
     models = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)

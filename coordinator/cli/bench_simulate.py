@@ -25,8 +25,8 @@ CNN = "cnn"
 
 def setting_row(model, mu: float, jobs: int, online=None, bound=None) -> dict:
     """One setting's runtimes and ratios (``online``/``bound``: reuse across mu)."""
-    from ..comparison import bound_run, compare, run_online
-    from ..search import best_gc
+    from coordinator.replay.comparison import bound_run, compare, run_online
+    from coordinator.replay.search import best_gc
 
     runs = compare(model, ("uncoded", "gc", "m-sgc"), mu, jobs, search=True)
     online = online or run_online(model, jobs)
@@ -48,8 +48,8 @@ def setting_row(model, mu: float, jobs: int, online=None, bound=None) -> dict:
 
 def out_of_sample(models: list, mu: float, jobs: int, online: dict) -> list[dict]:
     """GC fitted on each model, evaluated on every other one; sgcflow beside it."""
-    from ..round_simulator import run_scheme
-    from ..search import best_gc
+    from coordinator.replay.round_simulator import run_scheme
+    from coordinator.replay.search import best_gc
 
     choices = [best_gc(model, mu, jobs) for model in models]  # each fitted once, in-sample
     best = [run_scheme(c.scheme, model, jobs, c.policy).runtime_s
@@ -71,7 +71,7 @@ def out_of_sample(models: list, mu: float, jobs: int, online: dict) -> list[dict
 
 def other_profile_row(model, mu: float, jobs: int) -> dict:
     """sgcflow against the best GC in-sample on one of the other (non-CNN) profiles."""
-    from ..comparison import compare
+    from coordinator.replay.comparison import compare
 
     runs = compare(model, ("gc", "sgcflow"), mu, jobs)
     gc, online = runs["gc"], runs["sgcflow"]
@@ -91,7 +91,7 @@ def other_profile_row(model, mu: float, jobs: int) -> dict:
               callback=finite_values, default=(0.5, 1.0), show_default=True)
 def simulate(out, as_json, trace, jobs_list, mus):
     """sgcflow vs the strongest GC (and M-SGC, uncoded, the bound) on every CNN profile."""
-    from ..traces import LatencyModel
+    from coordinator.replay.traces import LatencyModel
 
     base = LatencyModel.from_parquet(trace)
     models = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)

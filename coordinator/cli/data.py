@@ -8,12 +8,14 @@ import math
 import click
 
 from coordinator.cli.options import json_flag
-from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_PARTITIONS, MAX_ROWS, MAX_SEED
+from coordinator.spec.limits import MAX_CLASSES, MAX_FEATURES, MAX_PARTITIONS, MAX_ROWS, MAX_SEED
 
 
 @click.group()
 def data() -> None:
-    """Datasets: turn a source into partitions the workers read (coordinator/dataset_prep.py)."""
+    """Datasets: turn a source into partitions the workers read.
+
+    (coordinator/storage/dataset_prep.py)"""
 
 
 @data.command("prepare")
@@ -48,7 +50,7 @@ def prepare(source: str, destination: str, k: int | None, sizes: str | None,
       sgc data prepare synthetic --rows 65536 --out s3://sgcflow-data/datasets/syn \\
           --scheme m-sgc:n=256,B=1,W=2,lam=27
     """
-    from coordinator import dataset_prep
+    from coordinator.storage import dataset_prep
 
     if not destination.strip():
         raise click.BadParameter("must be a folder or s3://bucket/prefix", param_hint="--out")

@@ -45,7 +45,7 @@ def _backend(local: bool, region: str | None, profile: str | None):
 
 def _record(backend, run_id: str) -> dict:
     """The job's record, corrected if its execution died silently (Backend.refresh)."""
-    from coordinator.state import JobNotFound
+    from coordinator.storage.state import JobNotFound
 
     try:
         return backend.refresh(run_id)
@@ -71,7 +71,7 @@ def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
       sgc submit job.yaml --local --watch     # emulated with moto, no AWS account
       sgc submit job.yaml --region eu-west-1  # on the deployed stack
     \b
-    A job spec (see coordinator/jobspec.py for every field):
+    A job spec (see coordinator/spec/jobspec.py for every field):
       dataset: {name: synthetic, rows: 4096, classes: 4}
       models: [{kind: softmax, lr: 0.5}, {kind: mlp, hidden: 16, lr: 0.3}]
       iterations: 10
@@ -80,7 +80,7 @@ def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
       wait: {deadline_s: 2.0}
       stragglers: {model: bursty, B: 1, W: 2, lam: 2, seed: 7}   # emulation only
     """
-    from coordinator import jobspec
+    from coordinator.spec import jobspec
 
     try:
         spec = jobspec.load(spec_file)
@@ -387,7 +387,7 @@ def demo(workers: int, iterations: int | None, out: str, overhead: str | None,
       sgc demo --workers 256
       sgc demo --overhead 32,128,256   # coordinator overhead per round vs workers
     """
-    from coordinator.demo import measure_overhead, run_demo
+    from coordinator.cli.demo import measure_overhead, run_demo
 
     if overhead:
         try:

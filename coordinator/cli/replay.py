@@ -40,9 +40,9 @@ def replay(trace, region, profile, mu, jobs, workers, schemes, seed, as_json):
       sgc replay --workers 32 --jobs 6 --schemes gc,m-sgc,sgcflow
       sgc replay --trace data/lambda_delays.parquet --region Canada --mu 1 --jobs 4 --json
     """
-    from ..demo import quiet_handler_logs
-    from ..livereplay import ReplayError, Settings, parse_schemes
-    from ..livereplay import replay as run_replay
+    from coordinator.cli.demo import quiet_handler_logs
+    from coordinator.replay.livereplay import ReplayError, Settings, parse_schemes
+    from coordinator.replay.livereplay import replay as run_replay
 
     quiet_handler_logs()  # one log line per worker and round would bury the table (or --json)
 

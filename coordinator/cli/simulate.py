@@ -88,7 +88,7 @@ def simulate(trace, profile, region, mu, jobs, scheme_names, search, search_on, 
       sgc simulate --profile sam-gc-cnn_profile_est-mbp --region London \\
           --search-on data/lambda_delays.parquet --search-region Canada
     """
-    from ..comparison import compare
+    from coordinator.replay.comparison import compare
 
     if policy_name not in POLICY_NAMES:
         raise click.BadParameter(f"unknown policy {policy_name!r}; allowed: "
@@ -125,7 +125,7 @@ def simulate(trace, profile, region, mu, jobs, scheme_names, search, search_on, 
 
 
 def _load(path, profile, region, method, hints):
-    from ..traces import LatencyModel
+    from coordinator.replay.traces import LatencyModel
 
     if not Path(path).is_file():
         raise click.BadParameter(f"no such file: {path}", param_hint=hints[0])

@@ -84,8 +84,8 @@ def measure(d: int, hidden: list[int], rows: int, partitions: int) -> dict:
 
     rt = worker.runtime()
     runtime_mb = _status()["VmRSS"]
-    from coordinator import dataset_prep
     from coordinator.contract.models import ModelSpec
+    from coordinator.storage import dataset_prep
 
     spec = ModelSpec("mlp", d, 10, hidden)
     objects: dict[str, bytes] = {}
@@ -110,7 +110,7 @@ def measure(d: int, hidden: list[int], rows: int, partitions: int) -> dict:
         before = _reset_peak()
         worker.handler(event, None)
         task_mb = _status()["VmHWM"] - before
-    from coordinator.model_budget import memory_bytes
+    from coordinator.spec.model_budget import memory_bytes
 
     return {"n_params": spec.n_params, "rows": rows * partitions, "runtime_mb": runtime_mb,
             "task_mb": task_mb, "estimate_task_mb": memory_bytes(spec, rows * partitions) / MB}

@@ -1,5 +1,5 @@
 """The dataset layout both sides read: Parquet parts plus a manifest (docs/contracts.md,
-"Datasets"). ``coordinator/dataset_prep.py`` writes it; the worker (functions/partitions.py)
+"Datasets"). ``coordinator/storage/dataset_prep.py`` writes it; the worker (functions/partitions.py)
 reads it.
 """
 

@@ -28,7 +28,7 @@ ACTIVATIONS = ("relu", "tanh")
 MAX_WIDTH = 16384
 MAX_DEPTH = 16
 # Kernels sum rows in fixed blocks of this many (functions/kernel_blocks.py); memory estimates
-# (coordinator/model_budget.py) size their scratch by it.
+# (coordinator/spec/model_budget.py) size their scratch by it.
 KERNEL_BLOCK_ROWS = 1024
 
 

@@ -19,7 +19,7 @@ same item again on a re-delivery)::
 
 ``checks`` and ``sha256`` let Collect accept a result without downloading it (no S3 read on the
 round's critical path); Update re-hashes every result it sums against ``sha256``: a result
-changed in the bucket makes its worker a straggler of its round (``coordinator.integrity``).
+changed in the bucket makes its worker a straggler of its round (``coordinator.storage.integrity``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ not finite or exceed ``PARAMS_BOUND`` in magnitude, stops: its next parameters a
 its remaining tasks are no longer sent, and its status reads ``diverged at iteration k`` with the
 reason. The other models go on; their decoding stays exact, since every job decodes from its own
 results only. A model whose parameter object changed in the bucket stops the same way, as
-``failed at iteration k`` (``coordinator.integrity``).
+``failed at iteration k`` (``coordinator.storage.integrity``).
 
 The bound: parameters are float32, and a model trained by gradient descent on a finite dataset
 has weights far below 1e6 unless its steps explode (at 1e6 float32 keeps only ~0.06 of absolute

@@ -1,8 +1,8 @@
 """Straggler injection for emulation: per round and worker, how long to hold a worker back.
 
 From the job spec's ``stragglers``: a straggler model (the scheme library's generators in
-``coordinator.stragglers``, or an explicit ``fixed`` pattern) marks whole workers as slow for a
-round (delayed by ``delay_s``); a trace replays measured per-round latencies (scaled by
+``coordinator.schemes.stragglers``, or an explicit ``fixed`` pattern) marks whole workers as
+slow for a round (delayed by ``delay_s``); a trace replays measured per-round latencies (scaled by
 ``time_scale``). ``faults`` make chosen workers raise or return garbage. Pure: returns arrays and
 lists; the emulator applies them to the invocations.
 """
@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from coordinator import stragglers as models
+from coordinator.schemes import stragglers as models
 
 
 def pattern(spec: dict, n: int, rounds: int) -> list[frozenset[int]] | None:
@@ -43,7 +43,7 @@ def pattern(spec: dict, n: int, rounds: int) -> list[frozenset[int]] | None:
 
 @functools.lru_cache(maxsize=8)
 def _trace(path: str, profile: str | None, region: str | None, n: int, scale: float):
-    from coordinator.traces import LatencyModel
+    from coordinator.replay.traces import LatencyModel
 
     full = LatencyModel.from_parquet(path, profile=profile, region=region)
     if n > full.n_workers:
@@ -63,7 +63,7 @@ def trace_latency(spec: dict, n: int):
 def delays(spec: dict, n: int, rounds: int, load: float, default_delay_s: float) -> np.ndarray:
     """Seconds to hold each worker back, shape (rounds, n)."""
     if "trace" in spec:
-        from coordinator.traces import LatencyModel
+        from coordinator.replay.traces import LatencyModel
 
         trace = LatencyModel.from_parquet(spec["trace"], profile=spec.get("profile"),
                                           region=spec.get("region"))

@@ -1,4 +1,4 @@
-"""An in-memory Store with the same methods and write semantics as ``coordinator.state.Store``.
+"""An in-memory Store with the same methods and write semantics as ``storage.state.Store``.
 
 For fast tests of the round steps (milliseconds, no moto) and for benchmarks that must not
 measure moto: conditional writes fail the same way, objects are bytes (a read returns a fresh
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from coordinator.state import ROUND_FIELDS, JobNotFound
+from coordinator.storage.state import ROUND_FIELDS, JobNotFound
 
 
 class MemoryStore:

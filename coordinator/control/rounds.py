@@ -2,7 +2,8 @@
 
 Each takes the small state the state machine passes around and returns the next one; all job
 data lives in the ``Store``. Every step is idempotent: its effect is written once with a
-conditional write, and a re-run finds that record and does nothing new (see coordinator.state).
+conditional write, and a re-run finds that record and does nothing new
+(see coordinator.storage.state).
 The round loop itself is ``coordinator.control.runner``.
 """
 
@@ -16,15 +17,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from coordinator import integrity
 from coordinator.contract import env, keys, records
 from coordinator.contract.models import ModelSpec
 from coordinator.control import inject, run_dataset
 from coordinator.control.plan import JobPlan
 from coordinator.control.runner import Invoker, RoundRunner
 from coordinator.control.session_cache import run_lock
-from coordinator.jobspec import JobSpecError, validate
-from coordinator.state import Store, now
+from coordinator.spec.jobspec import JobSpecError, validate
+from coordinator.storage import integrity
+from coordinator.storage.state import Store, now
 
 log = logging.getLogger("sgcflow.coordinator")
 

@@ -1,5 +1,5 @@
-"""A job's dataset in S3, partitioned the way its scheme needs (coordinator.dataset_prep does
-the work).
+"""A job's dataset in S3, partitioned the way its scheme needs (storage.dataset_prep does the
+work).
 
 The prefix depends only on the dataset spec and the partition fractions, so jobs with the same
 scheme and data share one copy, and a re-run Plan step finds it already there.
@@ -12,9 +12,9 @@ import json
 
 import numpy as np
 
-from coordinator import dataset_prep, integrity
 from coordinator.control.plan import DatasetInfo
-from coordinator.state import Store
+from coordinator.storage import dataset_prep, integrity
+from coordinator.storage.state import Store
 
 
 def load_table(spec: dict) -> dataset_prep.Table:
@@ -41,7 +41,7 @@ def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
         try:
             table = load_table(spec)
         except dataset_prep.DatasetError as error:
-            from coordinator.jobspec import JobSpecError
+            from coordinator.spec.jobspec import JobSpecError
 
             raise JobSpecError([(f"dataset.{error.field}".replace("dataset.dataset", "dataset"),
                                  str(error))]) from error

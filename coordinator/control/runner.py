@@ -137,12 +137,12 @@ class RoundRunner:
 
     def _virtual_clock(self, store) -> Callable[[int, Any], np.ndarray]:
         """Emulation: each worker's time in round t. From a trace: the simulator's own clock at
-        every worker's load that round (``coordinator.round_simulator.TraceClock``); otherwise the
-        table the Plan step wrote."""
+        every worker's load that round (``coordinator.replay.round_simulator.TraceClock``);
+        otherwise the table the Plan step wrote."""
         stragglers = self.spec["stragglers"]
         if "trace" in stragglers:
             from coordinator.control.inject import trace_latency
-            from coordinator.round_simulator import TraceClock
+            from coordinator.replay.round_simulator import TraceClock
 
             clock = TraceClock(trace_latency(stragglers, self.plan.n), self.plan.rounds,
                                stragglers.get("seed", 0))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from coordinator.jobspec import validate
 from coordinator.schemes import Session
+from coordinator.spec.jobspec import validate
 
 _cache: dict[str, Session] = {}
 _locks: dict[str, threading.Lock] = {}

@@ -11,7 +11,7 @@ from coordinator.control import cost
 from coordinator.control.divergence import model_statuses
 from coordinator.control.plan import JobPlan
 from coordinator.control.runner import rounds_per_task
-from coordinator.state import now
+from coordinator.storage.state import now
 from coordinator.workflow import resources
 
 

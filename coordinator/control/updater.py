@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from coordinator import integrity
 from coordinator.contract.models import ModelSpec
 from coordinator.control import divergence
 from coordinator.control.decode import check_result, decode, npy_view
 from coordinator.control.plan import JobPlan
 from coordinator.control.update import sgd_step
-from coordinator.state import missing_object
+from coordinator.storage import integrity
+from coordinator.storage.state import missing_object
 
 log = logging.getLogger("sgcflow.coordinator")
 

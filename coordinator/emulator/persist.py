@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from coordinator.state import Store, now
+from coordinator.storage.state import Store, now
 
 log = logging.getLogger("sgcflow.emulator.persist")
 INTERRUPTED = ("submitted", "running", "cancelling")

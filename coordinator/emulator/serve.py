@@ -35,7 +35,7 @@ def serve(port: int, state_file: Path, data_dir: Path | None = None, fresh: bool
         restored = None
         if data_dir is not None:
             from coordinator.emulator.persist import Snapshots
-            from coordinator.state import Store
+            from coordinator.storage.state import Store
 
             snapshots = Snapshots(data_dir, Store(endpoint_url=emulator.endpoint_url))
             if fresh:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 
-from ..params import require_int
+from coordinator.schemes.params import require_int
+
 from .base import Decision, RoundView, WaitPolicy
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from ..params import check_bursty, require_int
-from ..stragglers import BurstyModel
+from coordinator.schemes.params import check_bursty, require_int
+from coordinator.schemes.stragglers import BurstyModel
 
 
 class Scheme(ABC):
@@ -36,7 +36,7 @@ class Scheme(ABC):
     @property
     @abstractmethod
     def model(self):
-        """The straggler model (coordinator.stragglers) under which decoding is guaranteed."""
+        """The straggler model (schemes.stragglers) under which decoding is guaranteed."""
 
     session_class: type  # the scheme's coordinator.schemes.session.Session subclass
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..params import require_int
-from ..stragglers import PerRoundModel
+from coordinator.schemes.params import require_int
+from coordinator.schemes.stragglers import PerRoundModel
+
 from .base import Scheme
 from .components import Component
 from .gc_codes import make_gc_code

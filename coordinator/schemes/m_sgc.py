@@ -29,7 +29,8 @@ re-partitioning.
 
 from __future__ import annotations
 
-from ..params import require_int
+from coordinator.schemes.params import require_int
+
 from .base import BurstyScheme
 from .components import Component
 from .gc_codes import make_gc_code

@@ -17,7 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from numbers import Integral
 
-from ..params import require_int
+from coordinator.schemes.params import require_int
+
 from .components import Component, ResultKey
 
 # (job, component, row): the worker computes ``row``'s share of the component. The row is the

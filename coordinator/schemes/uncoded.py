@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..stragglers import PerRoundModel
+from coordinator.schemes.stragglers import PerRoundModel
+
 from .base import Scheme
 from .components import Component
 from .session import OneJobPerRoundSession

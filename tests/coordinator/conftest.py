@@ -6,7 +6,7 @@ import pytest
 
 from coordinator.backends import emulator_backend
 from coordinator.emulator import Emulator
-from coordinator.state import Store
+from coordinator.storage.state import Store
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 import functions.coordinator_steps as steps
-from coordinator.jobspec import validate
-from coordinator.state import Store
+from coordinator.spec.jobspec import validate
+from coordinator.storage.state import Store
 
 SPEC = {"models": [{"kind": "softmax", "lr": 0.5, "seed": 0}],
         "dataset": {"name": "synthetic", "rows": 256, "features": 4, "classes": 3, "seed": 1},

@@ -167,7 +167,7 @@ def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition(tmp
     import subprocess
     import sys
 
-    from coordinator.model_budget import estimate
+    from coordinator.spec.model_budget import estimate
     from coordinator.workflow import resources
 
     spec = ModelSpec("mlp", 784, 10, [1024, 1024])

@@ -34,7 +34,7 @@ def _full_gradient(table, spec: ModelSpec, params: np.ndarray) -> np.ndarray:
 def _prepare(aws, k: int = 8):
     """Two datasets with the same rows: 3-class labels, and their parity for logreg."""
     table = aws.prepare("datasets/syn", k=k)
-    from coordinator import dataset_prep
+    from coordinator.storage import dataset_prep
 
     binary = dataset_prep.Table(table.name, table.features, table.labels % 2, table.feature_columns)
     dataset_prep.prepare(binary, f"s3://{aws.bucket}/datasets/syn-binary", k=k, s3=aws.s3)

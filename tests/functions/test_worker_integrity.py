@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 from test_worker import _expect_error
 
-from coordinator import dataset_prep, integrity
 from coordinator.contract import errors
 from coordinator.contract.models import ModelSpec
 from coordinator.control import run_dataset
 from coordinator.control.plan import JobPlan
-from coordinator.state import Store
+from coordinator.storage import dataset_prep, integrity
+from coordinator.storage.state import Store
 from functions import worker
 
 DATASET = {"name": "synthetic", "rows": 600, "features": 12, "classes": 3, "seed": 5}

@@ -1,4 +1,4 @@
-"""The worker-memory estimate (coordinator/model_budget.py) against the measured peak of a real
+"""The worker-memory estimate (coordinator/spec/model_budget.py) against the measured peak of a real
 worker invocation (coordinator/cli/worker_memory.py, a fresh process): an upper bound, and no
 more than ``MARGIN`` above the measurement for a mid-size model."""
 
@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from coordinator import model_budget
 from coordinator.contract.models import ModelSpec
+from coordinator.spec import model_budget
 
-MARGIN = 1.40  # documented in coordinator/model_budget.py: within 40% of the measured peak
+MARGIN = 1.40  # documented in coordinator/spec/model_budget.py: within 40% of the measured peak
 
 
 def _measure(d: int, hidden: list[int], rows: int, partitions: int, env: dict) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 from coordinator.control import reference
 from coordinator.control.plan import JobPlan
 from coordinator.control.run_dataset import shuffled_table
-from coordinator.jobspec import validate
+from coordinator.spec.jobspec import validate
 
 DATASET = {"name": "synthetic", "rows": 1536, "features": 12, "classes": 3, "seed": 4}
 

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coordinator import safeload
 from coordinator.cli import main
-from coordinator.jobspec import JobSpecError, validate
+from coordinator.spec import safeload
+from coordinator.spec.jobspec import JobSpecError, validate
 
 EXAMPLES = {"spec": 400, "bytes": 300, "worker": 300, "cli": 150}
 FIELDS = ["name", "dataset", "models", "iterations", "workers", "scheme", "wait", "stragglers",

@@ -92,7 +92,7 @@ def test_synthesized_roles_allow_what_the_steps_do_and_deny_the_rest(template):
     run = "run-20261129-101500-ab12cd"
     dataset = "datasets/synthetic-k8-70b6803f88"
     calls = [
-        # The Plan step prepares the dataset (coordinator/dataset_prep.py): the old grants
+        # The Plan step prepares the dataset (coordinator/storage/dataset_prep.py): the old grants
         # denied it.
         _call("sgcflow-step-plan", "s3", "HeadObject",
               {"Bucket": BUCKET, "Key": f"{dataset}/manifest.json"}, status=404),

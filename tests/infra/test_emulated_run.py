@@ -13,8 +13,8 @@ from coordinator.control.plan import JobPlan
 from coordinator.control.run_dataset import shuffled_table
 from coordinator.emulator import Emulator
 from coordinator.emulator.core import ACCOUNT, REGION, ROLE_NAME
-from coordinator.jobspec import validate
-from coordinator.state import Store
+from coordinator.spec.jobspec import validate
+from coordinator.storage.state import Store
 from infra.render import render_definition
 
 # One synthesis per session: keep its users on one xdist worker (make test: --dist loadgroup).

@@ -107,7 +107,8 @@ def test_each_step_has_its_own_role_with_only_what_it_does(template):
                "Resource": {"Fn::GetAtt": [bucket, "Arn"]}}
     expected = {
         # The Plan step prepares datasets/<hash>/ (deletes the old manifest, writes parts and
-        # manifest: coordinator/dataset_prep.py), parameters, injection and the warm-pool plan.
+        # manifest: coordinator/storage/dataset_prep.py), parameters, injection and
+        # the warm-pool plan.
         "plan": [
             {"Action": ["s3:DeleteObject", "s3:GetObject"], "Effect": "Allow",
              "Resource": _bucket_object(bucket, "/datasets/*")},

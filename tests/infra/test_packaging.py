@@ -70,7 +70,7 @@ def test_source_asset_holds_only_the_two_packages(tmp_path):
 # warm-pool simulators, the live replay. The function asset must not carry them.
 NOT_SHIPPED = ("coordinator/cli/__init__.py", "coordinator/emulator/__init__.py",
                "coordinator/audit/__init__.py", "coordinator/backends/__init__.py",
-               "coordinator/demo.py", "coordinator/livereplay.py",
+               "coordinator/cli/demo.py", "coordinator/replay/livereplay.py",
                "coordinator/warmpool/simulator.py", "coordinator/warmpool/azure2019.py")
 
 

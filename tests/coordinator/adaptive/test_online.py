@@ -8,11 +8,11 @@ import pytest
 
 from coordinator.adaptive import Config, OnlineRun, Tuning
 from coordinator.adaptive.evaluate import LoadFit, Shifted, replicated_round_times
-from coordinator.round_simulator import TraceClock, run_rounds, run_scheme
+from coordinator.replay.round_simulator import TraceClock, run_rounds, run_scheme
+from coordinator.replay.traces import LatencyModel
 from coordinator.schemes import make_scheme
 from coordinator.schemes.gradient_check import replay
 from coordinator.schemes.switching import SwitchingSession
-from coordinator.traces import LatencyModel
 from tests.conftest import TRACE
 
 
@@ -171,7 +171,7 @@ def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
     trigger a new choice at the next job boundary, not at the block's scheduled end; the
     block's first round, which also finishes the previous block's redo, is not held against
     it."""
-    from coordinator.round_simulator import RoundRecord
+    from coordinator.replay.round_simulator import RoundRecord
 
     controller = OnlineRun(8, 40)
     controller.blocks.append((5, Config("gc", s=1)))

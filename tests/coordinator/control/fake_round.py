@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from coordinator import integrity
 from coordinator.contract import keys, records
 from coordinator.control.memstore import MemoryStore
 from coordinator.control.plan import DatasetInfo, JobPlan
-from coordinator.jobspec import validate
+from coordinator.spec.jobspec import validate
+from coordinator.storage import integrity
 
 MODEL = {"kind": "softmax", "n_features": 3, "n_classes": 2}  # 8 parameters
 ROWS = 64

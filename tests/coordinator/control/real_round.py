@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 from fake_round import FakeClock, TimedStore
 
-from coordinator import dataset_prep, integrity
 from coordinator.contract import gradients, keys, records
 from coordinator.contract.models import ModelSpec
 from coordinator.control.plan import DatasetInfo, JobPlan
-from coordinator.jobspec import validate
+from coordinator.spec.jobspec import validate
+from coordinator.storage import dataset_prep, integrity
 
 ROWS, FEATURES, CLASSES = 240, 4, 3
 MODEL = {"kind": "softmax", "n_features": FEATURES, "n_classes": CLASSES}

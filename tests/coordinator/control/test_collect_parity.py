@@ -13,7 +13,7 @@ from coordinator.contract import keys
 from coordinator.control import rounds
 from coordinator.control.runner import wait_policy
 from coordinator.control.session_cache import forget
-from coordinator.livereplay import (
+from coordinator.replay.livereplay import (
     ReplayError,
     Settings,
     check_settings,
@@ -87,9 +87,9 @@ def test_wall_clock_collect_agrees_with_the_virtual_one_up_to_the_poll():
 def test_replay_predicts_what_sgc_simulate_predicts():
     """At n = 256 the replay's simulated side is `sgc simulate` on the whole trace (the same
     clock, per-worker loads, policy and seed)."""
-    from coordinator.livereplay import Candidate, simulated
-    from coordinator.round_simulator import run_scheme
-    from coordinator.traces import LatencyModel
+    from coordinator.replay.livereplay import Candidate, simulated
+    from coordinator.replay.round_simulator import run_scheme
+    from coordinator.replay.traces import LatencyModel
 
     latency = LatencyModel.from_parquet(TRACE)
     settings = Settings(str(TRACE), None, None, mu=1.0, jobs=12, workers=256, seed=3)
@@ -139,7 +139,7 @@ def test_replay_cli_errors_are_clear(tmp_path):
                                                            "wait.clock"),
     ({"policy": "kofn", "tolerance": -1}, "wait")])
 def test_job_spec_wait_errors_name_the_field(wait, field):
-    from coordinator.jobspec import JobSpecError, validate
+    from coordinator.spec.jobspec import JobSpecError, validate
 
     spec = {"models": [{"kind": "softmax"}, {"kind": "softmax"}], "dataset": "digits",
             "iterations": 1, "workers": 8, "scheme": {"name": "gc", "s": 1}, "wait": wait}
@@ -149,7 +149,7 @@ def test_job_spec_wait_errors_name_the_field(wait, field):
 
 
 def test_job_spec_wait_names_a_policy_on_either_clock():
-    from coordinator.jobspec import validate
+    from coordinator.spec.jobspec import validate
 
     base = {"models": [{"kind": "softmax"}], "dataset": "digits", "iterations": 1,
             "workers": 8, "scheme": {"name": "gc", "s": 1}}

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from coordinator_e2e_helpers import assert_exact_decoding, make_spec, plan_of, run_job
 
-from coordinator import integrity
 from coordinator.cli import jobs as jobs_cli
 from coordinator.control import reference
 from coordinator.control.run_dataset import shuffled_table
+from coordinator.storage import integrity
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from coordinator.control import inject
-from coordinator.stragglers import BurstyModel
+from coordinator.schemes.stragglers import BurstyModel
 
 TRACE = Path(__file__).parents[3] / "data" / "lambda_delays.parquet"
 

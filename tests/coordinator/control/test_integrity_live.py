@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from real_round import RealWorkers, new_store, real_job
 
-from coordinator import integrity
 from coordinator.contract import keys
 from coordinator.control import reference, rounds
 from coordinator.control.session_cache import forget
+from coordinator.storage import integrity
 
 
 def _state(job: str) -> dict:

@@ -16,7 +16,7 @@ from coordinator.control import rounds
 from coordinator.control.memstore import MemoryStore
 from coordinator.control.plan import JobPlan
 from coordinator.control.session_cache import forget
-from coordinator.jobspec import JobSpecError, validate
+from coordinator.spec.jobspec import JobSpecError, validate
 
 SPEC = {"models": [{"kind": "softmax", "lr": 0.5, "seed": 0}],
         "dataset": {"name": "synthetic", "rows": 256, "features": 4, "classes": 3, "seed": 1},

@@ -16,8 +16,8 @@ from coordinator_e2e_helpers import free_port, make_spec
 
 from coordinator.backends.outcome import NoResult, job_result
 from coordinator.emulator.persist import Snapshots
-from coordinator.jobspec import validate
-from coordinator.state import Store
+from coordinator.spec.jobspec import validate
+from coordinator.storage.state import Store
 
 
 def _wipe(store: Store) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from coordinator.schemes import make_scheme
 from coordinator.schemes.gradient_check import pattern_outcome
-from coordinator.stragglers import BurstyModel
+from coordinator.schemes.stragglers import BurstyModel
 
 FAST_LIMIT = 12_000  # patterns per case in the fast suite; larger cases run in the slow one
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coordinator.stragglers import (
+from coordinator.schemes.stragglers import (
     BurstyModel,
     PerRoundModel,
     gilbert_elliot_pattern,

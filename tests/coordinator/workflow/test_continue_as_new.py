@@ -10,7 +10,7 @@ from coordinator_e2e_helpers import assert_exact_decoding, final_params, make_sp
 
 from coordinator.backends import emulator_backend
 from coordinator.emulator import Emulator
-from coordinator.jobspec import validate
+from coordinator.spec.jobspec import validate
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from coordinator.control import cost
-from coordinator.state import JobNotFound
+from coordinator.storage.state import JobNotFound
 from coordinator.workflow.definition import STEP_BUDGET, STEP_HANDLERS, build_definition
 
 

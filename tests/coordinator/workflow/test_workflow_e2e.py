@@ -105,7 +105,7 @@ def test_re_executed_steps_change_nothing(emulator, backend):
 def test_resume_after_kill_gives_identical_parameters(emulator, backend):
     spec = make_spec()
     reference_run_id = run_job(emulator, backend, spec)
-    from coordinator.jobspec import validate
+    from coordinator.spec.jobspec import validate
 
     run_id = backend.submit(validate(spec))
     first = backend.store.job(run_id)["execution_arn"]
@@ -173,7 +173,7 @@ def test_replayed_trace_with_the_mu_rule_decodes_exactly(emulator, backend):
 
 
 def test_a_failing_step_marks_the_job_failed_with_the_reason(emulator, backend):
-    from coordinator.jobspec import validate
+    from coordinator.spec.jobspec import validate
 
     spec = make_spec(dataset={"name": "no-such-dataset"})
     run_id = backend.submit(validate(spec))

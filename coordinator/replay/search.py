@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .policy import make_policy
-from .schemes import make_scheme
-from .traces import LatencyModel
+from coordinator.policy import make_policy
+from coordinator.replay.traces import LatencyModel
+from coordinator.schemes import make_scheme
 
 GC_POLICIES = ("paper", "kofn", "decodable")
 

@@ -5,7 +5,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from coordinator.traces import DEFAULT_PROFILE, LatencyModel, profile_summary
+from coordinator.replay.traces import DEFAULT_PROFILE, LatencyModel, profile_summary
 
 GRID = np.concatenate([np.linspace(0.001, 1.0, 41), [1 / 256, 16 / 256, 56 / 7424, 13 / 256]])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.jobspec import JobSpecError, load, validate
+from coordinator.spec.jobspec import JobSpecError, load, validate
 
 GOOD = {"models": [{"kind": "softmax", "lr": 0.5}, {"kind": "logreg"}], "dataset": "digits",
         "iterations": 4, "workers": 16, "scheme": {"name": "m-sgc", "B": 1, "W": 2, "lam": 3}}
@@ -104,7 +104,7 @@ def test_load_yaml_and_json(tmp_path):
 
 
 def test_the_resource_estimate_uses_the_caps_and_the_worker_memory(monkeypatch):
-    from coordinator.budget import Caps, estimate
+    from coordinator.spec.budget import Caps, estimate
 
     spec = validate(GOOD)
     found = estimate(spec.raw, load=spec.scheme().load, T=spec.scheme().T)
@@ -167,7 +167,7 @@ def test_sgcflow_with_one_model_chooses_gc_only():
 def test_sgcflow_is_budgeted_for_its_first_job_at_full_load():
     """sgcflow's job 1 runs GC(n - 1): every worker holds the whole dataset, so a dataset that
     fits a worker at load 1/16 but not whole is refused up front for sgcflow, not mid-run."""
-    from coordinator.budget import Caps
+    from coordinator.spec.budget import Caps
 
     data = {"name": "synthetic", "rows": 2_000_000, "features": 200}
     spec = {"models": [{"kind": "logreg"}, {"kind": "logreg"}], "dataset": data,

@@ -22,7 +22,7 @@ once. Example (``sgc submit --help`` shows it too)::
 Limits (every number must also be finite; an error names the field path and the range):
 
 - the file: at most 1 MiB of UTF-8, 32 levels deep, 64 YAML aliases, 100,000 values once aliases
-  are expanded (``coordinator/safeload.py``); ``name``: 1-64 characters from ``A-Z a-z 0-9 . _ -``
+  are expanded (``spec/safeload.py``); ``name``: 1-64 characters from ``A-Z a-z 0-9 . _ -``
   starting with a letter or digit; ``region``/``regions``: 1-16 AWS region names
   (``us-east-1``, ``us-gov-west-1``: ``^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$``);
 - ``workers`` 1..1000; ``iterations`` 1..100,000; ``models`` 1..64 entries, ``lr`` in (0, 1000],
@@ -35,7 +35,7 @@ Limits (every number must also be finite; an error names the field path and the 
   ``p``, ``p_good_to_bad``, ``p_bad_to_good``, ``rate`` in [0, 1], ``seed`` 0..2**32-1,
   ``delay_s`` in [0, 900], ``time_scale`` in (0, 100], ``rounds`` {round 1..100,000: [workers]};
 - ``faults``: at most 10,000, ``round`` 1..100,000, ``worker`` 0..workers-1;
-- and the resource estimate of ``coordinator/budget.py`` (dataset bytes, parameters, worker and
+- and the resource estimate of ``coordinator/spec/budget.py`` (dataset bytes, parameters, worker and
   coordinator memory, S3 traffic) against the worker's memory and the configurable caps.
 
 All of it is checked here, before any AWS call: ``sgc submit`` refuses a bad spec without
@@ -49,14 +49,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coordinator import budget, safeload
 from coordinator.adaptive.live import NAME as SGCFLOW
 from coordinator.adaptive.live import SgcflowScheme
-from coordinator.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
-from coordinator.model_budget import mlp_fields, worker_fit_errors
 from coordinator.schemes import SCHEMES, make_scheme
-from coordinator.speccheck import Checker, field_key, show
-from coordinator.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, stragglers
+from coordinator.spec import budget, safeload
+from coordinator.spec.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
+from coordinator.spec.model_budget import mlp_fields, worker_fit_errors
+from coordinator.spec.speccheck import Checker, field_key, show
+from coordinator.spec.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, stragglers
 
 SCHEME_NAMES = (SGCFLOW, *sorted(SCHEMES))
 MODEL_KINDS = ("logreg", "softmax", "mlp")
@@ -76,7 +76,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 
 
-_Checker = Checker  # the field checker (coordinator/speccheck.py)
+_Checker = Checker  # the field checker (coordinator/spec/speccheck.py)
 __all__ = ["FAULT_KINDS", "MODEL_KINDS", "STRAGGLER_MODELS", "JobSpec", "JobSpecError", "load",
            "show", "validate"]
 

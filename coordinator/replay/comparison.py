@@ -2,24 +2,25 @@
 
 Names (``SCHEME_NAMES``):
 - ``uncoded``: every worker its 1/n, wait for all.
-- ``gc``: the best GC *in-sample*: s over 0..n-1 under every named policy (coordinator.search),
-  chosen on the fit trace (the evaluated one unless ``fit`` is given). The baseline.
+- ``gc``: the best GC *in-sample*: s over 0..n-1 under every named policy
+  (coordinator.replay.search), chosen on the fit trace (the evaluated one unless ``fit`` is
+  given). The baseline.
 - ``sr-sgc``, ``m-sgc``: the paper's schemes under ``bursty_policy`` (default the study's
   rule), with reference parameters or, with ``search``, the study's in-sample search (load no
   higher than the best GC's).
 - ``sgcflow``: what the coordinator does by default (coordinator.adaptive.OnlineRun): starts
   safe and re-chooses online from rounds it has seen; never fitted, never looks ahead.
-- ``bound`` (with ``bound=True``): the clairvoyant lower bound (coordinator.bound).
+- ``bound`` (with ``bound=True``): the clairvoyant lower bound (coordinator.replay.bound).
 
 Every scheme replays the same measured rounds (same ``seed``); ratios are to ``gc``.
 """
 
 from __future__ import annotations
 
-from .adaptive import OnlineRun
-from .bound import clairvoyant
-from .policy import make_policy
-from .round_simulator import (
+from coordinator.adaptive import OnlineRun
+from coordinator.policy import make_policy
+from coordinator.replay.bound import clairvoyant
+from coordinator.replay.round_simulator import (
     SchemeRun,
     TraceClock,
     mean_load,
@@ -28,9 +29,9 @@ from .round_simulator import (
     summarize,
     with_ratios,
 )
-from .schemes import make_scheme
-from .search import best_bursty, best_gc
-from .traces import LatencyModel
+from coordinator.replay.search import best_bursty, best_gc
+from coordinator.replay.traces import LatencyModel
+from coordinator.schemes import make_scheme
 
 SCHEME_NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow")
 REFERENCE = {"sr-sgc": {"B": 2, "W": 3, "lam": 23}, "m-sgc": {"B": 1, "W": 2, "lam": 27}}
@@ -73,8 +74,8 @@ def run_online(latency: LatencyModel, jobs: int, seed=None, tuning=None) -> Sche
 
 def bound_run(latency: LatencyModel, jobs: int, seed=None) -> SchemeRun:
     """The family's clairvoyant bound (the reported runtime), with the work-conservation bound
-    on any scheme at all (delay T = 0 and 1, ``coordinator.work_bound``) beside it."""
-    from .work_bound import work_bound
+    on any scheme at all (delay T = 0 and 1, ``coordinator.replay.work_bound``) beside it."""
+    from coordinator.replay.work_bound import work_bound
 
     result = clairvoyant(latency, jobs, seed)
     any_scheme = {f"T={T}": work_bound(latency, jobs, T, seed) for T in (0, 1)}

@@ -7,8 +7,8 @@ import io
 import numpy as np
 import pytest
 
-from coordinator import integrity
-from coordinator.state import Store
+from coordinator.storage import integrity
+from coordinator.storage.state import Store
 
 
 def test_changed_objects_are_caught_and_unchanged_ones_pass(emulator):

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .adaptive.family import GROUPS
-from .round_simulator import TraceClock
-from .search import gc_round_times
-from .traces import LatencyModel
+from coordinator.adaptive.family import GROUPS
+from coordinator.replay.round_simulator import TraceClock
+from coordinator.replay.search import gc_round_times
+from coordinator.replay.traces import LatencyModel
 
 
 def gc_clairvoyant(clock: TraceClock, rounds: int, n: int) -> float:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from coordinator.limits import MAX_SEED
-from coordinator.speccheck import Checker, field_key, show
+from coordinator.spec.limits import MAX_SEED
+from coordinator.spec.speccheck import Checker, field_key, show
 
 STRAGGLER_MODELS = ("bursty", "per-round", "iid", "gilbert-elliot", "fixed", "none")
 FAULT_KINDS = ("raise", "garbage")
@@ -61,7 +61,7 @@ def stragglers(check: Checker, spec: Any, workers: int | None) -> dict | None:
         elif key == "rounds":
             out[key] = _fixed_rounds(check, spec[key], workers)
     if model == "bursty" and all(isinstance(out.get(k), int) for k in ("B", "W", "lam")):
-        from coordinator.stragglers import BurstyModel
+        from coordinator.schemes.stragglers import BurstyModel
 
         try:
             BurstyModel(workers or 1, out["B"], out["W"], out["lam"])

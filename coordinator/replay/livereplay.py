@@ -140,8 +140,8 @@ def _sgcflow(settings: Settings, wait: dict) -> Candidate:
 
 def strongest_gc(settings: Settings) -> Candidate:
     """``gc`` as `sgc simulate` means it: the best GC in-sample on this trace and these workers,
-    s over 0..n-1 under every named policy (coordinator.search.best_gc)."""
-    from coordinator.search import best_gc
+    s over 0..n-1 under every named policy (coordinator.replay.search.best_gc)."""
+    from coordinator.replay.search import best_gc
 
     choice = best_gc(settings.latency(), settings.mu, settings.jobs, seed=settings.seed)
     wait = {"policy": choice.policy.name, **choice.policy.params, "clock": "virtual"}
@@ -160,8 +160,8 @@ class RecordedClock:
 
 
 def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any]:
-    """The simulator (``coordinator.round_simulator.run_rounds``) on recorded arrival times."""
-    from coordinator.round_simulator import Fixed, run_rounds
+    """The simulator (``replay.round_simulator.run_rounds``) on recorded arrival times."""
+    from coordinator.replay.round_simulator import Fixed, run_rounds
 
     session = scheme.session(jobs)
     records = run_rounds(Fixed(session, policy), RecordedClock(times))
@@ -175,7 +175,7 @@ def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, 
     """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
     from coordinator.adaptive import OnlineRun
     from coordinator.control.runner import wait_policy
-    from coordinator.round_simulator import Fixed, TraceClock, mean_load, run_rounds
+    from coordinator.replay.round_simulator import Fixed, TraceClock, mean_load, run_rounds
 
     if candidate.scheme.name == "sgcflow":
         controller = OnlineRun(settings.workers, jobs, replicated=candidate.scheme.replicated)
@@ -239,7 +239,7 @@ def check_settings(settings: Settings) -> None:
     """Bad input before any work: each error names its option."""
     from pathlib import Path
 
-    from coordinator.traces import LatencyModel
+    from coordinator.replay.traces import LatencyModel
 
     if not Path(settings.trace).is_file():
         raise ReplayError("--trace", f"no such file: {settings.trace}")
@@ -265,7 +265,7 @@ def replay(settings: Settings, schemes: list[tuple[str, dict]],
     candidates = [choose(name, params, settings) for name, params in schemes]
     from coordinator.backends import emulator_backend
     from coordinator.emulator import Emulator
-    from coordinator.jobspec import validate
+    from coordinator.spec.jobspec import validate
 
     out: dict[str, dict] = {}
     with Emulator() as emulator:

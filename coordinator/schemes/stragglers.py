@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .params import check_bursty, require_int
+from coordinator.schemes.params import check_bursty, require_int
 
 Pattern = list[frozenset[int]]
 

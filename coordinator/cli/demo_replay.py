@@ -1,7 +1,7 @@
 """The demo's second part: the live workflow replaying a measured Lambda trace, beside the
 simulator (``sgc replay`` at a small default, with a plot).
 
-The first part (``coordinator.demo``) shows exact training under injected stragglers; this one
+The first part (``coordinator.cli.demo``) shows exact training under injected stragglers; this one
 shows what the schemes' runtimes are on real Lambda delays and that the emulated system lands
 where ``sgc simulate`` says it does.
 """
@@ -23,7 +23,7 @@ def run_replay_demo(out: Path, echo: Callable[[str], None] = print,
                     workers: int = DEFAULT_WORKERS, jobs: int = DEFAULT_JOBS,
                     schemes: str = DEFAULT_SCHEMES) -> dict[str, Any]:
     """Replay the trace through each scheme live and simulated; write replay.{md,json,png}."""
-    from coordinator.livereplay import Settings, parse_schemes, replay
+    from coordinator.replay.livereplay import Settings, parse_schemes, replay
 
     if not TRACE.exists():
         echo(f"replay skipped: {TRACE} is missing")

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
-from coordinator.limits import (
+from coordinator.spec.limits import (
     MAX_CELLS,
     MAX_CLASSES,
     MAX_FEATURES,

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .params import require_int
-from .policy import RoundView, WaitPolicy, end_of_round
-from .traces import LatencyModel
+from coordinator.policy import RoundView, WaitPolicy, end_of_round
+from coordinator.replay.traces import LatencyModel
+from coordinator.schemes.params import require_int
 
 
 @dataclass

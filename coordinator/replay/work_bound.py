@@ -1,6 +1,6 @@
 """A lower bound on *any* scheme's runtime on a trace: work conservation with a clairvoyant master.
 
-Why: ``coordinator.bound`` bounds sgcflow's own family; this asks how much faster than the best
+Why: ``replay.bound`` bounds sgcflow's own family; this asks how much faster than the best
 GC anything at all could be on the same delays, so a runtime target can be judged against it.
 
 Relaxation (pure numpy; every scheme of docs/schemes.md is feasible in it, so its optimum is
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .round_simulator import TraceClock
-from .traces import LatencyModel
+from coordinator.replay.round_simulator import TraceClock
+from coordinator.replay.traces import LatencyModel
 
 
 def earliest_work_times(cubes: np.ndarray, max_units: int) -> np.ndarray:

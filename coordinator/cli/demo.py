@@ -22,7 +22,7 @@ from coordinator.control import inject, reference
 from coordinator.control.plan import JobPlan
 from coordinator.control.run_dataset import shuffled_table
 from coordinator.control.summary import round_rows
-from coordinator.jobspec import validate
+from coordinator.spec.jobspec import validate
 
 
 def demo_specs(workers: int, iterations: int | None = None) -> dict[str, dict]:
@@ -56,7 +56,7 @@ def run_demo(workers: int = 16, iterations: int | None = None, out: str = "data/
              replay: bool = True) -> dict[str, Any]:
     """Run both jobs; ``watch(backend, job)``, if given, shows progress until the job ends.
     Then (``replay``) the live-vs-simulator comparison on the measured trace
-    (``coordinator.demo_replay``)."""
+    (``coordinator.cli.demo_replay``)."""
     quiet_handler_logs()
     from coordinator.backends import emulator_backend
     from coordinator.emulator import Emulator
@@ -91,7 +91,7 @@ def run_demo(workers: int = 16, iterations: int | None = None, out: str = "data/
          "worker's compute is tiny, so wall time reflects rounds and coordinator overhead, not "
          "load; the replay below times the schemes on measured Lambda delays.")
     if replay:
-        from coordinator.demo_replay import run_replay_demo
+        from coordinator.cli.demo_replay import run_replay_demo
 
         report["replay"] = run_replay_demo(Path(out), echo)
     echo(f"total {time.perf_counter() - started:.1f} s")
@@ -181,7 +181,7 @@ def _aws_round_model(load: float, workers: int, rounds: int = 200) -> dict[str, 
     worker's time per round (an upper bound on its wait)."""
     from coordinator.control import cost
     from coordinator.control.runner import rounds_per_task
-    from coordinator.traces import LatencyModel
+    from coordinator.replay.traces import LatencyModel
     from coordinator.workflow import resources
 
     if not TRACE.exists():

@@ -1,12 +1,12 @@
-"""The work-conservation bound on any scheme (coordinator/work_bound.py), on delays by hand."""
+"""The work-conservation bound on any scheme (replay/work_bound.py), on delays by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from coordinator.traces import LatencyModel
-from coordinator.work_bound import earliest_work_times, least_total_time, work_bound
+from coordinator.replay.traces import LatencyModel
+from coordinator.replay.work_bound import earliest_work_times, least_total_time, work_bound
 
 # Two workers, loads 1/2 and 1 (one unit = half a job): round 0 and round 1.
 DURATIONS = np.array([

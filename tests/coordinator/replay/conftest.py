@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from coordinator.traces import LatencyModel
+from coordinator.replay.traces import LatencyModel
 
 TRACE = Path(__file__).resolve().parents[3] / "data" / "lambda_delays.parquet"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.livereplay import Settings, replay
+from coordinator.replay.livereplay import Settings, replay
 
 pytestmark = pytest.mark.slow
 TRACE = Path(__file__).parents[2] / "data" / "lambda_delays.parquet"

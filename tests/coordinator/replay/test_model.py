@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from coordinator.traces import LatencyModel
+from coordinator.replay.traces import LatencyModel
 
 LOADS = [0.0, 0.25, 0.5]
 # durations[k, r, w]: 3 loads, 2 rounds, 3 workers

@@ -3,8 +3,8 @@ path, and the fit check names the model's field."""
 
 from __future__ import annotations
 
-from coordinator import model_budget
 from coordinator.contract.models import ModelSpec
+from coordinator.spec import model_budget
 
 
 def test_estimates_grow_with_parameters_and_rows():

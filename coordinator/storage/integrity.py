@@ -11,7 +11,7 @@ Used by the round loop (``coordinator.control.runner``):
 - ``manifest_checksum`` is the dataset manifest's digest for the job record (workers given it as
   a task's ``manifest_sha256`` refuse a swapped manifest).
 
-``store``: ``coordinator.state.Store`` or the in-memory ``MemoryStore`` (``put_bytes``,
+``store``: ``coordinator.storage.state.Store`` or the in-memory ``MemoryStore`` (``put_bytes``,
 ``get_bytes``).
 """
 
@@ -22,7 +22,7 @@ import io
 
 import numpy as np
 
-from coordinator.state import Store
+from coordinator.storage.state import Store
 
 
 class IntegrityError(ValueError):

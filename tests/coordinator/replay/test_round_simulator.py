@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import main
-from coordinator.comparison import compare
 from coordinator.policy import make_policy
-from coordinator.round_simulator import run_scheme
+from coordinator.replay.comparison import compare
+from coordinator.replay.round_simulator import run_scheme
+from coordinator.replay.search import best_bursty, best_gc, gc_round_times, paper_round_times
+from coordinator.replay.traces import LatencyModel
 from coordinator.schemes import make_scheme
-from coordinator.search import best_bursty, best_gc, gc_round_times, paper_round_times
-from coordinator.traces import LatencyModel
 from tests.conftest import TRACE
 
 
@@ -62,7 +62,7 @@ def test_earliest_decodable_gc_ends_when_every_group_has_an_arrival():
 @pytest.mark.parametrize("s,policy", [(15, "paper"), (15, "kofn"), (15, "decodable"),
                                       (20, "kofn"), (20, "decodable"), (255, "decodable")])
 def test_search_evaluators_match_the_real_session_and_policy(latency, s, policy):
-    from coordinator.search import gc_policy
+    from coordinator.replay.search import gc_policy
 
     run = run_scheme(make_scheme("gc", s=s), latency, 30, gc_policy(policy, 1.0))
     fast = gc_round_times(latency.round_times((s + 1) / 256, 30), s, policy, 1.0)
@@ -165,7 +165,7 @@ def test_bench_simulate_reports_the_other_profiles_apart():
     """The other-profile rows are real replays: sgcflow against the best GC on a ResNet-18 one,
     and the summary reports them apart from the CNN settings."""
     from coordinator.cli.bench_simulate import _summary, other_profile_row
-    from coordinator.traces import LatencyModel
+    from coordinator.replay.traces import LatencyModel
 
     model = LatencyModel.from_parquet(TRACE, profile="sam-gc-resnet18_profile_est_mbp")
     row = other_profile_row(model, 1.0, 12)

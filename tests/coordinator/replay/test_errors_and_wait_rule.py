@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from coordinator.traces import LatencyModel, paper_wait_rule, straggler_counts
+from coordinator.replay.traces import LatencyModel, paper_wait_rule, straggler_counts
 
 CUBE = np.ones((2, 3, 4))
 

@@ -37,10 +37,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from coordinator.budget import BUILTIN_SHAPES, dataset_shape
 from coordinator.contract.kernel_paths import mlp_path, weights
 from coordinator.contract.models import KERNEL_BLOCK_ROWS as BLOCK_ROWS
 from coordinator.contract.models import ModelSpec
+from coordinator.spec.budget import BUILTIN_SHAPES, dataset_shape
 
 KNOWN_SHAPES = (*BUILTIN_SHAPES, "synthetic")  # known before any file is read
 

@@ -1,4 +1,4 @@
-"""`coordinator.dataset_prep`: partitions, manifest, checksums, errors naming the field."""
+"""`coordinator.storage.dataset_prep`: partitions, manifest, checksums, errors naming the field."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from coordinator import dataset_prep
 from coordinator.contract import gradients as reference
 from coordinator.contract.models import ModelSpec
+from coordinator.storage import dataset_prep
 
 
 def test_equal_partitions_written_locally_with_manifest(tmp_path):
