@@ -52,8 +52,9 @@ from functions.kernel_blocks import (  # noqa: E402
     _softmax_residual,
     _sum_blocks,
 )
+from functions.kernel_layers import RELU, TANH  # noqa: E402
 from functions.kernels_blas import deep_blas  # noqa: E402
-from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial  # noqa: E402
+from functions.kernels_deep import deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
 
 

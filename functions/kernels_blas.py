@@ -11,7 +11,7 @@ through ``out=`` into buffers allocated once per call, and the first block's gra
 into the float64 result rather than added to zeros (measured: on the products-bound rows of `sgc
 bench kernels` this path is 2-30% faster than a well-written numpy gradient, which calls the same
 sgemm). (Numba's cache does not notice when a callee in another module changes -- ``_tanh_row``,
-``gate`` -- so after editing kernels_deep.py clear a development cache; the shipped cache is always
+``gate`` -- so after editing kernel_layers.py clear a development cache; the shipped cache is always
 built from scratch.)
 
 Exactness and determinism: rows go in blocks of ``BLOCK_ROWS``; each block's weight gradients are
@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
 from functions.kernel_blocks import _JIT, BLOCK_ROWS, _exp_nonpositive  # noqa: E402
-from functions.kernels_deep import RELU, _tanh_row, gate  # noqa: E402
+from functions.kernel_layers import RELU, TANH, activate, gate  # noqa: E402
 
 _blas: dict = {"lock": threading.Lock(), "users": 0, "saved": [], "libraries": None}
 
@@ -88,20 +88,19 @@ def single_threaded_blas():
 
 @njit(**_JIT)
 def bias_activate(A, b, activation):
-    """A = f(A + b) in place, one pass per row (the bias add fused into the activation)."""
+    """A = f(A + b) in place: for ReLU one pass per row (the bias add fused into the max), for
+    tanh the bias add, then ``activate``."""
     if activation == RELU:
         for k in range(A.shape[0]):
             a = A[k]
             for j in range(a.shape[0]):
                 a[j] = max(a[j] + b[j], np.float32(0.0))
         return
-    e = np.empty(A.shape[1], dtype=np.float32)
-    bits = np.empty(A.shape[1], dtype=np.int32)
     for k in range(A.shape[0]):
         a = A[k]
         for j in range(a.shape[0]):
             a[j] += b[j]
-        _tanh_row(a, e, bits)
+    activate(A, TANH)
 
 
 @njit(**_JIT)

@@ -3,7 +3,7 @@
 For small layers (the Numba path of ``functions.kernels.loss_grad``), where a BLAS call costs more
 in launch and packing than the product itself. Works a sub-block of ``SUB_ROWS`` rows at a time
 through every layer, forward and backward, while the sub-block's activations sit in L1/L2: register-
-tiled products (``kernels_mlp._dense``, ``kernels_mlp._add_products``), activations, softmax and
+tiled products (``kernel_layers._dense``, ``kernel_layers._add_products``), activations, softmax and
 gating fused in between, float32 arithmetic with gradient accumulators flushed into float64 after
 every sub-block. Weights travel packed: all transposed weight matrices in one float32 vector, biases
 in another, with offsets (Numba has no cheap list of arrays).
@@ -28,66 +28,15 @@ from functions.kernel_blocks import (  # noqa: E402
     BLOCK_ROWS,
     SUB_ROWS,
     _bounds,
-    _exp_nonpositive,
     _flush,
 )
-from functions.kernels_mlp import (  # noqa: E402
+from functions.kernel_layers import (  # noqa: E402
     _add_products,
     _dense,
     _softmax_residuals,
+    activate,
+    gate,
 )
-
-RELU, TANH = 0, 1
-
-
-@njit(**_JIT)
-def activate(A, activation):
-    """In place: ReLU or tanh (float32). 2-D loops, never ``ravel`` (a copy, not a view, when
-    Numba types the array as non-contiguous)."""
-    if activation == RELU:
-        for k in range(A.shape[0]):
-            for j in range(A.shape[1]):
-                A[k, j] = max(A[k, j], np.float32(0.0))
-        return
-    e = np.empty(A.shape[1], dtype=np.float32)
-    bits = np.empty(A.shape[1], dtype=np.int32)
-    for k in range(A.shape[0]):
-        _tanh_row(A[k], e, bits)
-
-
-@njit(**_JIT)
-def _tanh_row(v, e, bits):
-    """v = tanh(v), vectorizable (libm's tanhf costs ~20 ns per call, 20x numpy's SIMD tanh):
-    an odd Taylor series to x^9 below |x| = 1/4 (error < 4e-9), else (1 - t) / (1 + t) with
-    t = exp(-2|x|) from the float32 polynomial exp; branch-free selects."""
-    n = v.shape[0]
-    for j in range(n):
-        e[j] = np.float32(-2.0) * abs(v[j])
-    _exp_nonpositive(e, bits, n)
-    for j in range(n):
-        x = v[j]
-        q = x * x
-        small = x * (np.float32(1.0) + q * (np.float32(-1 / 3) + q * (np.float32(2 / 15) + q * (
-            np.float32(-17 / 315) + q * np.float32(62 / 2835)))))
-        big = (np.float32(1.0) - e[j]) / (np.float32(1.0) + e[j])
-        big = big if x >= np.float32(0.0) else -big
-        v[j] = small if abs(x) < np.float32(0.25) else big
-
-
-@njit(**_JIT)
-def gate(D, H, activation):
-    """D *= f'(pre-activation), from the activation's output H: 1[H > 0] (ReLU), 1 - H^2 (tanh).
-    Row views with the value loaded before the select: indexed 2-D, the ReLU select stayed a
-    branch in the generic x86-64 build (measured 50x slower on random signs)."""
-    for k in range(D.shape[0]):
-        d, h = D[k], H[k]
-        if activation == RELU:
-            for j in range(d.shape[0]):
-                x = d[j]
-                d[j] = x if h[j] > np.float32(0.0) else np.float32(0.0)
-        else:
-            for j in range(d.shape[0]):
-                d[j] *= np.float32(1.0) - h[j] * h[j]
 
 
 @njit(**_JIT)

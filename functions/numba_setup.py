@@ -13,7 +13,7 @@ Why each setting (docs/aws.md, "Lambda" and "Numba inside Lambda"):
   by a hash of the source and the CPU name, so a generic cache is valid on any x86-64 host that
   runs with ``NUMBA_CPU_NAME=generic`` too (set by ``configure()`` inside Lambda).
 
-Build the shipped cache:  ``NUMBA_CPU_NAME=generic python -m functions.numba_setup build DIR``.
+Build the shipped cache:  ``NUMBA_CPU_NAME=generic python -m functions.kernel_cache build DIR``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import sys
 from pathlib import Path
 
 DEFAULT_CACHE_DIR = "/tmp/sgcflow-numba-cache"
@@ -116,28 +115,3 @@ def install_shipped_cache(source: Path = SHIPPED_CACHE) -> int:
             shutil.copy2(path, target / path.name)
             copied += 1
     return copied
-
-
-def build_shipped_cache(destination: Path) -> int:
-    """Compile every kernel into an empty cache and copy its files to ``destination``."""
-    if os.environ.get("NUMBA_CPU_NAME") != "generic":
-        raise SystemExit("build the shipped cache with NUMBA_CPU_NAME=generic set")
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as scratch:
-        os.environ["NUMBA_CACHE_DIR"] = scratch
-        configure()
-        from functions import kernels
-
-        kernels.warm_up()
-        destination.mkdir(parents=True, exist_ok=True)
-        files = [p for p in kernel_cache_path().iterdir() if p.suffix in (".nbi", ".nbc")]
-        for path in files:
-            shutil.copy2(path, destination / path.name)
-    return len(files)
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "build":
-        raise SystemExit("usage: NUMBA_CPU_NAME=generic python -m functions.numba_setup build DIR")
-    print(f"{build_shipped_cache(Path(sys.argv[2]))} cache files written to {sys.argv[2]}")

@@ -356,7 +356,7 @@ def build_numba_cache(architecture: str) -> Path | None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "NUMBA_CPU_NAME": "generic",
            "PYTHONHASHSEED": "0", "SGC_NUMBA_SHIPPED_CACHE": str(sources / "no-shipped-cache")}
     shutil.rmtree(SHIPPED_NUMBA_CACHE, ignore_errors=True)
-    done = subprocess.run([python, "-m", "functions.numba_setup", "build",
+    done = subprocess.run([python, "-m", "functions.kernel_cache", "build",
                            str(SHIPPED_NUMBA_CACHE)], env=env, capture_output=True, text=True,
                           cwd=sources, preexec_fn=_without_address_randomization)
     if done.returncode != 0:  # say why: the build runs in another Python on the layer

@@ -114,7 +114,7 @@ def cold_init() -> list[dict]:
                            ("present", {"NUMBA_CACHE_DIR": str(cache)})]:
             out.append(_init_once(label, env))
         build = {"NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(Path(scratch, "build"))}
-        subprocess.run([sys.executable, "-m", "functions.numba_setup", "build", str(shipped)],
+        subprocess.run([sys.executable, "-m", "functions.kernel_cache", "build", str(shipped)],
                        env={**os.environ, **build}, check=True, capture_output=True)
         out.append(_init_once("shipped generic", {
             "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(Path(scratch, "fresh")),

@@ -18,8 +18,9 @@ from coordinator.contract.kernel_paths import mlp_path
 from coordinator.contract.models import ModelSpec
 from functions import kernels
 from functions.kernel_blocks import BLOCK_ROWS, SUB_ROWS
+from functions.kernel_layers import RELU, TANH
 from functions.kernels_blas import deep_blas
-from functions.kernels_deep import RELU, TANH, deep_parallel, deep_serial
+from functions.kernels_deep import deep_parallel, deep_serial
 
 DEPTHS = [(6,), (5, 7), (4, 6, 5), (3, 5, 4, 6)]
 CODES = {"relu": RELU, "tanh": TANH}

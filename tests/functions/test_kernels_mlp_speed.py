@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from coordinator.contract import gradients as reference
 from coordinator.contract.models import ModelSpec
-from functions import kernels, kernels_mlp
+from functions import kernel_layers, kernels
 from functions.kernel_blocks import BLOCK_ROWS, SUB_ROWS
 
 
@@ -47,10 +47,10 @@ def test_add_products_is_an_exact_matrix_product_on_small_integers(rows, terms, 
     M = rng.integers(-8, 8, (terms, width)).astype(np.float32)
     out = rng.integers(-8, 8, (rows, width)).astype(np.float32)
     want = out + coef @ M
-    kernels_mlp._add_products(coef, M, out)
+    kernel_layers._add_products(coef, M, out)
     assert np.array_equal(out, want)
     transposed = np.zeros((width, rows), dtype=np.float32)
-    kernels_mlp._add_products(M.T, coef.T, transposed)  # strided coefficient views, as the kernel
+    kernel_layers._add_products(M.T, coef.T, transposed)  # strided coefficient views, as the kernel
     assert np.array_equal(transposed, (coef @ M).T)
 
 
@@ -66,7 +66,7 @@ def test_softmax_residuals_of_transposed_logits():
     ZT = np.ascontiguousarray(Z.T)
     norm = np.empty(SUB_ROWS, dtype=np.float32)
     bits = np.empty(SUB_ROWS, dtype=np.int32)
-    loss = kernels_mlp._softmax_residuals(ZT, labels, norm, bits)
+    loss = kernel_layers._softmax_residuals(ZT, labels, norm, bits)
     assert loss == pytest.approx(want_loss, rel=1e-6)
     np.testing.assert_allclose(ZT.T, want, atol=1e-6)
 

@@ -32,15 +32,15 @@ def test_shipped_generic_cache_loads_without_compiling(tmp_path):
     installs it and loads every kernel from it: no compilation."""
     env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path / "b"),
            "SGC_NUMBA_SHIPPED_CACHE": str(tmp_path / "none")}
-    subprocess.run([sys.executable, "-m", "functions.numba_setup", "build",
+    subprocess.run([sys.executable, "-m", "functions.kernel_cache", "build",
                     str(tmp_path / "shipped")], env=env, check=True, capture_output=True)
     assert len(list((tmp_path / "shipped").glob("*.nbi"))) >= 6
     script = ("import json, functions.worker as w, functions.kernels as k, "
               "functions.kernels_mlp as m1, functions.kernels_deep as d, "
-              "functions.kernels_blas as b; "
+              "functions.kernels_blas as b, functions.kernel_layers as l; "
               "from numba.core.registry import CPUDispatcher; "
               "print(json.dumps({f'{m.__name__}.{n}': [len(f.stats.cache_hits), "
-              "len(f.stats.cache_misses)] for m in (k, m1, d, b) for n, f in vars(m).items() "
+              "len(f.stats.cache_misses)] for m in (k, m1, d, b, l) for n, f in vars(m).items() "
               "if isinstance(f, CPUDispatcher) and f.__module__ == m.__name__ "
               "and (f.stats.cache_hits or f.stats.cache_misses)}))")
     env.update(NUMBA_CACHE_DIR=str(tmp_path / "fresh"),
@@ -52,5 +52,5 @@ def test_shipped_generic_cache_loads_without_compiling(tmp_path):
     assert {"functions.kernels_mlp.mlp_parallel", "functions.kernels_deep.deep_parallel",
             "functions.kernels_deep.deep_serial", "functions.kernels_blas.softmax_rows",
             "functions.kernels_blas.bias_activate", "functions.kernels_blas.accumulate",
-            "functions.kernels_deep.gate"} <= set(stats), stats
+            "functions.kernel_layers.gate"} <= set(stats), stats
     assert all(hits >= 1 and misses == 0 for hits, misses in stats.values()), stats
