@@ -237,11 +237,13 @@ def shipped_files(root: Path = ROOT, with_cache: bool = True) -> list[Path]:
     return kept
 
 
-def source_digest(root: Path = ROOT, with_cache: bool = True) -> str:
-    """Hash of the function source (relative paths + bytes of every shipped file)."""
+def source_digest(root: Path = ROOT, with_cache: bool = True,
+                  files: list[Path] | None = None) -> str:
+    """Hash of the function source (relative paths + bytes of every shipped file); ``files``
+    is ``shipped_files(root, with_cache)`` when the caller already has it."""
     digest = hashlib.sha256()
     digest.update(b"cache" if with_cache else b"no-cache")
-    for relative in shipped_files(root, with_cache):
+    for relative in shipped_files(root, with_cache) if files is None else files:
         digest.update(str(relative).encode())
         digest.update((root / relative).read_bytes())
     return digest.hexdigest()[:16]
@@ -252,14 +254,15 @@ def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR,
     """Folder with what Lambda runs (``shipped_files``), files copied with their mtimes.
     ``with_cache=False`` leaves out the shipped Numba cache: a placeholder-layer synthesis
     (bundle=source) has no numba to use it, and then cannot race a cache being rebuilt."""
-    folder = build_dir / f"source-{source_digest(root, with_cache)}"
+    files = shipped_files(root, with_cache)  # one walk of the import closure, hashed and copied
+    folder = build_dir / f"source-{source_digest(root, with_cache, files)}"
     _prune_sources(build_dir, keep=folder)
     if folder.is_dir():
         return folder
     build_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".source-", dir=build_dir))
     try:
-        for relative in shipped_files(root, with_cache):
+        for relative in files:
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / relative, staging / relative)
         try:
