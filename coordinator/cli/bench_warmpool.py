@@ -83,7 +83,7 @@ def _versus(run: str, seed: int, results: dict) -> dict:
 def _sweep(trace, warmup_minutes: int, seed: int, placement: str) -> list[dict]:
     from coordinator.warmpool import azure_streams
     from coordinator.warmpool.policies import IdleForecast
-    from coordinator.warmpool.simulator import metrics
+    from coordinator.warmpool.scoring import metrics
 
     warmup_s = 60.0 * warmup_minutes
     streams = azure_streams.app_streams(trace, seed, placement, split_at=(warmup_s / 2, warmup_s))
@@ -133,11 +133,11 @@ def _plot(panels: list[tuple[str, list[dict], list[dict]]], path: Path) -> None:
 def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, seeds):
     """Policies side by side on the real Azure sample and the synthetic trace, 500-function
     speed, and a plot of cold starts against idle GB-s."""
-    from coordinator.warmpool import azure2019, azure_streams, realtrace, simulator
+    from coordinator.warmpool import azure2019, azure_streams, experiment
 
     try:
         trace = azure2019.load(Path(trace_dir))
-        realtrace.check_warmup(trace, warmup_minutes)
+        experiment.check_warmup(trace, warmup_minutes)
     except azure2019.TraceError as error:
         raise click.UsageError(str(error)) from error
     rows, tuning, panels, summary = [], {}, [], []
@@ -145,7 +145,7 @@ def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, see
         click.echo(f"  azure sample, {placement} arrivals", err=True)
         label = f"azure sample ({placement})"
         for extra in range(seeds):
-            results = realtrace.experiment(trace, warmup_minutes, seed + extra, placement)
+            results = experiment.azure(trace, warmup_minutes, seed + extra, placement)
             summary.append(_versus(label, seed + extra, results))
             if extra == 0:
                 rows += _rows(label, results, "trace")
@@ -154,7 +154,7 @@ def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, see
                        _sweep(trace, warmup_minutes, seed, placement)))
     summary += _other_splits(trace, warmup_minutes, seed + seeds)
     click.echo(f"  synthetic Huawei-schema trace, {days:g} days", err=True)
-    synthetic = simulator.experiment(seed, days, warmup_s=days * 86400.0 / 2)
+    synthetic = experiment.synthetic(seed, days, warmup_s=days * 86400.0 / 2)
     rows += _rows("synthetic", synthetic, "trace")
     summary.append(_versus("synthetic", seed, synthetic))
     tuning["synthetic"] = _evidence(synthetic)
@@ -162,7 +162,7 @@ def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, see
     click.echo(f"  speed: {functions} functions resampled", err=True)
     bigger = azure_streams.resample(trace, functions, seed)
     started = time.perf_counter()
-    speed_results = realtrace.experiment(bigger, warmup_minutes, seed, "poisson")
+    speed_results = experiment.azure(bigger, warmup_minutes, seed, "poisson")
     seconds = time.perf_counter() - started
     speed = {"functions": functions, "minutes": int(len(bigger.minutes)),
              "invocations": bigger.invocations(), "seconds": round(seconds, 2),
@@ -187,7 +187,7 @@ def warmpool(out, as_json, trace_dir, warmup_minutes, seed, functions, days, see
 def _other_splits(trace, warmup_minutes: int, seed: int) -> list[dict]:
     """The sample cut an hour earlier and later, with an arrival seed the main runs do not use:
     splits that neither the design nor the tuning grid was chosen on."""
-    from coordinator.warmpool import azure_streams, realtrace
+    from coordinator.warmpool import azure_streams, experiment
 
     runs = []
     for warmup in (warmup_minutes - 60, warmup_minutes + 60):
@@ -195,7 +195,7 @@ def _other_splits(trace, warmup_minutes: int, seed: int) -> list[dict]:
             continue
         for placement in azure_streams.PLACEMENTS:
             click.echo(f"  azure sample, {placement} arrivals, warm-up {warmup}", err=True)
-            results = realtrace.experiment(trace, warmup, seed, placement)
+            results = experiment.azure(trace, warmup, seed, placement)
             runs.append(_versus(f"azure sample ({placement}), warm-up {warmup} min", seed,
                                 results))
     return runs

@@ -113,7 +113,7 @@ def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
         if trace_dir is not None:
             raise click.UsageError("--trace: only --format azure2019 reads a trace folder; "
                                    "--format huawei generates its synthetic trace")
-        from coordinator.warmpool.simulator import experiment
+        from coordinator.warmpool.experiment import synthetic as experiment
 
         try:
             results = _floats(experiment(seed, days, functions_per_region, jobs_per_region,
@@ -128,7 +128,7 @@ def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
 
 def _azure(trace_dir: str | None, warmup_minutes: int, seed: int, arrivals: str,
            drop_malformed: bool, jobs: int) -> dict:
-    from coordinator.warmpool import azure2019, realtrace
+    from coordinator.warmpool import azure2019, experiment
 
     if trace_dir is None:
         raise click.UsageError("--trace: --format azure2019 needs a trace folder")
@@ -138,7 +138,7 @@ def _azure(trace_dir: str | None, warmup_minutes: int, seed: int, arrivals: str,
         trace = azure2019.load(Path(trace_dir), drop_malformed)
         if trace.report.rows_malformed:
             click.echo(f"dropped {trace.report.summary()}", err=True)
-        return realtrace.experiment(trace, warmup_minutes, seed, arrivals, jobs)
+        return experiment.azure(trace, warmup_minutes, seed, arrivals, jobs)
     except azure2019.TraceError as error:
         raise click.UsageError(str(error)) from error
 

@@ -1,12 +1,15 @@
 """The warm-pool manager: cold-start statistics, demand, keep-alive policies and provisioning.
 
-schema (Huawei cold-start CSV -> Arrow/Parquet), synthetic (seeded generator in that schema),
-stats (per-region quantiles, rates, pod utility, plot), workload (invocations -> per-environment
-streams), policies + faascache + window_loops (keep-alive policies), simulator (replay, metrics,
-sgcflow policy), demand (job plans), forecast (per-minute ensembles), planner (lead time,
-amount, release, provisioned vs pre-warm by price), driver (boto3 provisioned concurrency),
-moto_shim (the provisioned-concurrency API moto lacks, for tests and the local emulator);
-azure2019 (the Azure Functions 2019 trace format), replay (its per-app busy-period streams and
-the resample), tuning (sgcflow's background policy tuned on the warm-up only), realtrace (every
-policy on a real trace with the job mix laid over it).
+Traces: schema (Huawei cold-start CSV -> Arrow/Parquet), synthetic (seeded generator in that
+schema), azure2019 (the Azure Functions 2019 trace format), azure_streams (its per-app busy-period
+streams and the resample), stats (per-region quantiles, rates, pod utility, plot).
+Policies: workload (invocations -> per-environment streams), policies + faascache + window_loops
+(keep-alive policies), demand (job plans), forecast (per-minute ensembles), planner (lead time,
+amount, release, provisioned vs pre-warm by price).
+Evaluation, one direction of import: scoring (a policy's outcomes -> metrics) <- simulator (every
+policy on the same streams, sgcflow's policy, the job mix) <- tuning (sgcflow's background
+policy tuned on the warm-up only) <- experiment (one pipeline: synthetic or Azure background +
+job mix, every policy scored after the warm-up).
+AWS: driver (boto3 provisioned concurrency), moto_shim (the provisioned-concurrency API moto
+lacks, for tests and the local emulator).
 """

@@ -1,10 +1,5 @@
-"""Replay a workload against keep-alive policies and report cold starts, idle GB-s and dollars.
-
-Metrics (per policy): ``cold_start_rate`` = cold environment starts / environment requests;
-``p75_function_cold_start_rate`` = 75th percentile over functions of their own rate;
-``cold_start_seconds`` = summed cold-start time; ``idle_gb_s`` = warm-but-unused environment
-memory-time; ``dollars`` = idle GB-s at the provisioned rate + cold-start GB-s on demand;
-``worker_cold_starts`` (planned sgcflow workers) and those after each job's lead time.
+"""Replay a workload against keep-alive policies: every policy on the same streams, scored by
+``scoring.metrics``; sgcflow's policy (planned jobs + a background policy) and the job mix.
 """
 
 from __future__ import annotations
@@ -19,8 +14,6 @@ from coordinator.warmpool.planner import (
     ALLOCATION_MAX_S,
     ALLOCATION_MIN_S,
     ENVIRONMENTS_PER_MINUTE,
-    ON_DEMAND_GB_S,
-    PROVISIONED_GB_S,
     RegionPlan,
     plan_job,
 )
@@ -31,6 +24,7 @@ from coordinator.warmpool.policies import (
     QuantileWindow,
     gaps,
 )
+from coordinator.warmpool.scoring import metrics
 from coordinator.warmpool.workload import FunctionSpec, Stream, Workload, streams
 
 WORKER_DURATION_S = 4.0
@@ -177,70 +171,6 @@ def policies_for(all_streams: list[Stream], plans: list[JobPlan], job_ends: dict
     ]
 
 
-def metrics(all_streams: list[Stream], outcomes: list[Outcome], workload: Workload | None = None,
-            plans: dict[str, RegionPlan] | None = None, scored_from_s: float = 0.0
-            ) -> dict[str, float]:
-    """Aggregate one policy's outcomes (see the module docstring for the definitions); only
-    calls at or after ``scored_from_s`` count (their idle time was clipped by the policy)."""
-    requests = cold = cold_s = idle_gb_s = cold_gb_s = 0.0
-    worker_cold = worker_cold_late = 0.0
-    per_function: dict[int, list[float]] = {}
-    late_after = _lead_deadlines(plans or {})
-    for stream, outcome in zip(all_streams, outcomes, strict=True):
-        scored = stream.times >= scored_from_s
-        cold_mask = outcome.cold & scored
-        n_cold = float(cold_mask.sum()) * stream.weight
-        n_requests = float(stream.requests[scored].sum()) * stream.weight
-        requests += n_requests
-        cold += n_cold
-        seconds = float(stream.costs[cold_mask].sum()) * stream.weight
-        cold_s += seconds
-        cold_gb_s += seconds * stream.memory_gb
-        idle_gb_s += outcome.idle_s * stream.weight * stream.memory_gb
-        totals = per_function.setdefault(stream.func, [0.0, 0.0])
-        totals[0] += n_cold
-        totals[1] += n_requests
-        if stream.planned:
-            worker_cold += n_cold
-            deadline = late_after.get(stream.region)
-            if deadline is not None:
-                cold_times = stream.times[cold_mask]
-                worker_cold_late += stream.weight * float(np.sum(_after_lead(cold_times,
-                                                                             deadline)))
-    rates = [c / r for c, r in per_function.values() if r > 0]
-    return {
-        "requests": requests,
-        "cold_starts": cold,
-        "cold_start_rate": cold / requests if requests else 0.0,
-        "p75_function_cold_start_rate": float(np.percentile(rates, 75)) if rates else 0.0,
-        "cold_start_seconds": cold_s,
-        "idle_gb_s": idle_gb_s,
-        "dollars": idle_gb_s * PROVISIONED_GB_S + cold_gb_s * ON_DEMAND_GB_S,
-        "worker_cold_starts": worker_cold,
-        "worker_cold_starts_after_lead": worker_cold_late,
-    }
-
-
-def _lead_deadlines(plans: dict[str, RegionPlan]) -> dict[str, np.ndarray]:
-    """Per region, one (start + uncovered, next job's start) window per job: a worker cold
-    start inside it happened after that job's lead time ("late")."""
-    starts: dict[str, list] = {}
-    for plan in plans.values():
-        starts.setdefault(plan.region, []).append((plan.start_s, plan.uncovered_s))
-    result = {}
-    for region, items in starts.items():
-        items.sort()
-        ends = [start for start, _ in items[1:]] + [np.inf]
-        result[region] = np.array([(start + uncovered, end) for (start, uncovered), end
-                                   in zip(items, ends, strict=True)])
-    return result
-
-
-def _after_lead(times: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    slot = np.searchsorted(windows[:, 0], times, side="right") - 1
-    return (slot >= 0) & (times < windows[np.maximum(slot, 0), 1])
-
-
 def simulate(workload: Workload, policies: list, plans: list[JobPlan] | None = None,
              breakdown: bool = False) -> dict[str, dict]:
     """Run every policy on the same streams; results keyed by policy name.
@@ -267,45 +197,4 @@ def simulate_streams(all_streams: list[Stream], horizon_s: float, policies: list
                                        [outcomes[i] for i in chosen], None, region_plans,
                                        scored_from_s)
         results[policy.name] = entry
-    return results
-
-
-def experiment(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
-               jobs_per_region: int = 6, job_regions: tuple[str, ...] = ("R1", "R2"),
-               warmup_s: float = 0.0) -> dict[str, dict]:
-    """The README run: synthetic trace + sgcflow job mix on one timeline, all policies.
-
-    With ``warmup_s`` > 0 only calls after it are scored and sgcflow's background policy is the
-    Azure one (``IdleForecast``) tuned on the warm-up alone, as on the real trace; without, it
-    is the quantile window and everything is scored.
-    """
-    from coordinator.warmpool.synthetic import generate
-    from coordinator.warmpool.tuning import tune
-
-    horizon_s = days * 86400.0
-    if not 0 <= warmup_s < horizon_s:
-        raise ValueError(f"--warmup-minutes: {warmup_s / 60:g} must be >= 0 and shorter than "
-                         f"the trace ({horizon_s / 60:g} minutes)")
-    trace = generate(seed=seed, days=days, functions_per_region=functions_per_region)
-    mix = shifted(job_mix(seed=seed, regions=job_regions, jobs_per_region=jobs_per_region,
-                          horizon_s=horizon_s - warmup_s), warmup_s)  # jobs in scored minutes
-    workload = trace.merge(mix.workload)
-    all_streams = streams(workload)
-    unplanned, evidence = None, {"tuned_on": "nothing: quantile windows, fixed"}
-    if warmup_s > 0:
-        unplanned, evidence = tune(all_streams, warmup_s)
-    policies = policies_for(all_streams, mix.plans, mix.job_ends, seed, unplanned=unplanned)
-    results = simulate_streams(all_streams, workload.horizon_s, policies, mix.plans,
-                               breakdown=True, scored_from_s=warmup_s)
-    region_plans = [plan_job(p) for p in mix.plans]
-    days_billed = int(np.ceil(days))
-    costs = {
-        "plan_dollars": sum(p.dollars for p in region_plans),
-        "all_day_warm_dollars": sum({p.region: p.all_day_dollars for p in region_plans}.values())
-        * days_billed,
-        "plans": len(region_plans),
-        "prewarm_plans": sum(p.mode == "prewarm" for p in region_plans),
-    }
-    results["sgcflow"]["jobs"].update(costs)
-    results["sgcflow"]["tuning"] = evidence
     return results

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from coordinator.warmpool.policies import HybridHistogram, IdleForecast
-from coordinator.warmpool.simulator import metrics
+from coordinator.warmpool.scoring import metrics
 from coordinator.warmpool.workload import Stream
 
 EXCHANGES_GB_S = (100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 12800.0, 25600.0)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from coordinator.warmpool import azure2019, azure_streams, simulator, tuning, window_loops
+from coordinator.warmpool import azure2019, azure_streams, experiment, tuning, window_loops
 from coordinator.warmpool.policies import IdleForecast
 from coordinator.warmpool.workload import Stream
 
@@ -111,8 +111,8 @@ def test_bench_verdict_per_run(numbers, verdict):
 
 
 def test_synthetic_run_with_a_warm_up_scores_later_calls_and_tunes_on_the_warm_up():
-    whole = simulator.experiment(seed=2, days=0.5, functions_per_region=4, jobs_per_region=2)
-    later = simulator.experiment(seed=2, days=0.5, functions_per_region=4, jobs_per_region=2,
+    whole = experiment.synthetic(seed=2, days=0.5, functions_per_region=4, jobs_per_region=2)
+    later = experiment.synthetic(seed=2, days=0.5, functions_per_region=4, jobs_per_region=2,
                                  warmup_s=6 * 3600.0)
     assert later["sgcflow"]["tuning"]["tuned_on"] == "minutes 180-360 of the warm-up"
     assert "exchange_gb_s" not in whole["sgcflow"]["tuning"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from coordinator.warmpool import simulator, synthetic
+from coordinator.warmpool import experiment, simulator, synthetic
 from coordinator.warmpool.demand import JobPlan
 from coordinator.warmpool.planner import plan_job
 from coordinator.warmpool.policies import KeepAlive
@@ -19,7 +19,7 @@ POLICIES = {"keep-alive-60s", "keep-alive-10min", "hybrid-histogram", "faascache
 
 @pytest.fixture(scope="module")
 def results():
-    return simulator.experiment(seed=1, days=1.0, functions_per_region=10, jobs_per_region=4)
+    return experiment.synthetic(seed=1, days=1.0, functions_per_region=10, jobs_per_region=4)
 
 
 def test_every_policy_reports_every_metric(results):

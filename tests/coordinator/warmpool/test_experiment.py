@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from coordinator.warmpool import azure2019, realtrace, tuning, window_loops
+from coordinator.warmpool import azure2019, experiment, tuning, window_loops
 from coordinator.warmpool.faascache import FaasCache
 from coordinator.warmpool.policies import IdleForecast, KeepAlive
-from coordinator.warmpool.simulator import metrics
+from coordinator.warmpool.scoring import metrics
 from coordinator.warmpool.workload import Stream
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "azure2019_sample100"
@@ -103,7 +103,7 @@ def test_tuning_never_sees_the_scored_minutes():
 
 @pytest.fixture(scope="module")
 def sample_results():
-    return realtrace.experiment(azure2019.load(SAMPLE), warmup_minutes=120, seed=0, jobs=3)
+    return experiment.azure(azure2019.load(SAMPLE), warmup_minutes=120, seed=0, jobs=3)
 
 
 def test_every_policy_on_the_real_sample(sample_results):

@@ -1,0 +1,99 @@
+"""The warm-pool experiment: background streams + a planned sgcflow job mix, every policy scored.
+
+One pipeline for both backgrounds, so the two reports mean the same thing:
+- ``synthetic``: the generated multi-region trace (``synthetic.generate``), jobs in R1/R2;
+- ``azure``: a real Azure Functions 2019 trace, one stream per app (``azure_streams``), jobs in
+  its region, so worker cold starts are measured under real background load.
+The job mix starts after the warm-up. Policies see the whole timeline, history included, but
+only calls and idle time after the warm-up are scored; sgcflow's background policy is tuned on
+the warm-up alone (``tuning``), or, with no warm-up, is its fixed quantile window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from coordinator.warmpool.azure2019 import AzureTrace, TraceError
+from coordinator.warmpool.azure_streams import REGION, app_streams
+from coordinator.warmpool.planner import plan_job
+from coordinator.warmpool.simulator import JobMix, job_mix, policies_for, shifted, simulate_streams
+from coordinator.warmpool.tuning import tune
+from coordinator.warmpool.workload import Stream, streams
+
+
+def run(background: list[Stream], horizon_s: float, warmup_s: float, mix: JobMix | None,
+        seed: int, unplanned=None) -> dict[str, dict]:
+    """Every policy on ``background`` + ``mix``'s worker streams, scored after ``warmup_s``;
+    results keyed by policy, each split into ``trace`` (background) and ``jobs`` (workers)."""
+    all_streams = list(background)
+    plans, ends = [], {}
+    if mix is not None:
+        plans, ends = mix.plans, mix.job_ends
+        first = max(s.func for s in background) + 1 if background else 0
+        all_streams += [replace(s, func=s.func + first) for s in streams(mix.workload)]
+    evidence = {"tuned_on": "given by the caller"}
+    if unplanned is None and warmup_s > 0:
+        unplanned, evidence = tune(background, warmup_s)
+    elif unplanned is None:
+        evidence = {"tuned_on": "nothing (no warm-up): quantile windows, fixed"}
+    policies = policies_for(all_streams, plans, ends, seed, unplanned=unplanned)
+    results = simulate_streams(all_streams, horizon_s, policies, plans, breakdown=True,
+                               scored_from_s=warmup_s)
+    region_plans = [plan_job(p) for p in plans]
+    days_billed = int(np.ceil(horizon_s / 86400.0))
+    results["sgcflow"]["jobs"].update({
+        "plan_dollars": float(sum(p.dollars for p in region_plans)),
+        "all_day_warm_dollars": float(sum({p.region: p.all_day_dollars
+                                           for p in region_plans}.values()) * days_billed),
+        "plans": len(region_plans),
+        "prewarm_plans": sum(p.mode == "prewarm" for p in region_plans),
+    })
+    results["sgcflow"]["tuning"] = evidence
+    return results
+
+
+def synthetic(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
+              jobs_per_region: int = 6, job_regions: tuple[str, ...] = ("R1", "R2"),
+              warmup_s: float = 0.0) -> dict[str, dict]:
+    """The generated trace with the job mix after ``warmup_s`` (the README run)."""
+    from coordinator.warmpool.synthetic import generate
+
+    horizon_s = days * 86400.0
+    if not 0 <= warmup_s < horizon_s:
+        raise ValueError(f"--warmup-minutes: {warmup_s / 60:g} must be >= 0 and shorter than "
+                         f"the trace ({horizon_s / 60:g} minutes)")
+    trace = generate(seed=seed, days=days, functions_per_region=functions_per_region)
+    mix = shifted(job_mix(seed=seed, regions=job_regions, jobs_per_region=jobs_per_region,
+                          horizon_s=horizon_s - warmup_s), warmup_s)  # jobs in scored minutes
+    return run(streams(trace), horizon_s, warmup_s, mix, seed)
+
+
+def check_warmup(trace: AzureTrace, warmup_minutes: int) -> None:
+    if not 0 <= warmup_minutes < len(trace.minutes):
+        raise TraceError(f"--warmup-minutes: {warmup_minutes} must be >= 0 and shorter than the "
+                         f"trace ({len(trace.minutes)} minutes)")
+
+
+def azure(trace: AzureTrace, warmup_minutes: int = 240, seed: int = 0,
+          placement: str = "poisson", jobs: int = 6, unplanned=None) -> dict[str, dict]:
+    """The Azure trace's apps as background, ``jobs`` sgcflow jobs in its region after the
+    warm-up; the ``jobs`` split also reports the scored minutes, apps and invocations."""
+    check_warmup(trace, warmup_minutes)
+    warmup_s = 60.0 * warmup_minutes
+    background = app_streams(trace, seed, placement, split_at=(warmup_s / 2, warmup_s))
+    mix = None
+    if jobs > 0:
+        try:
+            mix = shifted(job_mix(seed, (REGION,), jobs, trace.horizon_s - warmup_s), warmup_s)
+        except ValueError as error:
+            raise TraceError(f"--warmup-minutes: leaves too little trace for the job mix "
+                             f"({error})") from error
+    results = run(background, trace.horizon_s, warmup_s, mix, seed, unplanned)
+    results["sgcflow"]["jobs"].update({
+        "scored_minutes": len(trace.minutes) - warmup_minutes,
+        "apps": len(background),
+        "invocations": int(np.sum([s.requests.sum() for s in background])),
+    })
+    return results
