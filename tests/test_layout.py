@@ -49,7 +49,44 @@ def test_the_core_never_imports_the_handlers():
 
 
 def test_coordinator_keeps_no_loose_modules():
-    """Every module sits in the package of its concern."""
+    """Every module sits in the package of its concern (docs/architecture.md)."""
     loose = sorted(p.name for p in (ROOT / "coordinator").glob("*.py"))
     assert loose == ["__init__.py"]
 
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle in ``graph`` (module -> modules it imports), or None."""
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt, [*path, nxt])):
+                return found
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return None
+
+
+def test_no_import_cycles_inside_a_folder():
+    """Inside a folder, imports run one way (shared blocks below, what uses them above), lazy
+    imports inside functions included: a cycle means two modules are one idea, or one is
+    in the wrong layer."""
+    folders = [ROOT / "functions", ROOT / "infra",
+               *[p for p in (ROOT / "coordinator").iterdir() if (p / "__init__.py").is_file()]]
+    cycles = {}
+    for folder in folders:
+        modules = {p: f"{folder.relative_to(ROOT).as_posix().replace('/', '.')}.{p.stem}"
+                   for p in folder.glob("*.py") if p.name != "__init__.py"}
+        names = set(modules.values())
+        graph = {name: {n for n in imported_names(ROOT, path) if n in names and n != name}
+                 for path, name in modules.items()}
+        if found := _cycle(graph):
+            cycles[folder.name] = found
+    assert cycles == {}
