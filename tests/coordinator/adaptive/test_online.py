@@ -8,7 +8,7 @@ import pytest
 
 from coordinator.adaptive import Config, OnlineRun, Tuning
 from coordinator.adaptive.evaluate import LoadFit, Shifted, replicated_round_times
-from coordinator.replay.round_simulator import TraceClock, run_rounds, run_scheme
+from coordinator.replay.round_simulator import Replay, TraceClock, run_rounds, run_scheme
 from coordinator.replay.traces import LatencyModel
 from coordinator.schemes import make_scheme
 from coordinator.schemes.gradient_check import replay
@@ -193,7 +193,8 @@ def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
 @pytest.mark.parametrize("group,q", [(1, 0.3), (1, 0.8), (4, 0.3), (4, 0.7), (32, 0.02)])
 def test_replicated_evaluator_matches_the_real_session(latency, group, q):
     config = Config("replicated", q=q, group=group)
-    run = run_scheme(config.scheme(256), latency, 30, config.policy())
+    run = run_scheme(config.scheme(256), latency, 30, config.policy(),
+                     replay=Replay(spares=10_000))
     low = latency.round_times(group / 256, 31)
     high = latency.round_times(2 * group / 256, 31)
     fast = replicated_round_times(low, high, q, group)

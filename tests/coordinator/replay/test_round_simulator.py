@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from coordinator.cli import main
 from coordinator.policy import make_policy
 from coordinator.replay.comparison import compare
-from coordinator.replay.round_simulator import run_scheme
+from coordinator.replay.round_simulator import Replay, run_scheme
 from coordinator.replay.search import best_bursty, best_gc, gc_round_times, paper_round_times
 from coordinator.replay.traces import LatencyModel
 from coordinator.schemes import make_scheme
@@ -21,6 +21,10 @@ from tests.conftest import TRACE
 @pytest.fixture(scope="module")
 def latency():
     return LatencyModel.from_parquet(TRACE)
+
+
+# Every task finds a warm environment: the by-hand times are exactly what each round sees.
+WARM = Replay(spares=10_000)
 
 
 class FixedTimes:
@@ -45,7 +49,7 @@ def test_the_studys_rule_by_hand():
              [1.0, 3.0, 5.0, 1.2],   # two: outside s = 1, wait for all
              [1.0, 1.0, 1.0, 1.5]]   # none: the last arrival
     run = run_scheme(make_scheme("gc", n=4, s=1), FixedTimes(times), 3,
-                     make_policy("paper", mu=1.0))
+                     make_policy("paper", mu=1.0), replay=WARM)
     assert run.round_times_s == [2.0, 5.0, 1.5]
     assert run.fallbacks == 1 and run.late_jobs == 0
 
@@ -64,14 +68,15 @@ def test_earliest_decodable_gc_ends_when_every_group_has_an_arrival():
 def test_search_evaluators_match_the_real_session_and_policy(latency, s, policy):
     from coordinator.replay.search import gc_policy
 
-    run = run_scheme(make_scheme("gc", s=s), latency, 30, gc_policy(policy, 1.0))
+    run = run_scheme(make_scheme("gc", s=s), latency, 30, gc_policy(policy, 1.0), replay=WARM)
     fast = gc_round_times(latency.round_times((s + 1) / 256, 30), s, policy, 1.0)
     assert run.round_times_s == pytest.approx(fast.tolist())
 
 
 def test_paper_evaluator_matches_the_policy_for_bursty_schemes(latency):
     scheme = make_scheme("m-sgc", B=1, W=2, lam=27)
-    run = run_scheme(scheme, latency, 20, make_policy("paper", mu=0.5))
+    run = run_scheme(scheme, latency, 20, make_policy("paper", mu=0.5),
+                     replay=Replay(spares=10_000, late_results=False))
     fast = paper_round_times(scheme, latency.round_times(scheme.load, 21), 0.5)
     # The evaluator charges the nominal load every round; the replay charges what each worker
     # really does (round 1 has no job to redo, the last round no new job): the middle agrees.
