@@ -45,7 +45,8 @@ def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
     stopped = {m: info for entry in log
                for m, info in (entry.get("update", {}).get("stopped") or {}).items()}
     done = [r for r in rows if r["update_s"] is not None]
-    status = "done" if len(done) >= plan.rounds else (
+    of_rounds = int(record.get("rounds") or plan.rounds)  # batched: fewer than jobs + T
+    status = "done" if len(done) >= of_rounds else (
         "cancelled" if record.get("status") in ("cancelling", "cancelled") else "running")
     statuses = model_statuses(plan.M, stopped, status)
     models = []
@@ -70,7 +71,7 @@ def summarize(record: dict, plan: JobPlan, log: list[dict]) -> dict[str, Any]:
         step_seconds, resources.STEP_MEMORY_MB, len(rows), rounds_per_task(),
         executions=int(record.get("execution", 1)))
     summary = {
-        "rounds": len(done), "of_rounds": plan.rounds, "models": plan.M, "jobs": plan.jobs,
+        "rounds": len(done), "of_rounds": of_rounds, "models": plan.M, "jobs": plan.jobs,
         "decoded_jobs": sum(len(r["decoded"]) for r in rows),
         "skipped_jobs": sum(len(r["skipped"]) for r in rows),
         "stragglers": sum(len(r["stragglers"]) for r in rows),

@@ -36,7 +36,7 @@ class Fleet:
     """Invocations in flight across rounds (absolute seconds from the run's start)."""
 
     n: int
-    spares: int = 0
+    spares: int | None = 0  # None: a warm environment for every task (no cold start ever)
     memory_gb: float = WORKER_MEMORY_MB / 1024
     cold_start: ColdStart = default_cold_start
     seed: int = 0
@@ -46,29 +46,34 @@ class Fleet:
     billed_s: float = 0.0
 
     def __post_init__(self):
-        self.pool = self.n + self.spares  # warm environments
+        self.pool = float("inf") if self.spares is None else self.n + self.spares  # warm ones
         self._rng = np.random.default_rng(self.seed)
 
     def dispatch(self, t: int, start_s: float, workers: np.ndarray,
-                 times: np.ndarray) -> np.ndarray:
+                 times: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
         """Round t's invocations start at ``start_s`` (``times``: each one's seconds); returns
-        the times with a cold start added to those that found no warm environment: the tasks
-        of workers whose previous invocation is still running, when the pool is full."""
+        the times with a cold start added to those that found no warm environment (the tasks
+        of workers whose previous invocation is still running, when the pool is full), and
+        {worker: cold-start seconds} of those (a worker reports its init time: the live
+        coordinator knows it too)."""
         self.running = {key: end for key, end in self.running.items() if end > start_s}
         busy = {w for (_, w) in self.running}
         times = np.array(times, dtype=float)
         in_flight = len(self.running) + len(workers)
-        short = max(0, in_flight - self.pool)
+        short = int(max(0, in_flight - self.pool))
+        cold: dict[int, float] = {}
         if short:
             displaced = [i for i, w in enumerate(workers.tolist()) if w in busy][:short]
-            times[displaced] += self.cold_start(self._rng, len(displaced))
+            charges = self.cold_start(self._rng, len(displaced))
+            times[displaced] += charges
+            cold = {int(workers[i]): float(c) for i, c in zip(displaced, charges, strict=True)}
             self.cold_starts += len(displaced)
             self.pool = in_flight
         self.peak = max(self.peak, in_flight)
         for w, seconds in zip(workers.tolist(), times.tolist(), strict=True):
             self.running[(t, w)] = start_s + seconds
         self.billed_s += float(times.sum())
-        return times
+        return times, cold
 
     @property
     def billed_gb_s(self) -> float:

@@ -52,7 +52,7 @@ class SchemeRun:
     cold_starts: int = 0
     late_results_used: int = 0
     models: int = 1
-    batch: list | int = 1
+    batch: dict | int = 1  # gradients per invocation (sgcflow: {size: scheme jobs of it})
     round_times_s: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:
@@ -79,14 +79,27 @@ class TraceClock:
 
     def times(self, r: int, loads: np.ndarray) -> np.ndarray:
         """Seconds of every worker in round ``r`` (0-based); nan where ``loads`` is 0 (idle)."""
-        if r >= len(self.order):  # a run longer than planned (sgcflow re-batches): extend
-            self.order = self.latency.round_order(2 * r + 1, self.seed)
+        self._extend(r + 1)
         out = np.full(len(loads), np.nan)
         dealt = self._dealing(r, len(loads))
         for load in np.unique(loads[loads > 0]):
             mask = loads == load
             out[mask] = self.cube(float(load))[self.order[r]][dealt][mask]
         return out
+
+    def uniform(self, load: float, rounds: int) -> np.ndarray:
+        """(rounds, n) seconds with every worker at ``load`` (the searches' evaluators)."""
+        self._extend(rounds)
+        out = self.cube(float(load))[self.order[:rounds]]
+        if self.permute_workers is not None:
+            n, passes = out.shape[1], self.latency.n_rounds
+            for first in range(passes, rounds, passes):
+                out[first:first + passes] = out[first:first + passes][:, self._dealing(first, n)]
+        return out
+
+    def _extend(self, rounds: int) -> None:
+        if rounds > len(self.order):  # a run longer than planned (sgcflow re-batches)
+            self.order = self.latency.round_order(2 * rounds, self.seed)
 
     def _dealing(self, r: int, n: int) -> np.ndarray:
         """Which measured worker plays each simulated worker in round ``r``'s pass."""
@@ -115,6 +128,7 @@ class RoundRecord:
     stragglers: frozenset[int]
     fallback: bool
     late: dict = field(default_factory=dict)  # (round, worker) -> seconds: late results counted
+    cold: dict = field(default_factory=dict)  # worker -> cold-start seconds in its time
 
 
 class Fixed:
@@ -145,7 +159,7 @@ def run_rounds(controller, clock: TraceClock, fleet: Fleet | None = None,
         loads = np.asarray(session.worker_loads(t), dtype=float)
         workers = np.flatnonzero(loads > 0)
         times = clock.times(t - 1, loads)
-        times[workers] = fleet.dispatch(t, start_s, workers, times[workers])
+        times[workers], cold = fleet.dispatch(t, start_s, workers, times[workers])
         policy = controller.policy(t)
         expected = frozenset(workers.tolist())
         offered = pending.offered(session, t, start_s) if late_results else {}
@@ -160,7 +174,7 @@ def run_rounds(controller, clock: TraceClock, fleet: Fleet | None = None,
         pending.add(t, start_s, decision.stragglers, times)
         fallback = bool(decision.flags) or (decision.cutoff_s is not None
                                              and end > decision.cutoff_s + 1e-12)
-        record = RoundRecord(t, loads, times, end, decision.stragglers, fallback, landed)
+        record = RoundRecord(t, loads, times, end, decision.stragglers, fallback, landed, cold)
         records.append(record)
         controller.after_round(record)
         start_s += end
@@ -175,7 +189,7 @@ def mean_load(records: list[RoundRecord]) -> float:
 
 def summarize(name: str, params, T: int, load: float, policy: str, session,
               records: list[RoundRecord], fleet: Fleet | None = None, models: int = 1,
-              batch: list | int = 1) -> SchemeRun:
+              batch: dict | int = 1) -> SchemeRun:
     times = [r.end_s for r in records]
     late = set()
     for r in records:
@@ -211,16 +225,19 @@ class Replay:
 
 
 def run_scheme(scheme, latency: LatencyModel, jobs: int, policy: WaitPolicy,
-               seed=None, replay: Replay | None = None) -> SchemeRun:
+               seed=None, replay: Replay | None = None, batch: int | None = None) -> SchemeRun:
     """Replay one scheme for ``jobs`` gradients under ``policy``: with M models, batched as the
-    scheme's delay allows (coordinator.schemes.batching), ceil(J / batch) + T rounds."""
+    scheme's delay allows (coordinator.schemes.batching) or ``batch`` gradients per invocation
+    at most, ceil(J / batch) + T rounds."""
     require_int("jobs", jobs, 1)
     replay = replay or Replay(seed=seed)
-    session = batched(scheme, jobs, replay.models, independent=replay.models == 1)
+    session = batched(scheme, jobs, replay.models, independent=replay.models == 1,
+                      target=batch)
     fleet = replay.fleet(scheme.n)
     records = run_rounds(Fixed(session, policy), replay.clock(latency, session.rounds), fleet,
                          replay.late_results)
-    batch = 1 if replay.models == 1 else batch_target(replay.models, scheme.T)
+    if batch is None:
+        batch = 1 if replay.models == 1 else batch_target(replay.models, scheme.T)
     return summarize(scheme.name, scheme.params, scheme.T, scheme.load, policy.describe(),
                      session, records, fleet, replay.models, batch)
 

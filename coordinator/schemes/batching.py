@@ -139,6 +139,10 @@ class BatchedSession:
         return self.inner.useful(t, r, worker)
 
     # --- batches out as real jobs -----------------------------------------------------------
+    def plan(self, t: int) -> list[list[tuple]]:
+        return [[(job, component, row) for g, component, row in minitasks
+                 for job in self.layout.real_jobs(g)] for minitasks in self.inner.plan(t)]
+
     def tasks(self, t: int) -> list[dict[int, dict[int, float]]]:
         return [{job: task for g, task in tasks.items() for job in self.layout.real_jobs(g)}
                 for tasks in self.inner.tasks(t)]
@@ -171,13 +175,15 @@ class BatchedSession:
         return {(r, w, job): a for (r, w, _), a in weights.items()}
 
 
-def batched(scheme, jobs: int, models: int, independent: bool = False):
+def batched(scheme, jobs: int, models: int, independent: bool = False,
+            target: int | None = None):
     """A session of ``jobs`` real jobs under ``scheme`` with ``models`` models in flight,
-    batched as far as the scheme's delay allows; ``independent``: unrelated gradients, one per
-    scheme job (the plain session)."""
+    batched as far as the scheme's delay allows (or ``target`` gradients per scheme job, at
+    most that); ``independent``: unrelated gradients, one per scheme job (the plain
+    session)."""
     if independent:
         return scheme.session(jobs)
-    target = batch_target(models, scheme.T)
+    target = batch_target(models, scheme.T) if target is None else target
     if target < 1:
         raise ValueError(f"{scheme.describe()} has delay T={scheme.T}: it needs at least "
                          f"T + 1 = {scheme.T + 1} models in flight, got models={models}")

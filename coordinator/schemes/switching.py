@@ -63,12 +63,18 @@ class SwitchingSession:
         return max(self.min_rounds,
                    *(segment.offset + segment.session.rounds for segment in self.segments))
 
-    def switch(self, first_job: int, scheme) -> None:
-        """Jobs ``first_job``.. run under ``scheme``; call before round ``first_job`` is planned."""
+    def switch(self, first_job: int, scheme, jobs: int | None = None) -> None:
+        """Jobs ``first_job``.. run under ``scheme``; call before round ``first_job`` is planned.
+        ``jobs``: the run's new total (a batched run re-cut its gradients into more or fewer
+        scheme jobs, coordinator.schemes.batching); default unchanged."""
         current = self.segments[-1]
         if not current.first_job < first_job <= self.jobs:
             raise ValueError(f"first_job must be in ({current.first_job}, {self.jobs}], "
                              f"got {first_job}")
+        if jobs is not None:
+            if jobs < first_job:
+                raise ValueError(f"jobs must be >= first_job {first_job}, got {jobs}")
+            self.jobs = jobs
         if self._observed >= first_job:
             raise ValueError(f"round {first_job} was already observed: switch before it")
         if scheme.session(1).partition_sizes != current.session.partition_sizes:

@@ -11,17 +11,11 @@ from click.testing import CliRunner
 from coordinator.cli import main
 from coordinator.policy import make_policy
 from coordinator.replay.comparison import compare
-from coordinator.replay.round_simulator import Replay, run_scheme
+from coordinator.replay.round_simulator import Replay, TraceClock, run_scheme
 from coordinator.replay.search import best_bursty, best_gc, gc_round_times, paper_round_times
 from coordinator.replay.traces import LatencyModel
 from coordinator.schemes import make_scheme
 from tests.conftest import TRACE
-
-
-@pytest.fixture(scope="module")
-def latency():
-    return LatencyModel.from_parquet(TRACE)
-
 
 # Every task finds a warm environment: the by-hand times are exactly what each round sees.
 WARM = Replay(spares=10_000)
@@ -117,11 +111,45 @@ def test_cli_json_shape_is_kept():
                                        "--mu", "0.5", "--bound", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    assert set(payload) == {"uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow", "bound"}
+    assert set(payload) == {"uncoded", "gc", "gc-batched", "sr-sgc", "m-sgc", "sgcflow", "bound"}
     for run in payload.values():
-        assert {"runtime_s", "load", "params", "T", "fallbacks", "ratio_to_gc"} <= set(run)
+        assert {"runtime_s", "load", "params", "T", "fallbacks", "ratio_to_gc",
+                "peak_concurrency", "billed_gb_s"} <= set(run)
     assert payload["m-sgc"]["params"] == {"B": 1, "W": 2, "lam": 27}
     assert payload["gc"]["ratio_to_gc"] == 1.0
+    assert payload["gc-batched"]["runtime_s"] == payload["gc"]["runtime_s"]  # one model
+
+
+def test_models_batch_every_scheme_but_gc_and_gradients_is_the_total():
+    result = CliRunner().invoke(main, ["simulate", "--trace", str(TRACE), "--gradients", "24",
+                                       "--models", "4", "--schemes",
+                                       "gc,gc-batched,m-sgc,sr-sgc,sgcflow", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["gc"]["batch"] == 1 and payload["gc"]["rounds"] == 24
+    assert payload["gc-batched"]["batch"] == 4 and payload["gc-batched"]["rounds"] == 6
+    assert payload["m-sgc"]["batch"] == 2 and payload["m-sgc"]["rounds"] == 12 + 1
+    assert payload["sr-sgc"]["batch"] == 1  # T = 2: three groups of one model
+    assert sum(int(b) * c for b, c in payload["sgcflow"]["batch"].items()) == 24
+    assert payload["sgcflow"]["late_results_used"] >= 0
+    assert payload["gc-batched"]["ratio_to_gc"] < 0.6  # the invocation's overhead, shared
+    for run in payload.values():
+        assert run["late_jobs"] == 0 and run["peak_concurrency"] >= 256
+        assert run["billed_gb_s"] > 0
+
+
+def test_permuted_workers_change_later_passes_only():
+    latency = LatencyModel.from_parquet(TRACE)
+    plain, permuted = TraceClock(latency, 40), TraceClock(latency, 40, permute_workers=3)
+    loads = np.full(256, 1 / 256)
+    R = latency.n_rounds
+    assert np.array_equal(plain.times(0, loads), permuted.times(0, loads))  # the first pass
+    later = permuted.times(R, loads)
+    assert not np.array_equal(plain.times(R, loads), later)
+    assert np.array_equal(np.sort(plain.times(R, loads)), np.sort(later))  # the same round
+    again = TraceClock(latency, 40, permute_workers=3)
+    assert np.array_equal(again.times(R, loads), later)  # the same for every scheme
+    assert np.array_equal(permuted.uniform(1 / 256, R + 1)[R], later)
 
 
 def test_search_on_another_trace_fits_gc_there():
