@@ -9,19 +9,26 @@ for the length of a job (Lambda keeps idle environments for minutes; rounds take
 cold starts happen only when the concurrency climbs above every earlier peak and the ``spares``
 the warm pool provisioned beyond the n workers.
 
+The account caps concurrency (1,000 by default, docs/aws.md): a task that would exceed the cap
+is throttled and starts when an earlier invocation ends (Lambda queues an asynchronous event
+and retries it), so a scheme that leaves many stragglers running pays with queued tasks.
+
 Reported: ``peak_concurrency`` (invocations in flight at once), ``billed_gb_s`` (every
-invocation to its end, cold start included, at the worker's memory) and ``cold_starts``.
+invocation to its end, cold start included, at the worker's memory), ``cold_starts`` and
+``throttled`` tasks.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from coordinator.workflow.resources import WORKER_MEMORY_MB
 
+ACCOUNT_CONCURRENCY = 1000  # Lambda's default per-region quota (docs/aws.md)
 ColdStart = Callable[[np.random.Generator, int], np.ndarray]
 
 
@@ -33,46 +40,56 @@ def default_cold_start(rng: np.random.Generator, size: int) -> np.ndarray:
 
 @dataclass
 class Fleet:
-    """Invocations in flight across rounds (absolute seconds from the run's start)."""
+    """Invocations in flight across rounds (absolute seconds from the run's start): at most
+    ``concurrency`` at once, each in one of ``pool`` warm environments or a new one."""
 
     n: int
     spares: int | None = 0  # None: a warm environment for every task (no cold start ever)
     memory_gb: float = WORKER_MEMORY_MB / 1024
     cold_start: ColdStart = default_cold_start
     seed: int = 0
-    running: dict[tuple[int, int], float] = field(default_factory=dict)  # (round, w) -> end
+    concurrency: int = ACCOUNT_CONCURRENCY
     peak: int = 0
     cold_starts: int = 0
+    throttled: int = 0
     billed_s: float = 0.0
 
     def __post_init__(self):
         self.pool = float("inf") if self.spares is None else self.n + self.spares  # warm ones
         self._rng = np.random.default_rng(self.seed)
+        self._slots: list[float] = []  # heap: when each occupied concurrency slot frees
+        self._last: dict[int, float] = {}  # worker -> when its latest invocation ends
 
     def dispatch(self, t: int, start_s: float, workers: np.ndarray,
                  times: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
-        """Round t's invocations start at ``start_s`` (``times``: each one's seconds); returns
-        the times with a cold start added to those that found no warm environment (the tasks
-        of workers whose previous invocation is still running, when the pool is full), and
-        {worker: cold-start seconds} of those (a worker reports its init time: the live
-        coordinator knows it too)."""
-        self.running = {key: end for key, end in self.running.items() if end > start_s}
-        busy = {w for (_, w) in self.running}
+        """Round t's invocations are sent at ``start_s`` (``times``: each one's seconds);
+        returns their times from ``start_s`` with a wait where the concurrency cap queued them
+        (behind the first invocation to end, whose warm environment they take) and a cold
+        start where no warm environment was left, and {worker: cold-start seconds} of those
+        (a worker reports its init time: the live coordinator knows it too)."""
+        while self._slots and self._slots[0] <= start_s:
+            heapq.heappop(self._slots)
+        busy = {w for w, end in self._last.items() if end > start_s}
         times = np.array(times, dtype=float)
-        in_flight = len(self.running) + len(workers)
-        short = int(max(0, in_flight - self.pool))
+        # the busy workers' tasks need another environment: served last
+        order = sorted(range(len(workers)), key=lambda i: int(workers[i]) in busy)
         cold: dict[int, float] = {}
-        if short:
-            displaced = [i for i, w in enumerate(workers.tolist()) if w in busy][:short]
-            charges = self.cold_start(self._rng, len(displaced))
-            times[displaced] += charges
-            cold = {int(workers[i]): float(c) for i, c in zip(displaced, charges, strict=True)}
-            self.cold_starts += len(displaced)
-            self.pool = in_flight
-        self.peak = max(self.peak, in_flight)
-        for w, seconds in zip(workers.tolist(), times.tolist(), strict=True):
-            self.running[(t, w)] = start_s + seconds
-        self.billed_s += float(times.sum())
+        for i in order:
+            if len(self._slots) < self.concurrency:
+                if len(self._slots) + 1 > self.pool:  # no warm environment left: a new one
+                    cold[int(workers[i])] = float(self.cold_start(self._rng, 1)[0])
+                    times[i] += cold[int(workers[i])]
+                    self.pool = len(self._slots) + 1
+                self.billed_s += times[i]
+            else:  # throttled: Lambda queues the event until a slot frees
+                frees = heapq.heappop(self._slots)
+                self.billed_s += times[i]
+                times[i] += frees - start_s
+                self.throttled += 1
+            heapq.heappush(self._slots, start_s + times[i])
+            self._last[int(workers[i])] = start_s + times[i]
+            self.peak = max(self.peak, len(self._slots))
+        self.cold_starts += len(cold)
         return times, cold
 
     @property

@@ -50,6 +50,7 @@ class SchemeRun:
     peak_concurrency: int = 0
     billed_gb_s: float = 0.0
     cold_starts: int = 0
+    throttled: int = 0
     late_results_used: int = 0
     models: int = 1
     batch: dict | int = 1  # gradients per invocation (sgcflow: {size: scheme jobs of it})
@@ -201,6 +202,7 @@ def summarize(name: str, params, T: int, load: float, policy: str, session,
                      peak_concurrency=fleet.peak if fleet else 0,
                      billed_gb_s=fleet.billed_gb_s if fleet else 0.0,
                      cold_starts=fleet.cold_starts if fleet else 0,
+                     throttled=fleet.throttled if fleet else 0,
                      late_results_used=sum(len(r.late) for r in records),
                      models=models, batch=batch, round_times_s=times)
 

@@ -57,20 +57,32 @@ def gc_policy(policy: str, mu: float):
 
 
 def best_gc(latency: LatencyModel, mu: float, jobs: int, seed=None,
-            policies=GC_POLICIES, n: int | None = None, replay=None, batch: int = 1) -> Choice:
+            policies=GC_POLICIES, n: int | None = None, replay=None, batch: int = 1,
+            refine: int = 8) -> Choice:
     """GC's fastest (s, policy) on this trace, s over 0..n-1 (in-sample); ``replay``: the
-    trace's order (coordinator.replay.round_simulator.Replay; default: ``seed``)."""
+    trace's order and fleet (coordinator.replay.round_simulator.Replay; default: ``seed``).
+
+    Every candidate is ranked by the vectorized evaluator (rounds on their own); the ``refine``
+    best are then replayed through the real session, policy and fleet (invocations running
+    past their round, cold starts, the concurrency cap), and the fastest replay wins."""
     n = n or latency.n_workers
     rounds = -(-jobs // batch)
     clock = _clock(latency, rounds, seed, replay)
-    best = None
+    ranked = []
     for s in range(n):
         times = clock.uniform(batch * (s + 1) / n, rounds)
         for policy in policies:
-            total = float(gc_round_times(times, s, policy, mu).sum())
-            if best is None or total < best[0]:
-                best = (total, s, policy)
-    total, s, policy = best
+            ranked.append((float(gc_round_times(times, s, policy, mu).sum()), s, policy))
+    ranked.sort()
+    if refine > 1:
+        from coordinator.replay.round_simulator import Replay, run_scheme
+
+        replay = replay or Replay(seed=seed)
+        ranked = sorted((run_scheme(make_scheme("gc", n=n, s=s), latency, jobs,
+                                    gc_policy(policy, mu), replay=replay,
+                                    batch=batch).runtime_s, s, policy)
+                        for _, s, policy in ranked[:refine])
+    total, s, policy = ranked[0]
     return Choice(make_scheme("gc", n=n, s=s), gc_policy(policy, mu), total)
 
 

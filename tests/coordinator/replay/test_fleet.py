@@ -22,7 +22,7 @@ def test_a_busy_workers_task_cold_starts_only_past_the_pool_and_everything_is_bi
     assert cold == {} and fleet.peak == 4
     # round 2 at t = 2: workers 2 and 3 still run; 6 in flight, 5 warm: one cold start
     times, cold = fleet.dispatch(2, 2.0, np.arange(4), np.ones(4))
-    assert cold == {2: 10.0} and times.tolist() == [1.0, 1.0, 11.0, 1.0]
+    assert cold == {3: 10.0} and times.tolist() == [1.0, 1.0, 1.0, 11.0]
     assert fleet.peak == 6 and fleet.cold_starts == 1
     # round 3 at t = 3: 4 in flight (2 from before), the pool is 6 now: warm
     times, cold = fleet.dispatch(3, 3.0, np.arange(2), np.ones(2))
@@ -58,3 +58,15 @@ def test_late_results_make_replicated_msgc_faster_on_the_same_trace(latency):
     assert kept.late_results_used > 0 and lost.late_results_used == 0
     assert kept.runtime_s < lost.runtime_s
     assert kept.late_jobs == lost.late_jobs == 0
+
+
+def test_past_the_accounts_concurrency_a_task_queues_until_an_invocation_ends():
+    fleet = Fleet(4, spares=0, cold_start=constant_cold, concurrency=5)
+    fleet.dispatch(1, 0.0, np.arange(4), np.array([1.0, 1.0, 5.0, 9.0]))
+    times, cold = fleet.dispatch(2, 2.0, np.arange(4), np.ones(4))
+    # 2 still run + 4 new = 6 > 5: the last busy worker's task waits for the first invocation
+    # to end (a new one, at t = 3) and takes its warm environment; the other busy one
+    # cold-starts (5 in flight, 4 warm)
+    assert fleet.throttled == 1 and fleet.peak == 5
+    assert times.tolist() == [1.0, 1.0, 11.0, 1.0 + 1.0]
+    assert cold == {2: 10.0}

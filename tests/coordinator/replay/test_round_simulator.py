@@ -194,22 +194,25 @@ def test_bench_simulate_rejects_a_negative_mu():
     assert result.exit_code != 0 and "'--mu': -1.0 is not in the range x>=0" in result.output
 
 
-def test_bench_simulate_reports_the_other_profiles_apart():
-    """The other-profile rows are real replays: sgcflow against the best GC on a ResNet-18 one,
-    and the summary reports them apart from the CNN settings."""
-    from coordinator.cli.bench_simulate import _summary, other_profile_row
+def test_bench_simulate_rows_are_real_replays_and_the_summary_keeps_resnet_apart():
+    """A row compares sgcflow with the best one-job and batched GC on the same rounds; the
+    summary reports the ResNet-18 rows apart from the CNN ones."""
+    from coordinator.cli.bench_simulate import _summary, setting_row
+    from coordinator.replay.round_simulator import Replay
     from coordinator.replay.traces import LatencyModel
 
     model = LatencyModel.from_parquet(TRACE, profile="sam-gc-resnet18_profile_est_mbp")
-    row = other_profile_row(model, 1.0, 12)
-    assert row["profile"] == "sam-gc-resnet18_profile_est_mbp" and row["gc_runtime_s"] > 0
-    assert 0.5 < row["sgcflow_ratio"] < 3.0
-    assert row["sgcflow_blocks"][0]["s"] == 255  # explored first: full replication
-    cnn = {"jobs": 12, "sgcflow_ratio": 1.0, "kofn_gc_ratio": 1.0, "sgcflow_to_bound": 1.0,
-           "any_scheme_ratio": 0.9, "m_sgc_ratio": 1.5}
-    summary = _summary([cnn], [row, {**row, "sgcflow_ratio": 2.0}])["J=12"]
-    assert summary["other_profiles_max_sgcflow_to_best_gc"] == 2.0
-    assert summary["geomean_sgcflow_to_best_gc"] == 1.0
+    row = setting_row(model, 1.0, 12, Replay(models=2, permute_workers=7))
+    online = row.pop("_online")
+    assert row["profile"] == "sam-gc-resnet18_profile_est_mbp" and row["permuted"]
+    assert row["gc_runtime_s"] > 0 and row["gc_batched_runtime_s"] > 0
+    assert row["sgcflow_to_gc_batched"] == online.runtime_s / row["gc_batched_runtime_s"]
+    assert sum(int(b) * c for b, c in row["sgcflow_batches"].items()) == 12
+    cnn = {**row, "profile": "cnn", "sgcflow_to_gc": 0.5, "sgcflow_to_gc_batched": 1.0,
+           "gc_batched_to_gc": 0.5}
+    summary = _summary([cnn], [row, {**row, "sgcflow_runtime_s": 2 * row["gc_runtime_s"]}])
+    assert summary["J=12 M=2 permuted"]["geomean_sgcflow_to_gc"] == 0.5
+    assert summary["J=12 M=2 permuted"]["resnet18_max_sgcflow_to_best_gc"] >= 2.0
 
 
 def test_bench_sensitivity_moves_one_constant_at_a_time():
