@@ -2,7 +2,8 @@
 
 A session is deterministic given the stragglers of every round, so the log is the truth and a
 warm step function keeps a cached session that it only moves forward. Thread-safe: in emulation
-all steps of all jobs share one process.
+all steps of all jobs share one process. The maps are read and written under ``_guard``; a
+session itself is used under its job's ``run_lock``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def session_at(run_id: str, spec: dict, stragglers: Sequence[Sequence[int]]) -> 
 
     Call with ``run_lock(run_id)`` held while using the session.
     """
-    session = _cache.get(run_id)
+    with _guard:
+        session = _cache.get(run_id)
     if session is not None and session.observed_rounds <= len(stragglers):
         try:
             return _replay(run_id, session, stragglers)
@@ -41,7 +43,8 @@ def session_at(run_id: str, spec: dict, stragglers: Sequence[Sequence[int]]) -> 
 def _replay(run_id: str, session: Session, stragglers: Sequence[Sequence[int]]) -> Session:
     for t in range(1, len(stragglers) + 1):
         session.observe(t, stragglers[t - 1])  # a no-op for rounds already observed identically
-    _cache[run_id] = session
+    with _guard:
+        _cache[run_id] = session
     return session
 
 
