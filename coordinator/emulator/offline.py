@@ -18,7 +18,9 @@ With real credentials in the environment that is a write to a real account. Thre
    thread of an emulated run, a request that botocore would actually send over the network
    (moto answered nothing) to a host that is not loopback raises
    :class:`RealEndpointRefused` (``botocore.httpsession.URLLib3Session.send``, the one place
-   every client's request goes out). Loopback stays open: ``sgc local up`` is on 127.0.0.1.
+   every client's request goes out). A client built while an emulator ran keeps that fence for
+   its whole life (a ``before-send`` hook): used after teardown, with moto off, it refuses
+   rather than reach the real endpoint. Loopback stays open: ``sgc local up`` is on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -136,18 +138,43 @@ def check_send(url: str) -> None:
                               "stopped or the endpoint is not AWS's)")
 
 
+def _bound_client_send(request, **_: object) -> None:
+    """``before-send`` of a client built during emulation: moto answers, or nothing is sent
+    beyond loopback (moto's interception is process-wide and teardown turns it off)."""
+    from moto.core.models import botocore_stubber
+
+    if botocore_stubber.enabled or is_loopback(request.url):
+        return None
+    host = urlsplit(request.url).hostname
+    log.error("refused a request to %s from a client of an emulated run", host)
+    raise RealEndpointRefused(f"refused a request to {host}: this client was built in an "
+                              "emulated run, and its emulator is gone")
+
+
 def install() -> None:
     """Patch botocore once: ``Endpoint.make_request`` checks the run, ``URLLib3Session.send``
-    the destination. Both are no-ops outside emulation."""
+    the destination, and a client built while armed keeps the fence. All are no-ops outside
+    emulation."""
     global _installed
     with _lock:
         if _installed:
             return
+        import botocore.session
         from botocore.endpoint import Endpoint
         from botocore.httpsession import URLLib3Session
 
         make_request = Endpoint.make_request
         send = URLLib3Session.send
+        create_client = botocore.session.Session.create_client
+
+        def bound_client(session, *args, **kwargs):
+            client = create_client(session, *args, **kwargs)
+            if armed():
+                client.meta.events.register("before-send", _bound_client_send)
+            return client
+
+        bound_client.sgc_guarded = getattr(create_client, "sgc_guarded", False)
+        botocore.session.Session.create_client = bound_client
 
         def checked_request(self, operation_model, request_dict):
             check_call()
