@@ -85,15 +85,6 @@ def test_a_worker_that_outlives_teardown_gets_no_call_through(fence):
     assert len(refused) == WORKERS - 4  # queued behind them: dropped, and logged as such
 
 
-def test_a_request_that_moto_does_not_answer_is_refused_not_sent(emulator, fence):
-    assert offline.armed()
-    outside = boto3.session.Session().client(
-        "s3", region_name="us-east-1", endpoint_url="https://storage.example.com")
-    with pytest.raises(offline.RealEndpointRefused, match="storage.example.com"):
-        outside.list_buckets()
-    assert emulator.client("s3").list_buckets()["Buckets"]  # the emulator still answers
-
-
 def test_invocations_after_close_are_refused_loudly(fence):
     with Emulator(warm=False) as emulator:
         name = _probe_function(emulator)
@@ -110,3 +101,13 @@ def test_a_client_built_in_an_emulated_run_never_reaches_aws_after_teardown(fenc
     assert not offline.armed()  # nothing emulated runs: the process-wide fence is down
     with pytest.raises(offline.RealEndpointRefused, match="emulated run"):
         s3.list_buckets()  # moto is off: it would have gone to s3.amazonaws.com
+
+
+# Last: the module's shared emulator (tests/coordinator/conftest.py) runs until the module ends.
+def test_a_request_that_moto_does_not_answer_is_refused_not_sent(emulator, fence):
+    assert offline.armed()
+    outside = boto3.session.Session().client(
+        "s3", region_name="us-east-1", endpoint_url="https://storage.example.com")
+    with pytest.raises(offline.RealEndpointRefused, match="storage.example.com"):
+        outside.list_buckets()
+    assert emulator.client("s3").list_buckets()["Buckets"]  # the emulator still answers
