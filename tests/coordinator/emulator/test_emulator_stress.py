@@ -50,7 +50,7 @@ def fence():
 
 def test_256_workers_beside_a_cpu_hog_finish_every_run(cpu_hog, fence):
     for repeat in range(REPEATS):
-        settings = Settings(str(TRACE), None, None, mu=1.0, jobs=6, workers=256, seed=repeat)
+        settings = Settings(str(TRACE), None, None, mu=1.0, jobs=3, workers=256, seed=repeat)
         row = replay(settings, [("sgcflow", {})])["sgcflow"]  # a failed job raises here
         assert row["decoded_exactly"] and row["same_stragglers"], (repeat, row)
         assert offline.leftover_threads() == [] and not offline.armed()
