@@ -2,7 +2,8 @@
 
 A session is deterministic given each round's stragglers and the late results it counted, so the
 log is the truth and a warm step function keeps a cached session that it only moves forward.
-Thread-safe: in emulation all steps of all jobs share one process.
+Thread-safe: in emulation all steps of all jobs share one process. The maps are read and written
+under ``_guard``; a session itself is used under its job's ``run_lock``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def session_at(run_id: str, spec: dict, observed: Sequence[Observation]) -> Sess
 
     Call with ``run_lock(run_id)`` held while using the session.
     """
-    session = _cache.get(run_id)
+    with _guard:
+        session = _cache.get(run_id)
     if session is not None and session.observed_rounds <= len(observed):
         try:
             return _replay(run_id, session, observed)
@@ -45,7 +47,8 @@ def _replay(run_id: str, session: Session, observed: Sequence[Observation]) -> S
         stragglers, late = observed[t - 1]
         # a no-op for rounds already observed identically
         session.observe(t, stragglers, [tuple(pair) for pair in late])
-    _cache[run_id] = session
+    with _guard:
+        _cache[run_id] = session
     return session
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from coordinator_e2e_helpers import free_port, make_spec
+from timeouts import scaled
 
 from coordinator.backends.outcome import NoResult, job_result
 from coordinator.emulator.persist import Snapshots
@@ -68,7 +69,7 @@ def test_a_job_whose_execution_is_gone_shows_failed_with_the_reason(backend):
 
 def test_cancel_now_then_result_names_only_objects_that_exist(emulator, backend):
     run_id = backend.submit(validate(make_spec(iterations=4)))
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + scaled(120)
     while backend.store.job(run_id).get("round", 0) < 3:
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -92,7 +93,8 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
 
     def sgc(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "-c", "from coordinator.cli import main; main()",
-                               *args], env=env, capture_output=True, text=True, timeout=240,
+                               *args], env=env, capture_output=True, text=True,
+                              timeout=scaled(240),
                               cwd=Path(__file__).parents[3])
         assert (done.returncode == 0) == ok, done.stderr[-2000:]
         assert "Traceback" not in done.stderr
@@ -101,14 +103,14 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
     sgc("local", "up", "--port", str(port))
     try:
         run_id = sgc("submit", str(tmp_path / "job.json"), "--local").stdout.strip()
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + scaled(120)
         while json.loads(sgc("status", run_id, "--local", "--json").stdout)["round"] < 4:
             assert time.monotonic() < deadline
             time.sleep(0.5)
         reached = time.time()
         meta = tmp_path / "local-data" / "meta.json"
         while not meta.exists() or json.loads(meta.read_text())["saved_at"] < reached:
-            assert time.monotonic() < deadline + 60, "no snapshot after round 4"
+            assert time.monotonic() < deadline + scaled(60), "no snapshot after round 4"
             time.sleep(0.25)  # a snapshot that holds round 4 (they take longer on a busy box)
         pid = json.loads((tmp_path / "local.json").read_text())["pid"]
         os.kill(pid, signal.SIGKILL)

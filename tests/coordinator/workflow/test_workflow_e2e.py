@@ -80,7 +80,7 @@ def test_re_executed_steps_change_nothing(emulator, backend):
     keys = [plan.params_key(j) for j in range(1, plan.jobs + plan.M + 1)]
     before_params = [backend.store.get_array(k).tobytes() for k in keys]
     def invocations() -> int:  # of this job's workers (other tests' late stragglers may run)
-        return sum(1 for r in emulator.runtime.log if r.event.get("run") == run_id)
+        return sum(1 for r in emulator.runtime.invocations() if r.event.get("run") == run_id)
 
     dispatched = sum(len(e["dispatch"]["workers"]) for e in before_log)
     deadline = time.monotonic() + 30
