@@ -46,7 +46,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from coordinator.emulator import moto_lock, offline
+from coordinator.emulator import moto_lock, moto_query, offline
 
 log = logging.getLogger("sgcflow.emulator")
 
@@ -205,6 +205,7 @@ class InProcessLambda:
         if self._original is not None:
             return
         moto_lock.install()
+        moto_query.install()
         moto_lock.guard_client_creation()
         offline.begin()
         if not isinstance(os.environ, _FunctionEnviron):
