@@ -110,8 +110,10 @@ class OnlineChooser:
             if not b or not reachable((b * g / n, 2 * b * g / n), seen, self.tuning.reach):
                 continue
             low, high = (shifted.at(k * b * g / n) for k in (1, 2))
+            seen_both = all(round(k * b * g / n, 9) in observed for k in (1, 2))
+            optimism = 1.0 if seen_both else 1.0 - self.tuning.probe
             for q in self.qs:
-                out[Config("replicated", q=q, group=g)] = float(
+                out[Config("replicated", q=q, group=g)] = optimism * float(
                     replicated_round_times(low, high, q, g).mean()) / b
         return out
 
