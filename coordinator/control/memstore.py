@@ -143,6 +143,9 @@ class MemoryStore:
             raise KeyError(f"NoSuchKey: {key}")
         return bytes(memoryview(self.objects[key]))  # a fresh copy, as a download is
 
+    def get_versioned(self, key: str) -> tuple[bytes, str | None]:
+        return self.get_bytes(key), None
+
     def get_array(self, key: str) -> np.ndarray:
         self._count("get_array")
         if key not in self.objects:

@@ -220,6 +220,12 @@ def finalize_step(store: Store, state: dict) -> dict[str, Any]:
     record, plan = _context(store, run_id)
     result = summarize(record, plan, store.rounds(run_id))
     store.put_json(keys.result_summary_key(run_id), result)
-    status = "cancelled" if state["status"] == "cancelled" else "done"
-    store.update_job(run_id, {"status": status, "finished": now(), "result": result["summary"]})
-    return {**state, "status": status}
+    fields = {"status": "cancelled" if state["status"] == "cancelled" else "done",
+              "finished": now(), "result": result["summary"]}
+    if fields["status"] == "done" and result["summary"]["nothing_trained"]:
+        fields["status"] = "failed"  # a job that decoded nothing did not happen
+        fields["error"] = {"type": "NothingTrained", "message": "no model decoded any "
+                           "iteration: " + "; ".join(f"model {m['model']}: {m['reason']}"
+                                                     for m in result["models"])}
+    store.update_job(run_id, fields)
+    return {**state, "status": fields["status"]}

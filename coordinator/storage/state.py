@@ -325,6 +325,12 @@ class Store:
     def get_bytes(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
+    def get_versioned(self, key: str) -> tuple[bytes, str | None]:
+        """The object's bytes and its S3 version id (None on an unversioned bucket)."""
+        answer = self.s3.get_object(Bucket=self.bucket, Key=key)
+        version = answer.get("VersionId")
+        return answer["Body"].read(), None if version in (None, "null") else version
+
     def put_bytes(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
 
