@@ -121,11 +121,12 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                                    request_id=getattr(context, "aws_request_id", None))
     timings: dict[str, Any] = {"cold_start": cold, "init_s": INIT_S if cold else 0.0,
                                "download_s": 0.0, "compute_s": 0.0, "upload_s": 0.0}
+    token = _token(event)
     try:
         results, digests = _run(rt, event, run_id, round_, worker, _bucket(event), timings)
     except Exception as error:
         status = "error"
-        _record(rt, run_id, round_, worker, status, {}, {}, timings, error)
+        _record(rt, run_id, round_, worker, status, {}, {}, timings, error, token=token)
         logger.warning("worker failed", extra={"error_type": type(error).__name__,
                                                "error_message": str(error), **timings})
         logger.thread_safe_clear_keys()
@@ -134,7 +135,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     # its time from this (sgcflow's online choice, coordinator/adaptive/live.py).
     timings["finished_at"] = time.time()
     _record(rt, run_id, round_, worker, "ok", results, digests, timings,
-            checks=timings.pop("checks"))
+            checks=timings.pop("checks"), token=token)
     logger.info("worker done", extra={"jobs": sorted(results), **timings})
     logger.thread_safe_clear_keys()
     return {"run": run_id, "round": round_, "worker": worker, "status": "ok",
@@ -232,6 +233,15 @@ def _identity(event: Any) -> tuple[str, int, int]:
     return run_id, round_, worker
 
 
+def _token(event: dict) -> str | None:
+    """The invocation's token, echoed in the completion record (never logged): the coordinator
+    accepts a record only with the token it sent this invocation (docs/security.md)."""
+    token = event.get("token")
+    if token is not None and (not isinstance(token, str) or not HEX_SHA256.fullmatch(token)):
+        raise EventError("token", "must be 64 lower-case hex characters")
+    return token
+
+
 def _bucket(event: dict) -> str:
     """The worker's own bucket (SGC_BUCKET); an event naming another one is refused."""
     bucket = os.environ.get("SGC_BUCKET")
@@ -302,7 +312,8 @@ def _integer(source: dict, key: str, field: str, low: int) -> int:
 
 def _record(rt: _Runtime, run_id: str, round_: int, worker: int, status: str,
             results: dict[str, str], digests: dict[str, str], timings: dict,
-            error: BaseException | None = None, checks: dict | None = None) -> None:
+            error: BaseException | None = None, checks: dict | None = None,
+            token: str | None = None) -> None:
     """Completion record in DynamoDB (table from env SGC_TABLE; skipped when unset)."""
     table = os.environ.get("SGC_TABLE")
     if not table:
@@ -319,6 +330,8 @@ def _record(rt: _Runtime, run_id: str, round_: int, worker: int, status: str,
         "checks": {"M": {job: {"M": {"n": {"N": str(c["n"])}, "finite": {"BOOL": c["finite"]}}}
                          for job, c in (checks or {}).items()}},
     })
+    if token is not None:
+        item["token"] = {"S": token}
     if error is not None:
         item["error_type"] = {"S": type(error).__name__}
         item["error_message"] = {"S": str(error)[:1000]}

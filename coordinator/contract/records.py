@@ -24,6 +24,8 @@ changed in the bucket makes its worker a straggler of its round (``coordinator.s
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,9 +37,21 @@ _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMPLETION_FIELDS = ("status", "error_type", "error_message", "timings", "checks", "sha256")
 
 
-def worker_event(run_id: str, round_: int, worker: int, bucket: str, tasks: list[dict]) -> dict:
-    """The invocation event; ``tasks`` already in the shape above."""
-    return {"run": run_id, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
+def worker_event(run_id: str, round_: int, worker: int, bucket: str, tasks: list[dict],
+                 token: str | None = None) -> dict:
+    """The invocation event; ``tasks`` already in the shape above; ``token``: what binds the
+    worker's completion record to this invocation (``invocation_token``)."""
+    event = {"run": run_id, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
+    if token is not None:
+        event["token"] = token
+    return event
+
+
+def invocation_token(secret: str, run_id: str, round_: int, worker: int) -> str:
+    """HMAC-SHA256 of (run, round, worker) under the job's secret: only the coordinator, which
+    holds the secret, and the invocation it sent the token to, know it (docs/security.md)."""
+    message = f"{run_id}:{round_}:{worker}".encode()
+    return hmac.new(bytes.fromhex(secret), message, hashlib.sha256).hexdigest()
 
 
 def relay_event(events: list[dict]) -> dict:
@@ -69,6 +83,7 @@ class Completion:
     timings: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
+    token: str | None = None  # the invocation's token the worker echoed
 
     def problem(self, job: int, n_values: int, key: str) -> str | None:
         """Why the record does not vouch for a usable result of ``job`` (None: it does)."""
@@ -95,7 +110,8 @@ def completion_from_item(worker: int, item: dict[str, Any]) -> Completion:
     """From a decoded record (plain dict) to a Completion."""
     if item.get("status") == "ok":
         return Completion(worker, True, "", dict(item.get("timings") or {}),
-                          dict(item.get("checks") or {}), dict(item.get("sha256") or {}))
+                          dict(item.get("checks") or {}), dict(item.get("sha256") or {}),
+                          item.get("token"))
     return Completion(worker, False, f"error: {item.get('error_type', 'unknown')}: "
                                      f"{item.get('error_message', 'no message')}",
                       dict(item.get("timings") or {}))

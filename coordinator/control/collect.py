@@ -81,6 +81,8 @@ class RoundInputs:
     # on the virtual clock the seconds after this round's dispatch it lands (wall: unknown)
     late_tasks: Mapping[tuple[int, int], Mapping[int, Any]] = field(default_factory=dict)
     late_at: Mapping[tuple[int, int], float] = field(default_factory=dict)
+    # (round, worker) -> the token its invocation carried (None: an older job, no binding)
+    token: Callable[[int, int], str | None] = lambda r, w: None
 
 
 def round_flags(decision: Decision, end_s: float, arrivals: Mapping[int, float]) -> list[str]:
@@ -226,7 +228,7 @@ class Collect:
             for worker in sorted(wanted & set(items)):
                 completion = completion_from_item(worker, items[worker])
                 tasks = inputs.late_tasks[(r, worker)]
-                if completion.ok and not any(
+                if completion.ok and not _unbound(inputs, r, completion) and not any(
                         completion.problem(job, inputs.sizes[job] + 1,
                                            inputs.result_key(r, job, worker)) for job in tasks):
                     self.late_digests[(r, worker)] = dict(completion.sha256)
@@ -238,6 +240,9 @@ class Collect:
         straggler (from the record alone: no download on the round's critical path)."""
         if completion.worker in inputs.suspects:
             return inputs.suspects[completion.worker]
+        unbound = _unbound(inputs, inputs.t, completion)
+        if unbound:
+            return unbound
         if not completion.ok:
             return completion.error
         for job in inputs.tasks[completion.worker]:
@@ -265,3 +270,14 @@ class Collect:
                 "worker_seconds": seconds, "polls": polls, "busy_s": busy, "clock": clock,
                 "policy": self.policy.describe(),
                 "late": {f"{r}:{w}": round(s, 6) for (r, w), s in sorted((late or {}).items())}}
+
+
+def _unbound(inputs: RoundInputs, r: int, completion: Completion) -> str | None:
+    """Why the record cannot be the one round r's invocation of that worker wrote (None: it
+    can): it must echo the token only that invocation received (docs/security.md)."""
+    expected = inputs.token(r, completion.worker)
+    if expected is None or completion.token == expected:
+        return None
+    return (f"integrity: the completion record of worker {completion.worker} in round {r} "
+            "does not carry its invocation's token (written by someone the task was not sent "
+            "to)")

@@ -81,16 +81,22 @@ class JobPlan:
         return keys.result_key(self.run_id, t, job, worker)
 
     def worker_event(self, t: int, worker: int, tasks: dict[int, dict[int, float]],
-                     params_sha256: Mapping[int, str] | None = None) -> dict:
+                     params_sha256: Mapping[int, str] | None = None,
+                     secret: str | None = None) -> dict:
         """The worker's invocation event for round t (coordinator.contract.records);
-        ``params_sha256``: {job: digest of its parameter object}, checked by the worker."""
+        ``params_sha256``: {job: digest of its parameter object}, checked by the worker;
+        ``secret``: the job's, from which the invocation's token is derived."""
         digests = params_sha256 or {}
+        token = None if secret is None else self.token(secret, t, worker)
         return records.worker_event(self.run_id, t, worker, self.bucket, [
             records.task_entry(self.run_id, j, self.models[self.model_of(j)[0]],
                                self.dataset.prefix, coefficients,
                                manifest_sha256=self.dataset.manifest_sha256,
                                params_sha256=digests.get(j))
-            for j, coefficients in sorted(tasks.items())])
+            for j, coefficients in sorted(tasks.items())], token)
+
+    def token(self, secret: str, t: int, worker: int) -> str:
+        return records.invocation_token(secret, self.run_id, t, worker)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"job": self.run_id, **asdict(self)}

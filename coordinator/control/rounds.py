@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -86,6 +87,8 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
                        {"job_id": run_id, "spec": record["spec"], "start_s": started})
         store.update_job(run_id, {"plan": plan.to_dict(), "status": "running", "round": 0,
                                   "rounds": session.rounds,
+                                  # binds each completion record to its invocation
+                                  "secret": secrets.token_hex(32),
                                   "started": started, "load": scheme.load,
                                   "params_sha256": params_sha256})
         record = store.job(run_id)

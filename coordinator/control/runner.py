@@ -81,6 +81,7 @@ class RoundRunner:
         record = store.job(run_id)
         self.plan = JobPlan.from_dict(record["plan"])
         self.spec = record["spec"]
+        self.secret = record.get("secret")  # None: a job planned before records were bound
         self.done = int(record.get("round", 0))
         self.progress = dict(record.get("progress") or {"decoded": 0, "losses": {}})
         self.skipped = {int(j) for j in self.progress.get("skipped", [])}
@@ -251,7 +252,10 @@ class RoundRunner:
                            sizes={j: self._size(j) for j in jobs},
                            result_key=self.plan.result_key,
                            suspects=dict(self.suspects.get(t, {})),
-                           late_tasks=late_tasks, late_at=late_at)
+                           late_tasks=late_tasks, late_at=late_at, token=self._token)
+
+    def _token(self, t: int, worker: int) -> str | None:
+        return None if self.secret is None else self.plan.token(self.secret, t, worker)
 
     def _size(self, job: int) -> int:
         return self.updater.sizes[self.plan.model_of(job)[0]]
@@ -289,7 +293,8 @@ class RoundRunner:
         started = time.perf_counter()
         tasks = self._tasks(t)
         workers = entry["dispatch"]["workers"]
-        mode = self.invoke([(w, self.plan.worker_event(t, w, tasks[w], self.updater.param_digests))
+        mode = self.invoke([(w, self.plan.worker_event(t, w, tasks[w], self.updater.param_digests,
+                                                       self.secret))
                             for w in workers], wrap=self.cpu.wrap)
         if mode == "tree":
             self.collect.path.add("lambda:Invoke (Event, to the relays)")

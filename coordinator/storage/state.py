@@ -288,7 +288,7 @@ class Store:
             page = self.ddb.query(TableName=self.table, ConsistentRead=True,
                                   KeyConditionExpression="pk = :p",
                                   ProjectionExpression="sk, #s, error_type, error_message, "
-                                                       "timings, checks, sha256",
+                                                       "timings, checks, sha256, token",
                                   ExpressionAttributeNames={"#s": "status"},
                                   ExpressionAttributeValues={
                                       ":p": {"S": completions_partition(run_id, t)}},

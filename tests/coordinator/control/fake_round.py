@@ -81,7 +81,8 @@ class FakeWorkers:
                     self.store, keys.result_key(event["run"], t, task["job"], worker),
                     vectors[task["job"]])
             self.store.complete(event["run"], t, worker, "ok", timings={"compute_s": 0.01},
-                                checks=records.result_checks(vectors), sha256=digests)
+                                checks=records.result_checks(vectors), sha256=digests,
+                                **({"token": event["token"]} if "token" in event else {}))
 
 
 def make_job(store: MemoryStore, *, scheme: dict, workers: int = 8, iterations: int = 3,

@@ -83,3 +83,32 @@ def test_the_result_withholds_parameters_that_changed_and_names_their_digest():
     assert again["models"][0]["final_params_key"] == first["final_params_key"]
     assert again["models"][1]["final_params_key"] is None
     assert "differs from the recorded" in again["models"][1]["params_problem"]
+
+
+def test_a_record_not_written_by_the_invocation_is_refused_and_decoding_stays_exact():
+    """A writer that never received the task (the worker role, no event) puts a right-size,
+    wrong-value result and its own matching digest first: without the invocation's token its
+    record is refused, that worker counts as a straggler, and every gradient is exact."""
+    clock = FakeClock()
+    store = TimedStore(clock)
+    forget("run-forged")
+    plan = make_job(store, scheme=GC, iterations=2, run_id="run-forged")
+    store.update_job("run-forged", {"secret": "ab" * 32})
+    workers = FakeWorkers(store, plan, np.ones((plan.rounds, plan.n)))
+    forged = np.full(9, 7.0)
+    key = plan.result_key(1, 1, 3)
+    digest = integrity.write_array(store, key, forged)
+    store.complete("run-forged", 1, 3, "ok", timings={"compute_s": 0.01},
+                   checks={"1": {"n": 9, "finite": True}, "2": {"n": 9, "finite": True}},
+                   sha256={"1": digest, "2": digest}, token="cd" * 32)
+    def sending(items, **kwargs):  # round 1's worker 3 never runs: only the forgery is there
+        return workers([(w, e) for w, e in items if (e["round"], w) != (1, 3)], **kwargs)
+
+    state = {"job": "run-forged", "round": 1, "steps": 0, "execution": 1, "status": "running"}
+    rounds.round_step(store, state, sending, lambda: 900.0, clock=clock)
+    log = store.rounds("run-forged")
+    assert 3 in log[0]["collect"]["stragglers"]
+    assert "invocation's token" in log[0]["collect"]["reasons"]["3"]
+    for job in range(1, plan.jobs + 1):
+        np.testing.assert_allclose(store.get_array(plan.decoded_key(job)), workers.full(job),
+                                   rtol=1e-9, atol=1e-12)
