@@ -114,7 +114,7 @@ def completion_from_item(worker: int, item: dict[str, Any]) -> Completion:
                           item.get("token"))
     return Completion(worker, False, f"error: {item.get('error_type', 'unknown')}: "
                                      f"{item.get('error_message', 'no message')}",
-                      dict(item.get("timings") or {}))
+                      dict(item.get("timings") or {}), token=item.get("token"))
 
 
 def result_checks(vectors: dict[int, Any]) -> dict[str, dict]:

@@ -274,6 +274,8 @@ class Emulator:
         item = {k: {"S": v} for k, v in record_keys(run_id, t, w).items()}
         item.update({"status": {"S": "ok"}, "results": {"M": results},
                      "sha256": {"M": digests}, "timings": {"M": {}}})
+        if event.get("token"):  # the worker itself misbehaves: it holds its invocation's token
+            item["token"] = {"S": event["token"]}
         self.client("dynamodb").put_item(TableName=resources.TABLE, Item=item)
         return True
 

@@ -288,8 +288,8 @@ class Store:
             page = self.ddb.query(TableName=self.table, ConsistentRead=True,
                                   KeyConditionExpression="pk = :p",
                                   ProjectionExpression="sk, #s, error_type, error_message, "
-                                                       "timings, checks, sha256, token",
-                                  ExpressionAttributeNames={"#s": "status"},
+                                                       "timings, checks, sha256, #k",
+                                  ExpressionAttributeNames={"#s": "status", "#k": "token"},
                                   ExpressionAttributeValues={
                                       ":p": {"S": completions_partition(run_id, t)}},
                                   **kwargs)

@@ -15,7 +15,9 @@ DATASET = {"name": "synthetic", "rows": 1536, "features": 12, "classes": 3, "see
 
 
 def make_spec(**overrides) -> dict:
-    spec = {"models": [{"kind": "softmax", "lr": 0.5, "seed": 0},
+    """A small two-model job; one gradient per invocation (``batch: false``) so that the tests
+    can name rounds by job, unless a test asks for batched rounds."""
+    spec = {"batch": False, "models": [{"kind": "softmax", "lr": 0.5, "seed": 0},
                        {"kind": "mlp", "hidden": 6, "lr": 0.3, "seed": 1}],
             "dataset": DATASET, "iterations": 3, "workers": 8,
             "scheme": {"name": "m-sgc", "B": 1, "W": 2, "lam": 2},

@@ -52,6 +52,17 @@ def test_gc_job_decodes_exactly(emulator, backend):
     assert assert_exact_decoding(backend, run_id, spec) == 4
 
 
+def test_a_batched_gc_job_computes_both_models_per_invocation_and_decodes_exactly(emulator,
+                                                                                  backend):
+    spec = make_spec(scheme={"name": "gc", "s": 2}, iterations=2, batch=True,
+                     stragglers={"model": "fixed", "rounds": {"1": [0, 7]}, "delay_s": 10.0})
+    run_id = run_job(emulator, backend, spec)
+    log = backend.store.rounds(run_id)
+    assert [e["collect"]["stragglers"] for e in log] == [[0, 7], []]  # 2 rounds, not 4
+    assert [sorted(int(j) for j in e["update"]["decoded"]) for e in log] == [[1, 2], [3, 4]]
+    assert assert_exact_decoding(backend, run_id, spec) == 4
+
+
 def test_faulty_workers_are_stragglers_with_reasons(emulator, backend):
     spec = make_spec(stragglers={"model": "fixed", "rounds": {"4": [2, 6]}, "delay_s": 6.0},
                      faults=[{"round": 2, "worker": 0, "kind": "raise"},
