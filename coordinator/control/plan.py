@@ -87,7 +87,7 @@ class JobPlan:
                                self.dataset.prefix, coefficients,
                                manifest_sha256=self.dataset.manifest_sha256,
                                params_sha256=digests.get(j))
-            for j, coefficients in sorted(tasks.items())])
+            for j, coefficients in sorted(tasks.items())], rounds=self.rounds, workers=self.n)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"job": self.run_id, **asdict(self)}

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
+from coordinator.contract.errors import MAX_FIELD_CHARS, shorten
 from coordinator.spec.limits import (
     MAX_CELLS,
     MAX_CLASSES,
@@ -46,7 +47,8 @@ class DatasetError(ValueError):
     """Bad dataset input; ``field`` names what was wrong."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+        field = shorten(field, MAX_FIELD_CHARS)  # a quoted value (file name, column) may be huge
+        super().__init__(f"{field}: {shorten(message)}")
         self.field = field
 
 

@@ -90,6 +90,17 @@ BAD_SPECS = [
     ("region-upper", spec(region="US-EAST-1"), "region"),
     ("regions-empty", spec(regions=[]), "regions"),
     ("dataset-nul", nested("dataset.name", "digits\u0000"), "dataset.name"),
+    # full-string matches: "$" also matches before a trailing newline
+    ("name-newline", spec(name="t\n"), "name: must be"),
+    ("region-newline", spec(region="us-east-1\n"), "region: must be"),
+    # a huge value is cut in the error, whichever check quotes it (output < 20,000 characters)
+    ("clock-200kb", nested("wait.clock", "x" * 200_000), "wait.clock"),
+    ("activation-200kb", spec(models=[{"kind": "mlp", "activation": "x" * 200_000},
+                                      {"kind": "logreg"}]), "models[0].activation"),
+    ("policy-200kb", spec(wait={"policy": "x" * 200_000}), "characters, cut"),
+    ("stragglers-rounds-unicode-digit",
+     spec(stragglers={"model": "fixed", "rounds": {"\u0663": [1]}}),
+     "round numbers must be integers"),
     # stragglers, faults, wait: field paths
     ("stragglers-B-string", spec(stragglers={"model": "bursty", "B": "x", "W": 2, "lam": 2}),
      "stragglers.B"),
