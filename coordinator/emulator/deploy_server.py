@@ -4,7 +4,7 @@ Unlike `sgc local up` (which creates the stack's resources itself), this server 
 the CDK CLI bootstraps and deploys into it, and moto's CloudFormation creates the functions, the
 alias and the state machine from the synthesized template, with ``moto_compat`` filling its gaps.
 Lambda invocations run the real handlers in-process, each with its deployed function's
-environment; every AWS call a handler makes is recorded for the IAM audit.
+environment; every AWS call a handler or the state machine makes is recorded for the IAM audit.
 
 Run as ``python -m coordinator.emulator.deploy_server --port P --state FILE --calls FILE``; it
 writes FILE (port, pid) once ready, appends one JSON line per recorded call to the calls file,
@@ -41,9 +41,10 @@ def serve(port: int, state_file: Path, calls_file: Path) -> None:
     from moto.core.config import default_user_config
     from moto.server import ThreadedMotoServer
 
-    from coordinator.audit.record import CallRecorder
+    from coordinator.audit.record import CallRecorder, interpreter_caller
     from coordinator.emulator import moto_compat
     from coordinator.emulator.invoke import InProcessLambda, current_function
+    from coordinator.workflow import resources
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -51,7 +52,9 @@ def serve(port: int, state_file: Path, calls_file: Path) -> None:
     _environment(port)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     moto_compat.apply()
-    recorder = CallRecorder(calls_file, attribute=current_function, account=ACCOUNT)
+    machine = interpreter_caller(resources.STATE_MACHINE)  # the steps' invokes: its own role
+    recorder = CallRecorder(calls_file, attribute=lambda: current_function() or machine(),
+                            account=ACCOUNT)
     recorder.install()
     runtime = InProcessLambda(max_workers=8)
     runtime.install()
