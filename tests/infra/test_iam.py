@@ -35,6 +35,13 @@ def _listing(bucket_id: str, *patterns: str) -> dict:
             "Resource": {"Fn::GetAtt": [bucket_id, "Arn"]}}
 
 
+def _failure_queue(template: dict) -> dict:
+    """What an on-failure destination grants the function (Lambda sends the failed event)."""
+    queue_id, _ = only(template, "AWS::SQS::Queue")
+    return {"Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+            "Effect": "Allow", "Resource": {"Fn::GetAtt": [queue_id, "Arn"]}}
+
+
 def _role_of(function: dict) -> str:
     return function["Properties"]["Role"]["Fn::GetAtt"][0]
 
@@ -71,6 +78,7 @@ def test_worker_reads_datasets_and_params_writes_results_and_only_its_records(te
     _, worker = function_by_handler(template, WORKER_HANDLER)
     assert role_statements(template, _role_of(worker)) == [
         _log_statement(template, worker),
+        _failure_queue(template),  # failed invocations (function and alias) go there
         {"Action": "s3:GetObject", "Effect": "Allow",
          "Resource": [_bucket_object(bucket, "/datasets/*"),
                       _bucket_object(bucket, "/runs/*/params/*")]},
@@ -156,6 +164,7 @@ def test_warm_pool_only_manages_provisioned_concurrency_of_the_alias(template):
     _, manager = function_by_handler(template, WARMPOOL_HANDLER)
     assert role_statements(template, _role_of(manager)) == [
         _log_statement(template, manager),
+        _failure_queue(template),  # a failed tick goes there
         {"Action": ["lambda:DeleteProvisionedConcurrencyConfig",
                     "lambda:GetProvisionedConcurrencyConfig",
                     "lambda:PutProvisionedConcurrencyConfig"],
