@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import scaled
 
 from coordinator.audit.iam import audit, read_runs
 from coordinator.workflow.definition import STEP_HANDLERS
@@ -24,7 +25,8 @@ def test_deploy_local_runs_a_job_on_the_deployed_stack_and_the_audit_passes(tmp_
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "infra.deploy_local", "--out",
                            str(tmp_path / "out"), "--audit", str(audit_file)],
-                          capture_output=True, text=True, cwd=deploy_local.ROOT, timeout=600,
+                          capture_output=True, text=True, cwd=deploy_local.ROOT,
+                          timeout=scaled(900),
                           check=False)
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

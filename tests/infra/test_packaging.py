@@ -9,6 +9,7 @@ import sys
 import zipfile
 
 import pytest
+from waiting import scaled
 
 from infra import packaging
 from infra.import_closure import closure, imported_names
@@ -120,7 +121,7 @@ def test_handlers_import_from_the_asset_alone():
     path = ":".join([str(folder), *site.getsitepackages()])
     done = subprocess.run([sys.executable, "-S", "-B", "-c", script], cwd=folder,
                           capture_output=True, text=True,
-                          env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin"}, timeout=120)
+                          env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin"}, timeout=scaled(120))
     assert done.returncode == 0, done.stderr[-2000:]
 
 
