@@ -114,7 +114,8 @@ def test_resume_after_kill_gives_identical_parameters(emulator, backend):
     assert backend.store.job(run_id)["status"] in ("running", "failed")
     second = backend.resume(run_id)
     assert second != first
-    assert emulator.wait(second, scaled(240))["status"] == "SUCCEEDED"
+    assert emulator.wait(second, scaled(240))["status"] == "SUCCEEDED", \
+        backend.store.job(run_id).get("error")
     assert backend.store.job(run_id)["status"] == "done"
     for mine, theirs in zip(final_params(backend, run_id), final_params(backend, reference_run_id),
                             strict=True):
