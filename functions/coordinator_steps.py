@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -45,6 +47,18 @@ def _invoker() -> rounds.Invoker:
         return _cached[key]
 
 
+@contextmanager
+def _log_keys(**keys: Any) -> Iterator[None]:
+    """The job's keys on this invocation's log lines only. In the emulator the steps of several
+    jobs run as threads of one process: ``append_keys`` would write the one formatter dict that
+    every other thread's log call iterates (and tag their lines with this job)."""
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_clear_keys()
+
+
 def _remaining(context: Any):
     if context is None or not hasattr(context, "get_remaining_time_in_millis"):
         return lambda: 900.0
@@ -53,10 +67,10 @@ def _remaining(context: Any):
 
 def plan(event: dict, context: Any = None) -> dict:
     """Set the job up, or (with ``continue_as``) start the job's next execution."""
-    logger.append_keys(job=event.get("job"))
-    if "continue_as" in event:
-        return rounds.continue_step(_store(), event, _sfn())
-    return rounds.plan_step(_store(), event)
+    with _log_keys(job=event.get("job")):
+        if "continue_as" in event:
+            return rounds.continue_step(_store(), event, _sfn())
+        return rounds.plan_step(_store(), event)
 
 
 def _sfn():
@@ -71,9 +85,10 @@ def _sfn():
 
 def round_task(event: dict, context: Any = None) -> dict:
     """Rounds of collect + update + dispatch until the job is done or this run's time is up."""
-    logger.append_keys(job=event.get("job"), round=event.get("round"))
-    return rounds.round_step(_store(), event, _invoker(), _remaining(context))
+    with _log_keys(job=event.get("job"), round=event.get("round")):
+        return rounds.round_step(_store(), event, _invoker(), _remaining(context))
 
 
 def finalize(event: dict, context: Any = None) -> dict:
-    return rounds.finalize_step(_store(), event)
+    with _log_keys(job=event.get("job")):
+        return rounds.finalize_step(_store(), event)

@@ -146,12 +146,15 @@ class PartitionStore:
 
     def manifest(self, bucket: str, dataset: str,
                  expected_sha256: str | None = None) -> dict[str, Any]:
-        """The dataset's checked manifest (cached with its digest: a dataset prefix is immutable;
-        ``expected_sha256``: refuse a manifest whose bytes do not hash to it)."""
+        """The dataset's checked manifest, cached with its digest and used only while the job's
+        ``expected_sha256`` matches it: a prefix re-prepared since is read again, never served
+        stale, and a manifest whose bytes do not hash to it is refused. The partitions it
+        lists are cached by their own digests."""
         key = f"{dataset.rstrip('/')}/{MANIFEST}"
         with self._lock:
             cached = self._manifests.get((bucket, dataset))
-        if cached is None:
+        if cached is None or (expected_sha256 is not None and cached[1] != expected_sha256):
+            # read afresh: the prefix was re-prepared since (or is about to be refused)
             data = self._get(bucket, key)
             if len(data) > MAX_MANIFEST_BYTES:
                 raise SchemaMismatchError(key, f"{len(data)} bytes, more than a manifest can be")

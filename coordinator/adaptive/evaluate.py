@@ -127,28 +127,36 @@ def gc_total(times: np.ndarray, s: int) -> float:
 
 
 def replicated_round_times(low: np.ndarray, high: np.ndarray, q: float,
-                           group: int = 1) -> np.ndarray:
+                           group: int = 1, late_results: bool = True) -> np.ndarray:
     """Round times of replicated M-SGC (B=1, W=2, lam=n, replication=n, ``group``) under the
     earliest-decodable policy with ``min_fraction=q``; ``low``/``high``: (rounds, n) times at
-    load group/n (no chunk to recover) and 2 group/n (every worker busy recovering)."""
+    load group/n (no chunk to recover) and 2 group/n (every worker busy recovering). With
+    ``late_results`` a lost chunk is also recovered when its own group's straggling result
+    lands (Lambda runs it to its end), measured from the previous round's end."""
     rounds, n = low.shape
     k = max(1, math.ceil(q * n))
     out = np.empty(rounds)
     lost = np.zeros(0, dtype=int)  # leaders of the groups whose chunk is lost
     recent = [np.zeros(0, dtype=int), np.zeros(0, dtype=int)]  # stragglers of t-1, t-2
+    landing = np.zeros(0)  # when each lost chunk's own late result lands, from this round on
     for r in range(rounds):
         x = high[r] if lost.size else low[r]
-        done = _recovery_time(x, lost, recent, group) if lost.size else 0.0
+        done = _recovery_time(x, lost, recent, group, landing) if lost.size else 0.0
         end = max(done, float(np.partition(x, k - 1)[k - 1]))
         out[r] = end
         late = x > end
         lost = np.flatnonzero(late.reshape(-1, group).all(axis=1)) * group
         recent = [np.flatnonzero(late), recent[0]]
+        members = lost[:, None] + np.arange(group)[None, :]
+        landing = (x[members].min(axis=1) - end if late_results
+                   else np.full(len(lost), np.inf))
     return out
 
 
-def _recovery_time(x: np.ndarray, lost: np.ndarray, recent, group: int) -> float:
-    """When every lost chunk has its first copy: its group's redo or a helper's replica."""
+def _recovery_time(x: np.ndarray, lost: np.ndarray, recent, group: int,
+                   landing: np.ndarray) -> float:
+    """When every lost chunk has its first copy: its group's redo, a helper's replica or its
+    own late result."""
     n = len(x)
     members = (lost[:, None] + np.arange(group)[None, :])
     idle = np.setdiff1d(np.arange(n), members.ravel(), assume_unique=True)
@@ -156,7 +164,7 @@ def _recovery_time(x: np.ndarray, lost: np.ndarray, recent, group: int) -> float
     key[recent[1]] = 1  # straggled two rounds ago
     key[recent[0]] = 2  # straggled last round: least reliable
     helpers = idle[np.lexsort((idle, key[idle]))]
-    first = x[members].min(axis=1)
+    first = np.minimum(x[members].min(axis=1), landing)
     target = np.arange(len(helpers)) % len(lost)
     np.minimum.at(first, target, x[helpers])
     return float(first.max())

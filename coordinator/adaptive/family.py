@@ -16,6 +16,11 @@ without re-partitioning, see coordinator.schemes.switching):
 
 The wait policy is earliest-decodable without the bursty model: both kinds redo or replicate
 every lost piece, so waiting longer in a later round can always finish a job.
+
+With M models in flight each configuration runs batched (coordinator.schemes.batching): GC
+(delay 0) carries all M models' gradients in every invocation, replicated M-SGC (delay 1)
+floor(M / 2), the models taking turns; so choosing a kind also chooses how the models are
+grouped over the rounds in flight.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ class Config:
     def __post_init__(self):
         if self.kind not in ("gc", "replicated"):
             raise ValueError(f"kind must be 'gc' or 'replicated', got {self.kind!r}")
+
+    @property
+    def T(self) -> int:
+        return 0 if self.kind == "gc" else 1
 
     def scheme(self, n: int):
         if self.kind == "gc":
@@ -67,23 +76,29 @@ class Config:
                 "min_fraction": self.q}
 
 
-def exploration(n: int) -> list[Config]:
-    """The configurations a run starts with, one job each, before any choice: GC(n - 1) (the
-    first arrival ends the round: on a fleet where most workers are slow, a low-load start
-    waits for many of them and one round can cost several good ones), then GC at a quarter
-    load (groups of the largest divisor of n up to n / 4). Together they give the load fit two
-    far-apart loads and the reach (``online.reachable``) a starting point on each side."""
-    quarter = max(g for g in range(1, max(1, n // 4) + 1) if n % g == 0)
-    out = [Config("gc", s=n - 1)]
-    if quarter - 1 != n - 1:
+def exploration(n: int, batch: int = 1) -> list[Config]:
+    """The configurations a run starts with, one job each, before any choice: GC at load 1
+    (every worker computing one whole gradient's worth, s + 1 = n / ``batch``: with one
+    gradient per invocation the first arrival ends the round: on a fleet where most workers
+    are slow, a low-load start waits for many of them and one round can cost several good
+    ones), then GC at a quarter of that load. Together they give the load fit two far-apart
+    loads and the reach (``online.reachable``) a starting point on each side."""
+    whole = _largest_divisor(n, max(1, n // batch))
+    quarter = _largest_divisor(n, max(1, whole // 4))
+    out = [Config("gc", s=whole - 1)]
+    if quarter != whole:
         out.append(Config("gc", s=quarter - 1))
     return out
 
 
-def safe_start(n: int) -> Config:
+def _largest_divisor(n: int, at_most: int) -> int:
+    return max(g for g in range(1, at_most + 1) if n % g == 0)
+
+
+def safe_start(n: int, batch: int = 1) -> Config:
     """The configuration a run starts with (its load bounds what a worker must hold in the
-    first round: the whole job, like every later GC(n - 1) choice)."""
-    return exploration(n)[0]
+    first round: the whole dataset, like every later choice of that load)."""
+    return exploration(n, batch)[0]
 
 
 Q_GRID = (0.004, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -19,22 +19,25 @@ import numpy as np
 from coordinator.replay.round_simulator import RoundRecord
 
 from .family import safe_start
-from .online import OnlineRun, resume
+from .online import OnlineRun
 
 NAME = "sgcflow"
 
 
 class SgcflowScheme:
     """What a job spec's ``sgcflow`` scheme is before any round ran: n equal partitions, delay
-    at most 1 (0 when only GC may be chosen), the load of its first job: GC(n - 1), the whole
-    job per worker, which the spec check budgets (any later choice may be that again)."""
+    at most 1 (0 when only GC may be chosen: one model), the load of its first job: GC at
+    load 1 (one whole gradient's worth per worker), which the spec check budgets (any later
+    choice may be that again). With M models and ``batch``, every configuration runs
+    batched (coordinator.adaptive.family)."""
 
     name = NAME
     params: dict = {}
 
-    def __init__(self, n: int, replicated: bool = True):
-        self.n, self.replicated = n, replicated
-        self._start = safe_start(n).scheme(n)
+    def __init__(self, n: int, models: int = 1, batch: bool = True):
+        self.n, self.models, self.batch = n, models, batch
+        self.replicated = models >= 2
+        self._start = safe_start(n, models if batch else 1).scheme(n)
 
     @property
     def T(self) -> int:
@@ -42,14 +45,18 @@ class SgcflowScheme:
 
     @property
     def load(self) -> float:
-        return self._start.load
+        return self._start.load * (self.models if self.batch else 1)
 
     @property
     def model(self):
         return self._start.model
 
+    def controller(self, jobs: int) -> OnlineRun:
+        return OnlineRun(self.n, jobs, replicated=self.replicated, models=self.models,
+                         batched=self.batch)
+
     def session(self, jobs: int):
-        return OnlineRun(self.n, jobs, replicated=self.replicated).session
+        return self.controller(jobs).session
 
     def describe(self) -> str:
         return NAME
@@ -69,9 +76,12 @@ class LiveOnline:
     """The controller of a live sgcflow run, from its logged rounds onwards."""
 
     def __init__(self, n: int, jobs: int, logged: list[tuple[Iterable[int], dict]],
-                 replicated: bool = True, hard_limit_s: float | None = None):
-        self.n, self.jobs, self.hard_limit_s = n, jobs, hard_limit_s
-        self.controller = resume(n, jobs, [self._row(d, c) for d, c in logged], replicated)
+                 models: int = 1, batch: bool = True, hard_limit_s: float | None = None):
+        self.n, self.hard_limit_s = n, hard_limit_s
+        self.controller = SgcflowScheme(n, models, batch).controller(jobs)
+        for t, (dispatched, collected) in enumerate(logged, start=1):
+            self.controller.session.observe(t, collected["stragglers"], landed(collected))
+            self.after_round(t, dispatched, collected)
 
     @classmethod
     def from_log(cls, n: int, jobs: int, entries: list[dict], **options) -> LiveOnline:
@@ -86,20 +96,25 @@ class LiveOnline:
     def policy(self, t: int):
         """Round t's policy: the current block's, with the job spec's hard limit."""
         limits = {} if self.hard_limit_s is None else {"hard_limit_s": self.hard_limit_s}
-        return self.controller.config(min(t, self.jobs)).policy(**limits)
+        return self.controller.config(min(t, self.controller.jobs)).policy(**limits)
 
     def describe(self, t: int) -> str:
         """The configuration round t's newest job runs under (for the round log)."""
-        return self.controller.config(min(t, self.jobs)).describe()
+        return self.controller.config(min(t, self.controller.jobs)).describe()
 
     def after_round(self, t: int, dispatched: Iterable[int], collected: dict) -> None:
         """Round t ended (already observed by the session): learn, maybe switch for t + 1.
-        ``collected["late_previous"]``: round t - 1's stragglers that finished by now."""
-        times, end_s, stragglers, late = self._row(dispatched, collected)
-        loads = np.asarray(self.session.worker_loads(t), dtype=float)
-        self.controller.after_round(RoundRecord(t, loads, times, end_s, stragglers, False), late)
-
-    def _row(self, dispatched, collected: dict):
+        ``collected["late_previous"]``: round t - 1's stragglers that finished by now;
+        ``collected["cold"]``: the workers whose task cold-started, with the seconds."""
         late = {int(w): float(x) for w, x in collected.get("late_previous", {}).items()}
-        return (round_times(self.n, dispatched, collected.get("arrivals", {})),
-                float(collected["elapsed_s"]), frozenset(collected["stragglers"]), late)
+        cold = {int(w): float(x) for w, x in collected.get("cold", {}).items()}
+        times = round_times(self.n, dispatched, collected.get("arrivals", {}))
+        loads = np.asarray(self.session.worker_loads(t), dtype=float)
+        record = RoundRecord(t, loads, times, float(collected["elapsed_s"]),
+                             frozenset(collected["stragglers"]), False, cold=cold)
+        self.controller.after_round(record, late)
+
+
+def landed(collected: dict) -> list[tuple[int, int]]:
+    """The late results a collect record counted, as (round, worker)."""
+    return [tuple(int(x) for x in key.split(":")) for key in collected.get("late", {})]

@@ -19,10 +19,11 @@ decoder (coordinator.schemes.switching joins them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..schemes.batching import BatchedSession, Layout, batch_target
 from ..schemes.switching import SwitchingSession
 from .evaluate import LoadFit, Shifted, gc_total, replicated_round_times
 from .family import GROUPS, Q_GRID, Config, exploration
@@ -37,13 +38,14 @@ class Tuning:
     hysteresis: float = 0.01  # switch only for an estimated gain of 1%: estimates are noisy
     reach: float = 2.0  # candidates' loads within this factor of a load the window observed
     abort: float = 0.25  # re-choose early when a choice's rounds run this much over its estimate
+    probe: float = 0.0  # a GC load never observed competes with its estimate cut by this share
 
     def __post_init__(self):
         for name, low in (("every", 1), ("window", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"Tuning.{name}: must be an integer >= {low}, got {value!r}")
-        for name, low in (("hysteresis", 0.0), ("abort", 0.0), ("reach", 1.0)):
+        for name, low in (("hysteresis", 0.0), ("abort", 0.0), ("reach", 1.0), ("probe", 0.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or \
                     value != value or value < low:
@@ -54,15 +56,24 @@ DEFAULT = Tuning()
 
 
 class OnlineChooser:
-    """Picks the configuration for the next block from observed rounds."""
+    """Picks the configuration for the next block from observed rounds.
 
-    def __init__(self, n: int, tuning: Tuning = DEFAULT, qs=Q_GRID, groups=GROUPS):
+    Candidates are compared per gradient: a configuration's rounds, each carrying ``batch(c)``
+    gradients, at the load that batch costs (M models in flight: coordinator.schemes.batching).
+    """
+
+    def __init__(self, n: int, tuning: Tuning = DEFAULT, qs=Q_GRID, groups=GROUPS,
+                 batches: dict[str, int] | None = None):
         self.n, self.tuning, self.qs = n, tuning, tuple(qs)
         self.groups = tuple(g for g in groups if n % g == 0 and g < n)
+        self.batches = batches or {"gc": 1, "replicated": 1}
         self.fit = LoadFit(n)
         self._loads: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
         self._horizons: list[float] = []
+
+    def batch(self, config: Config) -> int:
+        return self.batches[config.kind]
 
     def observe(self, loads: np.ndarray, times: np.ndarray,
                 horizon_s: float = np.inf) -> None:
@@ -76,8 +87,9 @@ class OnlineChooser:
             self._horizons.append(float(horizon_s))
 
     def estimates(self) -> dict[Config, float]:
-        """Seconds per round each candidate within reach (``reachable``) would have taken over
-        the recent window (none before a round with every worker dispatched was learned)."""
+        """Seconds per gradient each candidate within reach (``reachable``) would have taken
+        over the recent window (none before a round with every worker dispatched was
+        learned)."""
         if not self._times:
             return {}
         window = self.tuning.window
@@ -85,19 +97,24 @@ class OnlineChooser:
         times = np.asarray(self._times[-window:])
         shifted = Shifted(times, loads, self.fit, self._horizons[-window:])
         seen = shifted.round_loads
-        n = self.n
-        out = {}
+        n, out = self.n, {}
+        b = self.batches["gc"]
+        observed = set(np.round(seen, 9).tolist())
         for s in range(n):
-            if reachable(((s + 1) / n,), seen, self.tuning.reach):
-                at = shifted.at((s + 1) / n)
-                out[Config("gc", s=s)] = gc_total(at, s) / len(times)
+            load = b * (s + 1) / n
+            if reachable((load,), seen, self.tuning.reach):
+                optimism = 1.0 if round(load, 9) in observed else 1.0 - self.tuning.probe
+                out[Config("gc", s=s)] = optimism * gc_total(shifted.at(load), s) / len(times) / b
+        b = self.batches["replicated"]
         for g in self.groups:
-            if not reachable((g / n, 2 * g / n), seen, self.tuning.reach):
+            if not b or not reachable((b * g / n, 2 * b * g / n), seen, self.tuning.reach):
                 continue
-            low, high = (shifted.at(k * g / n) for k in (1, 2))
+            low, high = (shifted.at(k * b * g / n) for k in (1, 2))
+            seen_both = all(round(k * b * g / n, 9) in observed for k in (1, 2))
+            optimism = 1.0 if seen_both else 1.0 - self.tuning.probe
             for q in self.qs:
-                out[Config("replicated", q=q, group=g)] = float(
-                    replicated_round_times(low, high, q, g).mean())
+                out[Config("replicated", q=q, group=g)] = optimism * float(
+                    replicated_round_times(low, high, q, g).mean()) / b
         return out
 
     def choose(self, current: Config | None = None) -> tuple[Config, float | None]:
@@ -108,28 +125,50 @@ class OnlineChooser:
             return current, None
         best = min(estimates, key=estimates.get)
         margin = 1 + self.tuning.hysteresis
-        if current in estimates and estimates[current] <= margin * estimates[best]:
-            return current, estimates[current]
-        return best, estimates[best]
+        chosen = current if current in estimates and \
+            estimates[current] <= margin * estimates[best] else best
+        return chosen, estimates[chosen] * self.batch(chosen)
 
 
 class OnlineRun:
     """A controller for ``coordinator.replay.round_simulator.run_rounds``: sgcflow's default over
-    ``jobs``."""
+    ``jobs`` gradients of ``models`` models (1: unrelated gradients, the paper's setting).
 
-    def __init__(self, n: int, jobs: int, replicated: bool = True, tuning: Tuning = DEFAULT):
-        self.n, self.jobs, self.tuning = n, jobs, tuning
+    Blocks are counted in scheme jobs (batches, one starting per round); with M models a GC
+    batch carries all M gradients, a replicated one floor(M / 2) (``family``)."""
+
+    def __init__(self, n: int, jobs: int, replicated: bool = True, tuning: Tuning = DEFAULT,
+                 models: int = 1, batched: bool = True):
+        """``models == 1`` in simulation: unrelated gradients (the paper's setting); in a live
+        job one model's iterations (``replicated=False``). ``batched=False``: one gradient per
+        invocation whatever the models."""
+        self.n, self.tuning, self.models = n, tuning, models
+        independent = models == 1 and replicated
         # Without ``replicated`` only GC (T = 0) is chosen: a job stream that cannot overlap
         # two jobs of one model (a single model trained) has no room for T = 1.
-        self.chooser = OnlineChooser(n, tuning, groups=GROUPS if replicated else ())
-        self.explore = exploration(n)
+        self.batches = {"gc": batch_target(models, 0), "replicated": batch_target(models, 1)}
+        if independent or not batched:
+            self.batches = {"gc": 1, "replicated": 1 if models != 1 or independent else 0}
+        replicated = replicated and self.batches["replicated"] > 0
+        self.chooser = OnlineChooser(n, tuning, groups=GROUPS if replicated else (),
+                                     batches=self.batches)
+        self.explore = exploration(n, self.batches["gc"])
         start = self.explore[0]
-        self.session = SwitchingSession(start.scheme(n), jobs,
-                                        min_rounds=jobs + (1 if replicated else 0))
+        self.layout = Layout(jobs, models, independent=independent)
+        count = self.layout.replan(1, start.T, self.batches[start.kind])
+        spare = 1 if replicated and independent else 0  # a later T = 1 job needs one more round
+        inner = SwitchingSession(start.scheme(n), count, min_rounds=count + spare)
+        self.session = inner if independent else BatchedSession(inner, self.layout)
+        self.switching = inner
         self.blocks: list[tuple[int, Config]] = [(1, start)]
         self.predicted_s: float | None = None  # the running choice's estimate, per round
         self._ends: dict[int, float] = {}  # each ended round's seconds
         self._pending = None  # the last ended round, learned when the next one ends
+
+    @property
+    def jobs(self) -> int:
+        """Scheme jobs (batches) the run now has: re-cut when a choice changes the batch."""
+        return self.switching.jobs
 
     def config(self, job: int) -> Config:
         return [c for first, c in self.blocks if first <= job][-1]
@@ -147,7 +186,8 @@ class OnlineRun:
         ``record.times`` up to that horizon) and counts the rest as finishing at the horizon.
         """
         previous, self._pending = self._pending, record
-        self._ends[record.t] = float(record.end_s)
+        if not record.cold:  # a round slowed by cold starts says nothing about the estimate
+            self._ends[record.t] = float(record.end_s)
         if previous is not None:
             horizon = round(previous.end_s + record.end_s, 6)  # as the log writes times
             times = np.array(previous.times, dtype=float)
@@ -155,7 +195,8 @@ class OnlineRun:
                 times[sorted(previous.stragglers)] = np.inf
                 for worker, seconds in late.items():
                     times[int(worker)] = seconds
-            self.chooser.observe(previous.loads, censored(times, horizon), horizon)
+            self.chooser.observe(previous.loads, warm(censored(times, horizon), horizon,
+                                                      previous.cold), horizon)
         job = record.t + 1  # the job that starts in the next round
         if job > self.jobs:
             return
@@ -204,8 +245,13 @@ class OnlineRun:
         if config == current:
             return
         if not config.same_scheme(current):
-            self.session.switch(job, config.scheme(self.n))
+            count = self.layout.replan(job, config.T, self.batches[config.kind])
+            self.switching.switch(job, config.scheme(self.n), jobs=job - 1 + count)
         self.blocks.append((job, config))
+
+    def batch_sizes(self) -> list[int]:
+        """Gradients per scheme job, in order (all 1 for unrelated gradients)."""
+        return [len(self.layout.real_jobs(g)) for g in range(1, self.layout.batches + 1)]
 
     def describe_blocks(self) -> list[dict]:
         return [{"first_job": first, **config.to_json()} for first, config in self.blocks]
@@ -231,18 +277,27 @@ def censored(times: np.ndarray, horizon_s: float) -> np.ndarray:
     return np.where(times > horizon_s, horizon_s, times)
 
 
-def resume(n: int, jobs: int, rounds, replicated: bool = True) -> OnlineRun:
-    """The controller after the logged ``rounds`` [(times, end_s, stragglers[, late])]
-    (``late``: the previous round's stragglers' times learned by this round's end), replayed in
-    order: the choices are a pure function of the log, so a restarted coordinator (or the next
-    step function) rebuilds exactly the session and blocks the run had."""
-    from coordinator.replay.round_simulator import RoundRecord
+def warm(times: np.ndarray, horizon_s: float, cold: dict) -> np.ndarray:
+    """A learned round's times without the cold starts its workers reported: a cold start
+    depends on how many invocations the fleet already had in flight, not on the load, so the
+    load fit learns warm times (still-running workers stay at the horizon, unknown)."""
+    times = times.copy()
+    for worker, seconds in cold.items():
+        if times[int(worker)] < horizon_s:
+            times[int(worker)] -= seconds
+    return times
 
-    controller = OnlineRun(n, jobs, replicated=replicated)
-    for t, (times, end_s, stragglers, *late) in enumerate(rounds, start=1):
-        loads = np.asarray(controller.session.worker_loads(t), dtype=float)
-        controller.session.observe(t, stragglers)
-        controller.after_round(RoundRecord(t, loads, np.asarray(times, dtype=float), end_s,
-                                           frozenset(stragglers), False),
-                               late[0] if late else None)
+
+def resume(n: int, jobs: int, rounds, replicated: bool = True, models: int = 1) -> OnlineRun:
+    """The controller after the logged ``rounds``: each a ``RoundRecord`` of an ended round
+    (its times, end, stragglers, counted late results and cold starts), or (record, late) with
+    ``late`` the previous round's stragglers' times learned by its end. Replayed in order: the
+    choices are a pure function of the log, so a restarted coordinator (or the next step
+    function) rebuilds exactly the session and blocks the run had."""
+    controller = OnlineRun(n, jobs, replicated=replicated, models=models)
+    for row in rounds:
+        record, late = row if isinstance(row, tuple) else (row, None)
+        controller.session.observe(record.t, record.stragglers, list(record.late))
+        loads = np.asarray(controller.session.worker_loads(record.t), dtype=float)
+        controller.after_round(replace(record, loads=loads), late)
     return controller

@@ -4,7 +4,10 @@ A job that ends normally has ``runs/{job}/result.json`` (written by Finalize). A
 once (``sgc cancel --now``), or whose emulator was restarted, may have none: the result is then
 summarized here from the round log, marked ``partial``. Either way, each model's
 ``final_params_key`` names the newest parameter object that exists (after a cancel, the planned
-final key was never written), with ``final_iteration``: how many updates those parameters hold.
+final key was never written), with ``final_iteration``: how many updates those parameters hold,
+``final_params_sha256`` (as recorded when written, and checked: an object whose bytes no longer
+hash to it is never offered; ``params_problem`` says why) and ``final_params_version`` (the S3
+version id of what was checked).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def job_result(store: Store, run_id: str, record: dict[str, Any]) -> dict[str, A
     result["status"] = status
     M = len(result["models"])
     written = _params_written(store, run_id)
+    recorded = _recorded_digests(store, run_id, record)
     for model in result["models"]:
         jobs = sorted(j for j in written if M and (j - 1) % M == model["model"])
         newest = jobs[-1] if jobs else None
@@ -50,7 +54,42 @@ def job_result(store: Store, run_id: str, record: dict[str, Any]) -> dict[str, A
         model["final_params_key"] = None if newest is None else \
             f"runs/{run_id}/params/job-{newest:06d}.npy"
         model["final_iteration"] = None if newest is None else (newest - 1) // M
+        if newest is not None:
+            _check_final(store, model, recorded.get(newest))
     return result
+
+
+def _recorded_digests(store: Store, run_id: str, record: dict[str, Any]) -> dict[int, str]:
+    """{job: sha256} of every parameter object as written (the plan's initial ones, then each
+    round's update record)."""
+    digests = {int(j): h for j, h in (record.get("params_sha256") or {}).items()}
+    for entry in store.rounds(run_id, only="update"):
+        digests.update({int(j): h for j, h in
+                        (entry.get("update", {}).get("params_sha256") or {}).items()})
+    return digests
+
+
+def _check_final(store: Store, model: dict[str, Any], expected: str | None) -> None:
+    """Offer the final parameters only if they hash to what was recorded when written."""
+    from coordinator.storage import integrity
+
+    key = model["final_params_key"]
+    try:
+        body, version = store.get_versioned(key)
+    except Exception as error:
+        if not missing_object(error):
+            raise
+        body, version = None, None
+    actual = None if body is None else integrity.digest(body)
+    if expected is None or actual != expected:
+        problem = ("missing from the bucket" if body is None else
+                   "no digest was recorded for it" if expected is None else
+                   f"sha256 {actual[:16]}... differs from the recorded {expected[:16]}... "
+                   "(changed in the bucket since it was written)")
+        model.update(final_params_key=None, final_params_sha256=None,
+                     final_params_version=None, params_problem=f"{key}: {problem}")
+        return
+    model.update(final_params_sha256=expected, final_params_version=version)
 
 
 def _stored(store: Store, run_id: str) -> dict[str, Any] | None:

@@ -12,7 +12,9 @@ sleeps). From its records and the execution history:
 - ``coordinator_cpu_s``: CPU seconds of the coordinator's threads per round, without moto's
   own work (``coordinator.control.meter``): its code and its boto3 clients;
 - ``aws_estimate_s``: those levels priced with ``LATENCY_MS`` (waves of a level = its calls over
-  the parallelism the code uses) plus the transitions.
+  the parallelism the code uses) plus the transitions; ``per_gradient_s`` divides it by the
+  gradients a round completes (batched rounds: M models per invocation, the same critical path
+  with more results to read and more parameters to write).
 
 Latency table (typical in-region latency per call; docs/critical-path.md gives the sources):
 
@@ -54,9 +56,12 @@ WORKER_VCPU = 1.0  # the worker function's 1769 MB: one vCPU (a relay's client C
 # (scheme, params, rounds per Round task (None: the default budget), SGC_FANOUT); sgcflow with
 # "auto" is what a job gets by default ("auto": a tree from 64 workers), "flat" is the stack
 # deployed with -c fanout=flat.
-CONFIGS = [("sgcflow", {}, None, "auto"), ("gc", {"s": 15}, None, "auto"),
-           ("gc", {"s": 15}, None, "flat"), ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None, "auto"),
-           ("gc", {"s": 15}, 1, "auto")]
+# The last element: models in flight (1: T + 1 of them, one gradient per invocation).
+CONFIGS = [("sgcflow", {}, None, "auto", 1), ("gc", {"s": 15}, None, "auto", 1),
+           ("gc", {"s": 15}, None, "flat", 1),
+           ("m-sgc", {"B": 1, "W": 2, "lam": 27}, None, "auto", 1),
+           ("gc", {"s": 15}, 1, "auto", 1), ("gc-batched", {"s": 15}, None, "auto", 4),
+           ("sgcflow", {}, None, "auto", 4)]
 
 
 def price(levels: list[str], n_params: int, workers: int, dispatch_cpu_s: float = 0.0) -> float:
@@ -93,7 +98,7 @@ def price(levels: list[str], n_params: int, workers: int, dispatch_cpu_s: float 
 
 
 def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | None,
-            fanout: str, workers: int, jobs: int, trace: str) -> dict:
+            fanout: str, workers: int, jobs: int, trace: str, models: int = 1) -> dict:
     import os
 
     from coordinator.contract.models import ModelSpec
@@ -101,8 +106,8 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
     from coordinator.replay.livereplay import Settings, choose, job_spec
     from coordinator.spec.jobspec import validate
 
-    settings = Settings(trace=trace, profile=None, region=None, mu=1.0, jobs=jobs,
-                        workers=workers)
+    settings = Settings(trace=trace, profile=None, region=None, mu=1.0, jobs=jobs * models,
+                        workers=workers, models=models)
     candidate = choose(name, params, settings)  # the paper's rule at mu = 1; sgcflow its own
     if rounds_per_task:
         os.environ["SGC_ROUNDS_PER_TASK"] = str(rounds_per_task)
@@ -131,8 +136,10 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
 
     shown = f"auto ({'tree' if workers >= RELAY_FROM else 'flat'})" if fanout == "auto" \
         else fanout
+    gradients = plan.jobs / len(log)  # per round, the last one's finishing round included
     return {"config": f"{candidate.scheme.describe()}, {shown} fan-out, "
-                      f"{rounds_per_task or 'all'} rounds per Round task",
+                      f"{rounds_per_task or 'all'} rounds per Round task, {plan.M} models"
+                      f"{' batched' if backend.store.job(run_id)['spec'].get('batch') else ''}",
             "scheme": name, "params": params, "workers": workers, "fanout": fanout,
             "rounds_per_task": rounds_per_task, "rounds": len(log),
             "transitions": round(per_round, 3), "transitions_per_job": fixed,
@@ -142,7 +149,9 @@ def measure(emulator, backend, name: str, params: dict, rounds_per_task: int | N
             "cpu_phases_s": {k: round(float(np.mean([m["cpu_phases_s"].get(k, 0.0)
                                                      for m in measured])), 4)
                              for k in ("collect", "update", "dispatch")},
-            "aws_estimate_s": round(float(np.mean(estimates)), 4)}
+            "aws_estimate_s": round(float(np.mean(estimates)), 4),
+            "gradients_per_round": round(gradients, 3),
+            "per_gradient_s": round(float(np.mean(estimates)) / gradients, 4)}
 
 
 def _entered_states(emulator, run_id: str) -> dict[str, int]:
@@ -170,7 +179,7 @@ def _entered_states(emulator, run_id: str) -> dict[str, int]:
 @json_option
 @click.option("--workers", type=click.IntRange(2, 256), default=256, show_default=True)
 @click.option("--jobs", type=click.IntRange(2, 50), default=4, show_default=True,
-              help="Jobs per configuration (rounds = jobs + T).")
+              help="Rounds' worth of jobs per configuration (M x jobs gradients with M models).")
 @click.option("--trace", type=click.Path(exists=True, dir_okay=False),
               default="data/lambda_delays.parquet", show_default=True)
 def round_(out, as_json, workers, jobs, trace):
@@ -188,14 +197,16 @@ def round_(out, as_json, workers, jobs, trace):
     started = time.perf_counter()
     with Emulator() as emulator:
         backend = emulator_backend(emulator)
-        for name, params, per_task, fanout in CONFIGS:
+        for name, params, per_task, fanout, models in CONFIGS:
             rows.append(measure(emulator, backend, name, params, per_task, fanout, workers,
-                                jobs, trace))
+                                jobs, trace, models))
             click.echo(f"  {rows[-1]['config']}: done ({time.perf_counter() - started:.0f} s)",
                        err=True)
     table = markdown_table(rows, [("config", "configuration"), ("transitions", "transitions"),
                                   ("sequential_calls", "sequential calls"),
                                   ("coordinator_cpu_s", "coordinator CPU s"),
-                                  ("aws_estimate_s", "AWS estimate s")])
+                                  ("aws_estimate_s", "AWS estimate s"),
+                                  ("gradients_per_round", "gradients per round"),
+                                  ("per_gradient_s", "AWS estimate s per gradient")])
     write_outputs(out, "round", rows, table,
                   f"sgc bench round --workers {workers} --jobs {jobs}", as_json)

@@ -1,15 +1,15 @@
-"""`sgc bench simulate`: sgcflow against the strongest GC on every CNN profile of the real trace.
+"""`sgc bench simulate`: sgcflow against the strongest GC, one-job and batched, on the real trace.
 
-Per (profile, region, mu, J): the best GC in-sample (s over 0..n-1, every policy), the best
-k-of-n GC alone (the issue's original baseline), uncoded, M-SGC with the study's in-sample
-search under the study's rule, sgcflow online, and the clairvoyant bound, each as a ratio to
-the best GC, all on the same measured rounds. Then an out-of-sample block: GC's parameters
-fitted on one profile/region and evaluated on each other one, beside sgcflow (which fits
-nothing). Last, the other profiles (every non-CNN one: ResNet-18, whose fleets are mostly
-slow, a regime the CNN traces lack), outside the issue's targets. They are where sgcflow's
-chooser was seen to fail (censored stragglers, a low-load start); the fixes are mechanisms,
-and no constant was set on them (docs/schemes.md has the sensitivity check), but they are no
-longer extra_ratios data.
+Per (M models, worker dealing, J, profile, region, mu), every scheme on the same measured rounds
+with what Lambda does (stragglers run to their end and their late results count, busy workers'
+tasks take other environments, the account's concurrency cap): the best one-job GC (``gc``) and
+the best batched GC (``gc-batched``, all M models per invocation), both chosen in hindsight on
+this very trace (s over 0..n-1, every policy, the top candidates replayed through the fleet),
+M-SGC with the study's in-sample search, and sgcflow online. Every row twice: the measured
+rounds replayed cyclically as measured, and with the workers dealt afresh each pass
+(``--permute-workers``), so nothing learned about a worker in one pass is the next one's
+answer. Then an out-of-sample block (gc-batched fitted on another profile) and the other
+profiles (ResNet-18), reported apart.
 """
 
 from __future__ import annotations
@@ -21,63 +21,59 @@ from coordinator.cli.types import finite_values
 from .benchio import geomean, json_option, markdown_table, out_option, setting_name, write_outputs
 
 CNN = "cnn"
+PERMUTE_SEED = 7  # the dealing of the "permuted" rows (any fixed seed: the same for every scheme)
 
 
-def setting_row(model, mu: float, jobs: int, online=None, bound=None) -> dict:
-    """One setting's runtimes and ratios (``online``/``bound``: reuse across mu)."""
-    from coordinator.replay.comparison import bound_run, compare, run_online
-    from coordinator.replay.search import best_gc
+def setting_row(model, mu: float, jobs: int, replay, online=None) -> dict:
+    """One setting's runtimes and ratios (``online``: sgcflow's run, reused across mu)."""
+    from coordinator.replay.comparison import compare, run_online
 
-    runs = compare(model, ("uncoded", "gc", "m-sgc"), mu, jobs, search=True)
-    online = online or run_online(model, jobs)
-    bound = bound or bound_run(model, jobs)
-    kofn = best_gc(model, mu, jobs, policies=("kofn",))
-    gc = runs["gc"].runtime_s
+    runs = compare(model, ("gc", "gc-batched", "m-sgc"), mu, jobs, search=True, replay=replay)
+    online = online or run_online(model, jobs, replay=replay)
+    gc, batched = runs["gc"], runs["gc-batched"]
     return {"profile": model.profile, "region": model.region, "mu": mu, "jobs": jobs,
-            "gc_s": runs["gc"].params["s"], "gc_policy": runs["gc"].policy,
-            "gc_runtime_s": gc, "kofn_gc_s": kofn.scheme.s, "kofn_gc_ratio": kofn.estimate_s / gc,
-            "uncoded_ratio": runs["uncoded"].runtime_s / gc,
-            "m_sgc_params": runs["m-sgc"].params if "m-sgc" in runs else None,
-            "m_sgc_ratio": runs["m-sgc"].runtime_s / gc if "m-sgc" in runs else None,
-            "sgcflow_ratio": online.runtime_s / gc, "sgcflow_late_jobs": online.late_jobs,
-            "sgcflow_blocks": online.params, "bound_ratio": bound.runtime_s / gc,
-            "any_scheme_ratio": bound.params["any_scheme_s"]["T=1"] / gc,
-            "sgcflow_to_bound": online.runtime_s / bound.runtime_s,
-            "_online": online, "_bound": bound}
+            "models": replay.models, "permuted": replay.permute_workers is not None,
+            "gc": f"s={gc.params['s']} {gc.policy.split('(')[0]}", "gc_runtime_s": gc.runtime_s,
+            "gc_batched": f"s={batched.params['s']} {batched.policy.split('(')[0]}",
+            "gc_batched_runtime_s": batched.runtime_s,
+            "sgcflow_runtime_s": online.runtime_s,
+            "sgcflow_to_gc": online.runtime_s / gc.runtime_s,
+            "sgcflow_to_gc_batched": online.runtime_s / batched.runtime_s,
+            "gc_batched_to_gc": batched.runtime_s / gc.runtime_s,
+            "m_sgc_to_gc_batched": (runs["m-sgc"].runtime_s / batched.runtime_s
+                                    if "m-sgc" in runs else None),
+            "sgcflow_batches": online.batch, "sgcflow_late_results": online.late_results_used,
+            "sgcflow_blocks": len(online.params), "sgcflow_late_jobs": online.late_jobs,
+            "peak_concurrency": {"gc": gc.peak_concurrency, "gc_batched": batched.peak_concurrency,
+                                 "sgcflow": online.peak_concurrency},
+            "billed_gb_s": {"gc": gc.billed_gb_s, "gc_batched": batched.billed_gb_s,
+                            "sgcflow": online.billed_gb_s},
+            "_online": online}
 
 
-def out_of_sample(models: list, mu: float, jobs: int, online: dict) -> list[dict]:
-    """GC fitted on each model, evaluated on every other one; sgcflow beside it."""
+def out_of_sample(models: list, mu: float, jobs: int, replay, online: dict) -> list[dict]:
+    """gc-batched fitted on each model, evaluated on every other one; sgcflow beside it."""
     from coordinator.replay.round_simulator import run_scheme
     from coordinator.replay.search import best_gc
 
-    choices = [best_gc(model, mu, jobs) for model in models]  # each fitted once, in-sample
-    best = [run_scheme(c.scheme, model, jobs, c.policy).runtime_s
-            for model, c in zip(models, choices, strict=True)]
+    batch = replay.models
+    choices = [best_gc(model, mu, jobs, replay=replay, batch=batch) for model in models]
+    in_sample = [c.estimate_s for c in choices]
     rows = []
     for fit, choice in zip(models, choices, strict=True):
-        for model, in_sample in zip(models, best, strict=True):
+        for model, best in zip(models, in_sample, strict=True):
             if model is fit:
                 continue
-            run = run_scheme(choice.scheme, model, jobs, choice.policy)
+            run = run_scheme(choice.scheme, model, jobs, choice.policy, replay=replay,
+                             batch=batch)
             ours = online[setting_name(model)].runtime_s
-            rows.append({"fit": setting_name(fit), "evaluate": setting_name(model), "mu": mu,
-                         "jobs": jobs, "fitted_gc": f"s={choice.scheme.s} {choice.policy.name}",
-                         "fitted_gc_ratio": run.runtime_s / in_sample,
-                         "sgcflow_ratio": ours / in_sample,
-                         "sgcflow_vs_fitted_gc": ours / run.runtime_s})
+            rows.append({"fit": setting_name(fit), "evaluate": setting_name(model),
+                         "models": batch, "permuted": replay.permute_workers is not None,
+                         "fitted": f"s={choice.scheme.s} {choice.policy.name}",
+                         "fitted_to_in_sample": run.runtime_s / best,
+                         "sgcflow_to_in_sample": ours / best,
+                         "sgcflow_to_fitted": ours / run.runtime_s})
     return rows
-
-
-def other_profile_row(model, mu: float, jobs: int) -> dict:
-    """sgcflow against the best GC in-sample on one of the other (non-CNN) profiles."""
-    from coordinator.replay.comparison import compare
-
-    runs = compare(model, ("gc", "sgcflow"), mu, jobs)
-    gc, online = runs["gc"], runs["sgcflow"]
-    return {"profile": model.profile, "region": model.region, "jobs": jobs,
-            "gc_s": gc.params["s"], "gc_policy": gc.policy, "gc_runtime_s": gc.runtime_s,
-            "sgcflow_ratio": online.ratio_to_gc, "sgcflow_blocks": online.params}
 
 
 @click.command()
@@ -85,96 +81,106 @@ def other_profile_row(model, mu: float, jobs: int) -> dict:
 @json_option
 @click.option("--trace", type=click.Path(dir_okay=False, exists=True),
               default="data/lambda_delays.parquet", show_default=True)
-@click.option("--jobs", "jobs_list", type=click.IntRange(min=1), multiple=True,
-              default=(100, 400), show_default=True)
+@click.option("--gradients", "--jobs", "jobs_list", type=click.IntRange(min=1, max=100_000),
+              multiple=True, default=(400,), show_default=True,
+              help="Gradients J in all (repeat for several).")
+@click.option("--models", "models_list", type=click.IntRange(min=1, max=64), multiple=True,
+              default=(2, 4), show_default=True, help="Models in flight M (repeat).")
 @click.option("--mu", "mus", type=click.FloatRange(min=0), multiple=True,
               callback=finite_values, default=(0.5, 1.0), show_default=True)
-def simulate(out, as_json, trace, jobs_list, mus):
-    """sgcflow vs the strongest GC (and M-SGC, uncoded, the bound) on every CNN profile."""
+def simulate(out, as_json, trace, jobs_list, models_list, mus):
+    """sgcflow vs the best one-job and batched GC on every CNN profile, with the workers as
+    measured and dealt afresh per pass; out of sample; ResNet-18 apart."""
+    from coordinator.replay.round_simulator import Replay
     from coordinator.replay.traces import LatencyModel
 
     base = LatencyModel.from_parquet(trace)
-    models = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)
-              for i in base.profiles if i.model == CNN]
+    cnn = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)
+           for i in base.profiles if i.model == CNN]
     others = [LatencyModel.from_parquet(trace, profile=i.profile, region=i.region)
               for i in base.profiles if i.model != CNN]
     rows, oos, extra = [], [], []
     for jobs in jobs_list:
-        online, bounds = {}, {}
-        for model in models:
-            for mu in mus:
-                click.echo(f"  {setting_name(model)} mu={mu} J={jobs}", err=True)
-                name = setting_name(model)
-                row = setting_row(model, mu, jobs, online.get(name), bounds.get(name))
-                online[name], bounds[name] = row.pop("_online"), row.pop("_bound")
-                rows.append(row)
-        click.echo(f"  out of sample J={jobs}", err=True)
-        oos.extend(out_of_sample(models, max(mus), jobs, online))
-        for model in others:
-            click.echo(f"  other profile: {setting_name(model)} J={jobs}", err=True)
-            extra.append(other_profile_row(model, max(mus), jobs))
+        for models in models_list:
+            for permute in (None, PERMUTE_SEED):
+                replay = Replay(models=models, permute_workers=permute)
+                online = {}
+                for model in cnn:
+                    for mu in mus:
+                        click.echo(f"  M={models} {'permuted ' if permute else ''}"
+                                   f"{setting_name(model)} mu={mu} J={jobs}", err=True)
+                        row = setting_row(model, mu, jobs, replay, online.get(setting_name(model)))
+                        online[setting_name(model)] = row.pop("_online")
+                        rows.append(row)
+                click.echo(f"  M={models} out of sample J={jobs}", err=True)
+                oos.extend(out_of_sample(cnn, max(mus), jobs, replay, online))
+                for model in others:
+                    click.echo(f"  M={models} other profile {setting_name(model)}", err=True)
+                    row = setting_row(model, max(mus), jobs, replay)
+                    row.pop("_online")
+                    extra.append(row)
     summary = _summary(rows, extra)
-    payload = {"settings": rows, "out_of_sample": oos, "other_profiles": extra, "summary": summary}
-    write_outputs(out, "simulate", payload, _tables(rows, oos, extra, summary),
-                  "sgc bench simulate " + " ".join(f"--jobs {j}" for j in jobs_list) + " "
-                  + " ".join(f"--mu {mu}" for mu in mus), as_json)
+    payload = {"settings": rows, "out_of_sample": oos, "other_profiles": extra,
+               "summary": summary}
+    command = ("sgc bench simulate " + " ".join(f"--gradients {j}" for j in jobs_list) + " "
+               + " ".join(f"--models {m}" for m in models_list) + " "
+               + " ".join(f"--mu {mu}" for mu in mus))
+    write_outputs(out, "simulate", payload, _tables(rows, oos, extra, summary), command,
+                  as_json)
 
 
 def _summary(rows: list[dict], extra: list[dict]) -> dict:
     out = {}
-    for jobs in sorted({r["jobs"] for r in rows}):
-        chosen = [r for r in rows if r["jobs"] == jobs]
-        extra_ratios = [r["sgcflow_ratio"] for r in extra if r["jobs"] == jobs]
-        out[f"J={jobs}"] = {
-            "geomean_sgcflow_to_best_gc": geomean(r["sgcflow_ratio"] for r in chosen),
-            "max_sgcflow_to_best_gc": max(r["sgcflow_ratio"] for r in chosen),
-            "geomean_sgcflow_to_kofn_gc": geomean(r["sgcflow_ratio"] / r["kofn_gc_ratio"]
-                                                   for r in chosen),
-            "mean_sgcflow_to_bound": sum(r["sgcflow_to_bound"] for r in chosen) / len(chosen),
-            "geomean_any_scheme_bound_to_best_gc": geomean(r["any_scheme_ratio"]
-                                                            for r in chosen),
-            "geomean_m_sgc_to_best_gc": geomean(r["m_sgc_ratio"] for r in chosen
-                                                 if r["m_sgc_ratio"]),
-            **({"other_profiles_geomean_sgcflow_to_best_gc": geomean(extra_ratios),
-                "other_profiles_max_sgcflow_to_best_gc": max(extra_ratios)}
-               if extra_ratios else {}),
+    for key in sorted({(r["jobs"], r["models"], r["permuted"]) for r in rows}):
+        jobs, models, permuted = key
+        chosen = [r for r in rows if (r["jobs"], r["models"], r["permuted"]) == key]
+        others = [r for r in extra if (r["jobs"], r["models"], r["permuted"]) == key]
+        name = f"J={jobs} M={models}{' permuted' if permuted else ''}"
+        out[name] = {
+            "geomean_sgcflow_to_gc": geomean(r["sgcflow_to_gc"] for r in chosen),
+            "geomean_sgcflow_to_gc_batched": geomean(r["sgcflow_to_gc_batched"] for r in chosen),
+            "max_sgcflow_to_gc_batched": max(r["sgcflow_to_gc_batched"] for r in chosen),
+            "geomean_gc_batched_to_gc": geomean(r["gc_batched_to_gc"] for r in chosen),
+            **({"resnet18_max_sgcflow_to_best_gc": max(
+                r["sgcflow_runtime_s"] / min(r["gc_runtime_s"], r["gc_batched_runtime_s"])
+                for r in others)} if others else {}),
         }
     return out
 
 
-def _tables(rows, oos, extra, summary) -> str:
-    shown = [{**r, "profile": r["profile"].removeprefix("sam-gc-"),
-              "best_gc": f"s={r['gc_s']} {r['gc_policy'].split('(')[0]}",
-              **{k: f"{r[k]:.3f}" if r[k] is not None else "-" for k in
-                 ("kofn_gc_ratio", "uncoded_ratio", "m_sgc_ratio", "sgcflow_ratio",
-                  "bound_ratio", "sgcflow_to_bound", "any_scheme_ratio")},
-              "gc_runtime_s": f"{r['gc_runtime_s']:.1f}"} for r in rows]
-    main = markdown_table(shown, [
-        ("profile", "profile"), ("region", "region"), ("mu", "μ"), ("jobs", "J"),
-        ("best_gc", "best GC (in-sample)"), ("gc_runtime_s", "best GC s"),
-        ("kofn_gc_ratio", "k-of-n GC"), ("uncoded_ratio", "uncoded"),
-        ("m_sgc_ratio", "M-SGC (paper, in-sample)"), ("sgcflow_ratio", "sgcflow (online)"),
-        ("bound_ratio", "bound"), ("sgcflow_to_bound", "sgcflow ÷ bound"),
-        ("any_scheme_ratio", "any scheme, T ≤ 1 (work bound)")])
-    side = markdown_table([{**r, **{k: f"{r[k]:.3f}" for k in
-                                    ("fitted_gc_ratio", "sgcflow_ratio",
-                                     "sgcflow_vs_fitted_gc")}} for r in oos], [
-        ("fit", "GC fitted on"), ("evaluate", "evaluated on"), ("jobs", "J"),
-        ("fitted_gc", "fitted GC"), ("fitted_gc_ratio", "fitted GC ÷ in-sample GC"),
-        ("sgcflow_ratio", "sgcflow ÷ in-sample GC"),
-        ("sgcflow_vs_fitted_gc", "sgcflow ÷ fitted GC")])
-    extra_ratios = markdown_table([{**r, "profile": r["profile"].removeprefix("sam-gc-"),
-                              "best_gc": f"s={r['gc_s']} {r['gc_policy'].split('(')[0]}",
-                              "gc_runtime_s": f"{r['gc_runtime_s']:.1f}",
-                              "sgcflow_ratio": f"{r['sgcflow_ratio']:.3f}"} for r in extra], [
-        ("profile", "profile"), ("region", "region"), ("jobs", "J"),
-        ("best_gc", "best GC (in-sample)"), ("gc_runtime_s", "best GC s"),
-        ("sgcflow_ratio", "sgcflow ÷ best GC")])
-    lines = [f"- {j}: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items())
-             for j, s in summary.items()]
-    return (main + "\n\nRatios to the best GC in-sample (lower is faster).\n\n"
-            "Out of sample (GC's s and policy fitted on another profile/region):\n\n" + side
-            + "\n\nOther profiles (ResNet-18; outside the targets, where the chooser's "
-              "failures were found):\n\n" + extra_ratios
-            + "\n\nSummary:\n\n" + "\n".join(lines))
+def _ratio(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
+
+def _tables(rows, oos, extra, summary) -> str:
+    def shown(r):
+        return {**r, "profile": r["profile"].removeprefix("sam-gc-"),
+                "permuted": "yes" if r["permuted"] else "no",
+                "batches": ",".join(f"{b}x{c}" for b, c in r["sgcflow_batches"].items()),
+                **{k: _ratio(r[k]) for k in ("sgcflow_to_gc", "sgcflow_to_gc_batched",
+                                             "gc_batched_to_gc", "m_sgc_to_gc_batched")},
+                **{k: f"{r[k]:.1f}" for k in ("gc_runtime_s", "gc_batched_runtime_s")}}
+
+    columns = [("models", "M"), ("permuted", "dealt afresh"), ("profile", "profile"),
+               ("region", "region"), ("mu", "μ"), ("jobs", "J"), ("gc", "best GC"),
+               ("gc_runtime_s", "GC s"), ("gc_batched", "best batched GC"),
+               ("gc_batched_runtime_s", "batched GC s"), ("gc_batched_to_gc", "batched ÷ GC"),
+               ("m_sgc_to_gc_batched", "M-SGC ÷ batched"),
+               ("sgcflow_to_gc", "sgcflow ÷ GC"), ("sgcflow_to_gc_batched", "sgcflow ÷ batched"),
+               ("batches", "sgcflow batches"), ("sgcflow_late_results", "late results")]
+    main = markdown_table([shown(r) for r in rows], columns)
+    side = markdown_table([{**r, "permuted": "yes" if r["permuted"] else "no",
+                            **{k: f"{r[k]:.3f}" for k in ("fitted_to_in_sample",
+                                                          "sgcflow_to_in_sample",
+                                                          "sgcflow_to_fitted")}} for r in oos], [
+        ("models", "M"), ("permuted", "dealt afresh"), ("fit", "batched GC fitted on"),
+        ("evaluate", "evaluated on"), ("fitted", "fitted"),
+        ("fitted_to_in_sample", "fitted ÷ in-sample"),
+        ("sgcflow_to_in_sample", "sgcflow ÷ in-sample"), ("sgcflow_to_fitted", "sgcflow ÷ fitted")])
+    others = markdown_table([shown(r) for r in extra], columns)
+    lines = [f"- {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items())
+             for name, s in summary.items()]
+    return (main + "\n\nRatios of runtimes on the same measured rounds (lower is faster).\n\n"
+            "Out of sample (the batched GC's s and policy fitted on another profile):\n\n" + side
+            + "\n\nOther profiles (ResNet-18), reported apart:\n\n" + others
+            + "\n\nSummary:\n\n" + "\n".join(lines))

@@ -22,6 +22,7 @@ from coordinator.control import inject, reference
 from coordinator.control.plan import JobPlan
 from coordinator.control.run_dataset import shuffled_table
 from coordinator.control.summary import round_rows
+from coordinator.replay.traces import SHIPPED_TRACE as TRACE
 from coordinator.spec.jobspec import validate
 
 
@@ -169,9 +170,6 @@ def _report(specs: dict, runs: dict, workers: int) -> dict[str, Any]:
             "rows": rows, "curves": curves,
             "injected": [sorted(s) for s in injected],
             "observed": {name: run["stragglers"] for name, run in runs.items()}}
-
-
-TRACE = Path(__file__).parents[1] / "data" / "lambda_delays.parquet"
 
 
 def _aws_round_model(load: float, workers: int, rounds: int = 200) -> dict[str, float]:

@@ -316,6 +316,12 @@ def _print_result(backend, run_id: str, as_json: bool) -> None:
     for m in full["models"]:
         if m.get("reason"):
             click.echo(f"model {m['model']} {m['status']}: {m['reason']}")
+        if m.get("params_problem"):
+            click.echo(f"model {m['model']} parameters withheld: {m['params_problem']}")
+        elif m.get("final_params_sha256"):
+            click.echo(f"model {m['model']} parameters: sha256 {m['final_params_sha256']}"
+                       + (f", S3 version {m['final_params_version']}"
+                          if m.get("final_params_version") else ""))
 
 
 def _loss(value: Any) -> str:

@@ -12,7 +12,8 @@ from .options import json_flag
 from .types import SEED
 
 DEFAULT_TRACE = "data/lambda_delays.parquet"
-SCHEME_NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow")
+SCHEME_NAMES = ("uncoded", "gc", "gc-batched", "sr-sgc", "m-sgc", "sgcflow")
+MAX_MODELS = 64  # as a job spec's models
 POLICY_NAMES = ("paper", "kofn", "decodable")
 
 
@@ -37,13 +38,31 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
 @click.command()
 @click.option("--trace", type=click.Path(dir_okay=False), default=DEFAULT_TRACE, show_default=True,
               help="Parquet table of per-round worker delays (lambda_delays.parquet schema).")
-@click.option("--profile", default=None,
+@click.option("--trace-profile", "--profile", "profile", default=None,
               help="Profile in the trace [default: the CNN desktop_long one].")
-@click.option("--region", default=None, help="Region of the profile [default: Canada].")
+@click.option("--trace-region", "--region", "region", default=None,
+              help="Region of the profile in the trace [default: Canada].")
 @click.option("--mu", type=float, default=1.0, show_default=True,
               help="The study's rule: stragglers are slower than (1 + mu) x the fastest worker.")
-@click.option("--jobs", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Jobs J (rounds J + T per scheme).")
+@click.option("--gradients", "--jobs", "jobs", type=click.IntRange(min=1, max=100_000),
+              default=100, show_default=True,
+              help="Gradients J in all (J / M iterations of each of --models M).")
+@click.option("--models", type=click.IntRange(min=1, max=MAX_MODELS), default=1,
+              show_default=True,
+              help="Models trained at once. 1: unrelated gradients (the paper's setting); "
+                   "M >= 2: a model's next gradient needs its last one's update, and every "
+                   "scheme but `gc` batches floor(M / (T + 1)) models per invocation.")
+@click.option("--permute-workers", type=SEED, default=None, metavar="SEED",
+              help="From the second pass over the measured rounds on, deal the measured "
+                   "workers' times to the workers in a fresh order each pass (the same for "
+                   "every scheme): nothing learned about a worker is the next pass's answer.")
+@click.option("--spares", type=click.IntRange(min=0, max=100_000), default=0,
+              show_default=True,
+              help="Warm environments beyond the n workers: a task sent to a worker still "
+                   "busy with an earlier round takes one, else pays a cold start.")
+@click.option("--no-late-results", "late_results", flag_value=False, default=True,
+              help="Throw a straggler's work away when its round ends (the paper's model); by "
+                   "default its result counts when it lands, as Lambda runs it to its end.")
 @click.option("--schemes", "scheme_names", default=",".join(SCHEME_NAMES), show_default=True,
               callback=_scheme_list, help="Comma-separated schemes to compare.")
 @click.option("--search", is_flag=True,
@@ -70,25 +89,30 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
 @click.option("--seed", type=SEED, default=None,
               help="Shuffle measured rounds per pass (same seed for every scheme), not cycle.")
 @json_flag("Print a JSON object keyed by scheme.")
-def simulate(trace, profile, region, mu, jobs, scheme_names, search, search_on, search_profile,
-             search_region, bound, sr_sgc, m_sgc, replication, policy_name, latency, seed,
-             as_json):
+def simulate(trace, profile, region, mu, jobs, models, permute_workers, spares, late_results,
+             scheme_names, search, search_on, search_profile, search_region, bound, sr_sgc,
+             m_sgc, replication, policy_name, latency, seed, as_json):
     """Replay real Lambda delays through the schemes and compare total runtime.
 
     Every scheme replays the same measured rounds; each worker is timed at its own load in
     each round; the wait policy (the same object the live Collect step uses) ends each round.
-    `gc` is the strongest GC: s over 0..n-1 under every policy (paper, k-of-n, earliest
-    decodable), chosen in-sample. `sgcflow` is the coordinator's default, chosen online with no
-    look ahead. Every job is decoded along the way.
+    What Lambda does is kept: a straggler runs to its end (billed; its result counts when it
+    lands), and a task for a worker still busy takes another environment (a cold start past
+    the warm ones). `gc` is the strongest one-job GC: s over 0..n-1 under every policy (paper,
+    k-of-n, earliest decodable), chosen in-sample; `gc-batched` the same with all M models'
+    gradients in every invocation. `sgcflow` is the coordinator's default, chosen online
+    (batch included) with no look ahead. Every job is decoded along the way.
 
     \b
     Examples:
-      sgc simulate --jobs 400 --schemes gc,sgcflow --bound
+      sgc simulate --gradients 400 --models 2 --schemes gc,gc-batched,sgcflow
+      sgc simulate --gradients 400 --models 2 --permute-workers 7 --json
       sgc simulate --search --mu 0.5 --json
-      sgc simulate --profile sam-gc-cnn_profile_est-mbp --region London \\
+      sgc simulate --trace-profile sam-gc-cnn_profile_est-mbp --trace-region London \\
           --search-on data/lambda_delays.parquet --search-region Canada
     """
     from coordinator.replay.comparison import compare
+    from coordinator.replay.round_simulator import Replay
 
     if policy_name not in POLICY_NAMES:
         raise click.BadParameter(f"unknown policy {policy_name!r}; allowed: "
@@ -96,7 +120,8 @@ def simulate(trace, profile, region, mu, jobs, scheme_names, search, search_on, 
     if not (math.isfinite(mu) and 0 <= mu <= 1000):
         raise click.BadParameter(f"must be a number >= 0 (finite, at most 1000), got {mu}",
                                  param_hint="--mu")
-    model = _load(trace, profile, region, latency, ("--trace", "--profile", "--region"))
+    model = _load(trace, profile, region, latency,
+                  ("--trace", "--trace-profile", "--trace-region"))
     fit = None
     if search_on is not None:
         fit = _load(search_on, search_profile, search_region, latency,
@@ -108,10 +133,12 @@ def simulate(trace, profile, region, mu, jobs, scheme_names, search, search_on, 
     policy = {"name": policy_name, **({"mu": mu} if policy_name == "paper" else {})}
     reference = {"sr-sgc": dict(zip("BW", sr_sgc[:2], strict=True), lam=sr_sgc[2]),
                  "m-sgc": dict(zip("BW", m_sgc[:2], strict=True), lam=m_sgc[2])}
+    replay = Replay(seed=seed, permute_workers=permute_workers, models=models, spares=spares,
+                    late_results=late_results)
     try:
-        runs = compare(model, scheme_names, mu, jobs, seed=seed, search=search, fit=fit,
+        runs = compare(model, scheme_names, mu, jobs, search=search, fit=fit,
                        bound=bound, reference=reference, bursty_policy=policy,
-                       replication=replication)
+                       replication=replication, replay=replay)
     except ValueError as error:
         hint = "--replication" if "replication" in str(error) else None
         raise click.BadParameter(str(error), param_hint=hint) if hint else click.UsageError(
@@ -146,18 +173,29 @@ def _print_table(runs, model, mu: float, jobs: int) -> None:
 
     table = Table(title=f"{model.profile} / {model.region}: J={jobs}, mu={mu}, "
                         f"{model.n_workers} workers")
-    for column in ("scheme", "params", "policy", "T", "mean load", "runtime s", "fall-backs",
-                   "late jobs", "vs best GC"):
+    for column in ("scheme", "params", "policy", "T", "batch", "mean load", "runtime s",
+                   "fall-backs", "late jobs", "late results", "peak", "GB-s", "vs best GC"):
         table.add_column(column, justify="left" if column in ("scheme", "params", "policy")
                          else "right")
     for run in runs.values():
+        bound = run.scheme == "bound"
         table.add_row(run.scheme, _params(run.params), run.policy, str(run.T),
-                      "-" if run.scheme == "bound" else f"{run.mean_load:.4f}",
+                      _batch(run.batch), "-" if bound else f"{run.mean_load:.4f}",
                       f"{run.runtime_s:.2f}", f"{run.fallbacks}/{run.rounds}", str(run.late_jobs),
+                      "-" if bound else str(run.late_results_used),
+                      "-" if bound else str(run.peak_concurrency),
+                      "-" if bound else f"{run.billed_gb_s:.0f}",
                       "-" if run.ratio_to_gc is None else f"{run.ratio_to_gc:.3f}")
     console = Console()
     console.width = max(console.width, 150)  # keep the table readable when piped
     console.print(table)
+
+
+def _batch(batch) -> str:
+    """sgcflow's batches change with its choices: {size: how many scheme jobs had it}."""
+    if isinstance(batch, dict):
+        return ",".join(f"{size}x{count}" for size, count in batch.items())
+    return str(batch)
 
 
 def _params(params) -> str:

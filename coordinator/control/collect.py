@@ -11,6 +11,12 @@ replays; Collect only feeds it what arrived and when. Two clocks:
   reported, then asks the policy on the virtual times through ``end_of_round``, the very
   function the simulator uses, so both make the same decisions on the same arrivals.
 
+Late results: an earlier round's straggler runs to its end, and its result still counts for the
+jobs it serves (``RoundInputs.late``, the candidates the session still finds useful). Collect
+treats each like an arrival of its own round: its completion record must vouch for it, and its
+landing time (virtual: known; wall: when its record was first seen) is an event the policy
+sees. The record's ``late`` lists those landed by the round's end.
+
 A worker whose record says error, or whose record does not vouch for a finite result of the
 model's length with its sha256 (``coordinator.contract.records``), is a failure (a straggler with
 a reason), never an arrival. Collect reads no result: Update re-hashes every vector it sums
@@ -71,6 +77,10 @@ class RoundInputs:
     sizes: Mapping[int, int]
     result_key: Callable[[int, int, int], str]
     suspects: Mapping[int, str] = field(default_factory=dict)
+    # (round r < t, worker) -> its {job: coefficients} (what its late result must cover), and
+    # on the virtual clock the seconds after this round's dispatch it lands (wall: unknown)
+    late_tasks: Mapping[tuple[int, int], Mapping[int, Any]] = field(default_factory=dict)
+    late_at: Mapping[tuple[int, int], float] = field(default_factory=dict)
 
 
 def round_flags(decision: Decision, end_s: float, arrivals: Mapping[int, float]) -> list[str]:
@@ -100,6 +110,8 @@ class Collect:
         self.path = CriticalPath()
         # After ``run``: {worker: {job: sha256}} of every accepted result (what Update checks).
         self.digests: dict[int, dict[str, str]] = {}
+        # After ``run``: {(round, worker): {job: sha256}} of the late results it counted.
+        self.late_digests: dict[tuple[int, int], dict[str, str]] = {}
 
     # --- the two clocks ----------------------------------------------------------------------
     def run(self, inputs: RoundInputs, remaining_s: Callable[[], float]) -> dict | None:
@@ -110,7 +122,8 @@ class Collect:
     def _run_wall(self, inputs: RoundInputs, remaining_s: Callable[[], float]) -> dict | None:
         arrivals: dict[int, float] = {}
         failures: dict[int, str] = {}
-        self.digests = {}
+        late: dict[tuple[int, int], float] = {}
+        self.digests, self.late_digests = {}, {}
         seconds, busy, polls = 0.0, 0.0, 0
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             while True:
@@ -127,12 +140,15 @@ class Collect:
                     else:
                         arrivals[completion.worker] = elapsed
                         self.digests[completion.worker] = dict(completion.sha256)
-                view = self._view(inputs, arrivals, failures)
+                for key in self._late_landed(inputs, late):
+                    late[key] = elapsed
+                view = self._view(inputs, arrivals, failures, late)
                 now_s = self.clock.now() - inputs.dispatched_at
                 decision = self.policy.decide(view, now_s)
                 busy += time.perf_counter() - tick
                 if decision.stop:
-                    return self._record(decision, now_s, arrivals, seconds, polls, busy, "wall")
+                    return self._record(decision, now_s, arrivals, seconds, polls, busy, "wall",
+                                        late)
                 if remaining_s() < self.poll_s + 5.0:
                     return None
                 pause = self.poll_s
@@ -179,19 +195,43 @@ class Collect:
                         if c.worker not in failures}
         times = self.virtual_times(inputs.t, inputs.session)
         workers = np.asarray(valid, dtype=int)
+        self.late_digests = {}
+        offered = {key: float(inputs.late_at[key])
+                   for key in self._late_landed(inputs, {}) if key in inputs.late_at}
         end_s, decision = end_of_round(
-            self.policy, lambda arrived: self._view(inputs, arrived, failures), workers,
-            np.asarray([float(times[w]) for w in valid]))
+            self.policy, lambda arrived, late: self._view(inputs, arrived, failures, late),
+            workers, np.asarray([float(times[w]) for w in valid]), offered)
         arrivals = {w: float(times[w]) for w in valid if float(times[w]) <= end_s}
+        late = {key: x for key, x in offered.items() if x <= end_s}
+        self.late_digests = {key: d for key, d in self.late_digests.items() if key in late}
         busy += time.perf_counter() - tick
         return self._record(decision, end_s, arrivals, sum(c.seconds for c in completions),
-                            polls, busy, "virtual")
+                            polls, busy, "virtual", late)
 
     # --- shared ---------------------------------------------------------------------------------
     def _fresh(self, inputs: RoundInputs, arrivals: dict, failures: dict) -> list[Completion]:
         items = self.store.completions(self.run_id, inputs.t)
         return [completion_from_item(w, item) for w, item in sorted(items.items())
                 if w in inputs.expected and w not in arrivals and w not in failures]
+
+    def _late_landed(self, inputs: RoundInputs, seen: Mapping) -> list[tuple[int, int]]:
+        """The late candidates not yet seen whose completion record now vouches for every
+        result they owe (one query per round they come from)."""
+        found = []
+        for r in sorted({r for r, _ in inputs.late_tasks}):
+            wanted = {w for (q, w) in inputs.late_tasks if q == r and (q, w) not in seen}
+            if not wanted:
+                continue
+            items = self.store.completions(self.run_id, r)
+            for worker in sorted(wanted & set(items)):
+                completion = completion_from_item(worker, items[worker])
+                tasks = inputs.late_tasks[(r, worker)]
+                if completion.ok and not any(
+                        completion.problem(job, inputs.sizes[job] + 1,
+                                           inputs.result_key(r, job, worker)) for job in tasks):
+                    self.late_digests[(r, worker)] = dict(completion.sha256)
+                    found.append((r, worker))
+        return found
 
     def _check(self, inputs: RoundInputs, completion: Completion) -> str | None:
         """None if the record vouches for every result of the worker, else why it is a
@@ -209,16 +249,19 @@ class Collect:
 
     @staticmethod
     def _view(inputs: RoundInputs, arrivals: Mapping[int, float],
-              failures: Mapping[int, str]) -> RoundView:
+              failures: Mapping[int, str], late: Mapping | None = None) -> RoundView:
         return RoundView(t=inputs.t, session=inputs.session, history=inputs.history,
-                         expected=inputs.expected, arrivals=dict(arrivals), failures=failures)
+                         expected=inputs.expected, arrivals=dict(arrivals), failures=failures,
+                         late=dict(late or {}))
 
     def _record(self, decision: Decision, end_s: float, arrivals: dict[int, float],
-                seconds: float, polls: int, busy: float, clock: str) -> dict:
+                seconds: float, polls: int, busy: float, clock: str,
+                late: Mapping[tuple[int, int], float] | None = None) -> dict:
         flags = round_flags(decision, end_s, arrivals)
         return {"stragglers": sorted(decision.stragglers),
                 "reasons": {str(w): r for w, r in sorted(decision.reasons.items())},
                 "flags": flags, "cutoff_s": decision.cutoff_s, "elapsed_s": end_s,
                 "arrivals": {str(w): round(s, 6) for w, s in sorted(arrivals.items())},
                 "worker_seconds": seconds, "polls": polls, "busy_s": busy, "clock": clock,
-                "policy": self.policy.describe()}
+                "policy": self.policy.describe(),
+                "late": {f"{r}:{w}": round(s, 6) for (r, w), s in sorted((late or {}).items())}}

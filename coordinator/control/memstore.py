@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from coordinator.storage.state import ROUND_FIELDS, JobNotFound
+from coordinator.storage.state import ROUND_FIELDS, JobNotFound, late_pairs
 
 
 class MemoryStore:
@@ -67,6 +67,7 @@ class MemoryStore:
         entry[field] = copy.deepcopy(value)
         if field == "collect":
             entry["stragglers"] = list(value["stragglers"])
+            entry["late"] = late_pairs(value)
         return True, value
 
     def commit_round(self, run_id: str, t: int, fields: dict[str, Any], job_fields: dict[str, Any],
@@ -80,6 +81,7 @@ class MemoryStore:
         entry.update(copy.deepcopy(fields))
         if "collect" in fields:
             entry["stragglers"] = list(fields["collect"]["stragglers"])
+            entry["late"] = late_pairs(fields["collect"])
         self.jobs_[run_id].update(copy.deepcopy(job_fields))
         if next_dispatch is not None:
             self.round_log.setdefault((run_id, t + 1), {})["dispatch"] = copy.deepcopy(
@@ -90,20 +92,24 @@ class MemoryStore:
         self._count("round")
         return copy.deepcopy(self.round_log.get((run_id, t), {}))
 
-    def rounds(self, run_id: str, only: str | None = None) -> list[dict[str, Any]]:
+    def rounds(self, run_id: str, only: str | tuple[str, ...] | None = None
+               ) -> list[dict[str, Any]]:
         self._count("rounds")
+        wanted = (only,) if isinstance(only, str) else only
         out = []
         for (owner, t), entry in sorted(self.round_log.items(), key=lambda item: item[0][1]):
             if owner != run_id:
                 continue
-            fields = {only: entry[only]} if only and only in entry else (
-                {} if only else entry)
+            fields = {f: entry[f] for f in wanted if f in entry} if wanted else entry
             out.append({"round": t, **copy.deepcopy(fields)})
         return out
 
     def stragglers(self, run_id: str) -> dict[int, list[int]]:
-        return {e["round"]: e["stragglers"] for e in self.rounds(run_id, only="stragglers")
-                if "stragglers" in e}
+        return {r: s for r, (s, _) in self.observations(run_id).items()}
+
+    def observations(self, run_id: str) -> dict[int, tuple[list[int], list[list[int]]]]:
+        return {e["round"]: (e["stragglers"], e.get("late", []))
+                for e in self.rounds(run_id, only=("stragglers", "late")) if "stragglers" in e}
 
     def completion_count(self, run_id: str, t: int) -> int:
         return len(self.completions(run_id, t))
@@ -136,6 +142,9 @@ class MemoryStore:
         if key not in self.objects:
             raise KeyError(f"NoSuchKey: {key}")
         return bytes(memoryview(self.objects[key]))  # a fresh copy, as a download is
+
+    def get_versioned(self, key: str) -> tuple[bytes, str | None]:
+        return self.get_bytes(key), None
 
     def get_array(self, key: str) -> np.ndarray:
         self._count("get_array")

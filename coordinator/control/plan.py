@@ -21,6 +21,8 @@ class DatasetInfo:
 
     ``manifest_sha256``: the manifest's digest when the job was planned; every task carries it,
     so a worker refuses a manifest (with its partitions) swapped since (None: older records).
+    ``partition_sha256``: the digest of every partition the plan fixed (the manifest that
+    hashes to ``manifest_sha256`` lists the same; empty: older records).
     """
 
     prefix: str
@@ -29,6 +31,7 @@ class DatasetInfo:
     n_classes: int
     partition_rows: tuple[int, ...]
     manifest_sha256: str | None = None
+    partition_sha256: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,14 @@ class JobPlan:
         out["models"] = list(self.models)
         out["lrs"] = list(self.lrs)
         out["dataset"]["partition_rows"] = list(self.dataset.partition_rows)
+        out["dataset"]["partition_sha256"] = list(self.dataset.partition_sha256)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobPlan:
         dataset = dict(data["dataset"])
         dataset["partition_rows"] = tuple(dataset["partition_rows"])
+        dataset["partition_sha256"] = tuple(dataset.get("partition_sha256", ()))
         return cls(run_id=data["job"], bucket=data["bucket"], n=int(data["n"]), T=int(data["T"]),
                    jobs=int(data["jobs"]), models=tuple(data["models"]),
                    lrs=tuple(float(x) for x in data["lrs"]), dataset=DatasetInfo(**dataset))

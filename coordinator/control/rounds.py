@@ -34,7 +34,8 @@ log = logging.getLogger("sgcflow.coordinator")
 def _state(record: dict, execution: int, steps: int, status: str | None = None
            ) -> dict[str, Any]:
     run_id, plan = record["job"], record["plan"]
-    rounds = int(plan["jobs"]) + int(plan["T"])
+    # batched runs take fewer rounds than jobs + T; sgcflow's count moves with its choices
+    rounds = int(record.get("rounds") or int(plan["jobs"]) + int(plan["T"]))
     done_round = int(record.get("round", 0))
     if status is None:
         status = "running"
@@ -60,7 +61,7 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
     if "plan" not in record:
         spec = validate(record["spec"])
         scheme = spec.scheme()
-        session = scheme.session(jobs=spec.jobs)
+        session = spec.session()
         info = run_dataset.prepare(store, spec.raw["dataset"], session.partition_sizes)
         models = []
         for i, model in enumerate(spec.models):
@@ -84,6 +85,7 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
         store.put_json(keys.warmpool_plan_key(run_id),
                        {"job_id": run_id, "spec": record["spec"], "start_s": started})
         store.update_job(run_id, {"plan": plan.to_dict(), "status": "running", "round": 0,
+                                  "rounds": session.rounds,
                                   "started": started, "load": scheme.load,
                                   "params_sha256": params_sha256})
         record = store.job(run_id)
@@ -218,6 +220,12 @@ def finalize_step(store: Store, state: dict) -> dict[str, Any]:
     record, plan = _context(store, run_id)
     result = summarize(record, plan, store.rounds(run_id))
     store.put_json(keys.result_summary_key(run_id), result)
-    status = "cancelled" if state["status"] == "cancelled" else "done"
-    store.update_job(run_id, {"status": status, "finished": now(), "result": result["summary"]})
-    return {**state, "status": status}
+    fields = {"status": "cancelled" if state["status"] == "cancelled" else "done",
+              "finished": now(), "result": result["summary"]}
+    if fields["status"] == "done" and result["summary"]["nothing_trained"]:
+        fields["status"] = "failed"  # a job that decoded nothing did not happen
+        fields["error"] = {"type": "NothingTrained", "message": "no model decoded any "
+                           "iteration: " + "; ".join(f"model {m['model']}: {m['reason']}"
+                                                     for m in result["models"])}
+    store.update_job(run_id, fields)
+    return {**state, "status": fields["status"]}

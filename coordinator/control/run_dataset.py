@@ -2,19 +2,28 @@
 work).
 
 The prefix depends only on the dataset spec and the partition fractions, so jobs with the same
-scheme and data share one copy, and a re-run Plan step finds it already there.
+scheme and data share one copy, and a re-run Plan step finds it already there. What is there is
+never trusted by its name: the Plan step builds the dataset from its definition (deterministic)
+and reuses the stored copy only if its partitions' digests are the built ones; otherwise (a
+partition swapped together with its manifest, a copy from another version) it writes the
+built one over it. The plan then fixes the manifest's digest and every partition's; workers
+refuse a manifest that does not hash to the plan's digest, and the partitions it lists are
+checked against their digests (docs/security.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 import numpy as np
 
 from coordinator.control.plan import DatasetInfo
 from coordinator.storage import dataset_prep, integrity
 from coordinator.storage.state import Store
+
+log = logging.getLogger("sgcflow.coordinator")
 
 
 def load_table(spec: dict) -> dataset_prep.Table:
@@ -31,27 +40,37 @@ def prefix_for(spec: dict, sizes: list[float]) -> str:
 
 
 def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
-    """Write (once) the dataset partitioned into ``sizes`` fractions; describe it (with the
-    manifest's sha256 as stored now: the job record keeps it, its tasks carry it)."""
+    """The dataset partitioned into ``sizes`` fractions, in the bucket exactly as its definition
+    builds it (written unless an identical copy is there); its description with the digests
+    the job will hold its workers to."""
     prefix = prefix_for(spec, sizes)
     manifest_key = f"{prefix}/manifest.json"
-    if store.exists(manifest_key):
-        manifest = store.get_json(manifest_key)
-    else:
-        try:
-            table = load_table(spec)
-        except dataset_prep.DatasetError as error:
-            from coordinator.spec.jobspec import JobSpecError
+    try:
+        table = load_table(spec)
+    except dataset_prep.DatasetError as error:
+        from coordinator.spec.jobspec import JobSpecError
 
-            raise JobSpecError([(f"dataset.{error.field}".replace("dataset.dataset", "dataset"),
-                                 str(error))]) from error
-        manifest = dataset_prep.prepare(table, f"s3://{store.bucket}/{prefix}", sizes=list(sizes),
-                                    seed=int(spec.get("seed", 0)), s3=store.s3)
-    return DatasetInfo(prefix=prefix, rows=int(manifest["n_rows"]),
-                       n_features=int(manifest["n_features"]),
-                       n_classes=int(manifest["n_classes"]),
-                       partition_rows=tuple(int(p["rows"]) for p in manifest["partitions"]),
-                       manifest_sha256=integrity.manifest_checksum(store, prefix))
+        raise JobSpecError([(f"dataset.{error.field}".replace("dataset.dataset", "dataset"),
+                             str(error))]) from error
+    blobs, manifest = dataset_prep.build(table, sizes=list(sizes), seed=int(spec.get("seed", 0)))
+    stored = store.get_json(manifest_key) if store.exists(manifest_key) else None
+    if stored is None or _digests(stored) != _digests(manifest):
+        if stored is not None:
+            log.warning("dataset %s differs from its definition (%s): written again", prefix,
+                        "partitions changed" if stored.get("partitions") else "manifest")
+        dataset_prep.write(f"s3://{store.bucket}/{prefix}", blobs, manifest, store.s3)
+        stored = manifest
+    return DatasetInfo(prefix=prefix, rows=int(stored["n_rows"]),
+                       n_features=int(stored["n_features"]),
+                       n_classes=int(stored["n_classes"]),
+                       partition_rows=tuple(int(p["rows"]) for p in stored["partitions"]),
+                       manifest_sha256=integrity.manifest_checksum(store, prefix),
+                       partition_sha256=_digests(stored))
+
+
+def _digests(manifest: dict) -> tuple[str, ...]:
+    parts = manifest.get("partitions")
+    return tuple(str(p.get("sha256")) for p in parts) if isinstance(parts, list) else ()
 
 
 def shuffled_table(spec: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -44,7 +43,9 @@ from coordinator.control.meter import CpuMeter, own_time
 from coordinator.control.plan import JobPlan
 from coordinator.control.session_cache import forget, session_at
 from coordinator.control.updater import Recollect, Updater
+from coordinator.control.virtual import VirtualTimeline
 from coordinator.policy import policy_from_wait
+from coordinator.storage.state import late_pairs
 
 log = logging.getLogger("sgcflow.coordinator")
 # invoke([(worker, event)], wrap=None): ``wrap`` (if given) wraps the per-invoke function, so
@@ -84,36 +85,48 @@ class RoundRunner:
         self.progress = dict(record.get("progress") or {"decoded": 0, "losses": {}})
         self.skipped = {int(j) for j in self.progress.get("skipped", [])}
         self.suspects: dict[int, dict[int, str]] = {}  # round -> {worker: why}, see Recollect
-        logged = store.stragglers(run_id) if self.done else {}
+        logged = store.observations(run_id) if self.done else {}
         missing = [t for t in range(1, self.done + 1) if t not in logged]
         if missing:
             raise RuntimeError(f"job={run_id}: round log lacks the collect record of rounds "
                                f"{missing}")
-        self.history = [frozenset(logged[t]) for t in range(1, self.done + 1)]
+        self.history = [frozenset(logged[t][0]) for t in range(1, self.done + 1)]
+        self.late_log = [[tuple(pair) for pair in logged[t][1]] for t in range(1, self.done + 1)]
         wait = self.spec["wait"]
-        self.online = self._online(store, wait) if self.spec["scheme"]["name"] == SGCFLOW \
+        entries = store.rounds(run_id) if self.done else []
+        self.online = self._online(entries, wait) if self.spec["scheme"]["name"] == SGCFLOW \
             else None
         self.session = self.online.session if self.online else session_at(
-            run_id, self.spec, [sorted(s) for s in self.history])
-        virtual = self._virtual_clock(store) if wait.get("clock") == "virtual" else None
+            run_id, self.spec, self._observed())
+        self.timeline = self._virtual_timeline(store) if wait.get("clock") == "virtual" else None
+        if self.timeline:
+            self.timeline.replay(self.session, [float(e["collect"]["elapsed_s"])
+                                                for e in entries if e["round"] <= self.done])
+        # earlier stragglers whose result may still land (the session says which still help)
+        self.pending = {(r, w) for r, s in enumerate(self.history, start=1) for w in s} - {
+            pair for landed in self.late_log for pair in landed}
         self.clock = clock or WallClock()
         poll_s = poll_s if poll_s is not None else float(os.environ.get(env.POLL_S, "0.05"))
         self.collect = Collect(store, run_id, wait_policy(wait), clock=self.clock, poll_s=poll_s,
-                               virtual_times=virtual)
+                               virtual_times=self.timeline.times if self.timeline else None)
         self.cpu = CpuMeter()  # pool threads; the loop's own thread is read with thread_time
         self.updater = Updater(store, self.plan, record, self.progress, self.cpu,
                                self.collect.path)
         self._mark = own_time()
 
-    def _online(self, store, wait: dict) -> LiveOnline:
+    def _observed(self) -> list[tuple[frozenset[int], list[tuple[int, int]]]]:
+        return list(zip(self.history, self.late_log, strict=True))
+
+    def _online(self, entries: list[dict], wait: dict) -> LiveOnline:
         """sgcflow's controller, replayed from the round log (coordinator.adaptive.live)."""
-        entries = [e for e in store.rounds(self.run_id) if e["round"] <= self.done]
+        entries = [e for e in entries if e["round"] <= self.done]
         if entries:
             last = entries[-1]
             self._previous = (float(last["dispatch"]["at"]), float(last["collect"]["elapsed_s"]),
                               frozenset(last["collect"]["stragglers"]))
         return LiveOnline.from_log(self.plan.n, self.plan.jobs, entries,
-                                   replicated=len(self.plan.models) >= 2,
+                                   models=len(self.plan.models),
+                                   batch=bool(self.spec.get("batch", False)),
                                    hard_limit_s=wait.get("hard_limit_s"))
 
     def _late_previous(self, t: int, entry: dict, collected: dict) -> dict[str, float]:
@@ -125,8 +138,8 @@ class RoundRunner:
             return {}
         dispatched_at, end_s, stragglers = previous
         horizon = end_s + float(collected["elapsed_s"])
-        if self.collect.virtual_times is not None:
-            times = self.collect.virtual_times(t - 1, self.session)
+        if self.timeline is not None:
+            times = self.timeline.times(t - 1, self.session)
             found = {w: float(times[w]) for w in stragglers}
         else:
             items = self.store.completions(self.run_id, t - 1)
@@ -135,20 +148,24 @@ class RoundRunner:
                      and "finished_at" in (item.get("timings") or {})}
         return {str(w): round(x, 6) for w, x in sorted(found.items()) if x <= horizon}
 
-    def _virtual_clock(self, store) -> Callable[[int, Any], np.ndarray]:
+    def _virtual_timeline(self, store) -> VirtualTimeline:
         """Emulation: each worker's time in round t. From a trace: the simulator's own clock at
-        every worker's load that round (``coordinator.replay.round_simulator.TraceClock``);
-        otherwise the table the Plan step wrote."""
+        every worker's load that round (``coordinator.replay.round_simulator.TraceClock``) and
+        its fleet (cold starts where no warm environment is left); otherwise the table the
+        Plan step wrote."""
         stragglers = self.spec["stragglers"]
         if "trace" in stragglers:
             from coordinator.control.inject import trace_latency
-            from coordinator.replay.round_simulator import TraceClock
+            from coordinator.replay.round_simulator import Replay
 
-            clock = TraceClock(trace_latency(stragglers, self.plan.n), self.plan.rounds,
-                               stragglers.get("seed", 0))
-            return lambda t, session: clock.times(t - 1, np.asarray(session.worker_loads(t)))
+            replay = Replay(seed=stragglers.get("seed", 0),
+                            permute_workers=stragglers.get("permute_workers"),
+                            spares=stragglers.get("spares", 0))
+            clock = replay.clock(trace_latency(stragglers, self.plan.n), self.plan.rounds)
+            return VirtualTimeline(lambda t, loads: clock.times(t - 1, loads),
+                                   replay.fleet(self.plan.n))
         table = store.get_array(keys.virtual_times_key(self.run_id))
-        return lambda t, session: table[t - 1]
+        return VirtualTimeline(lambda t, loads: np.where(loads > 0, table[t - 1], np.nan), None)
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self, execution: int, remaining_s: Callable[[], float],
@@ -157,9 +174,9 @@ class RoundRunner:
         Returns the job's status: running, done, cancelled or stale (a newer execution runs)."""
         budget = max_rounds or rounds_per_task()
         t = self.done + 1
-        entry = self.store.round(self.run_id, t) if t <= self.plan.rounds else {}
+        entry = self.store.round(self.run_id, t) if t <= self.session.rounds else {}
         for _ in range(budget):
-            if t > self.plan.rounds:
+            if t > self.session.rounds:
                 return "done"
             if remaining_s() < ROUND_MARGIN_S:
                 break
@@ -186,6 +203,9 @@ class RoundRunner:
                 self._previous = (float(entry["dispatch"]["at"]), float(collected["elapsed_s"]),
                                   frozenset(collected["stragglers"]))
             self.updater.result_digests[t] = self.collect.digests
+            for (r, worker), digests in self.collect.late_digests.items():
+                if r in self.updater.result_digests:  # else read back whole when needed
+                    self.updater.result_digests[r][worker] = digests
             try:
                 entry = self._finish(t, collected)
             except Recollect as changed:
@@ -194,7 +214,7 @@ class RoundRunner:
             if entry is None:
                 return "stale"
             t += 1
-        return "done" if self.done >= self.plan.rounds else "running"
+        return "done" if self.done >= self.session.rounds else "running"
 
     def _recollect(self, t: int, suspects: dict[int, str]) -> None:
         """Forget round t's observation (session, controller) and mark ``suspects`` failed."""
@@ -206,10 +226,10 @@ class RoundRunner:
                     "; ".join(suspects.values()))
         forget(self.run_id)
         if self.online:
-            self.online = self._online(self.store, self.spec["wait"])
+            self.online = self._online(self.store.rounds(self.run_id), self.spec["wait"])
             self.session = self.online.session
         else:
-            self.session = session_at(self.run_id, self.spec, [sorted(s) for s in self.history])
+            self.session = session_at(self.run_id, self.spec, self._observed())
 
     def _tasks(self, t: int) -> list[dict[int, dict[int, float]]]:
         """Round t's tasks per worker without the stopped models' jobs (never sent)."""
@@ -218,12 +238,20 @@ class RoundRunner:
 
     def _inputs(self, t: int, entry: dict) -> RoundInputs:
         tasks = self._tasks(t)
+        self.pending = {(r, w) for r, w in self.pending if self.session.useful(t, r, w)}
+        live = self.updater.live
+        late_tasks = {(r, w): {j: c for j, c in self.session.tasks(r)[w].items() if live(j)}
+                      for r, w in sorted(self.pending)}
+        late_at = ({key: self.timeline.landing(*key, t) for key in late_tasks}
+                   if self.timeline else {})
+        jobs = {j for task in [*tasks, *late_tasks.values()] for j in task}
         return RoundInputs(t=t, dispatched_at=float(entry["dispatch"]["at"]),
                            expected=frozenset(entry["dispatch"]["workers"]),
                            session=self.session, history=self.history, tasks=tasks,
-                           sizes={j: self._size(j) for task in tasks for j in task},
+                           sizes={j: self._size(j) for j in jobs},
                            result_key=self.plan.result_key,
-                           suspects=dict(self.suspects.get(t, {})))
+                           suspects=dict(self.suspects.get(t, {})),
+                           late_tasks=late_tasks, late_at=late_at)
 
     def _size(self, job: int) -> int:
         return self.updater.sizes[self.plan.model_of(job)[0]]
@@ -281,21 +309,30 @@ class RoundRunner:
         committed round t first."""
         self._phase("collect")
         stragglers = frozenset(collected["stragglers"])
-        self.session.observe(t, stragglers)
+        landed = [tuple(pair) for pair in late_pairs(collected)]
+        if self.timeline is not None:
+            collected["cold"] = {str(w): round(s, 6)
+                                 for w, s in sorted(self.timeline.cold.get(t, {}).items())}
+        self.session.observe(t, stragglers, landed)
         if self.online:  # may switch the configuration for the job that starts next round
             dispatched = [w for w, task in enumerate(self._tasks(t)) if task]
             self.online.after_round(t, dispatched, collected)
         update = self.updater.update(t, self.session, self.skipped, collected["reasons"])
         self._phase("update")
         progress = self._progress(t, collected, update)
-        following = self._dispatch_record(t + 1) if t < self.plan.rounds else None
+        following = self._dispatch_record(t + 1) if t < self.session.rounds else None
         self.collect.path.add("dynamodb:TransactWriteItems (commit)")
         if not self.store.commit_round(self.run_id, t, {"collect": collected, "update": update},
-                                       {"round": t, "progress": progress}, following):
+                                       {"round": t, "progress": progress,
+                                        "rounds": self.session.rounds}, following):
             log.info("job=%s round=%d was committed by another run", self.run_id, t)
             return None
         self.done, self.progress = t, progress
         self.history.append(stragglers)
+        self.late_log.append(landed)
+        self.pending = (self.pending - set(landed)) | {(t, w) for w in stragglers}
+        if self.timeline is not None:
+            self.timeline.ended(t, collected["elapsed_s"])
         self.skipped |= {int(j) for j in update["skipped"]}
         self.suspects.pop(t, None)
         self.updater.forget_before(t - self.plan.T + 1)

@@ -96,7 +96,9 @@ class Updater:
 
         live = self.live
         decoded = session.decoded(t)
-        late = {j: why for j, why in session.late(t).items() if j + plan.T == t and live(j)}
+        # newly late: due by now, undecodable, not skipped before (a batch's deadline is its
+        # round's, not j + T: coordinator.schemes.batching)
+        late = {j: why for j, why in session.late(t).items() if j not in skipped and live(j)}
         value: dict[str, Any] = {"decoded": {}, "skipped": {}}
         applied = {j: w for j, w in sorted(decoded.items()) if j not in skipped and live(j)}
         reads = sum(len(w) for w in applied.values()) + len(applied) + len(late)

@@ -7,6 +7,13 @@ invocations here: a slow worker starts late (so its completion is observed late,
 a delay beyond the function timeout means it never completes, a ``raise`` fault points the
 worker at a missing object (the real worker records the error and raises), a ``garbage`` fault
 overwrites its results with NaNs after it finished.
+
+Teardown (``stop``) never leaves a thread of the run behind unnoticed (issue 26; the layers are
+described in ``coordinator.emulator.offline``): it refuses new invocations, stops the running
+executions, waits up to ``drain_s`` for the invocations in flight and moto's interpreter
+threads, and only then turns moto off; what still runs after that gets no AWS call through, and
+nothing it does reaches a real endpoint. moto's requests run under one lock
+(``coordinator.emulator.moto_lock``): its backends are not thread-safe.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from moto.core.config import default_user_config
 from coordinator.contract import keys
 from coordinator.contract.keys import record_keys, result_key
 from coordinator.control.meter import track_emulated_services
+from coordinator.emulator import moto_lock, offline
 from coordinator.emulator.invoke import InProcessLambda
 from coordinator.workflow import resources
 from coordinator.workflow.definition import (
@@ -44,6 +52,7 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 ROLE_NAME = "sgcflow-emulated-role"
 CONFIG = {"stepfunctions": {"execute_state_machine": True}}
+DRAIN_S = 30.0  # how long teardown waits for invocations in flight (then refuses their calls)
 
 
 class Emulator:
@@ -52,20 +61,23 @@ class Emulator:
     ``server=True`` runs a ``ThreadedMotoServer`` on 127.0.0.1:``port`` (0: a free port) so other
     processes (the CLI) can talk to it; otherwise moto intercepts boto3 in this process.
     ``warm``: import the worker up front (its Numba start-up is not charged to round 1).
+    ``drain_s``: how long ``stop()`` waits for the invocations in flight.
     """
 
     def __init__(self, *, server: bool = False, port: int = 0, lambda_threads: int = 8,
-                 step_budget: int | None = None, warm: bool = True):
+                 step_budget: int | None = None, warm: bool = True, drain_s: float = DRAIN_S):
         self.server_mode = server
         self.warm = warm
         self.step_budget = step_budget
         self.port = port
+        self.drain_s = drain_s
         self.runtime = InProcessLambda(max_workers=lambda_threads)
         self._mock = None
         self._server = None
+        self._started = False
         self._saved_env: dict[str, str | None] = {}
-        self._inject_cache: dict[str, tuple[np.ndarray, dict]] = {}
-        self._lock = threading.Lock()
+        self._inject_cache: dict[str, tuple[np.ndarray, dict]] = {}  # under moto_lock.LOCK
+        self._interpreters_before = 0
         self.state_machine_arn = ""
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -94,22 +106,44 @@ class Emulator:
         for key, value in env.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
-        if not self.server_mode:
-            self._mock = mock_aws(config=CONFIG)
-            self._mock.start()
+        # The handlers carry these themselves: teardown restores the process environment.
+        self.runtime.environment = dict(env)
         self.runtime.delay = self._delay
         self.runtime.rewrite = self._rewrite
         self.runtime.replace = self._garbage
-        self.runtime.install()
-        track_emulated_services()  # the coordinator's CPU meter leaves moto's own work out
-        _reset_worker_runtime()
-        self.create_resources()
+        self.runtime.install()  # moto's lock, the fence, the in-process Lambda
+        self._started = True
+        self._interpreters_before = len(_interpreter_threads())
+        try:
+            if not self.server_mode:
+                self._mock = mock_aws(config=CONFIG)
+                with moto_lock.LOCK:  # (re)sets every backend: no request may be inside moto
+                    self._mock.start()
+            track_emulated_services()  # the coordinator's CPU meter leaves moto's own work out
+            _reset_worker_runtime()
+            self.create_resources()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        self.runtime.uninstall()
+        """Refuse new invocations, stop the running executions, wait (``drain_s``) for what is
+        in flight, then turn moto off and restore the environment (idempotent)."""
+        if not self._started:
+            return
+        self._started = False
+        deadline = time.monotonic() + self.drain_s
+        self.runtime.close()
+        alone = offline.running() == 1  # moto's state is this process's: is it all ours?
+        if alone:
+            self._stop_executions()
+        leftovers = self.runtime.drain(self.drain_s)
+        if alone:
+            leftovers += _join(_interpreter_threads()[self._interpreters_before:], deadline)
         if self._mock is not None:
-            self._mock.stop()
+            with moto_lock.LOCK:  # resets every backend: no request may be inside moto
+                self._mock.stop()
             self._mock = None
         if self._server is not None:
             self._server.stop()
@@ -121,6 +155,22 @@ class Emulator:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        self.runtime.uninstall(leftovers)
+
+    def _stop_executions(self) -> None:
+        """Stop every running execution: moto's interpreter ends it at its next state."""
+        try:
+            sfn = self.client("stepfunctions")
+            for machine in sfn.list_state_machines()["stateMachines"]:
+                pages = sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+                for page in pages:
+                    for execution in page["executions"]:
+                        sfn.stop_execution(executionArn=execution["executionArn"],
+                                           error="EmulatorStopped",
+                                           cause="the emulator was stopped")
+        except Exception as error:  # teardown goes on: the drain bounds what is left
+            log.warning("could not stop the running executions: %s", error)
 
     @property
     def endpoint_url(self) -> str | None:
@@ -175,7 +225,7 @@ class Emulator:
 
     # --- injection -------------------------------------------------------------------------------
     def _injection(self, run_id: str) -> tuple[np.ndarray, dict]:
-        with self._lock:
+        with moto_lock.LOCK:  # reads moto's S3 backend; called inside and outside moto requests
             if run_id not in self._inject_cache:
                 delays = _read_object(keys.inject_delays_key(run_id))
                 faults = _read_object(keys.faults_key(run_id))
@@ -251,13 +301,34 @@ def _reset_worker_runtime() -> None:
 
 
 def _read_object(key: str) -> bytes | None:
-    """Read straight from moto's S3 backend (we are inside a moto request: no re-entry)."""
+    """Read straight from moto's S3 backend (often inside a moto request: no re-entry), under
+    moto's lock (worker threads write to the same bucket)."""
     from moto.s3.models import s3_backends
 
-    try:
-        return s3_backends[ACCOUNT]["global"].get_object(resources.BUCKET, key).value
-    except Exception:  # missing bucket/key: nothing injected
-        return None
+    with moto_lock.LOCK:
+        try:
+            return s3_backends[ACCOUNT]["global"].get_object(resources.BUCKET, key).value
+        except Exception:  # missing bucket/key: nothing injected
+            return None
+
+
+def _interpreter_threads() -> list[threading.Thread]:
+    """Threads moto's Step Functions interpreter started so far in this process (in order)."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    return list(TMP_THREADS)
+
+
+def _join(threads: list[threading.Thread], deadline: float) -> list[threading.Thread]:
+    """Join each thread until ``deadline`` (monotonic); returns those still alive."""
+    for thread in threads:
+        if thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    alive = [t for t in threads if t.is_alive() and t is not threading.current_thread()]
+    if alive:
+        log.warning("%d Step Functions interpreter threads still running after the emulator "
+                    "stopped: their AWS calls are refused", len(alive))
+    return alive
 
 
 def run_definition(definition: dict | str, execution_input: dict, *,

@@ -14,6 +14,16 @@ replaced while installed by a mapping that reads the running invocation's variab
 ``current_function()`` names the function whose handler runs in this thread (the IAM audit
 attributes AWS calls with it); threads a handler starts through a ``ThreadPoolExecutor`` inherit
 both.
+
+Threads and teardown (issue 26, ``coordinator.emulator.offline``): every invocation runs with
+the runtime's :class:`~coordinator.emulator.offline.Run` in its context and with the emulator's
+credentials, region and endpoint (``environment``) under its function's variables, so its
+clients are bound to the emulator however long it runs. A handler never runs under moto's lock
+(``coordinator.emulator.moto_lock``): a RequestResponse invocation is answered inside a moto
+request, so the lock is suspended around the handler. ``close()`` refuses new invocations (an
+invoke raises :class:`~coordinator.emulator.offline.EmulatorStopped`; queued and delayed ones
+never start), ``drain()`` waits for those in flight and then closes the run, so a thread that
+is still busy gets no further AWS call through.
 """
 
 from __future__ import annotations
@@ -28,12 +38,15 @@ import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+
+from coordinator.emulator import moto_lock, moto_query, offline
 
 log = logging.getLogger("sgcflow.emulator")
 
@@ -140,11 +153,14 @@ class _DelayScheduler:
             heapq.heappush(self._heap, (at, self._count, call))
             self._cv.notify()
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """Drop every held invocation (they never run); returns how many were dropped."""
         with self._cv:
             self._stopped = True
+            dropped = len(self._heap)
             self._heap.clear()
             self._cv.notify()
+        return dropped
 
     def _run(self) -> None:
         while True:
@@ -161,22 +177,37 @@ class _DelayScheduler:
 class InProcessLambda:
     """Installs/uninstalls the replacement of ``LambdaFunction.invoke``; owns the Event pool."""
 
-    def __init__(self, max_workers: int = 8):
+    def __init__(self, max_workers: int = 8, name: str = "emulator"):
         self.delay: DelayFn = lambda name, event: None
         self.rewrite: RewriteFn = lambda name, event: event
         # (function_name, event) -> True if the emulator handled the invocation itself (faults)
         self.replace: Callable[[str, dict], bool] = lambda name, event: False
+        # The emulator's credentials, region, endpoint and names: every invocation's environment
+        # starts from these (its function's variables on top), whatever the process's says.
+        self.environment: dict[str, str] = {}
+        self.run = offline.Run(name)
         self.log: list[Invocation] = []
         self._log_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sgc-lambda")
-        self._delays = _DelayScheduler(lambda call: self._pool.submit(call))
+        self._delays = _DelayScheduler(lambda call: call())
         self._original = None
         self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
         self._handlers_lock = threading.Lock()
+        # Bookkeeping of teardown, under _idle: accepted invocations not finished yet, and the
+        # threads inside a handler now.
+        self._idle = threading.Condition()
+        self._closed = False
+        self._pending = 0
+        self._running: Counter[threading.Thread] = Counter()
 
+    # --- lifecycle -------------------------------------------------------------------------------
     def install(self) -> None:
         if self._original is not None:
             return
+        moto_lock.install()
+        moto_query.install()
+        moto_lock.guard_client_creation()
+        offline.begin()
         if not isinstance(os.environ, _FunctionEnviron):
             os.environ = _FunctionEnviron(os.environ)  # noqa: B003 (same data, read overlay)
         if not hasattr(ThreadPoolExecutor.submit, "sgc_original"):
@@ -190,17 +221,67 @@ class InProcessLambda:
 
         LambdaFunction.invoke = invoke  # type: ignore[method-assign]
 
-    def uninstall(self) -> None:
-        if self._original is not None:
-            LambdaFunction.invoke = self._original  # type: ignore[method-assign]
-            self._original = None
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Accept no new invocation (an invoke raises ``EmulatorStopped``); invocations held
+        back by an injected delay are dropped. Accepted ones still run (idempotent)."""
+        with self._idle:
+            self._closed = True
+        dropped = self._delays.stop()
+        if dropped:
+            log.info("%d delayed invocations dropped: the emulator is stopping", dropped)
+
+    def drain(self, timeout_s: float, grace_s: float = 2.0) -> list[threading.Thread]:
+        """Close, wait up to ``timeout_s`` for the accepted invocations to finish, then close the
+        run (every further AWS call of its threads raises ``EmulatorStopped``) and wait
+        ``grace_s`` more. Returns the threads of this runtime still busy (none, normally)."""
+        self.close()
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0, timeout=max(0.0, timeout_s))
+            self.run.closed = True
+            if self._pending:
+                self._idle.wait_for(lambda: self._pending == 0, timeout=max(0.0, grace_s))
+            busy = list(self._running)
+            if self._pending:  # queued ones start on a pool thread: those threads too
+                busy += [t for t in getattr(self._pool, "_threads", ()) if t not in busy]
+        if busy:
+            log.warning("%d threads of the emulated run still busy after the emulator stopped "
+                        "(%s): their AWS calls are refused", len(busy),
+                        ", ".join(t.name for t in busy))
+        return busy
+
+    def uninstall(self, leftovers: list[threading.Thread] = ()) -> None:
+        """Close and drain (unless done), put moto's invoke back. ``leftovers``: other threads
+        of this run that did not end (the fence stays up while they live)."""
+        busy = self.drain(0.0, grace_s=0.0) if not self.run.closed else self.busy_threads()
+        self._pool.shutdown(wait=False)  # queued ones see the closed run: recorded, not run
+        if self._original is None:
+            return
+        LambdaFunction.invoke = self._original  # type: ignore[method-assign]
+        self._original = None
+        offline.end([*busy, *leftovers])
+        # A thread of a run still going keeps its environment overlay and passes its context to
+        # its pools: both stay installed until an uninstall finds no such thread.
+        if not offline.leftover_threads():
             if isinstance(os.environ, _FunctionEnviron):
                 os.environ = os.environ.base  # noqa: B003 (the original object back)
             if hasattr(ThreadPoolExecutor.submit, "sgc_original"):
                 ThreadPoolExecutor.submit = ThreadPoolExecutor.submit.sgc_original
-        self._delays.stop()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def busy_threads(self) -> list[threading.Thread]:
+        """Threads inside a handler of this runtime now."""
+        with self._idle:
+            return list(self._running)
+
+    def invocations(self) -> list[Invocation]:
+        """A copy of the invocation log (safe to iterate while invocations go on)."""
+        with self._log_lock:
+            return list(self.log)
+
+    # --- invocations -----------------------------------------------------------------------------
     def _handler(self, path: str) -> Callable[[dict, Any], Any]:
         with self._handlers_lock:
             if path not in self._handlers:
@@ -214,40 +295,106 @@ class InProcessLambda:
         kind = request_headers.get("x-amz-invocation-type",
                                    request_headers.get("X-Amz-Invocation-Type", "RequestResponse"))
         name = fn.function_name
-        if kind == "Event":
-            self._invoke_async(fn, event)
-            return b""
+        try:
+            if kind == "Event":
+                self._invoke_async(fn, event)
+                return b""
+            self._accept()
+        except offline.EmulatorStopped as refused:
+            self._record(Invocation(name, kind, event, 0.0, error=f"EmulatorStopped: {refused}"))
+            raise
         record = Invocation(name, kind, event, 0.0)
-        status, payload = self._run(fn, event, record)
+        try:
+            status, payload = self._run(fn, event, record)
+        finally:
+            self._finished()
         if status != "ok":
             response_headers["x-amz-function-error"] = "Unhandled"
         return payload
 
+    def _accept(self) -> None:
+        """Count one more invocation in flight, or refuse it: closed."""
+        with self._idle:
+            if self._closed:
+                raise offline.EmulatorStopped(f"{self.run.name} is stopping: invoke refused")
+            self._pending += 1
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
     def _invoke_async(self, fn: LambdaFunction, event: dict) -> None:
         name = fn.function_name
+        if self._closed:
+            raise offline.EmulatorStopped(f"{self.run.name} is stopping: invoke refused")
         delay = self.delay(name, event)
         record = Invocation(name, "Event", event, float(delay or 0.0))
         if delay is not None and delay >= float(fn.timeout):
             record.error = f"Task timed out after {fn.timeout} s (injected delay {delay:.3f} s)"
             self._record(record)
             return
-        call = lambda: self._run(fn, self.rewrite(name, event), record)  # noqa: E731
         if delay:
-            self._delays.schedule(time.monotonic() + delay, call)
+            self._delays.schedule(time.monotonic() + delay,
+                                  lambda: self._submit(fn, event, record))
         else:
-            self._pool.submit(call)
+            self._accept()
+            self._submit(fn, event, record, accepted=True)
+
+    def _submit(self, fn: LambdaFunction, event: dict, record: Invocation,
+                accepted: bool = False) -> None:
+        """Queue an Event invocation on the pool (a delayed one once its time came: accepted
+        before, it runs even if the emulator is closing now, unless the run is closed)."""
+        if not accepted:
+            with self._idle:
+                self._pending += 1
+
+        def counted() -> None:
+            try:
+                if self.run.closed:  # teardown stopped waiting before this one started
+                    record.error = "EmulatorStopped: not started, the emulator stopped first"
+                    self._record(record)
+                    return
+                self._run(fn, self.rewrite(fn.function_name, event), record)
+            finally:
+                self._finished()
+
+        try:
+            self._pool.submit(counted)
+        except RuntimeError:  # the pool is shut down: the emulator is gone
+            self._finished()
+            record.error = "EmulatorStopped: not started, the emulator is gone"
+            self._record(record)
 
     def _run(self, fn: LambdaFunction, event: dict, record: Invocation) -> tuple[str, bytes]:
+        thread = threading.current_thread()
+        with self._idle:
+            self._running[thread] += 1
+        try:
+            return self._run_handler(fn, event, record)
+        finally:
+            with self._idle:
+                self._running[thread] -= 1
+                if self._running[thread] <= 0:
+                    del self._running[thread]
+
+    def _run_handler(self, fn: LambdaFunction, event: dict,
+                     record: Invocation) -> tuple[str, bytes]:
         context = LambdaContext(fn.function_name, int(fn.memory_size), float(fn.timeout))
         record.started = time.time()
-        environment = {k: str(v) for k, v in (fn.environment_vars or {}).items()
-                       if k not in PROCESS_LEVEL_VARIABLES}
-        tokens = (_FUNCTION.set(fn.function_name), _ENVIRONMENT.set(environment))
+        environment = {**self.environment,
+                       **{k: str(v) for k, v in (fn.environment_vars or {}).items()
+                          if k not in PROCESS_LEVEL_VARIABLES}}
+        tokens = (_FUNCTION.set(fn.function_name), _ENVIRONMENT.set(environment),
+                  offline.enter(self.run))
         try:
-            if self.replace(fn.function_name, event):
-                result = {"replaced": True}
-            else:
-                result = self._handler(fn.handler)(event, context)
+            # A RequestResponse invocation is answered inside a moto request: the handler must
+            # not hold moto's lock while it runs (its own threads make requests).
+            with moto_lock.LOCK.suspended():
+                if self.replace(fn.function_name, event):
+                    result = {"replaced": True}
+                else:
+                    result = self._handler(fn.handler)(event, context)
             status, payload = "ok", json.dumps(result).encode()
         except Exception as error:  # a Lambda reports any exception as a function error
             log.info("function=%s error=%s: %s", fn.function_name, type(error).__name__, error)
@@ -258,6 +405,7 @@ class InProcessLambda:
                 "stackTrace": traceback.format_exception(error)[-5:],
             }).encode()
         finally:
+            offline.leave(tokens[2])
             _ENVIRONMENT.reset(tokens[1])
             _FUNCTION.reset(tokens[0])
         record.finished = time.time()

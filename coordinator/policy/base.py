@@ -27,6 +27,8 @@ class RoundView:
     ``history``: the stragglers of rounds 1 .. t - 1. ``expected``: the workers dispatched in
     round t. ``arrivals``: worker -> seconds after dispatch its valid result was seen.
     ``failures``: worker -> why its result cannot be used (crash, garbage): a straggler.
+    ``late``: (round r < t, worker) -> seconds after round t's dispatch that an earlier
+    straggler's result landed (Lambda runs it to its end): it counts for the jobs it serves.
     """
 
     t: int
@@ -35,6 +37,7 @@ class RoundView:
     expected: frozenset[int]
     arrivals: Mapping[int, float]
     failures: Mapping[int, str] = field(default_factory=dict)
+    late: Mapping[tuple[int, int], float] = field(default_factory=dict)
 
     @property
     def missing(self) -> frozenset[int]:

@@ -9,23 +9,28 @@ log2(n) decisions per round instead of n, which keeps parameter searches at n = 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from .base import Decision, RoundView, WaitPolicy
 
-ViewFactory = Callable[[dict[int, float]], RoundView]
+ViewFactory = Callable[[dict[int, float], dict[tuple[int, int], float]], RoundView]
 
 
 def end_of_round(policy: WaitPolicy, make_view: ViewFactory, workers: np.ndarray,
-                 times: np.ndarray) -> tuple[float, Decision]:
+                 times: np.ndarray, late: Mapping[tuple[int, int], float] | None = None
+                 ) -> tuple[float, Decision]:
     """(seconds, decision) at which ``policy`` ends a round whose ``workers`` finish at ``times``.
 
-    ``make_view(arrivals)`` builds the round's view for a given arrivals dict.
+    ``late``: earlier stragglers' results, (round, worker) -> seconds after this round's
+    dispatch they land: events like arrivals (more of them can only help a policy stop).
+    ``make_view(arrivals, late)`` builds the round's view for the events so far.
     """
+    keys = [int(w) for w in np.asarray(workers).tolist()] + list(late or {})
+    times = np.r_[np.asarray(times, dtype=float), [float(x) for x in (late or {}).values()]]
     order = np.argsort(times, kind="stable")
-    workers, times = np.asarray(workers)[order], np.asarray(times, dtype=float)[order]
+    keys, times = [keys[i] for i in order], times[order]
     n = len(times)
     # Workers arriving at the same instant arrive together: only prefixes that end a run of
     # equal times are states the round can be in.
@@ -33,7 +38,7 @@ def end_of_round(policy: WaitPolicy, make_view: ViewFactory, workers: np.ndarray
 
     def attempt(k: int) -> tuple[float, Decision] | None:
         """The policy's stop within [time of arrival k, time of arrival k + 1), if any."""
-        view = make_view(dict(zip(workers[:k].tolist(), times[:k].tolist(), strict=True)))
+        view = make_view(*_split(keys[:k], times[:k]))
         now = float(times[k - 1]) if k else 0.0
         decision = policy.decide(view, now)
         if decision.stop:
@@ -61,3 +66,11 @@ def end_of_round(policy: WaitPolicy, make_view: ViewFactory, workers: np.ndarray
         else:
             high, found = mid, result
     return found
+
+
+def _split(keys: list, times: np.ndarray) -> tuple[dict[int, float], dict[tuple[int, int], float]]:
+    """Events so far -> (this round's arrivals, late results landed)."""
+    arrivals, late = {}, {}
+    for key, seconds in zip(keys, times.tolist(), strict=True):
+        (late if isinstance(key, tuple) else arrivals)[key] = seconds
+    return arrivals, late

@@ -43,7 +43,7 @@ class _Limited(WaitPolicy):
 
     @staticmethod
     def late(view: RoundView, missing: frozenset[int]) -> set[int]:
-        return view.session.would_be_late(view.t, missing)
+        return view.session.would_be_late(view.t, missing, view.late)
 
     def settle(self, view: RoundView, now_s: float, cutoff: float | None,
                waiting_flag: str) -> Decision:

@@ -29,7 +29,7 @@ MAX_JOBS = 2000  # an emulated round at 256 workers takes seconds: bound the wor
 # Parameters of a bare scheme name (the simulator's defaults at n = 256, scaled to n).
 DEFAULTS = {"uncoded": {}, "sr-sgc": {"B": 2, "W": 3, "lam": 23},
             "m-sgc": {"B": 1, "W": 2, "lam": 27}}
-NAMES = ("uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow")
+NAMES = ("uncoded", "gc", "gc-batched", "sr-sgc", "m-sgc", "sgcflow")
 
 
 class ReplayError(ValueError):
@@ -42,11 +42,13 @@ class ReplayError(ValueError):
 
 @dataclass(frozen=True)
 class Candidate:
-    """A scheme as the coordinator would run it: the scheme and its job-spec ``wait``."""
+    """A scheme as the coordinator would run it: the scheme, its job-spec ``wait``, and
+    whether an invocation carries several models' gradients (``batch``)."""
 
     label: str
     scheme: Any
     wait: dict
+    batch: bool = True
 
     @property
     def spec_scheme(self) -> dict:
@@ -62,16 +64,27 @@ class Settings:
     jobs: int
     workers: int
     seed: int = 0
+    models: int = 1  # models in flight (1: T + 1 of them, one gradient per invocation)
+    permute_workers: int | None = None
+    spares: int = 0
 
     def stragglers(self) -> dict:
-        spec = {"trace": self.trace, "time_scale": 1.0, "seed": self.seed}
-        spec.update({k: v for k, v in (("profile", self.profile), ("region", self.region))
+        spec = {"trace": self.trace, "time_scale": 1.0, "seed": self.seed, "spares": self.spares}
+        spec.update({k: v for k, v in (("profile", self.profile), ("region", self.region),
+                                       ("permute_workers", self.permute_workers))
                      if v is not None})
         return spec
 
     def latency(self):
         """The trace's latency model for the first ``workers`` workers (what both sides use)."""
         return inject.trace_latency(self.stragglers(), self.workers)
+
+    def replay(self, models: int):
+        """The simulator's settings for a job of ``models`` models (the live run's own)."""
+        from coordinator.replay.round_simulator import Replay
+
+        return Replay(seed=self.seed, permute_workers=self.permute_workers, models=models,
+                      spares=self.spares)
 
 
 # --- which schemes ------------------------------------------------------------------------------
@@ -120,11 +133,14 @@ def choose(name: str, params: dict, settings: Settings) -> Candidate:
     if name == "sgcflow":
         return _sgcflow(settings, wait)
     try:
-        if name == "gc" and "s" not in params:
-            return strongest_gc(settings)
+        if name in ("gc", "gc-batched") and "s" not in params:
+            return strongest_gc(settings, batched=name == "gc-batched")
+        if name == "gc-batched":
+            return Candidate(name, make_scheme("gc", n=n, **params), wait)
         defaults = {k: max(1, min(n - 1, math.ceil(v * n / 256))) if k == "lam" else v
                     for k, v in DEFAULTS.get(name, {}).items()}
-        return Candidate(name, make_scheme(name, n=n, **{**defaults, **params}), wait)
+        return Candidate(name, make_scheme(name, n=n, **{**defaults, **params}), wait,
+                         batch=name != "gc")
     except ValueError as error:
         raise ReplayError("--schemes", f"{name}: {error}") from None
 
@@ -134,18 +150,27 @@ def _sgcflow(settings: Settings, wait: dict) -> Candidate:
     spec; the live run and the simulator each run the online controller on the same trace."""
     from coordinator.adaptive.live import SgcflowScheme
 
-    return Candidate("sgcflow", SgcflowScheme(settings.workers),
+    return Candidate("sgcflow", SgcflowScheme(settings.workers, max(2, settings.models)),
                      {"policy": "decodable", "model": False, "clock": "virtual"})
 
 
-def strongest_gc(settings: Settings) -> Candidate:
+def strongest_gc(settings: Settings, batched: bool = False) -> Candidate:
     """``gc`` as `sgc simulate` means it: the best GC in-sample on this trace and these workers,
-    s over 0..n-1 under every named policy (coordinator.replay.search.best_gc)."""
+    s over 0..n-1 under every named policy (coordinator.replay.search.best_gc); ``batched``:
+    every invocation computing all the models' gradients (``gc-batched``)."""
     from coordinator.replay.search import best_gc
 
-    choice = best_gc(settings.latency(), settings.mu, settings.jobs, seed=settings.seed)
+    batch = settings.models if batched else 1
+    choice = best_gc(settings.latency(), settings.mu, settings.jobs,
+                     replay=settings.replay(settings.models), batch=batch)
     wait = {"policy": choice.policy.name, **choice.policy.params, "clock": "virtual"}
-    return Candidate("gc", choice.scheme, wait)
+    return Candidate("gc-batched" if batched else "gc", choice.scheme, wait, batch=batched)
+
+
+def models_for(candidate: Candidate, settings: Settings) -> int:
+    """Models the live job trains: ``--models`` (at least T + 1: a job's update must land
+    before its model's next job starts)."""
+    return max(settings.models, candidate.scheme.T + 1)
 
 
 # --- the simulated side -------------------------------------------------------------------------
@@ -161,48 +186,58 @@ class RecordedClock:
 
 def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any]:
     """The simulator (``replay.round_simulator.run_rounds``) on recorded arrival times."""
+    from coordinator.replay.fleet import Fleet
     from coordinator.replay.round_simulator import Fixed, run_rounds
 
     session = scheme.session(jobs)
-    records = run_rounds(Fixed(session, policy), RecordedClock(times))
-    return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
-            "fallbacks": sum(r.fallback for r in records),
-            "round_times_s": [r.end_s for r in records],
-            "stragglers": [sorted(r.stragglers) for r in records]}
+    records = run_rounds(Fixed(session, policy), RecordedClock(times),
+                         Fleet(scheme.n, spares=None))  # recorded times: no cold start added
+    return _outcome(records)
 
 
 def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, Any]:
-    """What ``sgc simulate`` predicts for the candidate on the same trace, workers and seed."""
-    from coordinator.adaptive import OnlineRun
+    """What ``sgc simulate`` predicts for the candidate on the same trace, workers, seed, models
+    and batching."""
     from coordinator.control.runner import wait_policy
-    from coordinator.replay.round_simulator import Fixed, TraceClock, mean_load, run_rounds
+    from coordinator.replay.round_simulator import Fixed, mean_load, run_rounds
+    from coordinator.schemes.batching import batched
 
+    models = models_for(candidate, settings)
+    replay = settings.replay(models)
     if candidate.scheme.name == "sgcflow":
-        controller = OnlineRun(settings.workers, jobs, replicated=candidate.scheme.replicated)
-        rounds = jobs + candidate.scheme.T
+        controller = candidate.scheme.controller(jobs)
     else:
-        controller = Fixed(candidate.scheme.session(jobs), wait_policy(candidate.wait))
-        rounds = controller.session.rounds
-    records = run_rounds(controller, TraceClock(settings.latency(), rounds, settings.seed))
+        session = batched(candidate.scheme, jobs, models,
+                          target=None if candidate.batch else 1)
+        controller = Fixed(session, wait_policy(candidate.wait))
+    fleet = replay.fleet(settings.workers)
+    records = run_rounds(controller, replay.clock(settings.latency(), controller.session.rounds),
+                         fleet)
+    return {**_outcome(records), "mean_load": mean_load(records),
+            "peak_concurrency": fleet.peak, "billed_gb_s": fleet.billed_gb_s,
+            "cold_starts": fleet.cold_starts}
+
+
+def _outcome(records) -> dict[str, Any]:
     return {"runtime_s": float(sum(r.end_s for r in records)), "rounds": len(records),
             "fallbacks": sum(r.fallback for r in records),
             "round_times_s": [r.end_s for r in records],
             "stragglers": [sorted(r.stragglers) for r in records],
-            "mean_load": mean_load(records)}
+            "late_results": sum(len(r.late) for r in records)}
 
 
 # --- the live side ------------------------------------------------------------------------------
 def job_spec(candidate: Candidate, settings: Settings, rows_per_worker: int = 16) -> dict:
-    """The job the live run submits: M = T + 1 softmax models (job j's update lands before
-    job j + M starts), iterations so that M x iterations >= the requested jobs."""
-    models = candidate.scheme.T + 1
+    """The job the live run submits: ``models_for`` softmax models, iterations so that
+    M x iterations >= the requested jobs (gradients)."""
+    models = models_for(candidate, settings)
     return {"name": f"replay-{candidate.label}", "workers": settings.workers,
             "iterations": -(-settings.jobs // models),
             "models": [{"kind": "softmax", "lr": 0.2, "seed": m} for m in range(models)],
             "dataset": {"name": "synthetic", "rows": rows_per_worker * settings.workers,
                         "features": 8, "classes": 3, "seed": settings.seed},
             "scheme": candidate.spec_scheme, "wait": candidate.wait,
-            "stragglers": settings.stragglers()}
+            "batch": candidate.batch, "stragglers": settings.stragglers()}
 
 
 def live_summary(store, run_id: str, spec: dict) -> dict[str, Any]:
@@ -226,6 +261,7 @@ def live_summary(store, run_id: str, spec: dict) -> dict[str, Any]:
             decoded += 1
     return {"runtime_s": float(sum(e["collect"]["elapsed_s"] for e in log)),
             "rounds": len(log), "fallbacks": sum(bool(e["collect"]["flags"]) for e in log),
+            "late_results": sum(len(e["collect"].get("late", {})) for e in log),
             "decoded_jobs": decoded, "max_relative_error": worst,
             "decoded_exactly": decoded > 0 and worst <= EXACT_RTOL,
             "round_times_s": [e["collect"]["elapsed_s"] for e in log],
@@ -244,14 +280,14 @@ def check_settings(settings: Settings) -> None:
     if not Path(settings.trace).is_file():
         raise ReplayError("--trace", f"no such file: {settings.trace}")
     if not 1 <= settings.jobs <= MAX_JOBS:
-        raise ReplayError("--jobs", f"must be in [1, {MAX_JOBS}], got {settings.jobs}")
+        raise ReplayError("--gradients", f"must be in [1, {MAX_JOBS}], got {settings.jobs}")
     if not settings.mu >= 0:
         raise ReplayError("--mu", f"must be >= 0, got {settings.mu}")
     try:
         model = LatencyModel.from_parquet(settings.trace, profile=settings.profile,
                                           region=settings.region)
     except ValueError as error:
-        option = "--region" if str(error).startswith("region") else "--profile"
+        option = "--trace-region" if str(error).startswith("region") else "--trace-profile"
         raise ReplayError(option, str(error)) from None
     if not 1 <= settings.workers <= model.n_workers:
         raise ReplayError("--workers", f"must be in [1, {model.n_workers}] (the trace measured "
@@ -285,8 +321,13 @@ def replay(settings: Settings, schemes: list[tuple[str, dict]],
                 # sgcflow's load changes with its choices: the run's mean, not its start's
                 "load": predicted["mean_load"] if scheme.name == "sgcflow" else scheme.load,
                 "jobs": spec.jobs, "job": run_id,
+                "models": len(spec.models), "batch": spec.batch,
                 "runtime_s": live["runtime_s"], "simulated_runtime_s": predicted["runtime_s"],
-                "rounds": live["rounds"], "fallbacks": live["fallbacks"],
+                "rounds": live["rounds"], "simulated_rounds": predicted["rounds"],
+                "fallbacks": live["fallbacks"], "late_results": live["late_results"],
+                "simulated_late_results": predicted["late_results"],
+                "peak_concurrency": predicted["peak_concurrency"],
+                "billed_gb_s": predicted["billed_gb_s"],
                 "simulated_fallbacks": predicted["fallbacks"],
                 "decoded_exactly": live["decoded_exactly"],
                 "max_relative_error": live["max_relative_error"],

@@ -2,7 +2,9 @@
 
 - ``best_gc``: GC over every s in 0..n-1 under every named policy (the study's rule at the
   given mu, k-of-n, earliest decodable). This is the strongest fixed GC there is for a trace,
-  chosen with hindsight: the baseline sgcflow is measured against.
+  chosen with hindsight: the baseline sgcflow is measured against. With ``batch`` b, each
+  invocation computes b models' gradients: load b (s + 1) / n, ceil(J / b) rounds
+  (``gc-batched``).
 - ``best_bursty``: the study's search for SR-SGC and M-SGC (paper rule, load no higher than
   the best GC's), over B <= 3, W <= B + 5, lam <= max_lam.
 
@@ -55,18 +57,39 @@ def gc_policy(policy: str, mu: float):
 
 
 def best_gc(latency: LatencyModel, mu: float, jobs: int, seed=None,
-            policies=GC_POLICIES, n: int | None = None) -> Choice:
-    """GC's fastest (s, policy) on this trace, s over 0..n-1 (in-sample)."""
+            policies=GC_POLICIES, n: int | None = None, replay=None, batch: int = 1,
+            refine: int = 8) -> Choice:
+    """GC's fastest (s, policy) on this trace, s over 0..n-1 (in-sample); ``replay``: the
+    trace's order and fleet (coordinator.replay.round_simulator.Replay; default: ``seed``).
+
+    Every candidate is ranked by the vectorized evaluator (rounds on their own); the ``refine``
+    best are then replayed through the real session, policy and fleet (invocations running
+    past their round, cold starts, the concurrency cap), and the fastest replay wins."""
     n = n or latency.n_workers
-    best = None
+    rounds = -(-jobs // batch)
+    clock = _clock(latency, rounds, seed, replay)
+    ranked = []
     for s in range(n):
-        times = latency.round_times((s + 1) / n, jobs, rng=seed)
+        times = clock.uniform(batch * (s + 1) / n, rounds)
         for policy in policies:
-            total = float(gc_round_times(times, s, policy, mu).sum())
-            if best is None or total < best[0]:
-                best = (total, s, policy)
-    total, s, policy = best
+            ranked.append((float(gc_round_times(times, s, policy, mu).sum()), s, policy))
+    ranked.sort()
+    if refine > 1:
+        from coordinator.replay.round_simulator import Replay, run_scheme
+
+        replay = replay or Replay(seed=seed)
+        ranked = sorted((run_scheme(make_scheme("gc", n=n, s=s), latency, jobs,
+                                    gc_policy(policy, mu), replay=replay,
+                                    batch=batch).runtime_s, s, policy)
+                        for _, s, policy in ranked[:refine])
+    total, s, policy = ranked[0]
     return Choice(make_scheme("gc", n=n, s=s), gc_policy(policy, mu), total)
+
+
+def _clock(latency: LatencyModel, rounds: int, seed, replay):
+    from coordinator.replay.round_simulator import Replay
+
+    return (replay or Replay(seed=seed)).clock(latency, rounds)
 
 
 def paper_round_times(scheme, times: np.ndarray, mu: float) -> np.ndarray:
@@ -86,16 +109,20 @@ def paper_round_times(scheme, times: np.ndarray, mu: float) -> np.ndarray:
 
 
 def best_bursty(name: str, latency: LatencyModel, mu: float, jobs: int, budget: float,
-                seed=None, max_lam: int = 64, n: int | None = None) -> Choice | None:
+                seed=None, max_lam: int = 64, n: int | None = None, replay=None,
+                models: int = 1) -> Choice | None:
     """The study's choice for ``name`` (sr-sgc or m-sgc): the fastest parameters under the
-    paper rule whose load is at most ``budget``; None if none fits."""
+    paper rule whose load is at most ``budget``; None if none fits. With ``models`` >= 2 each
+    is ranked at its batched load (floor(M / (T + 1)) gradients per invocation)."""
     n = n or latency.n_workers
     best = None
+    clock = _clock(latency, jobs + 8, seed, replay)
     for scheme in bursty_grid(name, n, max_lam):
-        if scheme.load > budget + 1e-12:
+        batch = 1 if models == 1 else models // (scheme.T + 1)
+        if scheme.load > budget + 1e-12 or batch < 1:
             continue
-        times = latency.round_times(scheme.load, jobs + scheme.T, rng=seed)
-        total = float(paper_round_times(scheme, times, mu).sum())
+        times = clock.uniform(batch * scheme.load, -(-jobs // batch) + scheme.T)
+        total = float(paper_round_times(scheme, times, mu).sum()) / batch
         if best is None or total < best[0]:
             best = (total, scheme)
     if best is None:

@@ -34,9 +34,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+# The measured trace shipped in the repository (docs/schemes.md, "What the measured traces say").
+SHIPPED_TRACE = Path(__file__).resolve().parents[2] / "data" / "lambda_delays.parquet"
 DEFAULT_PROFILE = "sam-gc-cnn_profile_est_desktop_long"
 DEFAULT_REGION = "Canada"
 METHODS = ("quantile", "interp", "shift")

@@ -22,8 +22,10 @@ class ReplayOutcome:
 
 
 def replay(session, pattern: Sequence[frozenset[int]], rng: np.random.Generator,
-           dim: int = 3) -> ReplayOutcome:
-    """Run every round of ``session`` with ``pattern[t - 1]`` as round t's stragglers."""
+           dim: int = 3, late: Sequence[frozenset[tuple[int, int]]] = ()) -> ReplayOutcome:
+    """Run every round of ``session`` with ``pattern[t - 1]`` as round t's stragglers and
+    ``late[t - 1]`` as the (round, worker) results of earlier stragglers landing in round t.
+    Every worker computes its result (a straggler's is only late, as on Lambda)."""
     jobs, k = session.jobs, session.partitions
     partials = rng.standard_normal((jobs + 1, k, dim))  # partials[j, p] = g_p(j)
     results: dict[tuple[int, int, int], np.ndarray] = {}
@@ -31,13 +33,11 @@ def replay(session, pattern: Sequence[frozenset[int]], rng: np.random.Generator,
     for t in range(1, session.rounds + 1):
         stragglers = pattern[t - 1] if t - 1 < len(pattern) else frozenset()
         for worker, tasks in enumerate(session.tasks(t)):
-            if worker in stragglers:
-                continue
             for job, coefficients in tasks.items():
                 parts = np.array(list(coefficients))
                 weights = np.array(list(coefficients.values()))
                 results[(t, worker, job)] = weights @ partials[job, parts]
-        session.observe(t, stragglers)
+        session.observe(t, stragglers, late[t - 1] if t - 1 < len(late) else ())
         for job, weights in session.decoded(t).items():
             outcome.decoded_round[job] = t
             decoded = sum(w * results[key] for key, w in weights.items())

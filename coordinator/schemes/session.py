@@ -9,6 +9,12 @@ coordinator share one decoding path.
 Invariant (tested exhaustively for small n): whenever the straggler pattern is inside the
 scheme's model, every job j is decodable after round j + T, and the weights reproduce
 sum_p g_p(j) exactly; outside it, a job is reported late and never decoded wrongly.
+
+Late results: Lambda runs every invocation to its end, so a round-r straggler's result may still
+land in a later round t. ``observe(t, stragglers, late=[(r, w), ...])`` counts it for every job
+it serves that is not decoded yet and whose deadline has not passed (t <= j + T): a scheme with
+delay T >= 1 gets its stragglers' work back for free. Its weights name the round it was computed
+in (``(r, w, job)``), which is where its result lies.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class Session(ABC):
         self._arrivals: dict[int, dict[Component, dict[int, tuple[int, int]]]] = {}
         self._weights: dict[int, dict[ResultKey, float]] = {}
         self._decoded_in: dict[int, dict[int, dict[ResultKey, float]]] = {}
+        self._late: dict[int, frozenset[tuple[int, int]]] = {}  # round -> late results counted
+        self._late_round: dict[tuple[int, int], int] = {}  # late result -> round it counted in
 
     # --- what a scheme defines -------------------------------------------------------------
     @property
@@ -86,25 +94,32 @@ class Session(ABC):
                               for worker, minitasks in enumerate(self._plan(t))]
         return self._plans[t]
 
-    def observe(self, t: int, stragglers: Iterable[int]) -> None:
-        """Record round t's stragglers (workers whose round-t results did not arrive).
+    def observe(self, t: int, stragglers: Iterable[int],
+                late: Iterable[tuple[int, int]] = ()) -> None:
+        """Record round t's stragglers (workers whose round-t results did not arrive) and the
+        ``late`` results, (round r < t, worker), of earlier stragglers that landed by its end.
 
-        Rounds are observed in order; observing a round again with the same set is a no-op
-        (a re-executed coordinator step changes nothing), with another set an error.
+        Rounds are observed in order; observing a round again with the same sets is a no-op
+        (a re-executed coordinator step changes nothing), with others an error.
         """
         stragglers = self._check_workers(stragglers)
+        late = self._check_late(t, late)
         if t in self._stragglers:
-            if self._stragglers[t] != stragglers:
+            if self._stragglers[t] != stragglers or self._late[t] != late:
                 raise ValueError(
                     f"round {t} was already observed with stragglers "
-                    f"{sorted(self._stragglers[t])}, not {sorted(stragglers)}"
+                    f"{sorted(self._stragglers[t])} and late results {sorted(self._late[t])}, "
+                    f"not {sorted(stragglers)} and {sorted(late)}"
                 )
             return
         expected = len(self._stragglers) + 1
         if t != expected:
             raise ValueError(f"round must be {expected} (rounds are observed in order), got {t}")
         touched = self._deliver(self.plan(t), t, stragglers, self._arrivals)
+        touched |= self._deliver_late(t, late, self._arrivals)
         self._stragglers[t] = stragglers
+        self._late[t] = late
+        self._late_round.update(dict.fromkeys(late, t))
         self._decoded_in[t] = {}
         for job in sorted(touched):
             if job in self._weights:
@@ -128,20 +143,34 @@ class Session(ABC):
             if job not in self._weights
         }
 
-    def would_be_late(self, t: int, stragglers: Iterable[int]) -> set[int]:
-        """The jobs due by round t that round-t stragglers ``stragglers`` would leave undecodable.
+    def would_be_late(self, t: int, stragglers: Iterable[int],
+                      late: Iterable[tuple[int, int]] = ()) -> set[int]:
+        """The jobs due by round t that round-t stragglers ``stragglers`` (with the ``late``
+        results landed so far) would leave undecodable.
 
         Pure: nothing is recorded. The coordinator calls it while results arrive to know when it
         may stop waiting.
         """
         stragglers = self._check_workers(stragglers)
+        late = self._check_late(t, late)
         pending = [job for job in self._due(t) if job not in self._weights]
         if not pending:
             return set()
         arrivals = {job: {c: dict(a) for c, a in self._arrivals.get(job, {}).items()}
                     for job in pending}
         self._deliver(self.plan(t), t, stragglers, arrivals, only=set(pending))
+        self._deliver_late(t, late, arrivals, only=set(pending))
         return {job for job in pending if self._decode(job, arrivals[job]) is None}
+
+    def late_results(self, t: int) -> frozenset[tuple[int, int]]:
+        """The late results counted in round t."""
+        return self._late[t]
+
+    def useful(self, t: int, r: int, worker: int) -> bool:
+        """Whether round r's result of ``worker``, landing in round t, would serve a job that is
+        not decoded yet and still within its deadline (else nobody needs to wait for it)."""
+        return any(job not in self._weights and t <= job + self.T
+                   for job, _, _ in self.plan(r)[worker])
 
     def weights(self, job: int) -> dict[ResultKey, float] | None:
         """Decode weights of ``job`` once decodable, else None."""
@@ -167,6 +196,33 @@ class Session(ABC):
                 delivered.setdefault(row, (t, worker))  # the first copy stands
                 touched.add(job)
         return touched
+
+    def _deliver_late(self, t, late, arrivals, only=None) -> set[int]:
+        """Deliver round-r results that landed in round t to the jobs still open at t."""
+        touched = set()
+        for r, worker in sorted(late):
+            for job, component, row in self.plan(r)[worker]:
+                if job in self._weights or t > job + self.T:
+                    continue
+                if only is not None and job not in only:
+                    continue
+                delivered = arrivals.setdefault(job, {}).setdefault(component, {})
+                delivered.setdefault(row, (r, worker))  # the first copy stands
+                touched.add(job)
+        return touched
+
+    def _check_late(self, t: int, late: Iterable[tuple[int, int]]) -> frozenset[tuple[int, int]]:
+        """Late results must be earlier rounds' stragglers, each counted once."""
+        late = frozenset((int(r), int(w)) for r, w in late)
+        for r, worker in late:
+            if not 1 <= r < t or worker not in self._stragglers.get(r, ()):
+                raise ValueError(f"late result (round {r}, worker {worker}) in round {t}: only "
+                                 f"an earlier round's straggler can deliver late")
+            counted = self._late_round.get((r, worker), t)
+            if counted != t:
+                raise ValueError(f"late result (round {r}, worker {worker}) was already counted "
+                                 f"in round {counted}")
+        return late
 
     def _decode(self, job: int, arrivals: dict[Component, dict[int, tuple[int, int]]]):
         components = self.components(job)

@@ -46,6 +46,7 @@ class SwitchingSession:
         self.min_rounds = min_rounds
         self.segments = [Segment(1, scheme, scheme.session(jobs))]
         self._observed = 0
+        self._late: dict[int, frozenset[tuple[int, int]]] = {}
 
     # --- switching -------------------------------------------------------------------------
     @property
@@ -62,12 +63,18 @@ class SwitchingSession:
         return max(self.min_rounds,
                    *(segment.offset + segment.session.rounds for segment in self.segments))
 
-    def switch(self, first_job: int, scheme) -> None:
-        """Jobs ``first_job``.. run under ``scheme``; call before round ``first_job`` is planned."""
+    def switch(self, first_job: int, scheme, jobs: int | None = None) -> None:
+        """Jobs ``first_job``.. run under ``scheme``; call before round ``first_job`` is planned.
+        ``jobs``: the run's new total (a batched run re-cut its gradients into more or fewer
+        scheme jobs, coordinator.schemes.batching); default unchanged."""
         current = self.segments[-1]
         if not current.first_job < first_job <= self.jobs:
             raise ValueError(f"first_job must be in ({current.first_job}, {self.jobs}], "
                              f"got {first_job}")
+        if jobs is not None:
+            if jobs < first_job:
+                raise ValueError(f"jobs must be >= first_job {first_job}, got {jobs}")
+            self.jobs = jobs
         if self._observed >= first_job:
             raise ValueError(f"round {first_job} was already observed: switch before it")
         if scheme.session(1).partition_sizes != current.session.partition_sizes:
@@ -112,17 +119,19 @@ class SwitchingSession:
                 loads[worker] += load
         return loads
 
-    def observe(self, t: int, stragglers: Iterable[int]) -> None:
-        stragglers = frozenset(stragglers)
+    def observe(self, t: int, stragglers: Iterable[int],
+                late: Iterable[tuple[int, int]] = ()) -> None:
+        stragglers, late = frozenset(stragglers), frozenset(late)
         if t <= self._observed:
-            for segment, local in self._active(t):
-                segment.session.observe(local, stragglers)  # same set: no-op, else raises
+            for segment, local in self._active(t):  # same sets: no-op, else raises
+                segment.session.observe(local, stragglers, _local(segment, late))
             return
         if t != self._observed + 1:
             raise ValueError(f"round must be {self._observed + 1} (rounds are observed in order), "
                              f"got {t}")
         for segment, local in self._active(t):
-            segment.session.observe(local, stragglers)
+            segment.session.observe(local, stragglers, _local(segment, late))
+        self._late[t] = late
         self._observed = t
 
     def decoded(self, t: int) -> dict[int, dict[ResultKey, float]]:
@@ -135,10 +144,19 @@ class SwitchingSession:
         return {job + segment.offset: why for segment, local in self._active_or_done(t)
                 for job, why in segment.session.late(local).items()}
 
-    def would_be_late(self, t: int, stragglers: Iterable[int]) -> set[int]:
-        stragglers = frozenset(stragglers)
+    def would_be_late(self, t: int, stragglers: Iterable[int],
+                      late: Iterable[tuple[int, int]] = ()) -> set[int]:
+        stragglers, late = frozenset(stragglers), frozenset(late)
         return {job + segment.offset for segment, local in self._active(t)
-                for job in segment.session.would_be_late(local, stragglers)}
+                for job in segment.session.would_be_late(local, stragglers,
+                                                         _local(segment, late))}
+
+    def late_results(self, t: int) -> frozenset[tuple[int, int]]:
+        return self._late[t]
+
+    def useful(self, t: int, r: int, worker: int) -> bool:
+        return any(segment.session.useful(local, r - segment.offset, worker)
+                   for segment, local in self._active(t) if r > segment.offset)
 
     def weights(self, job: int):
         segment = self._segment_of(job)
@@ -166,6 +184,12 @@ def _globalize(segment: Segment, decoded: dict) -> dict:
     o = segment.offset
     return {job + o: {(r + o, w, j + o): a for (r, w, j), a in weights.items()}
             for job, weights in decoded.items()}
+
+
+def _local(segment: Segment, late: frozenset[tuple[int, int]]) -> frozenset[tuple[int, int]]:
+    """The late results of rounds the segment ran, in its own round numbers."""
+    o = segment.offset
+    return frozenset((r - o, w) for r, w in late if r > o)
 
 
 def _truncate(session, jobs: int) -> None:

@@ -14,6 +14,8 @@ once. Example (``sgc submit --help`` shows it too)::
     workers: 256
     scheme: {name: sgcflow}         # the default: chosen online; or e.g. {name: m-sgc, B: 1,
                                     #   W: 2, lam: 27}, {name: gc, s: 15}
+    batch: true                     # the default: an invocation computes several models'
+                                    #   gradients (floor(M / (T + 1))); false: one each
     wait: {deadline_s: 2.0, hard_limit_s: 30}   # or {mu: 0.5, hard_limit_s: 30}
     stragglers: {model: bursty, B: 1, W: 2, lam: 20, seed: 7}   # emulation only
     faults: [{round: 2, worker: 5, kind: raise}]                  # emulation only
@@ -53,6 +55,7 @@ from coordinator.adaptive.live import NAME as SGCFLOW
 from coordinator.adaptive.live import SgcflowScheme
 from coordinator.contract.errors import MAX_FIELD_CHARS, shorten
 from coordinator.schemes import SCHEMES, make_scheme
+from coordinator.schemes.batching import batched
 from coordinator.spec import budget, safeload
 from coordinator.spec.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
 from coordinator.spec.model_budget import mlp_fields, worker_fit_errors
@@ -62,7 +65,7 @@ from coordinator.spec.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, s
 SCHEME_NAMES = (SGCFLOW, *sorted(SCHEMES))
 MODEL_KINDS = ("logreg", "softmax", "mlp")
 TOP_LEVEL = ("name", "dataset", "models", "iterations", "workers", "scheme", "wait",
-             "stragglers", "faults", "region", "regions")
+             "stragglers", "faults", "region", "regions", "batch")
 MAX_WORKERS = 1000  # the default Lambda account concurrency
 MAX_ITERATIONS = 100_000
 MAX_MODELS = 64
@@ -113,11 +116,24 @@ class JobSpec:
 
     @property
     def jobs(self) -> int:
-        """Scheme jobs: one per model iteration."""
+        """Gradients to compute: one per model iteration."""
         return len(self.models) * self.iterations
 
+    @property
+    def batch(self) -> bool:
+        """Whether an invocation computes several models' gradients (older records: no)."""
+        return bool(self.raw.get("batch", False))
+
     def scheme(self):
-        return build_scheme(self.raw["scheme"], self.workers, len(self.models))
+        return build_scheme(self.raw["scheme"], self.workers, len(self.models), self.batch)
+
+    def session(self):
+        """The run's session over its gradients (coordinator.schemes.batching)."""
+        scheme = self.scheme()
+        if scheme.name == SGCFLOW:
+            return scheme.session(self.jobs)
+        return batched(scheme, self.jobs, len(self.models),
+                       target=None if self.batch else 1)
 
 
 def load(path: str | Path, caps: budget.Caps | None = None) -> JobSpec:
@@ -144,6 +160,7 @@ def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
     raw["stragglers"] = stragglers(check, data.get("stragglers"), raw["workers"])
     raw["faults"] = faults(check, data.get("faults", []), raw["workers"])
     raw["regions"] = _regions(check, data)
+    raw["batch"] = _batch(check, data.get("batch", True))
     scheme = data.get("scheme", {"name": SGCFLOW})
     built = _scheme(check, scheme, raw["workers"], raw["models"])
     raw["scheme"] = None if built is None else {"name": scheme["name"], **built.params}
@@ -161,6 +178,14 @@ def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
     if errors:
         raise JobSpecError(errors)
     return JobSpec(raw)
+
+
+def _batch(check: _Checker, batch: Any) -> bool:
+    if not isinstance(batch, bool):
+        check.fail("batch", f"must be true (an invocation computes several models' gradients) "
+                            f"or false (one gradient each), got {show(batch)}")
+        return True
+    return batch
 
 
 def _name(check: _Checker, name: Any) -> str | None:
@@ -299,12 +324,12 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
     return built
 
 
-def build_scheme(scheme: dict, workers: int, models: int):
+def build_scheme(scheme: dict, workers: int, models: int, batch: bool = True):
     """The scheme a validated spec names: ``sgcflow`` (the online default; with one model only
     GC, since T = 1 needs two models to overlap) or a scheme of the library."""
     params = {k: v for k, v in scheme.items() if k != "name"}
     if scheme["name"] == SGCFLOW:
         if params:
             raise ValueError(f"sgcflow chooses its own parameters, got {sorted(params)}")
-        return SgcflowScheme(workers, replicated=models >= 2)
+        return SgcflowScheme(workers, models=models, batch=batch)
     return make_scheme(scheme["name"], n=workers, **params)

@@ -19,7 +19,11 @@ MAX_FAULTS = 10_000
 
 
 STRAGGLER_KEYS = ("model", "trace", "profile", "region", "time_scale", "seed", "B", "W", "lam",
-                  "s", "p", "p_good_to_bad", "p_bad_to_good", "rate", "rounds", "delay_s")
+                  "s", "p", "p_good_to_bad", "p_bad_to_good", "rate", "rounds", "delay_s",
+                  "permute_workers", "spares")
+TRACE_KEYS = ("trace", "model", "profile", "region", "time_scale", "seed", "permute_workers",
+              "spares")
+MAX_SPARES = 100_000
 STRAGGLER_NEEDS = {"bursty": ("B", "W", "lam"), "per-round": ("s",), "iid": ("p",),
                    "gilbert-elliot": ("p_good_to_bad", "p_bad_to_good"), "fixed": ("rounds",)}
 PROBABILITIES = ("p", "p_good_to_bad", "p_bad_to_good", "rate")
@@ -95,7 +99,13 @@ def _trace(check: Checker, spec: dict) -> dict:
                                      high=MAX_TIME_SCALE)
     if "seed" in spec:
         out["seed"] = check.integer("stragglers.seed", spec["seed"], 0, MAX_SEED)
-    for key in sorted(set(spec) - {"trace", "model", "profile", "region", "time_scale", "seed"}):
+    # the replay's fleet: workers dealt afresh each pass over the trace, warm spares
+    if spec.get("permute_workers") is not None:
+        out["permute_workers"] = check.integer("stragglers.permute_workers",
+                                               spec["permute_workers"], 0, MAX_SEED)
+    if "spares" in spec:
+        out["spares"] = check.integer("stragglers.spares", spec["spares"], 0, MAX_SPARES)
+    for key in sorted(set(spec) - set(TRACE_KEYS)):
         check.fail(f"stragglers.{key}", "not used with stragglers.trace")
     return out
 

@@ -193,6 +193,15 @@ def prepare(table: Table, destination: str, *, k: int | None = None,
     if not isinstance(destination, str) or not destination.strip():
         raise DatasetError("destination", "must be a folder or s3://bucket/prefix, got "
                                           f"{destination!r}")
+    blobs, manifest = build(table, k=k, sizes=sizes, seed=seed, shuffle=shuffle)
+    write(destination, blobs, manifest, s3)
+    return manifest
+
+
+def build(table: Table, *, k: int | None = None, sizes: list[float] | None = None,
+          seed: int = 0, shuffle: bool = True) -> tuple[list[bytes], dict[str, Any]]:
+    """The partitions' Parquet bytes and the manifest, in memory (deterministic for a given
+    table, partitioning and seed: the partitions' digests identify the dataset's content)."""
     counts = partition_rows(len(table.labels), k=k, sizes=sizes)
     order = np.random.default_rng(seed).permutation(len(table.labels)) if shuffle else None
     features = table.features[order] if shuffle else table.features
@@ -213,11 +222,15 @@ def prepare(table: Table, destination: str, *, k: int | None = None,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **table.extra,
     }
+    return blobs, manifest
+
+
+def write(destination: str, blobs: list[bytes], manifest: dict[str, Any], s3: Any = None) -> None:
+    """Partitions first, the manifest last (after removing the old one)."""
     writer = _S3Writer(destination, s3) if destination.startswith("s3://") else \
         _LocalWriter(destination)
     writer.write_all({partition_key(i): blob for i, blob in enumerate(blobs)},
                      json.dumps(manifest, indent=1).encode())
-    return manifest
 
 
 class _LocalWriter:

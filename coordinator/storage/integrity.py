@@ -22,7 +22,7 @@ import io
 
 import numpy as np
 
-from coordinator.storage.state import Store
+from coordinator.storage.state import Store, missing_object
 
 
 class IntegrityError(ValueError):
@@ -32,6 +32,15 @@ class IntegrityError(ValueError):
         super().__init__(f"{key}: sha256 {actual[:16]}..., recorded {expected[:16]}... "
                          "(changed in the bucket since it was written)")
         self.key, self.expected, self.actual = key, expected, actual
+
+
+class MissingObject(IntegrityError):
+    """An object the coordinator wrote (and recorded) is gone from the bucket."""
+
+    def __init__(self, key: str):
+        ValueError.__init__(self, f"{key}: missing from the bucket (deleted since it was "
+                                  "written)")
+        self.key, self.expected, self.actual = key, None, None
 
 
 def digest(data: bytes) -> str:
@@ -61,8 +70,15 @@ def verify(key: str, body: bytes, expected: str | None) -> bytes:
 
 
 def read_bytes(store: Store, key: str, expected: str | None) -> bytes:
-    """The object's bytes; IntegrityError when ``expected`` is given and they differ."""
-    return verify(key, store.get_bytes(key), expected)
+    """The object's bytes; IntegrityError when ``expected`` is given and they differ,
+    MissingObject (naming the key) when the object is gone."""
+    try:
+        body = store.get_bytes(key)
+    except Exception as error:
+        if missing_object(error):
+            raise MissingObject(key) from None
+        raise
+    return verify(key, body, expected)
 
 
 def read_array(store: Store, key: str, expected: str | None) -> np.ndarray:

@@ -74,7 +74,12 @@ def _decode_item(item: dict) -> dict[str, Any]:
 
 
 _JSON_FIELDS = {"spec", "plan", "result", "error", "dispatch", "invoked", "collect", "update",
-                "progress", "stragglers", "params_sha256"}
+                "progress", "stragglers", "late", "params_sha256"}
+
+
+def late_pairs(collected: dict[str, Any]) -> list[list[int]]:
+    """A collect record's late results ({"r:w": seconds}) as sorted [round, worker] pairs."""
+    return sorted([int(x) for x in key.split(":")] for key in collected.get("late", {}))
 
 
 class Store:
@@ -163,9 +168,10 @@ class Store:
             raise ValueError(f"round field must be one of {ROUND_FIELDS}, got {field!r}")
         key = {"pk": {"S": f"job#{run_id}"}, "sk": {"S": f"round#{t:06d}"}}
         expression, names, values = "SET #f = :v", {"#f": field}, {":v": _encode(value)}
-        if field == "collect":  # a compact copy the session replay reads (see stragglers())
-            expression += ", #s = :s"
+        if field == "collect":  # compact copies the session replay reads (observations())
+            expression += ", #s = :s, #l = :l"
             names["#s"], values[":s"] = "stragglers", _encode(value["stragglers"])
+            names["#l"], values[":l"] = "late", _encode(late_pairs(value))
         try:
             self.ddb.update_item(
                 TableName=self.table, Key=key, UpdateExpression=expression,
@@ -197,6 +203,7 @@ class Store:
         fields = dict(fields)
         if "collect" in fields:
             fields["stragglers"] = fields["collect"]["stragglers"]
+            fields["late"] = late_pairs(fields["collect"])
         items = [
             update(self._round_key(run_id, t), fields, "attribute_not_exists(#f0)"),
             update({"pk": {"S": f"job#{run_id}"}, "sk": {"S": "meta"}}, job_fields, "#r = :r",
@@ -224,15 +231,24 @@ class Store:
 
     def stragglers(self, run_id: str) -> dict[int, list[int]]:
         """{round: stragglers} of every collected round (small: what a session replay needs)."""
-        return {e["round"]: e["stragglers"] for e in self.rounds(run_id, only="stragglers")
-                if "stragglers" in e}
+        return {r: s for r, (s, _) in self.observations(run_id).items()}
 
-    def rounds(self, run_id: str, only: str | None = None) -> list[dict[str, Any]]:
+    def observations(self, run_id: str) -> dict[int, tuple[list[int], list[list[int]]]]:
+        """{round: (stragglers, late results [round, worker] it counted)} of every collected
+        round: what a session replay needs (older records have no late results)."""
+        return {e["round"]: (e["stragglers"], e.get("late", []))
+                for e in self.rounds(run_id, only=("stragglers", "late")) if "stragglers" in e}
+
+    def rounds(self, run_id: str, only: str | tuple[str, ...] | None = None
+               ) -> list[dict[str, Any]]:
         """The round log in order; each entry has ``round`` plus the fields written so far
-        (with ``only``, just that field)."""
+        (with ``only``, just that field or those fields)."""
         items, kwargs = [], {}
         if only:
-            kwargs = {"ProjectionExpression": "sk, #o", "ExpressionAttributeNames": {"#o": only}}
+            wanted = (only,) if isinstance(only, str) else only
+            kwargs = {"ProjectionExpression": "sk, " + ", ".join(f"#o{i}" for i in
+                                                                 range(len(wanted))),
+                      "ExpressionAttributeNames": {f"#o{i}": f for i, f in enumerate(wanted)}}
         while True:
             page = self.ddb.query(
                 TableName=self.table, ConsistentRead=True,
@@ -308,6 +324,12 @@ class Store:
 
     def get_bytes(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def get_versioned(self, key: str) -> tuple[bytes, str | None]:
+        """The object's bytes and its S3 version id (None on an unversioned bucket)."""
+        answer = self.s3.get_object(Bucket=self.bucket, Key=key)
+        version = answer.get("VersionId")
+        return answer["Body"].read(), None if version in (None, "null") else version
 
     def put_bytes(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from coordinator.backends import emulator_backend
 from coordinator.emulator import Emulator
 from coordinator.storage.state import Store
+
+
+@pytest.fixture(scope="session")
+def latency():
+    """The shipped Lambda delay trace at its default profile (the simulator's tests)."""
+    from coordinator.replay.traces import LatencyModel
+
+    return LatencyModel.from_parquet(Path(__file__).resolve().parents[2] / "data"
+                                     / "lambda_delays.parquet")
 
 
 @pytest.fixture(scope="module")

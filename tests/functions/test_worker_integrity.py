@@ -3,6 +3,8 @@ together with its manifest are refused with typed errors (so the worker is a str
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from test_worker import _expect_error
 
@@ -61,3 +63,26 @@ def test_a_partition_swapped_together_with_its_manifest_is_refused(aws):
     worker.reset_runtime()  # a fresh execution environment: nothing cached
     _expect_error(aws, {**event, "worker": 1}, errors.SchemaMismatchError,
                   "manifest.json sha256", f"the job recorded {plan.dataset.manifest_sha256}")
+
+
+def test_a_warm_worker_never_serves_a_re_prepared_prefix_from_its_stale_manifest(aws):
+    """The worker cached the prefix's manifest; the prefix is prepared again with other rows and
+    a later job plans on it: the warm worker reads the new manifest (the job's digest names it),
+    not the one it cached, and computes on the new rows."""
+    store, plan, digest = _plan(aws)
+    event = plan.worker_event(1, 0, {1: {0: 1.0}}, {1: digest})
+    assert worker.handler(event, None)["status"] == "ok"  # manifest and partition cached
+    other = dataset_prep.synthetic(rows=600, features=12, classes=3, seed=99)
+    manifest = dataset_prep.prepare(other, f"s3://{aws.bucket}/{plan.dataset.prefix}",
+                                    sizes=[0.25] * 4, s3=aws.s3)
+    later = JobPlan(run_id="run-later", bucket=aws.bucket, n=4, T=0, jobs=1,
+                    models=plan.models, lrs=plan.lrs,
+                    dataset=replace(plan.dataset, manifest_sha256=integrity.manifest_checksum(
+                        store, plan.dataset.prefix)))
+    params = integrity.write_array(store, later.params_key(1), MODEL.init(seed=0))
+    assert worker.handler(later.worker_event(1, 0, {1: {0: 1.0}}, {1: params}),
+                          None)["status"] == "ok"
+    served = worker.runtime().store.manifest(aws.bucket, plan.dataset.prefix,
+                                             later.dataset.manifest_sha256)
+    assert served["partitions"] == manifest["partitions"]  # the new rows, not the cached ones
+    assert served["partitions"][0]["sha256"] != plan.dataset.partition_sha256[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import numpy as np
-from waiting import scaled
+from timeouts import scaled
 
 from coordinator.control import reference
 from coordinator.control.plan import JobPlan
@@ -27,7 +27,7 @@ def make_spec(**overrides) -> dict:
 
 
 def run_job(emulator, backend, spec: dict, timeout_s: float = 240) -> str:
-    """Submit and wait for the job's execution (``timeout_s`` scaled: tests/helpers/waiting)."""
+    """Submit and wait for the job's execution (``timeout_s`` scaled: tests/helpers/timeouts)."""
     run_id = backend.submit(validate(spec))
     described = emulator.wait(backend.store.job(run_id)["execution_arn"], scaled(timeout_s))
     assert described["status"] == "SUCCEEDED", backend.store.job(run_id).get("error")

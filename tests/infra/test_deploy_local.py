@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from waiting import scaled
+from timeouts import scaled
 
 from coordinator.audit.iam import audit, read_runs
 from coordinator.workflow.definition import STEP_HANDLERS

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from waiting import scaled
+from timeouts import scaled
 
 from infra.packaging import ROOT
 

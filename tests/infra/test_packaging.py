@@ -9,7 +9,7 @@ import sys
 import zipfile
 
 import pytest
-from waiting import scaled
+from timeouts import scaled
 
 from infra import packaging
 from infra.import_closure import closure, imported_names

@@ -3,22 +3,17 @@ chooser trusts agree with the real sessions; the chooser only looks back."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from coordinator.adaptive import Config, OnlineRun, Tuning
 from coordinator.adaptive.evaluate import LoadFit, Shifted, replicated_round_times
-from coordinator.replay.round_simulator import TraceClock, run_rounds, run_scheme
-from coordinator.replay.traces import LatencyModel
+from coordinator.replay.round_simulator import Replay, TraceClock, run_rounds, run_scheme
 from coordinator.schemes import make_scheme
 from coordinator.schemes.gradient_check import replay
 from coordinator.schemes.switching import SwitchingSession
-from tests.conftest import TRACE
-
-
-@pytest.fixture(scope="module")
-def latency():
-    return LatencyModel.from_parquet(TRACE)
 
 
 def switching_run(n: int, jobs: int, switches, pattern):
@@ -193,7 +188,8 @@ def test_a_disappointing_choice_is_replaced_before_its_block_ends(latency):
 @pytest.mark.parametrize("group,q", [(1, 0.3), (1, 0.8), (4, 0.3), (4, 0.7), (32, 0.02)])
 def test_replicated_evaluator_matches_the_real_session(latency, group, q):
     config = Config("replicated", q=q, group=group)
-    run = run_scheme(config.scheme(256), latency, 30, config.policy())
+    run = run_scheme(config.scheme(256), latency, 30, config.policy(),
+                     replay=Replay(spares=10_000))
     low = latency.round_times(group / 256, 31)
     high = latency.round_times(2 * group / 256, 31)
     fast = replicated_round_times(low, high, q, group)
@@ -220,12 +216,12 @@ def test_a_resumed_controller_rebuilds_the_same_choices(latency):
 
     controller = OnlineRun(256, 40)
     records = run_rounds(controller, TraceClock(latency, 41))
-    logged = [(r.times, r.end_s, r.stragglers) for r in records[:30]]
-    again = resume(256, 40, logged)
+    assert any(r.late for r in records) and any(r.cold for r in records)
+    again = resume(256, 40, records[:30])
     assert again.blocks == [b for b in controller.blocks if b[0] <= 31]
     assert again.session.observed_rounds == 30
-    censored = [(np.where(np.isin(np.arange(256), list(s)), np.inf, t), e, s)
-                for t, e, s in logged]
+    censored = [replace(r, times=np.where(np.isin(np.arange(256), list(r.stragglers)), np.inf,
+                                          r.times)) for r in records[:30]]
     assert resume(256, 40, censored).session.observed_rounds == 30
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from coordinator_e2e_helpers import free_port
-from waiting import scaled
+from timeouts import scaled
 
 from coordinator.cli import main
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from waiting import scaled
+from timeouts import scaled
 
 from coordinator.cli.worker_memory import parse
 

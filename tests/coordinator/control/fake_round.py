@@ -99,5 +99,5 @@ def make_job(store: MemoryStore, *, scheme: dict, workers: int = 8, iterations: 
     for m in range(models):
         store.put_array(plan.params_key(m + 1), np.zeros(8, dtype=np.float32))
     store.create_job(run_id, {"spec": spec.raw, "plan": plan.to_dict(), "status": "running",
-                              "round": 0, "execution": 1})
+                              "round": 0, "execution": 1, "rounds": spec.session().rounds})
     return plan

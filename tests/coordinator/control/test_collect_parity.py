@@ -104,8 +104,9 @@ def test_replay_predicts_what_sgc_simulate_predicts():
 
 @pytest.mark.parametrize(("change", "option"), [
     ({"trace": "no-such.parquet"}, "--trace"), ({"workers": 257}, "--workers"),
-    ({"workers": 0}, "--workers"), ({"profile": "nope"}, "--profile"),
-    ({"region": "Mars"}, "--region"), ({"jobs": 0}, "--jobs"), ({"mu": -0.5}, "--mu")])
+    ({"workers": 0}, "--workers"), ({"profile": "nope"}, "--trace-profile"),
+    ({"region": "Mars"}, "--trace-region"), ({"jobs": 0}, "--gradients"),
+    ({"mu": -0.5}, "--mu")])
 def test_bad_replay_settings_name_the_option(change, option):
     base = {"trace": str(TRACE), "profile": None, "region": None, "mu": 1.0, "jobs": 2,
             "workers": 16}

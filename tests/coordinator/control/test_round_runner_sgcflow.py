@@ -39,7 +39,8 @@ def test_sgcflow_switches_online_and_decodes_every_job_exactly():
     state = rounds.round_step(store, _state("run-sgcflow"), workers, lambda: 900.0, clock=clock)
     assert state["status"] == "done"
     schemes = [scheme for *_, scheme in _decisions(store, "run-sgcflow")]
-    assert schemes[:2] == ["gc(s=15)", "gc(s=3)"]  # explored: full load, then a quarter
+    # explored: full load (two models batched: s + 1 = 16 / 2), then a quarter of it
+    assert schemes[:2] == ["gc(s=7)", "gc(s=1)"]
     assert len(set(schemes[2:])) >= 1 and len(set(schemes)) >= 3, schemes  # the chooser's
     for j in range(1, plan.jobs + 1):
         np.testing.assert_allclose(store.get_array(plan.decoded_key(j)), workers.full(j),

@@ -120,7 +120,7 @@ def test_virtual_clock_matches_a_poller_and_the_policy_is_monotone(ticks, which,
     history = (frozenset(last),) if scheme.model.admits([], frozenset(last)) else ()
     policy = POLICIES[which]
     times = np.array(ticks) / 100
-    session_view = lambda arrivals: view_for(scheme, arrivals, len(history) + 1, history)  # noqa
+    session_view = lambda arrivals, late=None: view_for(scheme, arrivals, len(history) + 1, history)  # noqa
     end, decision = end_of_round(policy, session_view, np.arange(8), times)
     polled_end, polled = FakeClock(0.01).run(policy, scheme, times, history)
     assert polled_end == pytest.approx(end, abs=0.0100001)

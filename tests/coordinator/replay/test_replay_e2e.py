@@ -9,7 +9,7 @@ import pytest
 from coordinator.replay.livereplay import Settings, replay
 
 pytestmark = pytest.mark.slow
-TRACE = Path(__file__).parents[2] / "data" / "lambda_delays.parquet"
+TRACE = Path(__file__).parents[3] / "data" / "lambda_delays.parquet"
 
 
 def test_256_workers_replay_lands_on_the_simulator_and_decodes_exactly():
@@ -36,3 +36,21 @@ def test_sgcflow_live_makes_the_simulators_online_choices():
     assert 1 / 32 <= row["load"] < 1.0  # the run's mean load, not its first job's (full)
     assert row["runtime_s"] == pytest.approx(row["simulated_runtime_s"], rel=1e-9)
     assert row["ratio_to_gc"] == pytest.approx(row["simulated_ratio_to_gc"], rel=1e-9)
+
+
+def test_batched_models_and_late_results_live_land_on_the_simulator_exactly():
+    """Four models: gc-batched carries all four per invocation, M-SGC two (T = 1) and counts
+    its stragglers' late results; the live workflow counts the same late results, cold-starts
+    the same tasks and decodes every gradient exactly."""
+    settings = Settings(str(TRACE), None, None, mu=1.0, jobs=16, workers=32, seed=2, models=4)
+    results = replay(settings, [("gc", {}), ("gc-batched", {}),
+                                ("m-sgc", {"B": 1, "W": 2, "lam": 4}), ("sgcflow", {})])
+    for row in results.values():
+        assert row["decoded_exactly"] and row["same_stragglers"]
+        assert row["runtime_s"] == pytest.approx(row["simulated_runtime_s"], rel=1e-9)
+        assert row["late_results"] == row["simulated_late_results"]
+        assert row["rounds"] == row["simulated_rounds"]
+    assert results["gc"]["rounds"] == 16 and results["gc-batched"]["rounds"] == 4
+    assert results["m-sgc"]["rounds"] == 8 + 1
+    assert results["m-sgc"]["late_results"] > 0
+    assert results["gc-batched"]["ratio_to_gc"] < 0.6

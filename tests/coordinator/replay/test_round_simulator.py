@@ -11,16 +11,14 @@ from click.testing import CliRunner
 from coordinator.cli import main
 from coordinator.policy import make_policy
 from coordinator.replay.comparison import compare
-from coordinator.replay.round_simulator import run_scheme
+from coordinator.replay.round_simulator import Replay, TraceClock, run_scheme
 from coordinator.replay.search import best_bursty, best_gc, gc_round_times, paper_round_times
 from coordinator.replay.traces import LatencyModel
 from coordinator.schemes import make_scheme
 from tests.conftest import TRACE
 
-
-@pytest.fixture(scope="module")
-def latency():
-    return LatencyModel.from_parquet(TRACE)
+# Every task finds a warm environment: the by-hand times are exactly what each round sees.
+WARM = Replay(spares=10_000)
 
 
 class FixedTimes:
@@ -45,7 +43,7 @@ def test_the_studys_rule_by_hand():
              [1.0, 3.0, 5.0, 1.2],   # two: outside s = 1, wait for all
              [1.0, 1.0, 1.0, 1.5]]   # none: the last arrival
     run = run_scheme(make_scheme("gc", n=4, s=1), FixedTimes(times), 3,
-                     make_policy("paper", mu=1.0))
+                     make_policy("paper", mu=1.0), replay=WARM)
     assert run.round_times_s == [2.0, 5.0, 1.5]
     assert run.fallbacks == 1 and run.late_jobs == 0
 
@@ -64,14 +62,15 @@ def test_earliest_decodable_gc_ends_when_every_group_has_an_arrival():
 def test_search_evaluators_match_the_real_session_and_policy(latency, s, policy):
     from coordinator.replay.search import gc_policy
 
-    run = run_scheme(make_scheme("gc", s=s), latency, 30, gc_policy(policy, 1.0))
+    run = run_scheme(make_scheme("gc", s=s), latency, 30, gc_policy(policy, 1.0), replay=WARM)
     fast = gc_round_times(latency.round_times((s + 1) / 256, 30), s, policy, 1.0)
     assert run.round_times_s == pytest.approx(fast.tolist())
 
 
 def test_paper_evaluator_matches_the_policy_for_bursty_schemes(latency):
     scheme = make_scheme("m-sgc", B=1, W=2, lam=27)
-    run = run_scheme(scheme, latency, 20, make_policy("paper", mu=0.5))
+    run = run_scheme(scheme, latency, 20, make_policy("paper", mu=0.5),
+                     replay=Replay(spares=10_000, late_results=False))
     fast = paper_round_times(scheme, latency.round_times(scheme.load, 21), 0.5)
     # The evaluator charges the nominal load every round; the replay charges what each worker
     # really does (round 1 has no job to redo, the last round no new job): the middle agrees.
@@ -112,11 +111,45 @@ def test_cli_json_shape_is_kept():
                                        "--mu", "0.5", "--bound", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    assert set(payload) == {"uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow", "bound"}
+    assert set(payload) == {"uncoded", "gc", "gc-batched", "sr-sgc", "m-sgc", "sgcflow", "bound"}
     for run in payload.values():
-        assert {"runtime_s", "load", "params", "T", "fallbacks", "ratio_to_gc"} <= set(run)
+        assert {"runtime_s", "load", "params", "T", "fallbacks", "ratio_to_gc",
+                "peak_concurrency", "billed_gb_s"} <= set(run)
     assert payload["m-sgc"]["params"] == {"B": 1, "W": 2, "lam": 27}
     assert payload["gc"]["ratio_to_gc"] == 1.0
+    assert payload["gc-batched"]["runtime_s"] == payload["gc"]["runtime_s"]  # one model
+
+
+def test_models_batch_every_scheme_but_gc_and_gradients_is_the_total():
+    result = CliRunner().invoke(main, ["simulate", "--trace", str(TRACE), "--gradients", "24",
+                                       "--models", "4", "--schemes",
+                                       "gc,gc-batched,m-sgc,sr-sgc,sgcflow", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["gc"]["batch"] == 1 and payload["gc"]["rounds"] == 24
+    assert payload["gc-batched"]["batch"] == 4 and payload["gc-batched"]["rounds"] == 6
+    assert payload["m-sgc"]["batch"] == 2 and payload["m-sgc"]["rounds"] == 12 + 1
+    assert payload["sr-sgc"]["batch"] == 1  # T = 2: three groups of one model
+    assert sum(int(b) * c for b, c in payload["sgcflow"]["batch"].items()) == 24
+    assert payload["sgcflow"]["late_results_used"] >= 0
+    assert payload["gc-batched"]["ratio_to_gc"] < 0.6  # the invocation's overhead, shared
+    for run in payload.values():
+        assert run["late_jobs"] == 0 and run["peak_concurrency"] >= 256
+        assert run["billed_gb_s"] > 0
+
+
+def test_permuted_workers_change_later_passes_only():
+    latency = LatencyModel.from_parquet(TRACE)
+    plain, permuted = TraceClock(latency, 40), TraceClock(latency, 40, permute_workers=3)
+    loads = np.full(256, 1 / 256)
+    R = latency.n_rounds
+    assert np.array_equal(plain.times(0, loads), permuted.times(0, loads))  # the first pass
+    later = permuted.times(R, loads)
+    assert not np.array_equal(plain.times(R, loads), later)
+    assert np.array_equal(np.sort(plain.times(R, loads)), np.sort(later))  # the same round
+    again = TraceClock(latency, 40, permute_workers=3)
+    assert np.array_equal(again.times(R, loads), later)  # the same for every scheme
+    assert np.array_equal(permuted.uniform(1 / 256, R + 1)[R], later)
 
 
 def test_search_on_another_trace_fits_gc_there():
@@ -161,22 +194,25 @@ def test_bench_simulate_rejects_a_negative_mu():
     assert result.exit_code != 0 and "'--mu': -1.0 is not in the range x>=0" in result.output
 
 
-def test_bench_simulate_reports_the_other_profiles_apart():
-    """The other-profile rows are real replays: sgcflow against the best GC on a ResNet-18 one,
-    and the summary reports them apart from the CNN settings."""
-    from coordinator.cli.bench_simulate import _summary, other_profile_row
+def test_bench_simulate_rows_are_real_replays_and_the_summary_keeps_resnet_apart():
+    """A row compares sgcflow with the best one-job and batched GC on the same rounds; the
+    summary reports the ResNet-18 rows apart from the CNN ones."""
+    from coordinator.cli.bench_simulate import _summary, setting_row
+    from coordinator.replay.round_simulator import Replay
     from coordinator.replay.traces import LatencyModel
 
     model = LatencyModel.from_parquet(TRACE, profile="sam-gc-resnet18_profile_est_mbp")
-    row = other_profile_row(model, 1.0, 12)
-    assert row["profile"] == "sam-gc-resnet18_profile_est_mbp" and row["gc_runtime_s"] > 0
-    assert 0.5 < row["sgcflow_ratio"] < 3.0
-    assert row["sgcflow_blocks"][0]["s"] == 255  # explored first: full replication
-    cnn = {"jobs": 12, "sgcflow_ratio": 1.0, "kofn_gc_ratio": 1.0, "sgcflow_to_bound": 1.0,
-           "any_scheme_ratio": 0.9, "m_sgc_ratio": 1.5}
-    summary = _summary([cnn], [row, {**row, "sgcflow_ratio": 2.0}])["J=12"]
-    assert summary["other_profiles_max_sgcflow_to_best_gc"] == 2.0
-    assert summary["geomean_sgcflow_to_best_gc"] == 1.0
+    row = setting_row(model, 1.0, 12, Replay(models=2, permute_workers=7))
+    online = row.pop("_online")
+    assert row["profile"] == "sam-gc-resnet18_profile_est_mbp" and row["permuted"]
+    assert row["gc_runtime_s"] > 0 and row["gc_batched_runtime_s"] > 0
+    assert row["sgcflow_to_gc_batched"] == online.runtime_s / row["gc_batched_runtime_s"]
+    assert sum(int(b) * c for b, c in row["sgcflow_batches"].items()) == 12
+    cnn = {**row, "profile": "cnn", "sgcflow_to_gc": 0.5, "sgcflow_to_gc_batched": 1.0,
+           "gc_batched_to_gc": 0.5}
+    summary = _summary([cnn], [row, {**row, "sgcflow_runtime_s": 2 * row["gc_runtime_s"]}])
+    assert summary["J=12 M=2 permuted"]["geomean_sgcflow_to_gc"] == 0.5
+    assert summary["J=12 M=2 permuted"]["resnet18_max_sgcflow_to_best_gc"] >= 2.0
 
 
 def test_bench_sensitivity_moves_one_constant_at_a_time():

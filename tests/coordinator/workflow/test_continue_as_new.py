@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from coordinator_e2e_helpers import assert_exact_decoding, final_params, make_spec
-from waiting import scaled, wait_until
+from timeouts import scaled, wait_for
 
 from coordinator.backends import emulator_backend
 from coordinator.emulator import Emulator
@@ -20,7 +20,7 @@ def test_job_continues_in_new_executions_and_finishes_exactly(monkeypatch):
     with Emulator(step_budget=3) as emulator:  # 3 Round tasks (rounds) per execution
         backend = emulator_backend(emulator)
         run_id = backend.submit(validate(spec))
-        wait_until(lambda: backend.store.job(run_id).get("status") in ("done", "failed"), 240,
+        wait_for(lambda: backend.store.job(run_id).get("status") in ("done", "failed"), 240,
                    f"job {run_id} finished")
         record = backend.store.job(run_id)
         assert record["status"] == "done", record.get("error")

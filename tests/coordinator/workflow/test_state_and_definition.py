@@ -21,8 +21,10 @@ def test_round_fields_are_written_once(store):
     assert store.record_round("j", 3, "collect", {"stragglers": [1]}) == (True, {"stragglers": [1]})
     assert store.record_round("j", 3, "collect", {"stragglers": [2, 5]}) == \
         (False, {"stragglers": [1]})
-    assert store.rounds("j") == [{"round": 3, "collect": {"stragglers": [1]}, "stragglers": [1]}]
+    assert store.rounds("j") == [{"round": 3, "collect": {"stragglers": [1]}, "stragglers": [1],
+                                  "late": []}]
     assert store.stragglers("j") == {3: [1]}
+    assert store.observations("j") == {3: ([1], [])}
     assert store.rounds("j", only="collect") == [{"round": 3, "collect": {"stragglers": [1]}}]
     with pytest.raises(ValueError, match="round field must be one of"):
         store.record_round("j", 3, "colect", {})

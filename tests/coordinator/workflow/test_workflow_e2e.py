@@ -11,7 +11,7 @@ from coordinator_e2e_helpers import (
     plan_of,
     run_job,
 )
-from waiting import holds_for, scaled, wait_until
+from timeouts import holds_for, scaled, wait_for
 
 import functions.coordinator_steps as steps
 from coordinator.control import reference
@@ -79,11 +79,11 @@ def test_re_executed_steps_change_nothing(emulator, backend):
     keys = [plan.params_key(j) for j in range(1, plan.jobs + plan.M + 1)]
     before_params = [backend.store.get_array(k).tobytes() for k in keys]
     def invocations() -> int:  # of this job's workers (other tests' late stragglers may run)
-        return sum(1 for r in emulator.runtime.log if r.event.get("run") == run_id)
+        return sum(1 for r in emulator.runtime.invocations() if r.event.get("run") == run_id)
 
     dispatched = sum(len(e["dispatch"]["workers"]) for e in before_log)
     # injected stragglers still sleeping: let them finish
-    wait_until(lambda: invocations() >= dispatched, 30, "every dispatched worker finished")
+    wait_for(lambda: invocations() >= dispatched, 30, "every dispatched worker finished")
     before = invocations()
     assert before == dispatched
     for execution in (1, int(before_record["execution"])):
@@ -105,8 +105,8 @@ def test_resume_after_kill_gives_identical_parameters(emulator, backend):
 
     run_id = backend.submit(validate(spec))
     first = backend.store.job(run_id)["execution_arn"]
-    wait_until(lambda: backend.store.job(run_id).get("round", 0) >= 3, 120, "round 3 committed",
-               interval_s=0.05)
+    wait_for(lambda: backend.store.job(run_id).get("round", 0) >= 3, 120, "round 3 committed",
+               poll_s=0.05)
     backend.kill(run_id)
     # AWS says ABORTED; moto may instead fail the step in flight (then RecordFailure marks
     # the job failed, which resume accepts just the same).
