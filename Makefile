@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench lint synth diff deploy deploy-local destroy clean venv
+.PHONY: demo test test-fast bench lint synth diff deploy deploy-local destroy delete-data clean venv
 
 REGIONS ?= us-east-1
 ARCH ?= x86_64
@@ -55,29 +55,45 @@ synth: $(STAMP)
 
 ## What `make deploy` would change in your account (no change is made).
 diff: $(STAMP)
+	$(BIN)/python -m infra.preflight --credentials-only $(CDK_CONTEXT)
 	$(BIN)/python -m infra.packaging $(ARCH)
 	$(CDK) diff --all $(CDK_CONTEXT)
 
-## Deploy with your AWS credentials: bundles the Lambda dependency layer, then cdk bootstrap + deploy.
+## Deploy with your AWS credentials: checks them and the account's Lambda concurrency quota first
+## (seconds), bundles the Lambda dependency layer and Numba cache (minutes), then cdk bootstrap +
+## deploy.
 deploy: $(STAMP)
 	@case " $(APPROVALS) " in *" $(APPROVAL) "*) ;; \
 	  *) echo "APPROVAL: must be one of $(APPROVALS), got '$(APPROVAL)'" >&2; exit 2;; esac
 	@if [ "$(APPROVAL)" != never ] && [ ! -t 0 ]; then \
 	  echo "make deploy: no terminal to approve security-sensitive changes (APPROVAL=$(APPROVAL))." >&2; \
 	  echo "  Review them with 'make diff', then run 'make deploy APPROVAL=never'." >&2; exit 2; fi
+	$(BIN)/python -m infra.preflight $(CDK_CONTEXT)
 	$(BIN)/python -m infra.packaging $(ARCH)
 	$(CDK) bootstrap $(CDK_CONTEXT)
 	$(CDK) deploy --all --require-approval $(APPROVAL) $(CDK_CONTEXT)
 
 ## The real cdk bootstrap + deploy against a local moto server, a job on the deployed stack, a
-## redeploy that must change nothing, and the IAM audit (no AWS account needed; ~2 minutes).
+## redeploy that must change nothing, cdk destroy and the data teardown, and the IAM audit (no AWS
+## account needed; a few minutes, longer on a first run while the kernels compile).
 deploy-local: $(STAMP)
 	$(BIN)/python -m infra.deploy_local --port $(PORT) --cdk "$(CDK)"
 
 ## Remove the stack from your account. The data bucket and the job table are kept (RETAIN):
-## the README says how to delete them. FORCE=1 skips the confirmation (no terminal needed).
+## `make delete-data` deletes them. FORCE=1 skips the confirmation (needed without a terminal).
+## Synthesis only names the stacks here: the source bundle, no layer or Numba cache build.
 destroy: $(STAMP)
-	$(CDK) destroy --all $(if $(FORCE),--force,) -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=auto
+	@if [ -z "$(FORCE)" ] && [ ! -t 0 ]; then \
+	  echo "make destroy: no terminal to confirm the deletion; run 'make destroy FORCE=1'." >&2; \
+	  exit 2; fi
+	$(BIN)/python -m infra.preflight --credentials-only -c regions=$(REGIONS)
+	$(CDK) destroy --all $(if $(FORCE),--force,) -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=source
+
+## Delete what `make destroy` keeps: every version and delete marker of the (versioned) data
+## bucket, the bucket, and the job table. Names from the stack's outputs (run it before `make
+## destroy`), or BUCKET=... TABLE=... (one region). FORCE=1 skips the confirmation.
+delete-data: $(STAMP)
+	$(BIN)/python -m infra.teardown --regions $(REGIONS) $(if $(BUCKET),--bucket $(BUCKET),) $(if $(TABLE),--table $(TABLE),) $(if $(FORCE),--yes,)
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache build

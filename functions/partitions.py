@@ -41,7 +41,7 @@ DEFAULT_CACHE_DIR = "/tmp/sgcflow-partitions"
 DEFAULT_MEMORY_MB = 512
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_PARTITIONS = 100_000
-HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+HEX_SHA256 = re.compile(r"[0-9a-f]{64}")  # use fullmatch ("$" matches before a final newline)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -81,7 +81,7 @@ def check_manifest(manifest: Any, key: str) -> dict[str, Any]:
         if not isinstance(part, dict):
             raise bad(f"partitions[{i}]", "must be an object")
         digest, rows = part.get("sha256"), part.get("rows")
-        if not isinstance(digest, str) or not HEX_SHA256.match(digest):
+        if not isinstance(digest, str) or not HEX_SHA256.fullmatch(digest):
             raise bad(f"partitions[{i}].sha256",
                       f"must be 64 lower-case hex characters, got {str(digest)[:80]!r}")
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:

@@ -53,12 +53,19 @@ from coordinator.contract.errors import (  # noqa: E402
     ResultError,
     WorkerError,
 )
-from coordinator.contract.keys import record_keys, result_key  # noqa: E402
+from coordinator.contract.keys import (  # noqa: E402
+    MAX_JOB,
+    MAX_ROUND,
+    MAX_WORKER,
+    record_keys,
+    result_key,
+)
 from coordinator.contract.models import ModelSpec  # noqa: E402
 from coordinator.contract.records import result_checks  # noqa: E402
 from functions import kernels  # noqa: E402  (configures Numba first)
 from functions.partitions import (  # noqa: E402
     HEX_SHA256,
+    MAX_PARTITIONS,
     PartitionStore,
     sha256_hex,
     storage_error,
@@ -68,8 +75,13 @@ kernels.warm_up()
 INIT_S = time.perf_counter() - _INIT_START
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "sgcflow-worker"))
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_S3_KEY = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f]{1,512}$")
+# Matched with fullmatch, never match + "$" (which also matches before a trailing newline).
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_S3_KEY = re.compile(r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f]{1,512}", re.DOTALL)
+# A partition index: ASCII digits only ("٣".isdigit() is true, and int("٣") == 3), canonical
+# (no leading zero: "1" and "01" would name one partition twice), below MAX_PARTITIONS (the
+# 5-digit part-NNNNN key).
+_PARTITION = re.compile(r"0|[1-9][0-9]{0,4}")
 
 
 class _Runtime:
@@ -226,10 +238,14 @@ def _identity(event: Any) -> tuple[str, int, int]:
     if not isinstance(event, dict):
         raise EventError("event", f"must be an object, got {type(event).__name__}")
     run_id = event.get("run")
-    if not isinstance(run_id, str) or not _RUN_NAME.match(run_id):
-        raise EventError("run", f"must match {_RUN_NAME.pattern}, got {run_id!r}")
-    round_ = _integer(event, "round", "round", low=1)
-    worker = _integer(event, "worker", "worker", low=0)
+    if not isinstance(run_id, str) or not _RUN_NAME.fullmatch(run_id):
+        raise EventError("run", f"must be 1-128 characters from A-Z a-z 0-9 . _ - starting "
+                                f"with a letter or digit, got {run_id!r}")
+    rounds = _integer(event, "rounds", "rounds", 1, MAX_ROUND, optional=True) or MAX_ROUND
+    workers = _integer(event, "workers", "workers", 1, MAX_WORKER + 1,
+                       optional=True) or MAX_WORKER + 1
+    round_ = _integer(event, "round", "round", 1, rounds)
+    worker = _integer(event, "worker", "worker", 0, workers - 1)
     return run_id, round_, worker
 
 
@@ -263,19 +279,19 @@ def _tasks(event: dict) -> list[dict]:
         where = f"tasks[{i}]"
         if not isinstance(task, dict):
             raise EventError(where, "must be an object")
-        job = _integer(task, "job", f"{where}.job", low=1)
+        job = _integer(task, "job", f"{where}.job", 1, MAX_JOB)
         if job in jobs:
             raise EventError(f"{where}.job", f"job {job} appears twice in one invocation")
         jobs.add(job)
         for key in ("params_key", "dataset"):
-            if not isinstance(task.get(key), str) or not _S3_KEY.match(task[key]):
+            if not isinstance(task.get(key), str) or not _S3_KEY.fullmatch(task[key]):
                 raise EventError(f"{where}.{key}", "must be an S3 key (1-512 characters, no "
                                                    "'..' segment, not starting with '/')")
         digests = {}
         for name in ("manifest_sha256", "params_sha256"):
             digest = digests[name] = task.get(name)
             if digest is not None and (not isinstance(digest, str)
-                                       or not HEX_SHA256.match(digest)):
+                                       or not HEX_SHA256.fullmatch(digest)):
                 raise EventError(f"{where}.{name}", "must be 64 lower-case hex characters")
         try:
             spec = ModelSpec.from_dict(task.get("model"))
@@ -293,8 +309,9 @@ def _coefficients(raw: Any, where: str) -> list[tuple[int, float]]:
     out = []
     for partition, coefficient in raw.items():
         field = f"{where}.coefficients[{partition!r}]"
-        if not str(partition).isdigit():
-            raise EventError(field, "partition must be a non-negative integer")
+        if not isinstance(partition, str) or not _PARTITION.fullmatch(partition):
+            raise EventError(field, "partition must be a non-negative integer below "
+                                    f"{MAX_PARTITIONS} in ASCII digits, without leading zeros")
         if isinstance(coefficient, bool) or not isinstance(coefficient, int | float) \
                 or not math.isfinite(coefficient):
             raise EventError(field, f"coefficient must be a finite number, got {coefficient!r}")
@@ -303,10 +320,14 @@ def _coefficients(raw: Any, where: str) -> list[tuple[int, float]]:
     return sorted(out)
 
 
-def _integer(source: dict, key: str, field: str, low: int) -> int:
+def _integer(source: dict, key: str, field: str, low: int, high: int,
+             optional: bool = False) -> int | None:
+    """``source[key]`` if an integer in [low, high]; None when absent and ``optional``."""
     value = source.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise EventError(field, f"must be an integer >= {low}, got {value!r}")
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise EventError(field, f"must be an integer in [{low}, {high}], got {value!r}")
     return value
 
 

@@ -1,9 +1,16 @@
-"""Alarms on what needs a human: failed or timed-out job executions, and worker errors.
+"""Alarms on what needs a human, and the topic that tells someone.
 
-A straggler is not an error (the code absorbs it); a worker *error* (bad input, crash, timeout)
-is, so any in a 5-minute window raises the alarm. With ``-c alarm_email=ADDRESS`` the alarms also
-notify an encrypted SNS topic (customer-managed key with rotation: CloudWatch cannot publish to a
-topic under the AWS-managed SNS key) that mails ADDRESS; without it, no topic and no key cost.
+- failed or timed-out job executions;
+- worker errors: a straggler is not an error (the code absorbs it); a worker *error* (bad input,
+  crash, timeout) is, so any in a 5-minute window raises the alarm;
+- worker throttles: an invocation refused for want of concurrency (the reserved n, or the
+  account's quota) is a worker that never ran;
+- failed invocations: any message in the failure queue (``infra.failures``: a failed worker
+  invocation or warm-pool tick).
+
+Every alarm notifies one SNS topic (stack output ``AlarmTopic``: subscribe whoever should know).
+It is encrypted with a customer-managed key with rotation (CloudWatch cannot publish to a topic
+under the AWS-managed SNS key). ``-c alarm_email=ADDRESS`` subscribes ADDRESS to it at deploy.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -23,12 +31,15 @@ PERIOD = cdk.Duration.minutes(5)
 
 
 class Alarms(Construct):
-    """CloudWatch alarms for the state machine and the worker function (+ optional e-mail)."""
+    """CloudWatch alarms for the state machine, the worker function and the failure queue, all
+    notifying one topic (+ an optional e-mail subscription)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, state_machine: sfn.StateMachine,
-                 worker: lambda_.IFunction, email: str = "") -> None:
+                 worker: lambda_.IFunction, failures: sqs.IQueue, email: str = "") -> None:
         super().__init__(scope, construct_id)
-        self.topic = self._topic(email) if email else None
+        self.topic = self._topic()
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.failed_executions = self._alarm(
             "FailedExecutions", state_machine.metric_failed(period=PERIOD, statistic="Sum"),
             "an sgcflow job execution failed (see `sgc status JOB`)")
@@ -38,8 +49,17 @@ class Alarms(Construct):
         self.worker_errors = self._alarm(
             "WorkerErrors", worker.metric_errors(period=PERIOD, statistic="Sum"),
             "sgcflow workers raised errors (bad input, crash or timeout)")
+        self.worker_throttles = self._alarm(
+            "WorkerThrottles", worker.metric_throttles(period=PERIOD, statistic="Sum"),
+            "sgcflow worker invocations were throttled (reserved concurrency or the account's "
+            "Lambda quota): those workers never ran")
+        self.failed_invocations = self._alarm(
+            "FailedInvocations", failures.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"),
+            "failed asynchronous invocations (workers or warm-pool ticks) are waiting in the "
+            "failure queue (stack output FailedInvocationsQueue)")
 
-    def _topic(self, email: str) -> sns.Topic:
+    def _topic(self) -> sns.Topic:
         key = kms.Key(self, "TopicKey", enable_key_rotation=True,
                       removal_policy=cdk.RemovalPolicy.DESTROY,
                       description="sgcflow alarm topic encryption")
@@ -47,10 +67,8 @@ class Alarms(Construct):
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             resources=["*"]))  # in a key policy, "*" means this key
-        topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True,
-                          display_name="sgcflow alarms")
-        topic.add_subscription(subscriptions.EmailSubscription(email))
-        return topic
+        return sns.Topic(self, "Topic", master_key=key, enforce_ssl=True,
+                         display_name="sgcflow alarms")
 
     def _alarm(self, name: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
@@ -62,6 +80,5 @@ class Alarms(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,
         )
-        if self.topic is not None:
-            alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
         return alarm

@@ -7,39 +7,19 @@ Context comes from, in increasing priority: ``infra.config`` defaults, ``cdk.jso
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 
 from coordinator.workflow import resources
-from infra.config import InfraConfig
+from infra.config import InfraConfig, file_context, parse_context_args  # noqa: F401 (app.py)
 from infra.nag import attach_checks
 from infra.stack import SgcflowStack
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def parse_context_args(argv: Sequence[str]) -> dict[str, str]:
-    """``-c key=value`` / ``--context key=value`` pairs of a command line."""
-    context: dict[str, str] = {}
-    args = list(argv)
-    for index, arg in enumerate(args):
-        if arg in ("-c", "--context"):
-            if index + 1 >= len(args) or "=" not in args[index + 1]:
-                raise ValueError(f"{arg}: expected key=value after it, got {args[index + 1:]}")
-            key, value = args[index + 1].split("=", 1)
-            context[key] = value
-    return context
-
-
-def file_context(root: Path = ROOT) -> dict[str, Any]:
-    """The ``context`` block of cdk.json (the CLI passes it itself; direct runs read it here)."""
-    path = root / "cdk.json"
-    return dict(json.loads(path.read_text()).get("context", {})) if path.is_file() else {}
 
 
 def stack_id(region: str) -> str:

@@ -6,8 +6,10 @@ Names and sizes shared with the emulator (function names, default memory, timeou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from coordinator.contract import env
@@ -22,6 +24,7 @@ FANOUT_MODES = env.FANOUT_MODES
 # Retention periods CloudWatch Logs accepts (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                       1827, 2192, 2557, 2922, 3288, 3653)
+ROOT = Path(__file__).resolve().parent.parent
 WORKER_ALIAS = "live"
 NUMBA_CACHE_DIR = "/tmp/numba-cache"
 # Env var names the functions read (see the README's infrastructure section).
@@ -122,3 +125,22 @@ def _check_range(name: str, value: int, low: int, high: int) -> None:
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ValueError(f"{name}: must be one of {list(allowed)}, got {value!r}")
+
+
+def parse_context_args(argv: Sequence[str]) -> dict[str, str]:
+    """``-c key=value`` / ``--context key=value`` pairs of a command line."""
+    context: dict[str, str] = {}
+    args = list(argv)
+    for index, arg in enumerate(args):
+        if arg in ("-c", "--context"):
+            if index + 1 >= len(args) or "=" not in args[index + 1]:
+                raise ValueError(f"{arg}: expected key=value after it, got {args[index + 1:]}")
+            key, value = args[index + 1].split("=", 1)
+            context[key] = value
+    return context
+
+
+def file_context(root: Path = ROOT) -> dict[str, Any]:
+    """The ``context`` block of cdk.json (the CLI passes it itself; direct runs read it here)."""
+    path = root / "cdk.json"
+    return dict(json.loads(path.read_text()).get("context", {})) if path.is_file() else {}

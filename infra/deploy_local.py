@@ -1,6 +1,7 @@
 """`make deploy-local`: the real `cdk bootstrap` + `cdk deploy`, a job and an IAM audit, on moto.
 
-1. start ``coordinator.emulator.deploy_server`` (moto on 127.0.0.1, a free port by default);
+1. start ``coordinator.emulator.deploy_server`` (moto on 127.0.0.1, a free port by default) and
+   wait while it loads the worker's kernels (minutes when it compiles them), with progress;
 2. run the pinned CDK CLI's ``bootstrap`` and ``deploy --all --require-approval never`` against
    it with the source bundle (placeholder dependency layer: the handlers run in-process here);
 3. ``sgc submit --region us-east-1`` a tiny job to the deployed stack, wait for it and check that
@@ -8,8 +9,12 @@
    in moto);
 4. ``cdk diff`` and a second ``cdk deploy``: nothing may change, and the ``live`` alias must stay
    on the same version;
-5. stop the server and audit every AWS call the functions made against their roles in the
-   deployed template (``sgc audit iam`` reads the same run file again).
+5. ``make destroy FORCE=1`` (``cdk destroy --all --force``): the stack must be gone and its
+   bucket and table kept (RETAIN); then ``make delete-data``'s teardown deletes them (every
+   version of the versioned bucket first);
+6. stop the server (also when any step failed) and audit every AWS call the functions and the
+   state machine made against their roles in the deployed template (``sgc audit iam`` reads the
+   same run file again).
 
 The last line says what ran and that every job decoded. Usage errors (port in use, no CDK CLI)
 say what to do and exit 2; a failed check exits 1.
@@ -30,6 +35,7 @@ import time
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError
 
 from coordinator.audit.iam import audit, write_run
 from coordinator.audit.record import read_calls
@@ -37,6 +43,7 @@ from coordinator.emulator.deploy_server import ACCOUNT, REGION
 from coordinator.workflow import resources
 from infra.app import stack_id
 from infra.config import WORKER_ALIAS
+from infra.teardown import delete_data, stack_data
 from infra.warm_pool import WARM_POOL_FUNCTION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,8 +65,18 @@ JOB_SPEC = {
     "iterations": 2, "workers": 4, "scheme": {"name": "m-sgc", "B": 1, "W": 2, "lam": 1},
     "wait": {"deadline_s": 5.0, "hard_limit_s": 30}, "stragglers": {"model": "none"},
 }
-SERVER_START_S = 120.0
+# The server loads every kernel before it is ready: seconds from a warm Numba cache, minutes when
+# it compiles them (a fresh clone: ~5 min on a loaded machine). It is waited for as long as it
+# works (its CPU time grows), with a progress line every PROGRESS_EVERY_S; it has failed when it
+# exits, does nothing for STALL_S, or is still not ready after START_LIMIT_S.
+STALL_S = 300.0
+START_LIMIT_S = 3600.0
+PROGRESS_EVERY_S = 20.0
 JOB_TIMEOUT_S = 180.0
+# `make destroy FORCE=1` on moto: the stack is deleted, then the CLI reads its final events and
+# fails with "@aws-sdk XML parse error: unexpected content" on moto's answer (exit 1; make exits
+# 2). destroy() then checks the stack itself: gone is ok, and says so.
+MOTO_DESTROY_QUIRK = "XML"
 
 
 class UsageError(RuntimeError):
@@ -132,24 +149,46 @@ class Server:
     def endpoint(self) -> str:
         return f"http://localhost:{self.port}"  # not 127.0.0.1: see moto_compat gap 7
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "coordinator.emulator.deploy_server", "--port",
+                str(self.port), "--state", str(self.state), "--calls", str(self.calls)]
+
     def start(self) -> None:
+        """Start the server and wait until it is ready (``wait_ready``); the caller stops it,
+        in a ``finally``, whatever happens here."""
         self.state.unlink(missing_ok=True)
         self.calls.unlink(missing_ok=True)
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "coordinator.emulator.deploy_server", "--port",
-                 str(self.port), "--state", str(self.state), "--calls", str(self.calls)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
-                env={**os.environ, "SGC_ROUNDS_PER_TASK": "1"})
-        deadline = time.monotonic() + SERVER_START_S
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=ROOT, env={**os.environ, "SGC_ROUNDS_PER_TASK": "1"})
+        self.wait_ready()
+
+    def wait_ready(self) -> float:
+        """Seconds until the server wrote its state file; progress on the way (see STALL_S)."""
+        started = last_report = last_busy = time.monotonic()
+        last_cpu = cpu_seconds(self.process.pid)
         while not self.state.exists():
             if self.process.poll() is not None:
                 raise CheckFailed(f"the deploy server exited ({self.process.returncode}): "
                                   f"{_tail(self.log)}")
-            if time.monotonic() > deadline:
-                raise CheckFailed(f"the deploy server was not ready in {SERVER_START_S:.0f} s; "
+            now = time.monotonic()
+            cpu = cpu_seconds(self.process.pid)
+            if cpu is not None and (last_cpu is None or cpu > last_cpu):  # any tick: works
+                last_cpu, last_busy = cpu, now
+            if now - last_busy > STALL_S:
+                raise CheckFailed(f"the deploy server used no CPU for {STALL_S:.0f} s and is "
+                                  f"not ready (stuck?); see {self.log}: {_tail(self.log, 5)}")
+            if now - started > START_LIMIT_S:
+                raise CheckFailed(f"the deploy server was not ready after {START_LIMIT_S:.0f} s; "
                                   f"see {self.log}")
+            if now - last_report >= PROGRESS_EVERY_S:
+                busy = f", {cpu:.0f} s CPU" if cpu is not None else ""
+                say(f"waiting for the deploy server ({now - started:.0f} s{busy}): "
+                    f"{_tail(self.log, 1) or 'starting'}")
+                last_report = now
             time.sleep(0.2)
+        return time.monotonic() - started
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -160,6 +199,15 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far, from /proc (None without it)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -239,6 +287,62 @@ def tick_warm_pool(endpoint: str) -> None:
     say("warm-pool manager invoked once: ok")
 
 
+def stack_status(endpoint: str) -> str | None:
+    """The stack's status, or None when CloudFormation no longer knows it."""
+    try:
+        [stack] = client("cloudformation", endpoint).describe_stacks(
+            StackName=resources.STACK_NAME)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return stack["StackStatus"]
+
+
+def destroy(cdk: list[str], env: dict[str, str], log: Path, endpoint: str) -> None:
+    """`make destroy FORCE=1` itself (no terminal here); the stack must be gone afterwards,
+    whatever the CLI's exit code says (see MOTO_DESTROY_QUIRK)."""
+    command = ["make", "--no-print-directory", "destroy", "FORCE=1", f"REGIONS={REGION}",
+               f"CDK={shlex.join(cdk)}"]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
+                          stdin=subprocess.DEVNULL, timeout=600, check=False)
+    output = (done.stdout + done.stderr).strip()
+    with log.open("a") as out:
+        out.write(f"$ {shlex.join(command)}\n{output}\n")
+    status = stack_status(endpoint)
+    if status not in (None, "DELETE_COMPLETE"):
+        raise CheckFailed(f"make destroy FORCE=1 (exit {done.returncode}) left the stack "
+                          f"{status}:\n"
+                          f"{output[-1500:]}")
+    elapsed = time.monotonic() - started
+    if done.returncode == 0:
+        say(f"make destroy FORCE=1: ok, stack deleted ({elapsed:.1f} s)")
+    elif MOTO_DESTROY_QUIRK in output:
+        say(f"make destroy FORCE=1: exited {done.returncode} on moto's answer "
+            f"({MOTO_DESTROY_QUIRK!r}), but the stack is deleted ({status or 'gone'}): counted "
+            f"as ok ({elapsed:.1f} s)")
+    else:
+        raise CheckFailed(f"make destroy FORCE=1 failed ({done.returncode}) although the stack "
+                          f"is deleted:\n{output[-1500:]}")
+
+
+def _bucket_exists(endpoint: str, bucket: str) -> bool:
+    try:
+        client("s3", endpoint).head_bucket(Bucket=bucket)
+    except ClientError:
+        return False
+    return True
+
+
+def _table_exists(endpoint: str, table: str) -> bool:
+    try:
+        client("dynamodb", endpoint).describe_table(TableName=table)
+    except ClientError:
+        return False
+    return True
+
+
 def physical_ids(endpoint: str) -> dict[str, str]:
     found = client("cloudformation", endpoint).list_stack_resources(
         StackName=resources.STACK_NAME)["StackResourceSummaries"]
@@ -255,8 +359,8 @@ def deploy_local(port: int, cdk: list[str], out: Path, audit_file: Path) -> str:
     log.write_text("")
     assembly = out / "cdk.out"
     say(f"CDK CLI {version}; moto server on 127.0.0.1:{port} (log {server.log})")
-    server.start()
     try:
+        server.start()  # inside the try: a server that fails to start is stopped too
         # Outside the project (no cdk.json): bootstrapping an explicit environment needs no app.
         run([*cdk, "bootstrap", f"aws://{ACCOUNT}/{REGION}"], env, "cdk bootstrap", log,
             cwd=out)
@@ -276,6 +380,19 @@ def deploy_local(port: int, cdk: list[str], out: Path, audit_file: Path) -> str:
         if live_version(server.endpoint) != alias_before:
             raise CheckFailed(f"the redeploy moved the {WORKER_ALIAS} alias")
         physical = physical_ids(server.endpoint)
+        bucket, table = stack_data(client("cloudformation", server.endpoint))
+        destroy(cdk, env, log, server.endpoint)
+        kept = [name for name, there in ((bucket, _bucket_exists(server.endpoint, bucket)),
+                                         (table, _table_exists(server.endpoint, table)))
+                if not there]
+        if kept:
+            raise CheckFailed(f"cdk destroy deleted {kept}: they are RETAIN (the data outlives "
+                              "the stack)")
+        # What the README's teardown does (`make delete-data`): every version, then the bucket.
+        say(delete_data(client("s3", server.endpoint), client("dynamodb", server.endpoint),
+                        bucket, table))
+        if _bucket_exists(server.endpoint, bucket) or _table_exists(server.endpoint, table):
+            raise CheckFailed(f"make delete-data left s3://{bucket} or table {table}")
     finally:
         server.stop()
     template = json.loads((assembly / f"{stack_id(REGION)}.template.json").read_text())
@@ -291,8 +408,8 @@ def deploy_local(port: int, cdk: list[str], out: Path, audit_file: Path) -> str:
     return (f"cdk bootstrap + deploy ({stack_id(REGION)}) on moto 127.0.0.1:{port}, "
             f"sgc submit --region {REGION}: every job decoded ({jobs}/{jobs}, {executions} "
             f"executions); redeploy changed "
-            f"nothing, alias {WORKER_ALIAS} stayed on version {alias_before}; IAM audit "
-            f"{report.calls} calls, 0 denied")
+            f"nothing, alias {WORKER_ALIAS} stayed on version {alias_before}; destroyed, data "
+            f"deleted; IAM audit {report.calls} calls, 0 denied")
 
 
 def main(argv: list[str] | None = None) -> int:

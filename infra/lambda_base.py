@@ -76,7 +76,8 @@ class SgcFunction(Construct):
                  function_name: str, handler: str, memory_mb: int, timeout_s: int,
                  environment: Mapping[str, str], log_retention_days: int, description: str,
                  reserved_concurrency: int | None = None,
-                 retry_attempts: int | None = None) -> None:
+                 retry_attempts: int | None = None,
+                 on_failure: lambda_.IDestination | None = None) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", removal_policy=cdk.RemovalPolicy.DESTROY)
         self.log_group.node.default_child.retention_in_days = log_retention_days
@@ -104,6 +105,7 @@ class SgcFunction(Construct):
             log_group=self.log_group,
             reserved_concurrent_executions=reserved_concurrency,
             retry_attempts=retry_attempts,
+            on_failure=on_failure,  # failed asynchronous invocations (infra.failures)
         )
         acknowledge(self.function, "AwsSolutions-L1",
                     "Pinned to Python 3.12: the dependency layer holds cp312 wheels (numba, "

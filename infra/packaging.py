@@ -12,6 +12,7 @@ unzipped limit together with the function code (checked by ``bundle_report``).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import platform
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -325,47 +328,100 @@ def _without_address_randomization() -> None:
         pass
 
 
-def stamped_sources(build_dir: Path = BUILD_DIR) -> Path:
-    """A copy of ``functions/`` (without its cache) and of the contract the kernels import,
-    whose files carry the zip epoch as mtime."""
-    staging = build_dir / "numba-sources"
-    shutil.rmtree(staging, ignore_errors=True)
+# Numba writes source paths into its cache files: the file and line of every exception a kernel
+# may raise, numpy's and numba's inlined code included. So the bytes depend on where the sources
+# and the layer sit when the cache is built; every build, from any clone, puts them here (the
+# layer by a symlink), and the cache repeats byte for byte across checkouts, CI and machines.
+NUMBA_BUILD_ROOT = Path("/tmp/sgcflow-build")
+
+
+@contextmanager
+def fixed_build_root(build_root: Path = NUMBA_BUILD_ROOT) -> Iterator[Path]:
+    """``build_root``, held under an exclusive lock (two clones building at once take turns)."""
+    try:
+        build_root.mkdir(parents=True, exist_ok=True)
+        lock = (build_root / ".lock").open("w")
+    except OSError as error:
+        raise PackagingError(f"the Numba cache is built in {build_root} (a fixed path, so that "
+                             f"every clone builds the same bytes) and it is not writable: "
+                             f"{error.strerror or error}; remove it or make it yours") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield build_root
+
+
+def stamped_sources(destination: Path, root: Path = ROOT) -> Path:
+    """``destination`` filled with a copy of ``root``'s ``functions/`` (without its cache) and
+    of the contract the kernels import, every file carrying the zip epoch as mtime."""
+    shutil.rmtree(destination, ignore_errors=True)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "numba_cache")
-    shutil.copytree(ROOT / "functions", staging / "functions", ignore=skip)
-    shutil.copytree(ROOT / "coordinator" / "contract", staging / "coordinator" / "contract",
+    shutil.copytree(root / "functions", destination / "functions", ignore=skip)
+    shutil.copytree(root / "coordinator" / "contract", destination / "coordinator" / "contract",
                     ignore=skip)
-    shutil.copy2(ROOT / "coordinator" / "__init__.py", staging / "coordinator" / "__init__.py")
-    for path in staging.rglob("*"):
+    shutil.copy2(root / "coordinator" / "__init__.py", destination / "coordinator" / "__init__.py")
+    for path in destination.rglob("*"):
         os.utime(path, (ZIP_EPOCH, ZIP_EPOCH))
-    return staging
+    return destination
 
 
-def build_numba_cache(architecture: str) -> Path | None:
-    """Compile the worker's kernels into ``functions/numba_cache/`` (which the source asset
-    ships, see functions/numba_setup.py) with Python 3.12 and the layer's own numba, for the
-    generic CPU: a cold start then loads them instead of compiling (~20 s). Numba caches are
-    per Python version and numba build, hence the layer's packages and not the venv's.
-    Deterministic (two builds are byte-identical, so a redeploy changes no asset): sources
-    stamped with the zip epoch, ``PYTHONHASHSEED=0``, no address randomization.
+def _link(link: Path, target: Path) -> Path:
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target, target_is_directory=True)
+    return link
+
+
+def _build_environment(build_root: Path, layer: Path, sources: Path) -> dict[str, str]:
+    """The whole environment of the cache build, the same from every clone and shell. Numba
+    writes object addresses into the cache (reprs, and ``__numba_parfor_gufunc_0x7fff…``
+    names), which repeat only if the build allocates exactly alike: Python copies the
+    environment into objects, so a longer PWD, PATH or VIRTUAL_ENV would shift them."""
+    path = [str(layer), *(str(layer / f"{package}.zip") for package in ZIPPED_PACKAGES),
+            str(sources)]
+    return {"PATH": "/usr/bin:/bin", "HOME": str(build_root), "LC_ALL": "C.UTF-8",
+            "PYTHONPATH": os.pathsep.join(path), "PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1",
+            # Byte code neither read nor written: loading a module from a .pyc allocates
+            # otherwise than compiling it, and a build would find what the last one wrote (in
+            # the layer, too, which ships).
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(build_root / "no-pycache"),
+            "NUMBA_CPU_NAME": "generic",
+            "SGC_NUMBA_SHIPPED_CACHE": str(sources / "no-shipped-cache")}
+
+
+def build_numba_cache(architecture: str, root: Path = ROOT,
+                      layer_site: Path | None = None) -> Path | None:
+    """Compile the worker's kernels into ``root/functions/numba_cache/`` (which the source asset
+    ships, see functions/numba_setup.py) with Python 3.12 and the layer's own numba
+    (``layer_site``: the layer's ``python/`` folder, built when not given), for the generic CPU:
+    a cold start then loads them instead of compiling (~20 s). Numba caches are per Python
+    version and numba build, hence the layer's packages and not the venv's.
+    Deterministic, on any machine and from any clone (a redeploy changes no asset): sources
+    stamped with the zip epoch, sources and layer seen at fixed paths (``NUMBA_BUILD_ROOT``),
+    the same command line and environment (the cache is built there too, then copied),
+    ``PYTHONHASHSEED=0``, no address randomization.
     Returns None, and the functions compile at init, when this host cannot run that layer
     (another architecture) or has no Python 3.12."""
     python = lambda_python()
     if platform.machine() not in HOST_MACHINES[architecture] or python is None:
         return None
-    site = dependency_layer(architecture) / "python"
-    sources = stamped_sources()
-    path = [str(site), *(str(site / f"{package}.zip") for package in ZIPPED_PACKAGES),
-            str(sources)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "NUMBA_CPU_NAME": "generic",
-           "PYTHONHASHSEED": "0", "SGC_NUMBA_SHIPPED_CACHE": str(sources / "no-shipped-cache")}
-    shutil.rmtree(SHIPPED_NUMBA_CACHE, ignore_errors=True)
-    done = subprocess.run([python, "-m", "functions.kernel_cache", "build",
-                           str(SHIPPED_NUMBA_CACHE)], env=env, capture_output=True, text=True,
-                          cwd=sources, preexec_fn=_without_address_randomization)
+    site = layer_site or dependency_layer(architecture) / "python"
+    destination = root / "functions" / NUMBA_CACHE_FOLDER
+    with fixed_build_root() as build_root:
+        sources = stamped_sources(build_root / "source", root)
+        layer = _link(build_root / "layer", site.resolve())
+        built = build_root / "cache"
+        shutil.rmtree(built, ignore_errors=True)
+        done = subprocess.run([python, "-m", "functions.kernel_cache", "build", str(built)],
+                              env=_build_environment(build_root, layer, sources),
+                              capture_output=True, text=True, cwd=sources,
+                              preexec_fn=_without_address_randomization)
+        if done.returncode == 0:
+            shutil.rmtree(destination, ignore_errors=True)
+            shutil.copytree(built, destination)
     if done.returncode != 0:  # say why: the build runs in another Python on the layer
         raise RuntimeError(f"building the Numba cache with {python} failed "
                            f"(exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return SHIPPED_NUMBA_CACHE
+    return destination
 
 
 def bundle_report(architecture: str) -> BundleReport:

@@ -9,6 +9,7 @@ from coordinator.workflow import resources
 from infra.alarms import Alarms
 from infra.config import WORKER_ALIAS, InfraConfig
 from infra.coordinator import Coordinator
+from infra.failures import FailedInvocations
 from infra.lambda_base import LambdaBundle
 from infra.storage import Storage
 from infra.warm_pool import WarmPool
@@ -23,14 +24,17 @@ class SgcflowStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.storage = Storage(self, "Storage", results_expire_days=config.results_expire_days)
         self.bundle = LambdaBundle(self, "Bundle", config=config)
+        self.failures = FailedInvocations(self, "FailedInvocations")
         self.workers = WorkerPool(self, "Workers", config=config, bundle=self.bundle,
-                                  storage=self.storage)
+                                  storage=self.storage, failures=self.failures)
         self.coordinator = Coordinator(self, "Coordinator", config=config, bundle=self.bundle,
                                        storage=self.storage, workers=self.workers)
         self.warm_pool = WarmPool(self, "WarmPool", config=config, bundle=self.bundle,
-                                  workers=self.workers, storage=self.storage)
+                                  workers=self.workers, storage=self.storage,
+                                  failures=self.failures)
         self.alarms = Alarms(self, "Alarms", state_machine=self.coordinator.state_machine,
-                             worker=self.workers.function, email=config.alarm_email)
+                             worker=self.workers.function, failures=self.failures.queue,
+                             email=config.alarm_email)
         self._outputs()
 
     def _outputs(self) -> None:
@@ -41,6 +45,8 @@ class SgcflowStack(cdk.Stack):
             names["state_machine"]: self.coordinator.state_machine.state_machine_arn,
             names["worker"]: self.workers.function.function_name,
             "WorkerAlias": WORKER_ALIAS,
+            "AlarmTopic": self.alarms.topic.topic_arn,
+            "FailedInvocationsQueue": self.failures.queue.queue_url,
         }
         for key, value in values.items():
             cdk.CfnOutput(self, key, value=value)

@@ -56,7 +56,9 @@ class StepAccess:
 STEP_ACCESS = {
     "plan": StepAccess(get=(DATASETS,), put=(DATASETS, PARAMS, INJECT, JOB_PLANS),
                        delete=(DATASETS,), not_found=True),
-    "round": StepAccess(get=(RESULTS, PARAMS), put=(PARAMS, DECODED),
+    # Update reads results that may have been deleted (integrity: the worker becomes a
+    # straggler), which S3 reports as 404 only to a caller that may list: not_found.
+    "round": StepAccess(get=(RESULTS, PARAMS), put=(PARAMS, DECODED), not_found=True,
                         job_items=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
                         completions=("dynamodb:Query",)),
     "finalize": StepAccess(put=(RESULT_FILE,), job_items=("dynamodb:GetItem",
@@ -115,7 +117,8 @@ class Storage(Construct):
         completion-record keys: never a job record, the job index or a round log)."""
         self._allow(role, ["s3:GetObject"], [self.object_arn(DATASETS), self.object_arn(PARAMS)])
         self._allow(role, ["s3:PutObject"], [self.object_arn(RESULTS)])
-        self.grant_not_found(role)  # a missing parameters object is a named error, not a 403
+        # a missing parameters object is a named error, not a 403
+        self.grant_not_found(role, (DATASETS, PARAMS))
         self._allow_items(role, ["dynamodb:PutItem"], COMPLETION_ITEMS)
         self._acknowledge_prefixes(role, (DATASETS, PARAMS, RESULTS))
 
@@ -127,7 +130,7 @@ class Storage(Construct):
             if patterns:
                 self._allow(role, [action], [self.object_arn(p) for p in patterns])
         if access.not_found:
-            self.grant_not_found(role)
+            self.grant_not_found(role, access.get)
         self._allow_items(role, list(access.job_items), JOB_ITEMS)
         if access.completions:
             self._allow_items(role, list(access.completions), COMPLETION_ITEMS)
@@ -148,15 +151,16 @@ class Storage(Construct):
             conditions={"StringLike": {"s3:prefix": [JOB_PLANS]}}))
         self._acknowledge_prefixes(role, (JOB_PLANS,))
 
-    def grant_not_found(self, role: iam.IRole) -> None:
-        """s3:ListBucket on this bucket only, so a missing key answers 404 NoSuchKey, not 403.
-
-        The handlers treat "no such object" as a normal answer (head_object, optional files);
-        S3 reports it only to callers that may list the bucket. No prefix condition: get and
-        head requests carry no s3:prefix, so a conditioned grant would still answer 403.
-        """
+    def grant_not_found(self, role: iam.IRole, patterns: tuple[str, ...]) -> None:
+        """s3:ListBucket on this bucket, so reading a missing key under ``patterns`` answers
+        404 NoSuchKey, not 403 AccessDenied (S3 says "no such key" only to callers that may
+        list; the handlers treat a missing object as a normal answer). Scoped with
+        ``StringLikeIfExists`` on ``s3:prefix``: a listing (which always carries a prefix, ""
+        when none is given) sees only ``patterns``; the implicit check behind a GetObject or
+        HeadObject is allowed whether or not S3 puts the key's prefix in its context."""
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]))
+            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
+            conditions={"StringLikeIfExists": {"s3:prefix": list(patterns)}}))
 
     @staticmethod
     def _allow(role: iam.IRole, actions: list[str], arns: list[str]) -> None:

@@ -2,7 +2,9 @@
 
 It runs per region (each stack has its own worker pool) every ``warm_pool_minutes``. It may put,
 get and delete the provisioned-concurrency config of this region's worker alias and nothing
-else on Lambda, and read exactly one object: the job plans it provisions for.
+else on Lambda, and read exactly one object: the job plans it provisions for. A tick that fails
+(the function raised, or EventBridge could not deliver it) goes to the stack's failure queue
+(``infra.failures``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from infra.config import (
     WORKER_ALIAS,
     InfraConfig,
 )
+from infra.failures import FailedInvocations
 from infra.lambda_base import LambdaBundle, SgcFunction
 from infra.storage import Storage
 from infra.workers import WorkerPool
@@ -41,7 +44,8 @@ class WarmPool(Construct):
     """Scheduled warm-pool function + its EventBridge rule."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig,
-                 bundle: LambdaBundle, workers: WorkerPool, storage: Storage) -> None:
+                 bundle: LambdaBundle, workers: WorkerPool, storage: Storage,
+                 failures: FailedInvocations) -> None:
         super().__init__(scope, construct_id)
         self.manager = SgcFunction(
             self, "Manager",
@@ -58,6 +62,7 @@ class WarmPool(Construct):
             log_retention_days=config.log_retention_days,
             description="sgcflow warm pool: provisioned concurrency of the worker alias",
             retry_attempts=0,
+            on_failure=failures.destination,
         )
         self.manager.role.add_to_principal_policy(iam.PolicyStatement(
             actions=list(PROVISIONED_CONCURRENCY_ACTIONS),
@@ -67,5 +72,6 @@ class WarmPool(Construct):
             self, "Schedule",
             description="tick of the sgcflow warm-pool manager",
             schedule=events.Schedule.rate(cdk.Duration.minutes(config.warm_pool_minutes)),
-            targets=[targets.LambdaFunction(self.manager.function, retry_attempts=0)],
+            targets=[targets.LambdaFunction(self.manager.function, retry_attempts=0,
+                                            dead_letter_queue=failures.queue)],
         )

@@ -3,7 +3,9 @@
 Reserved concurrency equals the number of workers (256 by default) so a run always gets its
 n environments and cannot starve the rest of the account. Asynchronous invokes are never retried
 (``MaximumRetryAttempts=0`` on the function and on the alias): a late worker is a straggler the
-code tolerates, while a retry would only arrive after the round is decided. Provisioned
+code tolerates, while a retry would only arrive after the round is decided; the failed invocation
+goes to the stack's failure queue instead (``infra.failures``, on the function and the alias),
+with its event and error. Provisioned
 concurrency is set on the alias (never on $LATEST), by the warm-pool manager or ``-c provisioned``.
 """
 
@@ -17,6 +19,7 @@ from constructs import Construct
 from coordinator.workflow import resources
 from coordinator.workflow.definition import WORKER_HANDLER
 from infra.config import ENV_BUCKET, ENV_TABLE, ENV_WORKER_FUNCTION, WORKER_ALIAS, InfraConfig
+from infra.failures import FailedInvocations
 from infra.lambda_base import LambdaBundle, SgcFunction
 from infra.storage import Storage
 
@@ -25,7 +28,7 @@ class WorkerPool(Construct):
     """Worker function, its published version and the ``live`` alias the coordinator invokes."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig,
-                 bundle: LambdaBundle, storage: Storage) -> None:
+                 bundle: LambdaBundle, storage: Storage, failures: FailedInvocations) -> None:
         super().__init__(scope, construct_id)
         # Built from the known names, not from the alias construct: the worker's own role and
         # environment naming its alias would otherwise be a dependency cycle.
@@ -47,6 +50,7 @@ class WorkerPool(Construct):
             description="sgcflow worker: coded partial gradients for one worker and round",
             reserved_concurrency=config.workers,
             retry_attempts=0,
+            on_failure=failures.destination,
         )
         storage.grant_worker(self.worker.role)
         if config.relays:  # a relay invocation invokes its share of the workers (tree fan-out)
@@ -61,4 +65,5 @@ class WorkerPool(Construct):
             provisioned_concurrent_executions=config.provisioned or None,
             retry_attempts=0,
             max_event_age=cdk.Duration.minutes(5),
+            on_failure=failures.destination,  # what the coordinator invokes: the alias
         )

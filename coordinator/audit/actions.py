@@ -4,7 +4,12 @@ Pure (no boto3): ``authorizations(service, operation, params, region, account, s
 recorded call into the requests IAM evaluates for it. Most calls are one request; a GetObject or
 HeadObject that answered 404 is two, because S3 tells a caller "no such key" only if it may also
 ``s3:ListBucket`` the bucket (otherwise it answers 403 AccessDenied, and the code reading it as
-"missing" would break).
+"missing" would break); a PutObject with ``Tagging`` is two (``s3:PutObjectTagging``).
+The call's shape picks the action and the resource as IAM does: an object operation with a
+``VersionId`` is ``s3:GetObjectVersion`` / ``s3:DeleteObjectVersion``; a Query or Scan with an
+``IndexName`` is on ``table/T/index/I``; a key condition naming the partition key through an
+``#x`` placeholder still yields ``dynamodb:LeadingKeys``, and a keyed request whose key cannot be
+read gets a value no grant matches (denied: the audit fails closed).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ S3_ACTIONS = {
 }
 S3_BUCKET_LEVEL = frozenset({"ListObjectsV2", "ListObjects", "HeadBucket"})
 DYNAMODB_ITEM_KEY = {"GetItem": "Key", "DeleteItem": "Key", "UpdateItem": "Key",
-                     "PutItem": "Item"}
+                     "ConditionCheckItem": "Key", "PutItem": "Item"}
 LAMBDA_ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeAsync"}
 PARTITION_KEY = resources.TABLE_KEYS["partition"]
 
@@ -57,31 +62,59 @@ def authorizations(service: str, operation: str, params: Mapping[str, Any], *, r
     return [Authorization(f"{service}:{operation}", "*", why="service not modelled")]
 
 
+# Object operations that name a version need the *Version action instead (IAM's own mapping).
+S3_VERSIONED = {"GetObject": "s3:GetObjectVersion", "HeadObject": "s3:GetObjectVersion",
+                "DeleteObject": "s3:DeleteObjectVersion"}
+# Object writes that set tags need s3:PutObjectTagging too.
+S3_TAGGING = frozenset({"PutObject", "CreateMultipartUpload"})
+# What IAM sees when the partition key of a keyed request could not be read from the call: a
+# value no grant names, so the request is denied (the audit fails closed, never vacuously).
+UNPARSED_KEY = "(partition key not parsed)"
+
+
 def _s3(operation: str, params: Mapping[str, Any], status: int) -> list[Authorization]:
     action = S3_ACTIONS.get(operation, f"s3:{operation}")
     bucket = params.get("Bucket", "")
-    if operation in S3_BUCKET_LEVEL:
-        conditions = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
+    if operation in S3_BUCKET_LEVEL:  # a listing without Prefix is evaluated with prefix ""
+        conditions = {} if operation == "HeadBucket" else {"s3:prefix": params.get("Prefix", "")}
         return [Authorization(action, f"arn:aws:s3:::{bucket}", conditions)]
-    found = [Authorization(action, f"arn:aws:s3:::{bucket}/{params.get('Key', '')}")]
+    obj = f"arn:aws:s3:::{bucket}/{params.get('Key', '')}"
+    if params.get("VersionId") and operation in S3_VERSIONED:
+        action = S3_VERSIONED[operation]
+    found = [Authorization(action, obj)]
+    if params.get("Tagging") and operation in S3_TAGGING:
+        found.append(Authorization("s3:PutObjectTagging", obj, why="Tagging sets the tags"))
     if operation in ("GetObject", "HeadObject") and status == 404:
         found.append(Authorization("s3:ListBucket", f"arn:aws:s3:::{bucket}",
                                    why="404 NoSuchKey instead of 403 needs ListBucket"))
     return found
 
 
+def _key_condition_names(expression: str, names: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(attribute name, value placeholder) of each equality of a key condition, with ``#x``
+    placeholders resolved through ExpressionAttributeNames; either side may hold the value."""
+    pairs = []
+    for left, right in re.findall(r"([#:]?[\w.-]+)\s*=\s*([#:]?[\w.-]+)", expression):
+        name, value = (right, left) if left.startswith(":") else (left, right)
+        pairs.append((names.get(name, name), value))
+    return pairs
+
+
 def _leading_key(operation: str, params: Mapping[str, Any]) -> str | None:
-    """The partition key value a DynamoDB request touches (None if not determinable)."""
+    """The partition key value a DynamoDB request touches; ``UNPARSED_KEY`` for a keyed request
+    whose key this cannot read; None for requests IAM evaluates without one."""
     if operation in DYNAMODB_ITEM_KEY:
         value = params.get(DYNAMODB_ITEM_KEY[operation], {}).get(PARTITION_KEY, {})
-        return next(iter(value.values()), None) if value else None
+        return next(iter(value.values()), UNPARSED_KEY) if value else UNPARSED_KEY
     if operation == "Query":
-        expression = params.get("KeyConditionExpression", "")
-        names = {v: k for k, v in params.get("ExpressionAttributeNames", {}).items()}
-        for name, placeholder in re.findall(r"([#\w]+)\s*=\s*(:\w+)", expression):
-            if names.get(name, name) == PARTITION_KEY or name == PARTITION_KEY:
-                value = params.get("ExpressionAttributeValues", {}).get(placeholder, {})
-                return next(iter(value.values()), None)
+        names = params.get("ExpressionAttributeNames", {})
+        values = params.get("ExpressionAttributeValues", {})
+        for name, placeholder in _key_condition_names(params.get("KeyConditionExpression", ""),
+                                                       names):
+            if name == PARTITION_KEY:
+                value = values.get(placeholder, {})
+                return next(iter(value.values()), UNPARSED_KEY) if value else UNPARSED_KEY
+        return UNPARSED_KEY
     return None
 
 
@@ -90,6 +123,8 @@ def _dynamodb(operation: str, params: Mapping[str, Any], region: str,
     table = params.get("TableName", "")
     arn = table if table.startswith("arn:") else \
         f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+    if params.get("IndexName"):  # a Query or Scan of an index is authorized on the index
+        arn = f"{arn}/index/{params['IndexName']}"
     key = _leading_key(operation, params)
     conditions = {"dynamodb:LeadingKeys": [key]} if key is not None else {}
     return Authorization(f"dynamodb:{operation}", arn, conditions)

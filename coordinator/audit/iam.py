@@ -1,11 +1,12 @@
-"""The IAM audit: every recorded call of every end-to-end run against its function's role.
+"""The IAM audit: every recorded call of every end-to-end run against its caller's role.
 
 A run file (written by `make deploy-local`, see ``write_run``) holds the synthesized template it
-deployed, the physical id of each resource, and the calls its functions made. For each call the
-request(s) IAM would see (``actions``) are evaluated against the statements of the calling
-function's role (``policy``): a request no Allow covers, or a Deny covers, is *denied*; an Allow
-grant (action x resource of a statement) that no request used is *unused*. The grants the Lambda
-service itself uses on the function's behalf (writing its logs) are never reported unused.
+deployed, the physical id of each resource, and the calls its callers made (each Lambda
+function, and the state machine invoking its steps). For each call the request(s) IAM would see
+(``actions``) are evaluated against the statements of the caller's role (``policy``): a request
+no Allow covers, or a Deny covers, is *denied*; an Allow grant (action x resource of a statement)
+that no request used is *unused*. The grants the services use on a caller's behalf
+(``RUNTIME_ACTIONS``) are never reported unused.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from coordinator.audit.policy import (
     role_statements,
 )
 
-RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
+# Grants a service uses on the caller's behalf, never through a recorded call: Lambda writing
+# the function's logs and sending a failed asynchronous invocation to its on-failure queue; Step
+# Functions delivering the machine's logs and traces. Never reported unused.
+RUNTIME_ACTIONS = frozenset({
+    "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
+    "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies", "logs:GetLogDelivery", "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy", "logs:UpdateLogDelivery", "xray:GetSamplingRules",
+    "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"})
 DEFAULT_RUNS_DIR = Path("build") / "audit"
 
 

@@ -3,8 +3,9 @@ resolved to plain ARNs, and the decision IAM would take on one request.
 
 Supported, because the template uses them: Allow/Deny, Action and Resource lists with ``*`` and
 ``?`` wildcards, and the condition operators in ``OPERATORS`` (with ``ForAllValues:`` /
-``ForAnyValue:`` set qualifiers). Anything else in a statement (NotAction, NotResource, another
-operator) raises ``AuditError`` naming it, so a new kind of grant cannot slip past unchecked.
+``ForAnyValue:`` set qualifiers and the ``...IfExists`` suffix). Anything else in a statement
+(NotAction, NotResource, another operator) raises ``AuditError`` naming it, so a new kind of
+grant cannot slip past unchecked.
 Evaluation follows IAM: an explicit Deny wins, else any Allow, else denied by default.
 """
 
@@ -47,6 +48,7 @@ ARN_FORMATS = {
     "AWS::StepFunctions::StateMachine": "{id}",
     "AWS::Lambda::Alias": "{id}",
     "AWS::Events::Rule": "arn:aws:events:{region}:{account}:rule/{id}",
+    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{id}",
 }
 
 
@@ -69,8 +71,10 @@ class Resolver:
         kind = self.resources.get(logical_id, {}).get("Type", "")
         if kind not in ARN_FORMATS:
             raise AuditError(f"Fn::GetAtt {logical_id}.Arn: no ARN format for {kind!r}")
-        return ARN_FORMATS[kind].format(id=self._physical(logical_id), region=self.region,
-                                        account=self.account)
+        physical = self._physical(logical_id)
+        if kind == "AWS::SQS::Queue":  # its physical id is the queue URL; the name ends it
+            physical = physical.rstrip("/").rsplit("/", 1)[-1]
+        return ARN_FORMATS[kind].format(id=physical, region=self.region, account=self.account)
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -124,15 +128,20 @@ def role_statements(template: Mapping[str, Any], resolve: Resolver,
 
 
 def function_roles(template: Mapping[str, Any]) -> dict[str, str]:
-    """Function name -> logical id of its role, for every Lambda function in the template."""
+    """Caller name -> logical id of its role, for every caller of the template: each Lambda
+    function (by FunctionName) and each state machine (by StateMachineName), whose own role
+    invokes the steps and starts executions."""
+    kinds = {"AWS::Lambda::Function": ("FunctionName", "Role"),
+             "AWS::StepFunctions::StateMachine": ("StateMachineName", "RoleArn")}
     out = {}
     for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") == "AWS::Lambda::Function":
+        if resource.get("Type") in kinds:
+            name_key, role_key = kinds[resource["Type"]]
             props = resource["Properties"]
-            role = props.get("Role", {})
+            role = props.get(role_key, {})
             if not (isinstance(role, dict) and "Fn::GetAtt" in role):
-                raise AuditError(f"function {logical_id}: role is not a role of the template")
-            out[props.get("FunctionName", logical_id)] = role["Fn::GetAtt"][0]
+                raise AuditError(f"{logical_id}: role is not a role of the template")
+            out[props.get(name_key, logical_id)] = role["Fn::GetAtt"][0]
     return out
 
 
@@ -162,12 +171,17 @@ OPERATORS = {
 
 def _condition_holds(operator: str, key: str, patterns: Any, context: Mapping[str, Any]) -> bool:
     qualifier, _, base = operator.rpartition(":")
+    if_exists = base.endswith("IfExists")
+    base = base.removesuffix("IfExists")
     if base not in OPERATORS or qualifier not in ("", "ForAllValues", "ForAnyValue"):
         raise AuditError(f"condition operator {operator!r} is not evaluated by the audit "
-                         f"(known: {sorted(OPERATORS)}, with ForAllValues:/ForAnyValue:)")
+                         f"(known: {sorted(OPERATORS)}, with ForAllValues:/ForAnyValue: and "
+                         "...IfExists)")
     test, patterns = OPERATORS[base], _listed(patterns)
     negated = base.startswith("StringNot")
     if key not in context:  # IAM: an empty set satisfies "for all", never "for any"
+        if if_exists:  # ...IfExists: a request without the key passes
+            return True
         return {"ForAllValues": True, "ForAnyValue": False}.get(qualifier, negated)
     values = _listed(context[key])
 

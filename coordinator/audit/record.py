@@ -2,15 +2,18 @@
 
 Every botocore client created while the recorder is installed gets two hooks:
 ``before-parameter-build`` (the call's parameters and who makes it) and ``after-call`` (the HTTP
-status). ``attribute()`` names the function whose handler runs in the calling thread (the
-emulator's ``current_function``); calls made outside any handler (the CLI, CloudFormation,
-moto's own state-machine interpreter) are not recorded. Each call becomes one JSON line:
+status). ``attribute()`` names the caller: the function whose handler runs in the calling thread
+(the emulator's ``current_function``) or, through ``interpreter_caller``, the state machine whose
+Task states moto's Step Functions interpreter is running (it invokes the steps with its own
+role); calls made by no caller (the CLI, CloudFormation) are not recorded. Each call becomes one
+JSON line:
 ``{"function", "call": "s3.GetObject", "status", "requests": [{action, resource, conditions}]}``.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +80,20 @@ class CallRecorder:
         })
         with self._lock, self.path.open("a") as out:
             out.write(line + "\n")
+
+
+def interpreter_caller(name: str, module: str = "moto.stepfunctions") -> Callable[[], str | None]:
+    """An ``attribute`` that names ``name`` for a call made from code of ``module`` (moto's Step
+    Functions interpreter, running a state machine's Task states in its own thread)."""
+    def attribute() -> str | None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_globals.get("__name__", "").startswith(module):
+                return name
+            frame = frame.f_back
+        return None
+
+    return attribute
 
 
 def read_calls(path: Path) -> list[dict]:

@@ -57,9 +57,14 @@ def prepare(source: str, destination: str, k: int | None, sizes: str | None,
     try:
         fractions = _fractions(sizes, scheme_spec)
         table = dataset_prep.load(source, rows=rows, features=features, classes=classes, seed=seed,
-                              label_column=label_column)
-        manifest = dataset_prep.prepare(table, destination, k=None if fractions else k,
-                                    sizes=fractions, seed=seed, shuffle=not no_shuffle)
+                                  label_column=label_column)
+        k = None if fractions else k
+        counts = dataset_prep.partition_rows(len(table.labels), k=k, sizes=fractions)
+        dataset_prep.check_trainable(  # before anything is written
+            table, counts, sizes_field="--scheme" if scheme_spec else "--sizes" if sizes else "-k",
+            labels_field="--rows" if source == "synthetic" else f"--label-column {label_column}")
+        manifest = dataset_prep.prepare(table, destination, k=k, sizes=fractions, seed=seed,
+                                        shuffle=not no_shuffle)
     except ValueError as error:  # DatasetError and the scheme library's errors name the field
         raise click.ClickException(str(error)) from None
     if as_json:
@@ -95,7 +100,9 @@ def _fractions(sizes: str | None, scheme_spec: str | None) -> list[float] | None
     params = {}
     for item in filter(None, arguments.split(",")):
         key, _, value = item.partition("=")
-        if not value.strip().isdigit() or not 0 <= int(value) <= 1000:
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 4) \
+                or not 0 <= int(digits) <= 1000:
             raise click.BadParameter(f"{item!r} is not key=integer with the integer in "
                                      "[0, 1000]", param_hint="--scheme")
         params[key.strip()] = int(value)

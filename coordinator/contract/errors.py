@@ -3,12 +3,32 @@ a worker counted as a straggler for its round (the worker records the error, the
 
 from __future__ import annotations
 
+# The longest field name and message an error keeps: a message quotes what it refuses, and a
+# hostile value (a 200 KB string in an event or a job spec) must not be echoed whole into
+# records, logs and terminals.
+MAX_FIELD_CHARS = 160
+MAX_MESSAGE_CHARS = 500
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` if short, else its head and tail around a note of how much was cut (the tail of
+    a message usually says what is allowed)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    marker = f"... [{len(text)} characters, cut] ..."
+    keep = max(0, limit - len(marker))
+    head = keep * 3 // 4
+    return f"{text[:head]}{marker}{text[len(text) - (keep - head):]}"
+
 
 class WorkerError(ValueError):
-    """Base of every error a worker raises for bad input. ``field`` names what was wrong."""
+    """Base of every error a worker raises for bad input. ``field`` names what was wrong; both
+    are cut to a bounded length (``shorten``), whatever value the message quotes."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+        field = shorten(field, MAX_FIELD_CHARS)
+        super().__init__(f"{field}: {shorten(message)}")
         self.field = field
 
 

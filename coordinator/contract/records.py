@@ -2,10 +2,13 @@
 
 Event (one worker, one round; travels in the asynchronous invoke, well under 256 KiB)::
 
-    {"run", "round", "worker", "bucket",
+    {"run", "round", "worker", "bucket", "rounds", "workers",
      "tasks": [{"job", "model", "params_key", "dataset", "coefficients": {partition: c},
                 "manifest_sha256", "params_sha256"}]}   # the last two when the job recorded them
 
+``rounds`` / ``workers`` (the job's rounds J + T and its n): the bounds the worker holds ``round``
+(1..rounds) and ``worker`` (0..n - 1) to, besides the key widths (``keys.MAX_ROUND``,
+``keys.MAX_WORKER``); events built before they existed lack them.
 ``manifest_sha256`` / ``params_sha256``: the digests the coordinator recorded when it planned the
 dataset / wrote the parameters; the worker refuses an object whose bytes hash otherwise.
 
@@ -32,19 +35,22 @@ from typing import Any
 
 from . import keys
 
-_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")  # with fullmatch: no trailing newline slips through
 # The completion-record attributes Collect reads (a projection keeps its query small).
 COMPLETION_FIELDS = ("status", "error_type", "error_message", "timings", "checks", "sha256")
 
 
 def worker_event(run_id: str, round_: int, worker: int, bucket: str, tasks: list[dict],
-                 token: str | None = None) -> dict:
+                 token: str | None = None, *, rounds: int | None = None,
+                 workers: int | None = None) -> dict:
     """The invocation event; ``tasks`` already in the shape above; ``token``: what binds the
-    worker's completion record to this invocation (``invocation_token``)."""
-    event = {"run": run_id, "round": round_, "worker": worker, "bucket": bucket, "tasks": tasks}
+    worker's completion record to this invocation (``invocation_token``); ``rounds`` and
+    ``workers`` (the job's J + T and n) when known."""
+    event = {"run": run_id, "round": round_, "worker": worker, "bucket": bucket}
+    event.update({k: v for k, v in (("rounds", rounds), ("workers", workers)) if v is not None})
     if token is not None:
         event["token"] = token
-    return event
+    return {**event, "tasks": tasks}
 
 
 def invocation_token(secret: str, run_id: str, round_: int, worker: int) -> str:
@@ -94,7 +100,7 @@ class Completion:
             return f"garbage: {key}: length {check.get('n')}, expected {n_values}"
         if not check.get("finite", False):
             return f"garbage: {key}: non-finite entries"
-        if not _HEX_SHA256.match(str(self.sha256.get(str(job), ""))):
+        if not _HEX_SHA256.fullmatch(str(self.sha256.get(str(job), ""))):
             return f"integrity: {key}: the completion record holds no sha256 of this result"
         return None
 

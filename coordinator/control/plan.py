@@ -93,7 +93,8 @@ class JobPlan:
                                self.dataset.prefix, coefficients,
                                manifest_sha256=self.dataset.manifest_sha256,
                                params_sha256=digests.get(j))
-            for j, coefficients in sorted(tasks.items())], token)
+            for j, coefficients in sorted(tasks.items())], token,
+            rounds=self.rounds, workers=self.n)
 
     def token(self, secret: str, t: int, worker: int) -> str:
         return records.invocation_token(secret, self.run_id, t, worker)

@@ -4,10 +4,11 @@ Unlike `sgc local up` (which creates the stack's resources itself), this server 
 the CDK CLI bootstraps and deploys into it, and moto's CloudFormation creates the functions, the
 alias and the state machine from the synthesized template, with ``moto_compat`` filling its gaps.
 Lambda invocations run the real handlers in-process, each with its deployed function's
-environment; every AWS call a handler makes is recorded for the IAM audit.
+environment; every AWS call a handler or the state machine makes is recorded for the IAM audit.
 
 Run as ``python -m coordinator.emulator.deploy_server --port P --state FILE --calls FILE``; it
-writes FILE (port, pid) once ready, appends one JSON line per recorded call to the calls file,
+prints what it is doing (kernel compilation takes minutes on a first run), writes FILE (port, pid)
+once ready, appends one JSON line per recorded call to the calls file,
 and stops on SIGTERM.
 """
 
@@ -19,6 +20,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 ACCOUNT = "123456789012"
@@ -37,13 +39,18 @@ def _environment(port: int) -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+def _say(message: str) -> None:
+    print(f"deploy-server: {message}", flush=True)
+
+
 def serve(port: int, state_file: Path, calls_file: Path) -> None:
     from moto.core.config import default_user_config
     from moto.server import ThreadedMotoServer
 
-    from coordinator.audit.record import CallRecorder
+    from coordinator.audit.record import CallRecorder, interpreter_caller
     from coordinator.emulator import moto_compat
     from coordinator.emulator.invoke import InProcessLambda, current_function
+    from coordinator.workflow import resources
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -51,11 +58,18 @@ def serve(port: int, state_file: Path, calls_file: Path) -> None:
     _environment(port)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     moto_compat.apply()
-    recorder = CallRecorder(calls_file, attribute=current_function, account=ACCOUNT)
+    machine = interpreter_caller(resources.STATE_MACHINE)  # the steps' invokes: its own role
+    recorder = CallRecorder(calls_file, attribute=lambda: current_function() or machine(),
+                            account=ACCOUNT)
     recorder.install()
     runtime = InProcessLambda(max_workers=8)
     runtime.install()
-    import functions.worker  # noqa: F401  (pay the workers' Numba start-up once, up front)
+    # Pay the workers' Numba start-up once, up front: loaded from the cache, or compiled (minutes
+    # on a first run, more on a loaded machine). The waiting side reads these lines as progress.
+    _say("loading the worker's kernels (compiling those not in the Numba cache)")
+    started = time.monotonic()
+    import functions.worker  # noqa: F401
+    _say(f"kernels ready in {time.monotonic() - started:.1f} s; starting moto")
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -65,6 +79,7 @@ def serve(port: int, state_file: Path, calls_file: Path) -> None:
         scratch.write_text(json.dumps({"pid": os.getpid(), "port": port,
                                        "endpoint_url": f"http://localhost:{port}"}))
         os.replace(scratch, state_file)
+        _say(f"ready on 127.0.0.1:{port}")
         stop.wait()
     finally:
         state_file.unlink(missing_ok=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coordinator.contract.keys import MAX_ROUND
 from coordinator.workflow import resources
 
 GIB = 1 << 30
@@ -64,7 +65,10 @@ class Caps:
                     value = -1
                 if not (math.isfinite(value) and value > 0):
                     raise ValueError(f"{variable}: must be a positive {field_type.__name__}, "
-                                     f"got {environ[variable]!r}")
+                                     f"got {environ[variable]!r:.80}")
+                if name == "max_rounds" and value > MAX_ROUND:
+                    raise ValueError(f"{variable}: at most {MAX_ROUND} (rounds are 6-digit "
+                                     f"fields of S3 and DynamoDB keys), got {value}")
                 values[name] = value
         return cls(**values)
 

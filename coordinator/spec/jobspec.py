@@ -53,6 +53,7 @@ from typing import Any
 
 from coordinator.adaptive.live import NAME as SGCFLOW
 from coordinator.adaptive.live import SgcflowScheme
+from coordinator.contract.errors import MAX_FIELD_CHARS, shorten
 from coordinator.schemes import SCHEMES, make_scheme
 from coordinator.schemes.batching import batched
 from coordinator.spec import budget, safeload
@@ -75,8 +76,9 @@ MAX_DEADLINE_S = 900.0  # the Lambda timeout ceiling
 MAX_HARD_LIMIT_S = 3600.0
 MAX_MU = 1000.0
 MAX_REGIONS = 16
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+# Matched with fullmatch ("$" also matches before a trailing newline: 'job\n' would pass).
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 
 
 _Checker = Checker  # the field checker (coordinator/spec/speccheck.py)
@@ -88,8 +90,10 @@ class JobSpecError(ValueError):
     """A job spec with problems; ``errors`` is a list of (field, message)."""
 
     def __init__(self, errors: list[tuple[str, str]]):
-        self.errors = errors
-        super().__init__("invalid job spec:\n" + "\n".join(f"  {f}: {m}" for f, m in errors))
+        # Cut here, once, whatever check wrote the message (a quoted value may be huge).
+        self.errors = [(shorten(f, MAX_FIELD_CHARS), shorten(m)) for f, m in errors]
+        super().__init__("invalid job spec:\n" + "\n".join(f"  {f}: {m}"
+                                                           for f, m in self.errors))
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def _batch(check: _Checker, batch: Any) -> bool:
 
 
 def _name(check: _Checker, name: Any) -> str | None:
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         check.fail("name", f"must be 1-64 characters from A-Z a-z 0-9 . _ - starting with a "
                            f"letter or digit, got {show(name)}")
         return None
@@ -286,7 +290,7 @@ def _regions(check: _Checker, data: dict) -> list[str]:
     where = "regions" if "regions" in data else "region"
     regions = data["regions"] if "regions" in data else [data.get("region", "us-east-1")]
     if not isinstance(regions, list) or not 1 <= len(regions) <= MAX_REGIONS or not all(
-            isinstance(r, str) and len(r) <= 32 and REGION.match(r) for r in regions):
+            isinstance(r, str) and len(r) <= 32 and REGION.fullmatch(r) for r in regions):
         check.fail(where, f"must be 1..{MAX_REGIONS} AWS region names like 'us-east-1' "
                           f"(lower-case, matching {REGION.pattern}), got {show(regions)}")
         return ["us-east-1"]

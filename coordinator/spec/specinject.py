@@ -110,6 +110,11 @@ def _trace(check: Checker, spec: dict) -> dict:
     return out
 
 
+def _ascii_digits(text: Any) -> bool:
+    """A round number as text: ASCII digits only (str.isdigit accepts '٣' and '²'), short."""
+    return isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def _fixed_rounds(check: Checker, rounds: Any, workers: int | None) -> dict | None:
     if not isinstance(rounds, dict):
         check.fail("stragglers.rounds", "must map round -> list of workers, e.g. {2: [0, 5]}")
@@ -117,8 +122,8 @@ def _fixed_rounds(check: Checker, rounds: Any, workers: int | None) -> dict | No
     out = {}
     for t, ws in rounds.items():
         where = f"stragglers.rounds.{field_key(t)}"
-        if isinstance(t, bool) or not (isinstance(t, int) or (isinstance(t, str) and t.isdigit())
-                                       ) or not 1 <= int(t) <= MAX_ROUNDS:
+        if isinstance(t, bool) or not (isinstance(t, int) or _ascii_digits(t)) \
+                or not 1 <= int(t) <= MAX_ROUNDS:
             check.fail(where, f"round numbers must be integers in [1, {MAX_ROUNDS}]")
             continue
         if not isinstance(ws, list) or any(

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
+from coordinator.contract.errors import MAX_FIELD_CHARS, shorten
 from coordinator.spec.limits import (
     MAX_CELLS,
     MAX_CLASSES,
@@ -46,7 +47,8 @@ class DatasetError(ValueError):
     """Bad dataset input; ``field`` names what was wrong."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+        field = shorten(field, MAX_FIELD_CHARS)  # a quoted value (file name, column) may be huge
+        super().__init__(f"{field}: {shorten(message)}")
         self.field = field
 
 
@@ -106,7 +108,10 @@ def synthetic(rows: int, features: int, classes: int = 2, seed: int = 0) -> Tabl
     extra: dict[str, Any] = {"generator": {"rows": rows, "features": features,
                                            "classes": classes, "seed": seed}}
     if classes == 2:
-        extra["optimum"] = logistic_optimum(X, labels)
+        try:
+            extra["optimum"] = logistic_optimum(X, labels)
+        except np.linalg.LinAlgError:  # a few rows, or one class only: no unique optimum
+            pass
     return _checked("synthetic", X, labels, [f"x{j:03d}" for j in range(features)], extra)
 
 
@@ -160,6 +165,25 @@ def partition_rows(n_rows: int, k: int | None = None,
     # A tiny fraction may round to an empty partition (M-SGC's D2 parts on a small dataset): its
     # partial gradient is zero, and decoding stays exact.
     return counts.tolist()
+
+
+def check_trainable(table: Table, counts: list[int], *, sizes_field: str = "sizes",
+                    labels_field: str = f"column {LABEL_COLUMN!r}") -> None:
+    """Refuse what would train on nothing: a partition without a row or labels of one class
+    only (nothing to tell apart); ``sizes_field`` and ``labels_field`` name where the fractions
+    and the labels came from. `sgc data prepare` asks for it; the Plan step does not (an M-SGC
+    part rounded to no row contributes a zero partial gradient there, decoding stays exact)."""
+    empty = [i for i, rows in enumerate(counts) if rows == 0]
+    if empty:
+        shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
+        raise DatasetError(sizes_field, f"{len(empty)} of {len(counts)} partitions would get no "
+                                        f"row of the {len(table.labels)} (partition {shown}): "
+                                        "give fewer or larger fractions, or more rows")
+    classes = np.unique(table.labels)
+    if classes.size < 2:
+        found = f"class {int(classes[0])}" if classes.size else "no class"
+        raise DatasetError(labels_field, f"every row has {found}: training needs labels of at "
+                                         "least two classes")
 
 
 def prepare(table: Table, destination: str, *, k: int | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import numpy as np
+from timeouts import scaled
 
 from coordinator.control import reference
 from coordinator.control.plan import JobPlan
@@ -28,8 +29,9 @@ def make_spec(**overrides) -> dict:
 
 
 def run_job(emulator, backend, spec: dict, timeout_s: float = 240) -> str:
+    """Submit and wait for the job's execution (``timeout_s`` scaled: tests/helpers/timeouts)."""
     run_id = backend.submit(validate(spec))
-    described = emulator.wait(backend.store.job(run_id)["execution_arn"], timeout_s)
+    described = emulator.wait(backend.store.job(run_id)["execution_arn"], scaled(timeout_s))
     assert described["status"] == "SUCCEEDED", backend.store.job(run_id).get("error")
     return run_id
 

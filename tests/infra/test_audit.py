@@ -77,6 +77,9 @@ def _physical(template: dict) -> dict[str, str]:
             "AWS::S3::Bucket": BUCKET, "AWS::DynamoDB::Table": TABLE,
             "AWS::Lambda::Function": props.get("FunctionName", logical_id),
             "AWS::Lambda::Alias": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sgcflow-worker:live",
+            "AWS::StepFunctions::StateMachine":
+                f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sgcflow-job",
+            "AWS::SQS::Queue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/failed-q",
         }.get(kind, logical_id)
     return names
 
@@ -122,4 +125,121 @@ def test_synthesized_roles_allow_what_the_steps_do_and_deny_the_rest(template):
     assert ("sgcflow-step-plan", "s3:DeleteObject") not in unused  # used above
     assert ("sgcflow-step-plan", "states:StartExecution") in unused
     assert not any(u["action"].startswith("logs:") for u in report.unused)  # Lambda's own
-    assert len(resources_of(template, "AWS::Lambda::Function")) == len(report.calls_per_function)
+    callers = len(resources_of(template, "AWS::Lambda::Function")) + len(
+        resources_of(template, "AWS::StepFunctions::StateMachine"))
+    assert callers == len(report.calls_per_function)
+
+
+RUN = "run-20261129-101500-ab12cd"
+
+
+def _judge(template, *calls):
+    """Whether the synthesized roles allow each call (every request IAM sees for it)."""
+    return [not audit([{"template": template, "physical": _physical(template), "region": REGION,
+                        "account": ACCOUNT, "calls": [call]}]).denied for call in calls]
+
+
+def _query(function, value, **extra):
+    return _call(function, "dynamodb", "Query", {
+        "TableName": TABLE, "KeyConditionExpression": "#p = :p",
+        "ExpressionAttributeNames": {"#p": "pk"},
+        "ExpressionAttributeValues": {":p": {"S": value}}, **extra})
+
+
+def test_a_query_naming_the_key_through_a_placeholder_keeps_its_leading_keys(template):
+    """AWS applies dynamodb:LeadingKeys whatever the expression calls the key: the Round step
+    may query job records and completion records, not another partition."""
+    [query] = _auth("dynamodb", "Query", {
+        "TableName": TABLE, "KeyConditionExpression": "#p = :p AND #s > :s",
+        "ExpressionAttributeNames": {"#p": "pk", "#s": "sk"},
+        "ExpressionAttributeValues": {":p": {"S": "job#r"}, ":s": {"S": "round#"}}})
+    assert query.conditions == {"dynamodb:LeadingKeys": ["job#r"]}
+    [reversed_] = _auth("dynamodb", "Query", {
+        "TableName": TABLE, "KeyConditionExpression": ":p = pk",
+        "ExpressionAttributeValues": {":p": {"S": "job#r"}}})
+    assert reversed_.conditions == {"dynamodb:LeadingKeys": ["job#r"]}
+    assert _judge(template, _query("sgcflow-step-round", f"job#{RUN}"),
+                  _query("sgcflow-step-round", f"{RUN}#round#000001"),
+                  _query("sgcflow-step-round", "jobs")) == [True, True, False]
+
+
+def test_a_keyed_request_whose_key_cannot_be_read_is_denied_not_waved_through(template):
+    [query] = _auth("dynamodb", "Query", {"TableName": TABLE,
+                                          "KeyConditionExpression": "begins_with(sk, :s)"})
+    assert query.conditions == {"dynamodb:LeadingKeys": ["(partition key not parsed)"]}
+    assert _judge(template, _call("sgcflow-step-round", "dynamodb", "Query", {
+        "TableName": TABLE, "KeyConditionExpression": "begins_with(sk, :s)"})) == [False]
+
+
+def test_a_query_on_an_index_is_authorized_on_the_index(template):
+    [query] = _auth("dynamodb", "Query", {"TableName": TABLE, "IndexName": "by-status",
+                                          "KeyConditionExpression": "pk = :p",
+                                          "ExpressionAttributeValues": {":p": {"S": "job#r"}}})
+    assert query.resource == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}/index/by-status"
+    assert _judge(template, _query("sgcflow-step-round", f"job#{RUN}"),
+                  _query("sgcflow-step-round", f"job#{RUN}", IndexName="by-status")) == [
+        True, False]  # the roles grant the table, not its indexes
+
+
+def test_versioned_reads_and_deletes_and_tagged_writes_need_their_own_actions(template):
+    params = f"runs/{RUN}/params/job-000001.npy"
+    result = f"runs/{RUN}/results/round-000001/job-000001/worker-0000.npy"
+    manifest = "datasets/synthetic-k8-70b6803f88/manifest.json"
+    [get] = _auth("s3", "GetObject", {"Bucket": BUCKET, "Key": params, "VersionId": "v1"})
+    [delete] = _auth("s3", "DeleteObject", {"Bucket": BUCKET, "Key": manifest, "VersionId": "v"})
+    put, tagging = _auth("s3", "PutObject", {"Bucket": BUCKET, "Key": result, "Tagging": "a=b"})
+    assert (get.action, delete.action, put.action, tagging.action) == (
+        "s3:GetObjectVersion", "s3:DeleteObjectVersion", "s3:PutObject", "s3:PutObjectTagging")
+    assert _judge(
+        template,
+        _call("sgcflow-worker", "s3", "GetObject", {"Bucket": BUCKET, "Key": params}),
+        _call("sgcflow-worker", "s3", "GetObject",
+              {"Bucket": BUCKET, "Key": params, "VersionId": "v1"}),
+        _call("sgcflow-worker", "s3", "PutObject", {"Bucket": BUCKET, "Key": result}),
+        _call("sgcflow-worker", "s3", "PutObject",
+              {"Bucket": BUCKET, "Key": result, "Tagging": "a=b"}),
+        _call("sgcflow-step-plan", "s3", "DeleteObject", {"Bucket": BUCKET, "Key": manifest}),
+        _call("sgcflow-step-plan", "s3", "DeleteObject",
+              {"Bucket": BUCKET, "Key": manifest, "VersionId": "v1"}),
+    ) == [True, False, True, False, True, False]
+
+
+def test_the_round_step_may_learn_that_a_result_is_missing(template):
+    """Update reads results that may have been deleted: without s3:ListBucket AWS answers 403,
+    and the missing-object path (the worker becomes a straggler) would never run. Listings
+    stay limited to the step's own prefixes."""
+    result = f"runs/{RUN}/results/round-000001/job-000001/worker-0000.npy"
+    assert _judge(
+        template,
+        _call("sgcflow-step-round", "s3", "GetObject", {"Bucket": BUCKET, "Key": result},
+              status=404),
+        _call("sgcflow-step-round", "s3", "ListObjectsV2",
+              {"Bucket": BUCKET, "Prefix": f"runs/{RUN}/results/round-000001/"}),
+        _call("sgcflow-step-round", "s3", "ListObjectsV2", {"Bucket": BUCKET,
+                                                            "Prefix": "datasets/"}),
+        _call("sgcflow-step-round", "s3", "ListObjectsV2", {"Bucket": BUCKET}),
+        _call("sgcflow-step-finalize", "s3", "GetObject", {"Bucket": BUCKET, "Key": result},
+              status=404),
+    ) == [True, True, False, False, False]
+
+
+def test_the_state_machine_role_is_audited_too(template):
+    steps = [f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sgcflow-step-{s}"
+             for s in ("plan", "round", "finalize")]
+    worker = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sgcflow-worker"
+    calls = [_call("sgcflow-job", "lambda", "Invoke", {"FunctionName": arn})
+             for arn in [*steps, worker]]
+    assert _judge(template, *calls) == [True, True, True, False]
+    report = audit([{"template": template, "physical": _physical(template), "region": REGION,
+                     "account": ACCOUNT, "calls": calls}])
+    assert report.calls_per_function["sgcflow-job"] == 4
+    # what Step Functions itself uses (log delivery, X-Ray) is never reported unused
+    assert not [u for u in report.unused if u["function"] == "sgcflow-job"]
+
+
+def test_calls_made_from_the_state_machine_interpreter_are_attributed_to_it():
+    from coordinator.audit.record import interpreter_caller
+
+    attribute = interpreter_caller("sgcflow-job", module=__name__)
+    assert attribute() == "sgcflow-job"  # called from this module: "the interpreter"
+    assert interpreter_caller("sgcflow-job", module="moto.stepfunctions")() is None

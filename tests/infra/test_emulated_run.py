@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from loopback_only import loopback_only
+from timeouts import scaled
 
 from coordinator.backends.base import Backend
 from coordinator.control import reference
@@ -42,7 +43,7 @@ def test_synthesized_definition_runs_a_small_job_to_success(template):
         run_id = backend.submit(validate(SPEC))
         record = backend.store.job(run_id)
         assert record["execution_arn"].split(":")[-2] == "sgcflow-job-from-template"
-        described = emulator.wait(record["execution_arn"], timeout_s=180)
+        described = emulator.wait(record["execution_arn"], timeout_s=scaled(180))
         assert described["status"] == "SUCCEEDED", backend.store.job(run_id).get("error")
         record = backend.store.job(run_id)
         assert record["status"] == "done"

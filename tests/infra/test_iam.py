@@ -28,6 +28,20 @@ def _log_statement(template: dict, function: dict) -> dict:
             "Resource": {"Fn::GetAtt": [group, "Arn"]}}
 
 
+def _listing(bucket_id: str, *patterns: str) -> dict:
+    """s3:ListBucket so that a missing key under ``patterns`` reads as 404, not 403."""
+    return {"Action": "s3:ListBucket", "Effect": "Allow",
+            "Condition": {"StringLikeIfExists": {"s3:prefix": list(patterns)}},
+            "Resource": {"Fn::GetAtt": [bucket_id, "Arn"]}}
+
+
+def _failure_queue(template: dict) -> dict:
+    """What an on-failure destination grants the function (Lambda sends the failed event)."""
+    queue_id, _ = only(template, "AWS::SQS::Queue")
+    return {"Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+            "Effect": "Allow", "Resource": {"Fn::GetAtt": [queue_id, "Arn"]}}
+
+
 def _role_of(function: dict) -> str:
     return function["Properties"]["Role"]["Fn::GetAtt"][0]
 
@@ -44,7 +58,7 @@ def test_no_wildcard_actions_and_no_star_action_on_star_resource(template):
                 else [statement["Action"]]
             assert statement["Effect"] == "Allow"
             assert set(statement.get("Condition", {})) <= {"ForAllValues:StringLike",
-                                                            "StringLike"}
+                                                            "StringLike", "StringLikeIfExists"}
             assert all("*" not in action for action in actions), statement
     assert not resources_of(template, "AWS::IAM::ManagedPolicy")
     for role in resources_of(template, "AWS::IAM::Role").values():
@@ -64,13 +78,13 @@ def test_worker_reads_datasets_and_params_writes_results_and_only_its_records(te
     _, worker = function_by_handler(template, WORKER_HANDLER)
     assert role_statements(template, _role_of(worker)) == [
         _log_statement(template, worker),
+        _failure_queue(template),  # failed invocations (function and alias) go there
         {"Action": "s3:GetObject", "Effect": "Allow",
          "Resource": [_bucket_object(bucket, "/datasets/*"),
                       _bucket_object(bucket, "/runs/*/params/*")]},
         {"Action": "s3:PutObject", "Effect": "Allow",
          "Resource": _bucket_object(bucket, "/runs/*/results/*")},
-        {"Action": "s3:ListBucket", "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": [bucket, "Arn"]}},
+        _listing(bucket, "datasets/*", "runs/*/params/*"),
         # completion records only (pk "<run>#round#<t>"), never job records or the job index
         _items(table, "dynamodb:PutItem", "run-*#round#*"),
         # a relay (tree fan-out, the default) invokes its workers: only the live alias
@@ -103,8 +117,6 @@ def test_job_ids_and_worker_records_match_the_leading_key_patterns():
 def test_each_step_has_its_own_role_with_only_what_it_does(template):
     bucket, table, alias = _ids(template)
     job_items = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    listing = {"Action": "s3:ListBucket", "Effect": "Allow",
-               "Resource": {"Fn::GetAtt": [bucket, "Arn"]}}
     expected = {
         # The Plan step prepares datasets/<hash>/ (deletes the old manifest, writes parts and
         # manifest: coordinator/storage/dataset_prep.py), parameters, injection and
@@ -115,7 +127,7 @@ def test_each_step_has_its_own_role_with_only_what_it_does(template):
             {"Action": "s3:PutObject", "Effect": "Allow",
              "Resource": [_bucket_object(bucket, p) for p in (
                  "/datasets/*", "/runs/*/inject/*", "/runs/*/params/*", "/warmpool/plans/*")]},
-            listing,
+            _listing(bucket, "datasets/*"),
             _items(table, ["dynamodb:GetItem", "dynamodb:UpdateItem"], "job#*"),
             {"Action": "states:StartExecution", "Effect": "Allow",
              "Resource": OWN_STATE_MACHINE}],
@@ -128,6 +140,8 @@ def test_each_step_has_its_own_role_with_only_what_it_does(template):
             {"Action": "s3:PutObject", "Effect": "Allow",
              "Resource": [_bucket_object(bucket, "/runs/*/decoded/*"),
                           _bucket_object(bucket, "/runs/*/params/*")]},
+            # a result deleted since its worker wrote it reads as missing (404), not 403
+            _listing(bucket, "runs/*/results/*", "runs/*/params/*"),
             _items(table, job_items, "job#*"),
             _items(table, "dynamodb:Query", "run-*#round#*"),
             {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Ref": alias}}],
@@ -150,6 +164,7 @@ def test_warm_pool_only_manages_provisioned_concurrency_of_the_alias(template):
     _, manager = function_by_handler(template, WARMPOOL_HANDLER)
     assert role_statements(template, _role_of(manager)) == [
         _log_statement(template, manager),
+        _failure_queue(template),  # a failed tick goes there
         {"Action": ["lambda:DeleteProvisionedConcurrencyConfig",
                     "lambda:GetProvisionedConcurrencyConfig",
                     "lambda:PutProvisionedConcurrencyConfig"],

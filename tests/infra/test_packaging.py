@@ -9,6 +9,7 @@ import sys
 import zipfile
 
 import pytest
+from timeouts import scaled
 
 from infra import packaging
 from infra.import_closure import closure, imported_names
@@ -120,7 +121,7 @@ def test_handlers_import_from_the_asset_alone():
     path = ":".join([str(folder), *site.getsitepackages()])
     done = subprocess.run([sys.executable, "-S", "-B", "-c", script], cwd=folder,
                           capture_output=True, text=True,
-                          env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin"}, timeout=120)
+                          env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin"}, timeout=scaled(120))
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -154,35 +155,65 @@ def _asset_key(template: dict, handler: str) -> str:
     return function["Properties"]["Code"]["S3Key"]
 
 
+def _clone(destination):
+    """What a second clone at another path holds of what the build reads: ``functions/`` and
+    ``coordinator/`` (without byte code or the Numba cache)."""
+    import shutil
+
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", packaging.NUMBA_CACHE_FOLDER)
+    for folder in ("functions", "coordinator"):
+        shutil.copytree(packaging.ROOT / folder, destination / folder, ignore=skip)
+    return destination
+
+
 @pytest.fixture(scope="module")
 def two_cache_builds(tmp_path_factory):
-    """The shipped Numba cache built twice as `make deploy` does: for each build, the digest
-    of every cache file and the worker's code asset key in a synthesized template."""
+    """The shipped Numba cache built as `make deploy` does, in this checkout and in a second
+    clone at another path with its own copy of the layer (a colleague's checkout, CI): for each,
+    the digest of every cache file, the source asset's digest, and the worker's code asset key
+    in a synthesized template."""
+    import shutil
+
     from infra_helpers import synthesize
 
     from coordinator.workflow.definition import WORKER_HANDLER
 
+    site = packaging.dependency_layer("x86_64") / "python"
+    other = tmp_path_factory.mktemp("colleague") / "deep" / "er" / "sgcflow-checkout"
+    clones = [(packaging.ROOT, site), (_clone(other), other / "build" / "layer" / "python")]
     builds = []
-    for run in range(2):
-        if packaging.build_numba_cache("x86_64") is None:
+    for run, (root, layer) in enumerate(clones):
+        if not layer.exists():
+            shutil.copytree(site, layer, symlinks=True)
+        cache = packaging.build_numba_cache("x86_64", root=root, layer_site=layer)
+        if cache is None:
             pytest.skip("needs Python 3.12 on an x86_64 host")
+        if root != packaging.ROOT:  # what this clone's cache makes of the deployed asset
+            shutil.rmtree(packaging.SHIPPED_NUMBA_CACHE)
+            shutil.copytree(cache, packaging.SHIPPED_NUMBA_CACHE)
         synth = synthesize(tmp_path_factory.mktemp(f"cdk{run}") / "cdk.out",
                            regions="us-east-1", bundle="auto")
         assert (packaging.source_asset() / "functions" / "numba_cache").is_dir()
-        builds.append((_tree_digest(packaging.SHIPPED_NUMBA_CACHE),
-                       _asset_key(synth.templates["us-east-1"], WORKER_HANDLER)))
+        builds.append((_tree_digest(cache), packaging.source_digest(root),
+                       _asset_key(synth.templates["us-east-1"], WORKER_HANDLER), root))
     return builds
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("numba-cache")
-def test_two_packaging_runs_give_byte_identical_assets(two_cache_builds):
-    """Every cache file repeats byte for byte, so the source asset (and its CDK hash) does: a
-    `make deploy` with no code change uploads nothing and publishes no new worker version."""
-    (first, first_key), (second, second_key) = two_cache_builds
+def test_two_clones_at_different_paths_give_byte_identical_assets(two_cache_builds):
+    """Every cache file repeats byte for byte whatever the checkout's path (Numba writes source
+    paths into its cache: the build sees sources and layer at fixed paths), so the source asset
+    (and its CDK hash) does: a `make deploy` from another clone uploads nothing and publishes no
+    new worker version."""
+    (first, first_source, first_key, _), (second, second_source, second_key, other) = \
+        two_cache_builds
     assert len(first) >= 40 and first == second, sorted(
         name for name in first if first[name] != second.get(name))
-    assert first_key == second_key
+    assert first_source == second_source and first_key == second_key
+    for path in (other / "functions" / "numba_cache").iterdir():
+        body = path.read_bytes()
+        assert str(packaging.ROOT).encode() not in body and str(other).encode() not in body
 
 
 @pytest.mark.slow

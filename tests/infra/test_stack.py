@@ -120,6 +120,30 @@ def test_worker_async_retries_zero_on_function_and_alias(template):
     assert [c["MaximumRetryAttempts"] for c in worker_configs] == [0, 0]
 
 
+def test_failed_async_invocations_go_to_an_encrypted_queue(template):
+    """Workers (function and live alias) and the warm-pool tick (its function, and the rule
+    that delivers it) send what failed to one SQS queue, kept 14 days, TLS only."""
+    queue_id, queue = only(template, "AWS::SQS::Queue")
+    assert queue["Properties"] == {"MessageRetentionPeriod": 14 * 86400,
+                                   "SqsManagedSseEnabled": True}
+    destination = {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}}
+    configs = [c["Properties"] for c in
+               resources_of(template, "AWS::Lambda::EventInvokeConfig").values()]
+    worker_id, _ = function_by_handler(template, WORKER_HANDLER)
+    manager_id, _ = function_by_handler(template, WARMPOOL_HANDLER)
+    assert sorted(c["FunctionName"]["Ref"] for c in configs) == sorted(
+        [worker_id, worker_id, manager_id])  # function + alias, and the manager
+    assert all(c["DestinationConfig"] == destination and c["MaximumRetryAttempts"] == 0
+               for c in configs)
+    [target] = only(template, "AWS::Events::Rule")[1]["Properties"]["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    _, policy = only(template, "AWS::SQS::QueuePolicy")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statements[0]["Effect"] == "Deny" and statements[0]["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}}
+    assert statements[1]["Principal"] == {"Service": "events.amazonaws.com"}
+
+
 def test_worker_version_and_live_alias(template):
     worker_id, _ = function_by_handler(template, WORKER_HANDLER)
     version_id, version = only(template, "AWS::Lambda::Version")
@@ -196,28 +220,40 @@ def test_every_function_logs_to_its_own_group_with_retention(template):
     assert len(set(used)) == len(functions) and set(used) < set(groups)
 
 
-def test_alarms_on_failed_executions_and_worker_errors(template):
+def test_alarms_on_failed_executions_worker_errors_throttles_and_failed_invocations(template):
     machine_id, _ = only(template, "AWS::StepFunctions::StateMachine")
     worker_id, _ = function_by_handler(template, WORKER_HANDLER)
+    queue_id, _ = only(template, "AWS::SQS::Queue")
+    topic_id, _ = only(template, "AWS::SNS::Topic")  # always: alarms notify someone
     alarms = {a["Properties"]["MetricName"]: a["Properties"]
               for a in resources_of(template, "AWS::CloudWatch::Alarm").values()}
-    assert set(alarms) == {"ExecutionsFailed", "ExecutionsTimedOut", "Errors"}
+    assert set(alarms) == {"ExecutionsFailed", "ExecutionsTimedOut", "Errors", "Throttles",
+                           "ApproximateNumberOfMessagesVisible"}
     for name in ("ExecutionsFailed", "ExecutionsTimedOut"):
         assert alarms[name]["Namespace"] == "AWS/States"
         assert alarms[name]["Dimensions"] == [{"Name": "StateMachineArn",
                                                "Value": {"Ref": machine_id}}]
-    assert alarms["Errors"]["Namespace"] == "AWS/Lambda"
-    assert alarms["Errors"]["Dimensions"] == [{"Name": "FunctionName",
+    for name in ("Errors", "Throttles"):
+        assert alarms[name]["Namespace"] == "AWS/Lambda"
+        assert alarms[name]["Dimensions"] == [{"Name": "FunctionName",
                                                "Value": {"Ref": worker_id}}]
-    for alarm in alarms.values():
-        assert (alarm["Threshold"], alarm["Statistic"], alarm["Period"]) == (1, "Sum", 300)
-        assert "AlarmActions" not in alarm  # no e-mail given: no topic, no KMS key
+    queued = alarms.pop("ApproximateNumberOfMessagesVisible")
+    assert queued["Namespace"] == "AWS/SQS" and queued["Statistic"] == "Maximum"
+    assert queued["Dimensions"] == [{"Name": "QueueName",
+                                     "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    for alarm in [*alarms.values(), queued]:
+        assert alarm["Threshold"] == 1 and alarm["Period"] == 300
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
+    assert {a["Statistic"] for a in alarms.values()} == {"Sum"}
+    assert not resources_of(template, "AWS::SNS::Subscription")  # no alarm_email given
+    assert template["Outputs"]["AlarmTopic"]["Value"] == {"Ref": topic_id}
 
 
 def test_outputs_name_what_the_aws_backend_reads(template):
-    assert set(template["Outputs"]) == set(resources.STACK_OUTPUTS.values()) | {"WorkerAlias"}
+    assert set(template["Outputs"]) == set(resources.STACK_OUTPUTS.values()) | {
+        "WorkerAlias", "AlarmTopic", "FailedInvocationsQueue"}
 
 
 def test_context_sets_memory_architecture_workers_provisioning_and_alarm_mail(tmp_path):
@@ -242,7 +278,7 @@ def test_context_sets_memory_architecture_workers_provisioning_and_alarm_mail(tm
     assert (subscription["Properties"]["Protocol"], subscription["Properties"]["Endpoint"]) == (
         "email", "ops@example.org")
     alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
-    assert [a["Properties"]["AlarmActions"] for a in alarms] == [[{"Ref": topic_id}]] * 3
+    assert [a["Properties"]["AlarmActions"] for a in alarms] == [[{"Ref": topic_id}]] * 5
     code, output = cfn_lint(synth.outdir)  # cdk-nag already passed inside synthesize()
     assert code == 0, output
 

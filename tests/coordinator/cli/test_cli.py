@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from coordinator_e2e_helpers import free_port
+from timeouts import scaled
 
 from coordinator.cli import main
 
@@ -52,11 +53,13 @@ def test_local_server_round_trip(tmp_path):
 
     def sgc(*args: str) -> str:
         done = subprocess.run([*SGC, *args], env=env, capture_output=True, text=True,
-                              timeout=240, cwd=Path(__file__).parents[3])
+                              timeout=scaled(240), cwd=Path(__file__).parents[3])
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout
 
-    sgc("local", "up", "--port", str(port), "--log", str(tmp_path / "local.log"))
+    # the server compiles the kernels before it is ready: minutes on a cold, loaded machine
+    sgc("local", "up", "--port", str(port), "--log", str(tmp_path / "local.log"), "--timeout",
+        f"{min(3600, scaled(120)):.0f}")
     try:
         assert json.loads(sgc("local", "status", "--json"))["running"] is True
         run_id = sgc("submit", str(tmp_path / "job.yaml"), "--local", "--watch").splitlines()[0]

@@ -34,3 +34,26 @@ def test_errors_name_the_field(tmp_path):
                                 "--sizes", "0.5,0.4"])
     assert done.exit_code == 1 and "Error: sizes: fractions must sum to 1" in done.output
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_empty_partitions_and_one_class_labels_are_refused_before_anything_is_written(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "o"
+    done = runner.invoke(data, ["prepare", "synthetic", "--rows", "256", "--features", "3",
+                                "--out", str(out), "--sizes", "0.001,0.999"])
+    assert done.exit_code == 1
+    assert "Error: --sizes: 1 of 2 partitions would get no row of the 256 (partition 0)" \
+        in done.output
+    many = ",".join(["0.0001"] * 10_000)
+    done = runner.invoke(data, ["prepare", "digits", "--out", str(out), "--sizes", many])
+    assert done.exit_code == 1 and "partitions would get no row of the 1797" in done.output
+    done = runner.invoke(data, ["prepare", "synthetic", "--rows", "1000", "--features", "3",
+                                "--out", str(out), "--scheme", "m-sgc:n=256,B=1,W=2,lam=27"])
+    assert done.exit_code == 1 and "Error: --scheme: " in done.output
+    (tmp_path / "one.csv").write_text("a,label\n1,1\n2,1\n3,1\n")
+    done = runner.invoke(data, ["prepare", str(tmp_path / "one.csv"), "--out", str(out), "-k",
+                                "2"])
+    assert done.exit_code == 1
+    assert "Error: --label-column label: every row has class 1: training needs labels of at " \
+           "least two classes" in done.output
+    assert not out.exists()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from timeouts import scaled
 
 from coordinator.cli.worker_memory import parse
 
@@ -30,6 +31,6 @@ def test_bad_arguments_name_the_argument(argv, named):
 
 def test_the_command_prints_usage_and_no_traceback():
     done = subprocess.run([sys.executable, "-m", "coordinator.cli.worker_memory", "784", "[0]",
-                           "8", "1"], capture_output=True, text=True, timeout=60)
+                           "8", "1"], capture_output=True, text=True, timeout=scaled(60))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "usage:" in done.stderr and "HIDDEN: model.hidden" in done.stderr

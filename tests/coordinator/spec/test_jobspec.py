@@ -175,3 +175,24 @@ def test_sgcflow_is_budgeted_for_its_first_job_at_full_load():
     caps = Caps(step_memory_mb=100_000, max_dataset_gb=100)
     assert "1769 MB" in fields_with_caps(spec, caps)["workers"]  # default scheme: sgcflow
     validate({**spec, "scheme": {"name": "gc", "s": 15}}, caps)  # a 1/16 share fits
+
+
+def test_the_rounds_cap_cannot_outgrow_the_six_digit_round_keys(monkeypatch):
+    monkeypatch.setenv("SGC_MAX_ROUNDS", "999999")
+    validate(GOOD)
+    monkeypatch.setenv("SGC_MAX_ROUNDS", "1000000")
+    assert "SGC_MAX_ROUNDS: at most 999999" in fields(GOOD)["(environment)"]
+
+
+@pytest.mark.parametrize("change, field", [({"name": "job\n"}, "name"),
+                                           ({"region": "us-east-1\n"}, "region")])
+def test_names_are_matched_whole_a_trailing_newline_is_refused(change, field):
+    assert field in fields({**GOOD, **change})
+
+
+def test_every_message_is_cut_whatever_check_wrote_it():
+    errors = fields({**GOOD, "wait": {"deadline_s": 1.0, "clock": "x" * 200_000},
+                     "models": [{"kind": "mlp", "activation": "y" * 200_000},
+                                {"kind": "logreg"}]})
+    assert "characters, cut" in errors["wait.clock"] and len(errors["wait.clock"]) <= 500
+    assert len(errors["models[0].activation"]) <= 500

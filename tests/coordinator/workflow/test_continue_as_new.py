@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from coordinator_e2e_helpers import assert_exact_decoding, final_params, make_spec
+from timeouts import scaled, wait_for
 
 from coordinator.backends import emulator_backend
 from coordinator.emulator import Emulator
@@ -21,10 +20,8 @@ def test_job_continues_in_new_executions_and_finishes_exactly(monkeypatch):
     with Emulator(step_budget=3) as emulator:  # 3 Round tasks (rounds) per execution
         backend = emulator_backend(emulator)
         run_id = backend.submit(validate(spec))
-        deadline = time.monotonic() + 240
-        while backend.store.job(run_id).get("status") not in ("done", "failed"):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: backend.store.job(run_id).get("status") in ("done", "failed"), 240,
+                   f"job {run_id} finished")
         record = backend.store.job(run_id)
         assert record["status"] == "done", record.get("error")
         sfn = emulator.client("stepfunctions")
@@ -32,7 +29,7 @@ def test_job_continues_in_new_executions_and_finishes_exactly(monkeypatch):
         names = sorted(e["name"] for e in executions)
         assert names == [f"{run_id}-x00{i}" for i in (1, 2, 3)]
         for execution in executions:
-            assert emulator.wait(execution["executionArn"], 60)["status"] == "SUCCEEDED"
+            assert emulator.wait(execution["executionArn"], scaled(60))["status"] == "SUCCEEDED"
         assert record["execution"] == 3
         assert [e["round"] for e in backend.store.rounds(run_id)] == list(range(1, 8))
         assert assert_exact_decoding(backend, run_id, spec) == 6

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from coordinator_e2e_helpers import (
@@ -13,6 +11,7 @@ from coordinator_e2e_helpers import (
     plan_of,
     run_job,
 )
+from timeouts import holds_for, scaled, wait_for
 
 import functions.coordinator_steps as steps
 from coordinator.control import reference
@@ -94,18 +93,15 @@ def test_re_executed_steps_change_nothing(emulator, backend):
         return sum(1 for r in emulator.runtime.invocations() if r.event.get("run") == run_id)
 
     dispatched = sum(len(e["dispatch"]["workers"]) for e in before_log)
-    deadline = time.monotonic() + 30
-    while invocations() < dispatched:  # injected stragglers still sleeping: let them finish
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    # injected stragglers still sleeping: let them finish
+    wait_for(lambda: invocations() >= dispatched, 30, "every dispatched worker finished")
     before = invocations()
     assert before == dispatched
     for execution in (1, int(before_record["execution"])):
         state = {"job": run_id, "round": 2, "rounds": plan.rounds, "steps": 0,
                  "execution": execution, "status": "running"}
         assert steps.round_task(dict(state))["status"] in ("done", "stale")
-    time.sleep(0.3)
-    assert invocations() == before  # no worker dispatched twice
+    holds_for(lambda: invocations() == before, 0.3, "no worker dispatched twice")
     assert backend.store.rounds(run_id) == before_log
     after = backend.store.job(run_id)
     assert (after["round"], after["progress"]) == (before_record["round"],
@@ -120,18 +116,17 @@ def test_resume_after_kill_gives_identical_parameters(emulator, backend):
 
     run_id = backend.submit(validate(spec))
     first = backend.store.job(run_id)["execution_arn"]
-    deadline = time.monotonic() + 120
-    while backend.store.job(run_id).get("round", 0) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: backend.store.job(run_id).get("round", 0) >= 3, 120, "round 3 committed",
+               poll_s=0.05)
     backend.kill(run_id)
     # AWS says ABORTED; moto may instead fail the step in flight (then RecordFailure marks
     # the job failed, which resume accepts just the same).
-    assert emulator.wait(first, 60)["status"] in ("ABORTED", "FAILED")
+    assert emulator.wait(first, scaled(60))["status"] in ("ABORTED", "FAILED")
     assert backend.store.job(run_id)["status"] in ("running", "failed")
     second = backend.resume(run_id)
     assert second != first
-    assert emulator.wait(second, 240)["status"] == "SUCCEEDED"
+    assert emulator.wait(second, scaled(240))["status"] == "SUCCEEDED", \
+        backend.store.job(run_id).get("error")
     assert backend.store.job(run_id)["status"] == "done"
     for mine, theirs in zip(final_params(backend, run_id), final_params(backend, reference_run_id),
                             strict=True):
@@ -188,7 +183,7 @@ def test_a_failing_step_marks_the_job_failed_with_the_reason(emulator, backend):
 
     spec = make_spec(dataset={"name": "no-such-dataset"})
     run_id = backend.submit(validate(spec))
-    described = emulator.wait(backend.store.job(run_id)["execution_arn"], 60)
+    described = emulator.wait(backend.store.job(run_id)["execution_arn"], scaled(60))
     assert described["status"] == "FAILED"
     record = backend.store.job(run_id)
     assert record["status"] == "failed"
