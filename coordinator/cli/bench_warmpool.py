@@ -29,7 +29,7 @@ LIKE_WITH_LIKE = ("Cold starts and idle GB-s are the background apps' (the `trac
                   "includes pre-provisioned workers.")
 COLUMNS = [("trace", "trace"), ("policy", "policy"), ("cold_start_rate", "cold-start rate"),
            ("cold_starts", "cold starts"), ("ratio", "vs hybrid"),
-           ("p75_function_cold_start_rate", "p75 per app/fn"), ("idle_gb_s", "idle GB-s"),
+           ("p75_app_cold_start_rate", "p75 per app/fn"), ("idle_gb_s", "idle GB-s"),
            ("idle_ratio", "idle vs hybrid"), ("dollars", "$"),
            ("worker_cold_starts_after_lead", "worker cold after lead")]
 
@@ -41,7 +41,7 @@ def _rows(label: str, results: dict, scope: str) -> list[dict]:
     for policy, entry in results.items():
         part = entry[scope]
         rows.append({"trace": label, "policy": policy, **{k: part[k] for k in (
-            "cold_start_rate", "cold_starts", "p75_function_cold_start_rate", "idle_gb_s",
+            "cold_start_rate", "cold_starts", "p75_app_cold_start_rate", "idle_gb_s",
             "dollars")},
             "ratio": part["cold_starts"] / hybrid["cold_starts"] if hybrid["cold_starts"] else None,
             "idle_ratio": part["idle_gb_s"] / hybrid["idle_gb_s"] if hybrid["idle_gb_s"] else None,
@@ -226,7 +226,7 @@ def _formatted(row: dict) -> dict:
     shown = dict(row)
     shown["cold_start_rate"] = f"{row['cold_start_rate']:.5f}"
     shown["cold_starts"] = f"{row['cold_starts']:.0f}"
-    shown["p75_function_cold_start_rate"] = f"{row['p75_function_cold_start_rate']:.3f}"
+    shown["p75_app_cold_start_rate"] = f"{row['p75_app_cold_start_rate']:.3f}"
     shown["idle_gb_s"] = f"{row['idle_gb_s']:.4g}"
     shown["dollars"] = f"{row['dollars']:.3f}"
     shown["worker_cold_starts_after_lead"] = f"{row['worker_cold_starts_after_lead']:.0f}"

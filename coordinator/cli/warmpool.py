@@ -13,7 +13,7 @@ from coordinator.cli.types import SEED, FiniteFloat
 SAMPLE = "data/coldstart_sample"
 FORMATS = ("huawei", "azure2019")
 PLACEMENTS = ("poisson", "even")
-POLICY_COLUMNS = {"cold_start_rate": "rate", "p75_function_cold_start_rate": "p75 fn rate",
+POLICY_COLUMNS = {"cold_start_rate": "rate", "p75_app_cold_start_rate": "p75 app rate",
                   "cold_start_seconds": "cold s", "idle_gb_s": "idle GB-s", "dollars": "$",
                   "worker_cold_starts": "worker cold", "worker_cold_starts_after_lead":
                   "after lead"}

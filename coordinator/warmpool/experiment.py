@@ -17,22 +17,26 @@ import numpy as np
 
 from coordinator.warmpool.azure2019 import AzureTrace, TraceError
 from coordinator.warmpool.azure_streams import REGION, app_streams
+from coordinator.warmpool.packed import Packed, packed
 from coordinator.warmpool.planner import plan_job
 from coordinator.warmpool.simulator import JobMix, job_mix, policies_for, shifted, simulate_streams
 from coordinator.warmpool.tuning import tune
-from coordinator.warmpool.workload import Stream, streams
+from coordinator.warmpool.workload import streams
 
 
-def run(background: list[Stream], horizon_s: float, warmup_s: float, mix: JobMix | None,
+def run(background, horizon_s: float, warmup_s: float, mix: JobMix | None,
         seed: int, unplanned=None) -> dict[str, dict]:
-    """Every policy on ``background`` + ``mix``'s worker streams, scored after ``warmup_s``;
-    results keyed by policy, each split into ``trace`` (background) and ``jobs`` (workers)."""
-    all_streams = list(background)
+    """Every policy on ``background`` (a list of streams or ``Packed``) + ``mix``'s worker
+    streams, scored after ``warmup_s``; results keyed by policy, each split into ``trace``
+    (background) and ``jobs`` (workers)."""
+    background = packed(background)
+    all_streams: Packed = background
     plans, ends = [], {}
     if mix is not None:
         plans, ends = mix.plans, mix.job_ends
-        first = max(s.func for s in background) + 1 if background else 0
-        all_streams += [replace(s, func=s.func + first) for s in streams(mix.workload)]
+        first = int(background.func.max()) + 1 if background.streams else 0
+        workers = [replace(s, func=s.func + first) for s in streams(mix.workload)]
+        all_streams = background.concat(Packed.of(workers))
     evidence = {"tuned_on": "given by the caller"}
     if unplanned is None and warmup_s > 0:
         unplanned, evidence = tune(background, warmup_s)
@@ -93,7 +97,7 @@ def azure(trace: AzureTrace, warmup_minutes: int = 240, seed: int = 0,
     results = run(background, trace.horizon_s, warmup_s, mix, seed, unplanned)
     results["sgcflow"]["jobs"].update({
         "scored_minutes": len(trace.minutes) - warmup_minutes,
-        "apps": len(background),
-        "invocations": int(np.sum([s.requests.sum() for s in background])),
+        "apps": background.streams,
+        "invocations": int(background.requests.sum()),
     })
     return results

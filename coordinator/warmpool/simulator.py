@@ -10,6 +10,7 @@ import numpy as np
 
 from coordinator.warmpool.demand import JobPlan
 from coordinator.warmpool.faascache import FaasCache
+from coordinator.warmpool.packed import Outcome, Packed, PackedOutcome, packed
 from coordinator.warmpool.planner import (
     ALLOCATION_MAX_S,
     ALLOCATION_MIN_S,
@@ -17,14 +18,8 @@ from coordinator.warmpool.planner import (
     RegionPlan,
     plan_job,
 )
-from coordinator.warmpool.policies import (
-    HybridHistogram,
-    KeepAlive,
-    Outcome,
-    QuantileWindow,
-    gaps,
-)
-from coordinator.warmpool.scoring import metrics
+from coordinator.warmpool.policies import HybridHistogram, KeepAlive, QuantileWindow, gaps
+from coordinator.warmpool.scoring import packed_metrics
 from coordinator.warmpool.workload import FunctionSpec, Stream, Workload, streams
 
 WORKER_DURATION_S = 4.0
@@ -56,22 +51,33 @@ class SgcflowPolicy:
             result.append((plan.region, plan.amount, ready, release))
         return result
 
-    def run(self, all_streams: list[Stream], horizon_s: float,
-            scored_from_s: float = 0.0) -> list[Outcome]:
+    def run(self, all_streams, horizon_s: float, scored_from_s: float = 0.0) -> list[Outcome]:
+        p = packed(all_streams)
+        return self.run_packed(p, horizon_s, scored_from_s).split(p)
+
+    def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
+                   ) -> PackedOutcome:
+        """The background policy on every unplanned stream at once; each planned stream
+        (a job's workers, few) against the plans' coverage windows."""
+        out = PackedOutcome.empty(p)
+        unplanned = ~p.planned
+        if unplanned.any():
+            background = self.unplanned.run_packed(p.select(unplanned), horizon_s,
+                                                   scored_from_s)
+            out.cold[np.repeat(unplanned, p.lengths())] = background.cold
+            out.idle_s[unplanned] = background.idle_s
         cover = self.coverage()
-        unplanned = [s for s in all_streams if not s.planned]
-        outcomes = iter(self.unplanned.run(unplanned, horizon_s, scored_from_s))
-        result = []
-        for stream in all_streams:
-            if not stream.planned:
-                result.append(next(outcomes))
-                continue
-            top = stream.layer + stream.weight - 1
-            windows = sorted((ready, release) for region, amount, ready, release in cover
-                             if region == stream.region and amount >= top and ready < release)
-            result.append(self._planned(stream, np.array(windows).reshape(-1, 2),
-                                        scored_from_s))
-        return result
+        for s in np.flatnonzero(p.planned):
+            region, top = p.regions[p.region[s]], p.layer[s] + p.weight[s] - 1
+            windows = sorted((ready, release) for where, amount, ready, release in cover
+                             if where == region and amount >= top and ready < release)
+            a, b = p.offsets[s], p.offsets[s + 1]
+            stream = Stream(int(p.func[s]), int(p.layer[s]), p.times[a:b], p.costs[a:b],
+                            p.ends[a:b] - p.times[a:b], float(p.memory_gb[s]),
+                            int(p.weight[s]), region, True)
+            outcome = self._planned(stream, np.array(windows).reshape(-1, 2), scored_from_s)
+            out.cold[a:b], out.idle_s[s] = outcome.cold, outcome.idle_s
+        return out
 
     def _planned(self, stream: Stream, windows: np.ndarray, scored_from_s: float = 0.0
                  ) -> Outcome:
@@ -147,18 +153,17 @@ def default_policies(workload: Workload, plans: list[JobPlan], job_ends: dict[st
     return policies_for(streams(workload), plans, job_ends, seed, cache_share)
 
 
-def policies_for(all_streams: list[Stream], plans: list[JobPlan], job_ends: dict[str, float],
+def policies_for(all_streams, plans: list[JobPlan], job_ends: dict[str, float],
                  seed: int = 0, cache_share: float = 0.25, unplanned=None) -> list:
     """All policies side by side; ``unplanned`` is sgcflow's policy for the background streams.
 
     FaasCache's memory per region: room for every planned worker environment plus
     ``cache_share`` of the memory all unplanned environments would take if all were warm.
     """
-    capacity: dict[str, float] = {}
-    for stream in all_streams:
-        share = 1.0 if stream.planned else cache_share
-        capacity[stream.region] = (capacity.get(stream.region, 0.0)
-                                   + share * stream.weight * stream.memory_gb)
+    p = packed(all_streams)
+    share = np.where(p.planned, 1.0, cache_share) * p.weight * p.memory_gb
+    capacity = {region: float(share[p.region == code].sum())
+                for code, region in enumerate(p.regions)}
     ours = SgcflowPolicy([plan_job(plan) for plan in plans], job_ends, seed)
     if unplanned is not None:
         ours.unplanned = unplanned
@@ -181,20 +186,23 @@ def simulate(workload: Workload, policies: list, plans: list[JobPlan] | None = N
     return simulate_streams(streams(workload), workload.horizon_s, policies, plans, breakdown)
 
 
-def simulate_streams(all_streams: list[Stream], horizon_s: float, policies: list,
+def simulate_streams(all_streams, horizon_s: float, policies: list,
                      plans: list[JobPlan] | None = None, breakdown: bool = False,
                      scored_from_s: float = 0.0) -> dict[str, dict]:
-    """``simulate`` on prepared streams, scoring only from ``scored_from_s`` (the warm-up end)."""
-    region_plans = {p.run_id: plan_job(p) for p in plans or []}
+    """``simulate`` on prepared streams (a list or ``Packed``), scoring only from
+    ``scored_from_s`` (the warm-up end)."""
+    p = packed(all_streams)
+    region_plans = {plan.run_id: plan_job(plan) for plan in plans or []}
+    parts = {"trace": p.select(~p.planned), "jobs": p.select(p.planned)} if breakdown else {}
     results: dict[str, dict] = {}
     for policy in policies:
-        outcomes = policy.run(all_streams, horizon_s, scored_from_s)
-        entry: dict = metrics(all_streams, outcomes, None, region_plans, scored_from_s)
-        if breakdown:
-            for label, planned in (("trace", False), ("jobs", True)):
-                chosen = [i for i, s in enumerate(all_streams) if s.planned == planned]
-                entry[label] = metrics([all_streams[i] for i in chosen],
-                                       [outcomes[i] for i in chosen], None, region_plans,
-                                       scored_from_s)
+        outcome = policy.run_packed(p, horizon_s, scored_from_s)
+        entry: dict = packed_metrics(p, outcome, region_plans, scored_from_s)
+        for label, part in parts.items():
+            keep = ~p.planned if label == "trace" else p.planned
+            calls = np.repeat(keep, p.lengths())
+            entry[label] = packed_metrics(part, PackedOutcome(outcome.cold[calls],
+                                                              outcome.idle_s[keep]),
+                                          region_plans, scored_from_s)
         results[policy.name] = entry
     return results
