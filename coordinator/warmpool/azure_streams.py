@@ -23,7 +23,7 @@ from coordinator.warmpool import azure_loops
 from coordinator.warmpool.azure2019 import PERCENTILES, AzureFunction, AzureTrace
 from coordinator.warmpool.packed import Packed
 from coordinator.warmpool.packed_runs import threads
-from coordinator.warmpool.synthetic import LOGNORMAL_MU, LOGNORMAL_SIGMA
+from coordinator.warmpool.regions import LOGNORMAL_MU, LOGNORMAL_SIGMA
 
 PLACEMENTS = ("poisson", "even")
 REGION = "azure"

@@ -86,9 +86,9 @@ def test_prices_match_the_published_worked_example_and_break_even():
     assert planner.provisioned_dollars(1, 1024, 1.0, 0.0) == pytest.approx(300 * 0.0000041667)
 
 
-def test_lead_time_covers_allocation_and_ramp():
-    assert planner.lead_time_s(256) == pytest.approx(120 + 60 * 256 / 6000 + 10)
-    assert planner.lead_time_s(6000) == pytest.approx(190.0)
+def test_lead_time_covers_a_manager_tick_allocation_and_ramp():
+    assert planner.lead_time_s(256) == pytest.approx(60 + 120 + 60 * 256 / 6000 + 10)
+    assert planner.lead_time_s(6000) == pytest.approx(250.0)
 
 
 def test_long_busy_job_is_provisioned_ahead_and_cheaper_than_warm_all_day():
@@ -121,8 +121,8 @@ def test_targets_add_concurrent_jobs_and_release_other_regions():
     assert planner.targets_from_jobs(jobs, 7000.0, ["us-east-1"])[0] == {"us-east-1": 0}
     short = [{**jobs[0], "spec": {"iterations": 100}}]  # 8 minutes: pre-warm is cheaper
     assert planner.targets_from_jobs(short, 1050.0)[0] == {"us-east-1": 0}
-    assert planner.targets_at(plans, 900.0) == {"us-east-1": 256}  # a requested at 867 s
-    assert planner.targets_at(plans, 860.0) == {"us-east-1": 0}
+    assert planner.targets_at(plans, 810.0) == {"us-east-1": 256}  # a requested at 807 s
+    assert planner.targets_at(plans, 800.0) == {"us-east-1": 0}
     with pytest.raises(ValueError, match=r"jobs\[0\]\.start_s"):
         planner.targets_from_jobs([{"job_id": "a", "spec": {}}], 0.0)
 
