@@ -17,9 +17,10 @@ import numpy as np
 
 from coordinator.warmpool.azure2019 import AzureTrace, TraceError
 from coordinator.warmpool.azure_streams import REGION, app_streams
+from coordinator.warmpool.jobmix import NOTICE_SHARE, JobMix, job_mix, shifted
 from coordinator.warmpool.packed import Packed, packed
 from coordinator.warmpool.planner import plan_job
-from coordinator.warmpool.simulator import JobMix, job_mix, policies_for, shifted, simulate_streams
+from coordinator.warmpool.simulator import policies_for, simulate_streams
 from coordinator.warmpool.tuning import tune
 from coordinator.warmpool.workload import streams
 
@@ -31,9 +32,9 @@ def run(background, horizon_s: float, warmup_s: float, mix: JobMix | None,
     (background) and ``jobs`` (workers)."""
     background = packed(background)
     all_streams: Packed = background
-    plans, ends = [], {}
+    plans, ends, deployed = [], {}, []
     if mix is not None:
-        plans, ends = mix.plans, mix.job_ends
+        plans, ends, deployed = mix.plans, mix.job_ends, mix.deployed
         first = int(background.func.max()) + 1 if background.streams else 0
         workers = [replace(s, func=s.func + first) for s in streams(mix.workload)]
         all_streams = background.concat(Packed.of(workers))
@@ -42,8 +43,9 @@ def run(background, horizon_s: float, warmup_s: float, mix: JobMix | None,
         unplanned, evidence = tune(background, warmup_s)
     elif unplanned is None:
         evidence = {"tuned_on": "nothing (no warm-up): quantile windows, fixed"}
-    policies = policies_for(all_streams, plans, ends, seed, unplanned=unplanned)
-    results = simulate_streams(all_streams, horizon_s, policies, plans, breakdown=True,
+    policies = policies_for(all_streams, plans, ends, seed, unplanned=unplanned,
+                            deployed=deployed)
+    results = simulate_streams(all_streams, horizon_s, policies, deployed, breakdown=True,
                                scored_from_s=warmup_s)
     region_plans = [plan_job(p) for p in plans]
     days_billed = int(np.ceil(horizon_s / 86400.0))
@@ -53,6 +55,9 @@ def run(background, horizon_s: float, warmup_s: float, mix: JobMix | None,
                                            for p in region_plans}.values()) * days_billed),
         "plans": len(region_plans),
         "prewarm_plans": sum(p.mode == "prewarm" for p in region_plans),
+        "notice_share": None if mix is None else mix.notice_share,
+        "jobs_with_notice": sum(d.notice for d in deployed),
+        "spare_environments": sorted({p.spare for p in region_plans}),
     })
     results["sgcflow"]["tuning"] = evidence
     return results
@@ -60,8 +65,9 @@ def run(background, horizon_s: float, warmup_s: float, mix: JobMix | None,
 
 def synthetic(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
               jobs_per_region: int = 6, job_regions: tuple[str, ...] = ("R1", "R2"),
-              warmup_s: float = 0.0) -> dict[str, dict]:
-    """The generated trace with the job mix after ``warmup_s`` (the README run)."""
+              warmup_s: float = 0.0, notice_share: float = NOTICE_SHARE) -> dict[str, dict]:
+    """The generated trace with the job mix after ``warmup_s`` (the README run);
+    ``notice_share`` of the jobs are submitted with notice."""
     from coordinator.warmpool.synthetic import generate
 
     horizon_s = days * 86400.0
@@ -70,7 +76,8 @@ def synthetic(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
                          f"the trace ({horizon_s / 60:g} minutes)")
     trace = generate(seed=seed, days=days, functions_per_region=functions_per_region)
     mix = shifted(job_mix(seed=seed, regions=job_regions, jobs_per_region=jobs_per_region,
-                          horizon_s=horizon_s - warmup_s), warmup_s)  # jobs in scored minutes
+                          horizon_s=horizon_s - warmup_s, notice_share=notice_share),
+                  warmup_s)  # jobs in scored minutes
     return run(streams(trace), horizon_s, warmup_s, mix, seed)
 
 
@@ -81,16 +88,19 @@ def check_warmup(trace: AzureTrace, warmup_minutes: int) -> None:
 
 
 def azure(trace: AzureTrace, warmup_minutes: int = 240, seed: int = 0,
-          placement: str = "poisson", jobs: int = 6, unplanned=None) -> dict[str, dict]:
+          placement: str = "poisson", jobs: int = 6, unplanned=None,
+          notice_share: float = NOTICE_SHARE) -> dict[str, dict]:
     """The Azure trace's apps as background, ``jobs`` sgcflow jobs in its region after the
-    warm-up; the ``jobs`` split also reports the scored minutes, apps and invocations."""
+    warm-up (``notice_share`` of them with notice); the ``jobs`` split also reports the scored
+    minutes, apps and invocations."""
     check_warmup(trace, warmup_minutes)
     warmup_s = 60.0 * warmup_minutes
     background = app_streams(trace, seed, placement, split_at=(warmup_s / 2, warmup_s))
     mix = None
     if jobs > 0:
         try:
-            mix = shifted(job_mix(seed, (REGION,), jobs, trace.horizon_s - warmup_s), warmup_s)
+            mix = shifted(job_mix(seed, (REGION,), jobs, trace.horizon_s - warmup_s,
+                                  notice_share=notice_share), warmup_s)
         except ValueError as error:
             raise TraceError(f"--warmup-minutes: leaves too little trace for the job mix "
                              f"({error})") from error

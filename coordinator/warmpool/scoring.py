@@ -7,7 +7,12 @@ scored request of their own cold-start rate (SPES's per-application metric);
 memory-time; ``wasted_gb_s`` = the wasted memory time of Shahrad et al. and SPES (memory kept
 loaded while not executing): in this model the same quantity as ``idle_gb_s``, under the name
 those papers use; ``dollars`` = idle GB-s at the provisioned rate + cold-start GB-s on demand;
-``worker_cold_starts`` (planned sgcflow workers) and those after each job's lead time.
+``worker_cold_starts`` (planned sgcflow workers: the environments of a job's n workers) and
+``worker_cold_starts_after_lead`` (those after the job's capacity was due ready: for a job with
+notice its whole run, as it waited for READY; without, from when its capacity arrived), and
+``late_task_cold_starts`` (tasks sent to workers still busy with an earlier round, beyond the
+warm spares). ``jobs_without_notice`` gives the worst such job: its worker cold starts and how
+long it ran before its capacity was ready.
 
 Below the simulator and the tuning (both score with it), above the policies' outcomes. All
 sums are whole-array operations over packed streams (no per-stream Python loop).
@@ -18,16 +23,17 @@ from __future__ import annotations
 import numpy as np
 
 from coordinator.warmpool.packed import Outcome, Packed, PackedOutcome, packed
-from coordinator.warmpool.planner import ON_DEMAND_GB_S, PROVISIONED_GB_S, RegionPlan
+from coordinator.warmpool.planner import ON_DEMAND_GB_S, PROVISIONED_GB_S
+from coordinator.warmpool.timeline import Deployed
 
 
-def metrics(streams, outcomes, workload=None, plans: dict[str, RegionPlan] | None = None,
+def metrics(streams, outcomes, workload=None, jobs: list[Deployed] | None = None,
             scored_from_s: float = 0.0) -> dict[str, float]:
     """Aggregate one policy's outcomes (see the module docstring); only calls at or after
     ``scored_from_s`` count (their idle time was clipped by the policy). ``streams`` and
     ``outcomes`` are lists, or ``Packed`` and ``PackedOutcome``."""
     p = packed(streams)
-    return packed_metrics(p, as_packed(outcomes, p), plans, scored_from_s)
+    return packed_metrics(p, as_packed(outcomes, p), jobs, scored_from_s)
 
 
 def as_packed(outcomes, p: Packed) -> PackedOutcome:
@@ -39,8 +45,8 @@ def as_packed(outcomes, p: Packed) -> PackedOutcome:
     return PackedOutcome(cold.astype(bool), np.array([o.idle_s for o in outcomes], float))
 
 
-def packed_metrics(p: Packed, o: PackedOutcome, plans: dict[str, RegionPlan] | None = None,
-                   scored_from_s: float = 0.0) -> dict[str, float]:
+def packed_metrics(p: Packed, o: PackedOutcome, jobs: list[Deployed] | None = None,
+                   scored_from_s: float = 0.0) -> dict:
     scored = p.times >= scored_from_s
     cold_call = o.cold & scored
     asked = _per_stream(p, p.requests * scored) * p.weight
@@ -58,8 +64,7 @@ def packed_metrics(p: Packed, o: PackedOutcome, plans: dict[str, RegionPlan] | N
         "idle_gb_s": idle_gb_s,
         "wasted_gb_s": idle_gb_s,
         "dollars": idle_gb_s * PROVISIONED_GB_S + cold_gb_s * ON_DEMAND_GB_S,
-        "worker_cold_starts": float(cold[p.planned].sum()),
-        "worker_cold_starts_after_lead": _late(p, o, plans or {}, scored),
+        **_workers(p, o, cold, jobs or [], scored),
     }
 
 
@@ -79,40 +84,38 @@ def _p75_per_app(p: Packed, cold: np.ndarray, asked: np.ndarray) -> float:
     return float(np.percentile(rates, 75)) if len(rates) else 0.0
 
 
-def _late(p: Packed, o: PackedOutcome, plans: dict[str, RegionPlan], scored: np.ndarray
-          ) -> float:
-    """Worker cold starts inside a (start + uncovered, next job's start) window of their
-    region: after that job's lead time."""
-    deadlines = _lead_deadlines(plans)
-    late = 0.0
-    for s in np.flatnonzero(p.planned):
-        windows = deadlines.get(p.regions[p.region[s]])
-        if windows is None:
-            continue
+def _workers(p: Packed, o: PackedOutcome, cold: np.ndarray, jobs: list[Deployed],
+             scored: np.ndarray) -> dict:
+    """The planned jobs' worker metrics (see the module docstring)."""
+    workers = {job.region: job.workers for job in jobs}
+    top = p.layer + p.weight - 1
+    limit = np.array([workers.get(p.regions[r], np.iinfo(np.int64).max) for r in p.region],
+                     dtype=np.int64) if p.streams else np.zeros(0, np.int64)
+    worker = p.planned & (top <= limit)
+    late_tasks = p.planned & ~worker
+    after, by_job = 0.0, {}
+    for s in np.flatnonzero(worker):
         a, b = p.offsets[s], p.offsets[s + 1]
         times = p.times[a:b][o.cold[a:b] & scored[a:b]]
-        late += float(p.weight[s]) * float(np.sum(_after_lead(times, windows)))
-    return late
-
-
-def _lead_deadlines(plans: dict[str, RegionPlan]) -> dict[str, np.ndarray]:
-    """Per region, one (start + uncovered, next job's start) window per job: a worker cold
-    start inside it happened after that job's lead time ("late")."""
-    starts: dict[str, list] = {}
-    for plan in plans.values():
-        starts.setdefault(plan.region, []).append((plan.start_s, plan.uncovered_s))
-    result = {}
-    for region, items in starts.items():
-        items.sort()
-        ends = [start for start, _ in items[1:]] + [np.inf]
-        result[region] = np.array([(start + uncovered, end) for (start, uncovered), end
-                                   in zip(items, ends, strict=True)])
-    return result
-
-
-def _after_lead(times: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    slot = np.searchsorted(windows[:, 0], times, side="right") - 1
-    return (slot >= 0) & (times < windows[np.maximum(slot, 0), 1])
+        for job in jobs:
+            if job.region != p.regions[p.region[s]]:
+                continue
+            inside = (times >= job.start_s) & (times < job.release_s)
+            count = float(p.weight[s]) * float(inside.sum())
+            by_job[job.run_id] = by_job.get(job.run_id, 0.0) + count
+            due = job.start_s if job.notice else job.ready_s  # a job with notice waited
+            after += float(p.weight[s]) * float((inside & (times >= due)).sum())
+    without = [job for job in jobs if not job.notice]
+    return {
+        "worker_cold_starts": float(cold[worker].sum()),
+        "worker_cold_starts_after_lead": after,
+        "late_task_cold_starts": float(cold[late_tasks].sum()),
+        "jobs_without_notice": {
+            "jobs": len(without),
+            "worst_worker_cold_starts": max((by_job.get(j.run_id, 0.0) for j in without),
+                                            default=0.0),
+            "worst_waited_s": max((j.waited_s for j in without), default=0.0)},
+    }
 
 
 __all__ = ["Outcome", "as_packed", "metrics", "packed_metrics"]
