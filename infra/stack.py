@@ -28,7 +28,8 @@ class SgcflowStack(cdk.Stack):
         self.coordinator = Coordinator(self, "Coordinator", config=config, bundle=self.bundle,
                                        storage=self.storage, workers=self.workers)
         self.warm_pool = WarmPool(self, "WarmPool", config=config, bundle=self.bundle,
-                                  workers=self.workers, storage=self.storage)
+                                  workers=self.workers, storage=self.storage,
+                                  state_machine_arn=self.coordinator.state_machine_arn)
         self.alarms = Alarms(self, "Alarms", state_machine=self.coordinator.state_machine,
                              worker=self.workers.function, email=config.alarm_email)
         self._outputs()
