@@ -8,6 +8,7 @@ n environments from ``start_s`` for ``rounds * round_seconds``, per region.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,8 +90,10 @@ def plans_from_spec(spec: dict, run_id: str, start_s: float, submit_s: float | N
     """One ``JobPlan`` per region from a job spec (only the keys the warm pool needs).
 
     Rounds = J + T where J = iterations, times the number of ``models`` when the spec trains
-    several at once (the coordinator's spec: iterations are per model); ``region`` (one name)
-    is accepted when ``regions`` is absent.
+    several at once (the coordinator's spec: iterations are per model), divided by the
+    gradients a batched round carries (``batch``, the default: floor(M / (T + 1)), see
+    coordinator.schemes.batching); ``region`` (one name) is accepted when ``regions`` is
+    absent.
     """
     if not isinstance(spec, dict):
         raise ValueError(f"job spec: expected a mapping, got {type(spec).__name__}")
@@ -104,6 +107,8 @@ def plans_from_spec(spec: dict, run_id: str, start_s: float, submit_s: float | N
     count = len(models) if isinstance(models, list) and models else 1
     jobs = iterations * count
     delay = scheme_delay(spec.get("scheme", {"name": "uncoded"}), workers, count)
+    if spec.get("batch", True):  # several models' gradients per round (schemes.batching)
+        jobs = math.ceil(jobs / max(1, count // (delay + 1)))
     regions = spec.get("regions", [spec["region"]] if "region" in spec else ["us-east-1"])
     if (not isinstance(regions, list) or not regions
             or not all(isinstance(r, str) and r for r in regions)):

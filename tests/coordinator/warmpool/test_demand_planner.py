@@ -41,11 +41,16 @@ def test_scheme_delay(scheme, delay):
     assert scheme_delay(scheme, 256) == delay
 
 
-def test_several_models_multiply_the_jobs_and_region_is_accepted():
+def test_several_models_multiply_the_jobs_batches_divide_them_and_region_is_accepted():
     spec = {"iterations": 10, "models": [{"kind": "logreg"}, {"kind": "mlp"}],
-            "region": "eu-west-2", "scheme": {"name": "uncoded"}}
+            "region": "eu-west-2", "scheme": {"name": "uncoded"}, "batch": False}
     (plan,) = plans_from_spec(spec, "j", 0.0)
     assert (plan.rounds, plan.region) == (20, "eu-west-2")
+    # batched (the default): both models' gradients in each round (T = 0)
+    assert plans_from_spec({**spec, "batch": True}, "j", 0.0)[0].rounds == 10
+    # sgcflow with two models: T = 1, one model a round, + T
+    assert plans_from_spec({**spec, "scheme": {"name": "sgcflow"}, "batch": True}, "j",
+                           0.0)[0].rounds == 21
 
 
 @pytest.mark.parametrize("spec, field", [
