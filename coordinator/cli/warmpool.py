@@ -16,7 +16,7 @@ PLACEMENTS = ("poisson", "even")
 POLICY_COLUMNS = {"cold_start_rate": "rate", "p75_app_cold_start_rate": "p75 app rate",
                   "cold_start_seconds": "cold s", "idle_gb_s": "idle GB-s", "dollars": "$",
                   "worker_cold_starts": "worker cold", "worker_cold_starts_after_lead":
-                  "after lead"}
+                  "after lead", "late_task_cold_starts": "late tasks"}
 
 
 def _floats(value):
@@ -101,14 +101,21 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 @click.option("--functions-per-region", type=click.IntRange(1, 1000), default=40,
               show_default=True)
 @click.option("--jobs-per-region", type=click.IntRange(0, 1000), default=6, show_default=True)
+@click.option("--notice-share", type=FiniteFloat(0, 1), default=0.7, show_default=True,
+              help="Share of the sgcflow jobs submitted with notice (sgc submit --start-at).")
+@click.option("--sweep", is_flag=True,
+              help="Also sweep every baseline over its settings: 'curves' (keep-alive 1-120 "
+                   "min, the hybrid's percentiles and window, FaasCache 5-100 %%) and whether "
+                   "sgcflow lies below each.")
 def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
              warmup_minutes: int, arrivals: str, drop_malformed: bool, days: float,
-             functions_per_region: int, jobs_per_region: int) -> None:
+             functions_per_region: int, jobs_per_region: int, notice_share: float,
+             sweep: bool) -> None:
     """Replay a trace + an sgcflow job mix against every policy, side by side."""
     if trace_format == "azure2019":
         warmup = 240 if warmup_minutes is None else warmup_minutes
         results = _floats(_azure(trace_dir, warmup, seed, arrivals, drop_malformed,
-                                 jobs_per_region))
+                                 jobs_per_region, notice_share, sweep))
     else:
         if trace_dir is not None:
             raise click.UsageError("--trace: only --format azure2019 reads a trace folder; "
@@ -117,7 +124,8 @@ def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
 
         try:
             results = _floats(experiment(seed, days, functions_per_region, jobs_per_region,
-                                         warmup_s=60.0 * (warmup_minutes or 0)))
+                                         warmup_s=60.0 * (warmup_minutes or 0),
+                                         notice_share=notice_share, sweep=sweep))
         except ValueError as error:
             raise click.UsageError(str(error)) from error
     if as_json:
@@ -127,7 +135,7 @@ def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
 
 
 def _azure(trace_dir: str | None, warmup_minutes: int, seed: int, arrivals: str,
-           drop_malformed: bool, jobs: int) -> dict:
+           drop_malformed: bool, jobs: int, notice_share: float, sweep: bool) -> dict:
     from coordinator.warmpool import azure2019, experiment
 
     if trace_dir is None:
@@ -138,27 +146,37 @@ def _azure(trace_dir: str | None, warmup_minutes: int, seed: int, arrivals: str,
         trace = azure2019.load(Path(trace_dir), drop_malformed)
         if trace.report.rows_malformed:
             click.echo(f"dropped {trace.report.summary()}", err=True)
-        return experiment.azure(trace, warmup_minutes, seed, arrivals, jobs)
+        return experiment.azure(trace, warmup_minutes, seed, arrivals, jobs,
+                                notice_share=notice_share, sweep=sweep)
     except azure2019.TraceError as error:
         raise click.UsageError(str(error)) from error
 
 
 def _print_policies(results: dict) -> None:
+    policies = {name: entry for name, entry in results.items() if name != "curves"}
     for scope in ("all", "trace", "jobs"):
         click.echo(f"== {scope}")
         click.echo(f"{'policy':18}" + "".join(f"{c:>13}" for c in POLICY_COLUMNS.values()))
-        for name, entry in results.items():
+        for name, entry in policies.items():
             row = entry if scope == "all" else entry[scope]
             click.echo(f"{name:18}" + "".join(f"{row[c]:>13.4g}" for c in POLICY_COLUMNS))
     jobs = results["sgcflow"]["jobs"]
     if "all_day_warm_dollars" in jobs:
         click.echo(f"sgcflow job plans: ${jobs['plan_dollars']:.2f} vs "
-                   f"${jobs['all_day_warm_dollars']:.2f} keeping 256 workers warm all day")
+                   f"${jobs['all_day_warm_dollars']:.2f} keeping the workers warm all day; "
+                   f"{jobs['jobs_with_notice']} of {jobs['plans']} jobs with notice; worst job "
+                   f"without: {jobs['jobs_without_notice']['worst_worker_cold_starts']:.0f} "
+                   "worker cold starts, "
+                   f"{jobs['jobs_without_notice']['worst_waited_s']:.0f} s before its capacity")
     tuning = results["sgcflow"].get("tuning")
     if tuning and "exchange_gb_s" in tuning:
         click.echo(f"sgcflow background policy tuned on {tuning['tuned_on']}: exchange "
                    f"{tuning['exchange_gb_s']:g} GB-s per cold start, min history "
                    f"{tuning['min_history']:g}, period margin {tuning['period_margin']:g}")
+    for family, curve in results.get("curves", {}).items():
+        where = "below" if curve["below"] else "NOT below"
+        click.echo(f"sgcflow is {where} the {family} curve ({len(curve['points'])} settings; "
+                   f"dominated by: {', '.join(curve['dominated_by']) or 'none'})")
 
 
 @warmpool.command()

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from coordinator.warmpool import curves
 from coordinator.warmpool.azure2019 import AzureTrace, TraceError
 from coordinator.warmpool.azure_streams import REGION, app_streams
 from coordinator.warmpool.jobmix import NOTICE_SHARE, JobMix, job_mix, shifted
@@ -26,10 +27,11 @@ from coordinator.warmpool.workload import streams
 
 
 def run(background, horizon_s: float, warmup_s: float, mix: JobMix | None,
-        seed: int, unplanned=None) -> dict[str, dict]:
+        seed: int, unplanned=None, sweep: bool = False) -> dict[str, dict]:
     """Every policy on ``background`` (a list of streams or ``Packed``) + ``mix``'s worker
     streams, scored after ``warmup_s``; results keyed by policy, each split into ``trace``
-    (background) and ``jobs`` (workers)."""
+    (background) and ``jobs`` (workers). With ``sweep``, ``curves``: every baseline over its
+    settings on the background, and whether sgcflow lies below each (``curves``)."""
     background = packed(background)
     all_streams: Packed = background
     plans, ends, deployed = [], {}, []
@@ -60,12 +62,19 @@ def run(background, horizon_s: float, warmup_s: float, mix: JobMix | None,
         "spare_environments": sorted({p.spare for p in region_plans}),
     })
     results["sgcflow"]["tuning"] = evidence
+    if sweep:
+        points = curves.sweep(background, horizon_s, warmup_s)
+        results["curves"] = {family: {"points": family_points,
+                                      **curves.judge(results["sgcflow"]["trace"],
+                                                     family_points)}
+                             for family, family_points in points.items()}
     return results
 
 
 def synthetic(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
               jobs_per_region: int = 6, job_regions: tuple[str, ...] = ("R1", "R2"),
-              warmup_s: float = 0.0, notice_share: float = NOTICE_SHARE) -> dict[str, dict]:
+              warmup_s: float = 0.0, notice_share: float = NOTICE_SHARE,
+              sweep: bool = False) -> dict[str, dict]:
     """The generated trace with the job mix after ``warmup_s`` (the README run);
     ``notice_share`` of the jobs are submitted with notice."""
     from coordinator.warmpool.synthetic import generate
@@ -78,7 +87,7 @@ def synthetic(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
     mix = shifted(job_mix(seed=seed, regions=job_regions, jobs_per_region=jobs_per_region,
                           horizon_s=horizon_s - warmup_s, notice_share=notice_share),
                   warmup_s)  # jobs in scored minutes
-    return run(streams(trace), horizon_s, warmup_s, mix, seed)
+    return run(streams(trace), horizon_s, warmup_s, mix, seed, sweep=sweep)
 
 
 def check_warmup(trace: AzureTrace, warmup_minutes: int) -> None:
@@ -89,7 +98,7 @@ def check_warmup(trace: AzureTrace, warmup_minutes: int) -> None:
 
 def azure(trace: AzureTrace, warmup_minutes: int = 240, seed: int = 0,
           placement: str = "poisson", jobs: int = 6, unplanned=None,
-          notice_share: float = NOTICE_SHARE) -> dict[str, dict]:
+          notice_share: float = NOTICE_SHARE, sweep: bool = False) -> dict[str, dict]:
     """The Azure trace's apps as background, ``jobs`` sgcflow jobs in its region after the
     warm-up (``notice_share`` of them with notice); the ``jobs`` split also reports the scored
     minutes, apps and invocations."""
@@ -104,7 +113,7 @@ def azure(trace: AzureTrace, warmup_minutes: int = 240, seed: int = 0,
         except ValueError as error:
             raise TraceError(f"--warmup-minutes: leaves too little trace for the job mix "
                              f"({error})") from error
-    results = run(background, trace.horizon_s, warmup_s, mix, seed, unplanned)
+    results = run(background, trace.horizon_s, warmup_s, mix, seed, unplanned, sweep)
     results["sgcflow"]["jobs"].update({
         "scored_minutes": len(trace.minutes) - warmup_minutes,
         "apps": background.streams,
