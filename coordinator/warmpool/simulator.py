@@ -54,20 +54,25 @@ class SgcflowPolicy:
 
     def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
                    ) -> PackedOutcome:
-        """The background policy on every unplanned stream at once; each planned stream
-        (a job's workers, few) against the plans' coverage windows."""
+        """The background policy on every unplanned stream at once, and on the late tasks
+        above every job's spares (demand no plan covers: statistics, like any other app);
+        each other planned stream (a job's workers and spares) against the coverage windows."""
         out = PackedOutcome.empty(p)
-        unplanned = ~p.planned
-        if unplanned.any():
-            background = self.unplanned.run_packed(p.select(unplanned), horizon_s,
-                                                   scored_from_s)
-            out.cold[np.repeat(unplanned, p.lengths())] = background.cold
-            out.idle_s[unplanned] = background.idle_s
         cover = self.coverage()
-        for s in np.flatnonzero(p.planned):
-            region, top = p.regions[p.region[s]], p.layer[s] + p.weight[s] - 1
+        top = p.layer + p.weight - 1
+        reached = np.array([any(where == p.regions[p.region[s]] and amount >= top[s]
+                                for where, amount, _, _ in cover) for s in range(p.streams)],
+                           dtype=bool) if p.streams else np.zeros(0, dtype=bool)
+        statistics = ~p.planned | ~reached
+        if statistics.any():
+            background = self.unplanned.run_packed(p.select(statistics), horizon_s,
+                                                   scored_from_s)
+            out.cold[np.repeat(statistics, p.lengths())] = background.cold
+            out.idle_s[statistics] = background.idle_s
+        for s in np.flatnonzero(p.planned & reached):
+            region = p.regions[p.region[s]]
             windows = sorted((ready, release) for where, amount, ready, release in cover
-                             if where == region and amount >= top and ready < release)
+                             if where == region and amount >= top[s] and ready < release)
             a, b = p.offsets[s], p.offsets[s + 1]
             stream = Stream(int(p.func[s]), int(p.layer[s]), p.times[a:b], p.costs[a:b],
                             p.ends[a:b] - p.times[a:b], float(p.memory_gb[s]),
