@@ -85,29 +85,34 @@ def test_tuning_picks_the_most_room_against_both_targets_on_the_warm_up_only():
     assert 0 < len(evidence["candidates"]) <= grid
 
 
-def _results(hybrid_cold, ours_cold, hybrid_idle, ours_idle, late=0):
-    def entry(cold, idle, late_workers):
-        return {"trace": {"cold_starts": cold, "idle_gb_s": idle},
+def _results(hybrid_cold, ours_cold, hybrid_idle, ours_idle, late=0, p75=(0.02, 0.01),
+             below=True):
+    def entry(cold, idle, rate, late_workers):
+        return {"trace": {"cold_starts": cold, "idle_gb_s": idle,
+                          "p75_app_cold_start_rate": rate},
                 "jobs": {"idle_gb_s": 1.0, "worker_cold_starts_after_lead": late_workers}}
 
-    ours = entry(ours_cold, ours_idle, late)
+    ours = entry(ours_cold, ours_idle, p75[1], late)
     ours["tuning"] = {"exchange_gb_s": 400.0, "min_history": 16, "period_margin": 0.05,
                       "tuned_on": "minutes 120-240 of the warm-up"}
-    return {"hybrid-histogram": entry(hybrid_cold, hybrid_idle, 0), "sgcflow": ours}
+    curves = {f: {"below": below} for f in ("keep-alive", "hybrid-histogram", "faascache")}
+    return {"hybrid-histogram": entry(hybrid_cold, hybrid_idle, p75[0], 0), "sgcflow": ours,
+            "curves": curves}
 
 
-@pytest.mark.parametrize("numbers, verdict", [
-    ((50, 40, 100.0, 100.0), "pass"),
-    ((50, 41, 100.0, 90.0), "fewer cold at <= idle, above the aim"),
-    ((50, 30, 100.0, 101.0), "FAIL"),
-    ((50, 30, 100.0, 90.0, 3), "FAIL"),  # a worker cold start after the lead time
+@pytest.mark.parametrize("numbers, extra, verdict", [
+    ((50, 25, 100.0, 90.0), {}, "pass"),
+    ((50, 26, 100.0, 90.0), {}, "misses cold"),
+    ((50, 20, 100.0, 91.0), {}, "misses idle"),
+    ((50, 20, 100.0, 90.0), {"p75": (0.02, 0.013)}, "misses p75"),
+    ((50, 20, 100.0, 90.0), {"below": False}, "misses curves"),
+    ((50, 20, 100.0, 90.0, 3), {}, "misses late"),  # a worker cold start after the lead
 ])
-def test_bench_verdict_per_run(numbers, verdict):
-    from coordinator.cli.bench_warmpool import _versus
+def test_bench_verdict_per_run_names_each_missed_target(numbers, extra, verdict):
+    from coordinator.cli.bench_warmpool import _verdicts
 
-    row = _versus("run", 0, _results(*numbers))
-    assert row["verdict"] == verdict and row["meets_target"] == (verdict == "pass")
-    assert row["tuned"] == "400, 16, 0.05"
+    row = _verdicts("run", 0, _results(*numbers, **extra))
+    assert row["verdict"] == verdict
 
 
 def test_synthetic_run_with_a_warm_up_scores_later_calls_and_tunes_on_the_warm_up():
