@@ -111,6 +111,30 @@ def _notice_rows(seed: int, days: float) -> list[dict]:
     return rows
 
 
+def _hindsight(trace, warmup_minutes: int, seed: int, placement: str) -> list[dict]:
+    """sgcflow's own policy at each tuning setting, scored on the scored minutes: for the
+    reader only (is the target point within the policy's reach at all?), never for tuning."""
+    from coordinator.warmpool import azure_streams, tuning
+    from coordinator.warmpool.policies import HybridHistogram
+    from coordinator.warmpool.scoring import packed_metrics
+
+    warmup_s = 60.0 * warmup_minutes
+    p = azure_streams.app_streams(trace, seed, placement, split_at=(warmup_s / 2, warmup_s))
+    hybrid = packed_metrics(p, HybridHistogram().run_packed(p, trace.horizon_s, warmup_s),
+                            None, warmup_s)
+    points = []
+    for family in tuning.candidates():
+        for policy in family:
+            scored = packed_metrics(p, policy.run_packed(p, trace.horizon_s, warmup_s), None,
+                                    warmup_s)
+            points.append({"placement": placement, "seed": seed, **tuning.settings(policy),
+                           "cold_ratio": round(_ratio(scored["cold_starts"],
+                                                      hybrid["cold_starts"]), 3),
+                           "idle_ratio": round(_ratio(scored["idle_gb_s"],
+                                                      hybrid["idle_gb_s"]), 3)})
+    return points
+
+
 def _speed(trace, functions: int, seed: int) -> dict:
     from coordinator.warmpool import azure_streams, experiment
 
@@ -189,16 +213,19 @@ def warmpool(out, as_json, trace_dir, warmup_minutes, seed, seeds, functions, da
             rows += _policy_rows(label, results)
             panels.append((f"Azure sample, {placement}, seed {run_seed}", results))
             curves[label] = results["curves"]
+    hindsight = [point for placement in azure_streams.PLACEMENTS
+                 for point in _hindsight(trace, warmup_minutes, seed, placement)]
     notice = _notice_rows(seed, days)
     speed = _speed(trace, functions, seed)
     plot_path = Path(out) / "warmpool.png"
     plot_path.parent.mkdir(parents=True, exist_ok=True)
     _plot(panels, plot_path)
     payload = {"rows": rows, "runs": runs, "curves": curves, "notice": notice,
+               "hindsight": hindsight,
                "speed": speed, "plot": str(plot_path),
                "targets": {"cold": COLD_AIM, "idle": IDLE_AIM, "p75": P75_AIM},
                "all_pass": all(r["verdict"] == "pass" for r in runs) and speed["under_limit"]}
-    write_outputs(out, "warmpool", payload, _markdown(rows, runs, notice, speed),
+    write_outputs(out, "warmpool", payload, _markdown(rows, runs, notice, speed, hindsight),
                   f"sgc bench warmpool --warmup-minutes {warmup_minutes} --seed {seed} "
                   f"--seeds {seeds} --functions {functions} --days {days:g}", as_json)
 
@@ -223,7 +250,8 @@ NOTICE_COLUMNS = [("notice_share", "jobs with notice"), ("policy", "policy"),
                   ("idle_gb_s", "workers' idle GB-s"), ("plan_dollars", "plan $")]
 
 
-def _markdown(rows: list[dict], runs: list[dict], notice: list[dict], speed: dict) -> str:
+def _markdown(rows: list[dict], runs: list[dict], notice: list[dict], speed: dict,
+              hindsight: list[dict]) -> str:
     shown = [{**r, **{k: _fmt(r[k]) for k in r if isinstance(r[k], float)}} for r in rows]
     text = markdown_table(shown, POLICY_COLUMNS)
     text += ("\n\nEvery run against issue 23's targets (background apps, scored minutes only; "
@@ -232,6 +260,15 @@ def _markdown(rows: list[dict], runs: list[dict], notice: list[dict], speed: dic
     passed = {k: sum(r["targets"][k] for r in runs) for k in runs[0]["targets"]}
     text += ("\n\nTargets met, of " + str(len(runs)) + " runs: "
              + ", ".join(f"{k} {v}" for k, v in passed.items()) + ".")
+    text += ("\n\nIn hindsight (for reading only, never for tuning): sgcflow at every tuning "
+             "setting on the scored minutes of seed " + str(hindsight[0]["seed"]) + ", the "
+             "settings that meet both the cold-start and the idle target: " + (", ".join(
+                 f"{h['placement']} {h['exchange_gb_s']:g} GB-s/{h['min_history']}/"
+                 f"{h['period_margin']:g} ({h['cold_ratio']}x cold, {h['idle_ratio']}x idle)"
+                 for h in hindsight if h["cold_ratio"] <= COLD_AIM and h["idle_ratio"] <= IDLE_AIM)
+                 or "none") + "; closest per placement: " + "; ".join(
+                 _closest(hindsight, p) for p in dict.fromkeys(h["placement"] for h in hindsight))
+             + ".")
     rows_notice = [{**r, "notice_share": f"{100 * r['notice_share']:g} %",
                     "with_notice": f"{r['with_notice']} / {r['jobs']}"} for r in notice]
     text += ("\n\nThe job flow as deployed (synthetic trace, first half warm-up), by share of "
@@ -247,6 +284,15 @@ def _markdown(rows: list[dict], runs: list[dict], notice: list[dict], speed: dic
              f"wall: {'pass' if speed['under_limit'] else 'FAIL'}). Before ({before['commit']}):"
              f" {was}.")
     return text
+
+
+def _closest(points: list[dict], placement: str) -> str:
+    """The setting nearest to both targets, ``max(cold / aim, idle / aim)``."""
+    best = min((p for p in points if p["placement"] == placement),
+               key=lambda p: max(p["cold_ratio"] / COLD_AIM, p["idle_ratio"] / IDLE_AIM))
+    return (f"{placement} {best['exchange_gb_s']:g} GB-s/{best['min_history']}/"
+            f"{best['period_margin']:g}: {best['cold_ratio']}x cold at {best['idle_ratio']}x "
+            "idle")
 
 
 def _fmt(value: float) -> str:

@@ -89,8 +89,9 @@ def _workers(p: Packed, o: PackedOutcome, cold: np.ndarray, jobs: list[Deployed]
     """The planned jobs' worker metrics (see the module docstring)."""
     workers = {job.region: job.workers for job in jobs}
     top = p.layer + p.weight - 1
-    limit = np.array([workers.get(p.regions[r], np.iinfo(np.int64).max) for r in p.region],
-                     dtype=np.int64) if p.streams else np.zeros(0, np.int64)
+    per_region = np.array([workers.get(r, np.iinfo(np.int64).max) for r in p.regions],
+                          dtype=np.int64)
+    limit = per_region[p.region] if p.streams else np.zeros(0, np.int64)
     worker = p.planned & (top <= limit)
     late_tasks = p.planned & ~worker
     after, by_job = 0.0, {}
