@@ -158,12 +158,17 @@ def _plot(panels: list[tuple[str, dict]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from coordinator.warmpool.curves import envelope
+
     figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.8))
     for axis, (title, results) in zip(axes, panels, strict=True):
         for family, curve in results["curves"].items():
-            points = sorted(curve["points"], key=lambda p: p["idle_gb_s"])
+            points, frontier = curve["points"], envelope(curve["points"])
+            line = axis.plot([p["idle_gb_s"] for p in frontier],
+                             [p["cold_start_rate"] for p in frontier], "-", alpha=0.7,
+                             label=f"{family}: lower envelope of {len(points)} settings")
             axis.plot([p["idle_gb_s"] for p in points], [p["cold_start_rate"] for p in points],
-                      ".-", alpha=0.6, label=f"{family} ({len(points)} settings)")
+                      ".", color=line[0].get_color(), alpha=0.5)
         for policy, marker in (("hybrid-histogram", "s"), ("sgcflow", "*")):
             part = results[policy]["trace"]
             axis.plot(part["idle_gb_s"], part["cold_start_rate"], marker, markersize=12,
