@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 
+from coordinator.warmpool.demand import MAX_WORKERS
+
 SPARE_SHARE = 0.125
-MAX_PER_REGION = 900  # the default account quota, 1,000, minus the 100 always unreserved
+MAX_PER_REGION = MAX_WORKERS  # the default account quota, 1,000, minus 100 always unreserved
 # The shipped trace's share of late workers per round (above) at these quantiles: what the
 # simulator's job mix draws each round's late tasks from (linear between them).
 LATE_QUANTILES = (0.0, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
