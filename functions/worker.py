@@ -121,11 +121,16 @@ def reset_runtime() -> None:
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Compute and store this worker's coded results for one round; see the module docstring.
-    An event with ``relay`` only invokes the listed worker events (``functions.relay``)."""
+    An event with ``relay`` only invokes the listed worker events (``functions.relay``); one
+    with ``warm`` is a warm-pool ping that only holds the environment (``functions.prewarm``)."""
     if isinstance(event, dict) and "relay" in event:
         from functions import relay
 
         return relay.handle(event, context)
+    if isinstance(event, dict) and "warm" in event:  # a warm-pool ping (functions/prewarm.py)
+        from functions import prewarm
+
+        return prewarm.handle(event, runtime().take_cold_flag(), INIT_S)
     rt = runtime()
     cold = rt.take_cold_flag()
     run_id, round_, worker = _identity(event)

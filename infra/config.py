@@ -35,6 +35,7 @@ ENV_WORKER_FUNCTION = "SGC_WORKER_FUNCTION"
 ENV_WORKER_ALIAS = "SGC_WORKER_ALIAS"
 ENV_WARMPOOL_PLANS_PREFIX = "SGC_WARMPOOL_PLANS_PREFIX"
 ENV_WARMPOOL_REGIONS = "SGC_WARMPOOL_REGIONS"
+ENV_STATE_MACHINE = "SGC_STATE_MACHINE"  # the warm-pool manager starts jobs submitted with notice
 ENV_FANOUT = env.FANOUT
 
 
@@ -53,7 +54,7 @@ class InfraConfig:
     provisioned: int = 0
     log_retention_days: int = 30
     results_expire_days: int = 14
-    warm_pool_minutes: int = 5
+    warm_pool_minutes: int = 1  # the manager's tick (docs/coldstart.md: lead times assume 1)
     # Lambda steps per execution before continue-as-new (a lower one exercises it in tests).
     step_budget: int = STEP_BUDGET
     alarm_email: str = ""

@@ -31,7 +31,8 @@ class SgcflowStack(cdk.Stack):
                                        storage=self.storage, workers=self.workers)
         self.warm_pool = WarmPool(self, "WarmPool", config=config, bundle=self.bundle,
                                   workers=self.workers, storage=self.storage,
-                                  failures=self.failures)
+                                  failures=self.failures,
+                                  state_machine_arn=self.coordinator.state_machine_arn)
         self.alarms = Alarms(self, "Alarms", state_machine=self.coordinator.state_machine,
                              worker=self.workers.function, failures=self.failures.queue,
                              email=config.alarm_email)

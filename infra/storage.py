@@ -151,6 +151,14 @@ class Storage(Construct):
             conditions={"StringLike": {"s3:prefix": [JOB_PLANS]}}))
         self._acknowledge_prefixes(role, (JOB_PLANS,))
 
+    def grant_warm_pool(self, role: iam.IRole) -> None:
+        """The warm-pool manager: read the job plans; read job records and round logs, and
+        mark a scheduled job submitted when it starts it; read completion records (each
+        region's cold starts)."""
+        self.grant_read_job_plans(role)
+        self._allow_items(role, ["dynamodb:GetItem", "dynamodb:UpdateItem"], JOB_ITEMS)
+        self._allow_items(role, ["dynamodb:Query"], COMPLETION_ITEMS)
+
     def grant_not_found(self, role: iam.IRole, patterns: tuple[str, ...]) -> None:
         """s3:ListBucket on this bucket, so reading a missing key under ``patterns`` answers
         404 NoSuchKey, not 403 AccessDenied (S3 says "no such key" only to callers that may

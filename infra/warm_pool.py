@@ -1,10 +1,12 @@
-"""The warm-pool manager: a scheduled Lambda that sets provisioned concurrency on the worker alias.
+"""The warm-pool manager: a scheduled Lambda that keeps each job's workers warm.
 
-It runs per region (each stack has its own worker pool) every ``warm_pool_minutes``. It may put,
-get and delete the provisioned-concurrency config of this region's worker alias and nothing
-else on Lambda, and read exactly one object: the job plans it provisions for. A tick that fails
-(the function raised, or EventBridge could not deliver it) goes to the stack's failure queue
-(``infra.failures``).
+It runs per region (each stack has its own worker pool) every ``warm_pool_minutes`` (1: the
+lead times assume a tick a minute). On Lambda it may put, get and delete the provisioned
+concurrency of this region's worker alias and invoke that alias (pre-warm pings), nothing else;
+it reads the job plans, reads job records, round logs and completion records, marks a job
+submitted with notice as started, and starts that job's first execution of this stack's state
+machine once its capacity is READY. A tick that fails (the function raised, or EventBridge could
+not deliver it) goes to the stack's failure queue (``infra.failures``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from constructs import Construct
 from coordinator.workflow.definition import WARMPOOL_HANDLER
 from infra.config import (
     ENV_BUCKET,
+    ENV_STATE_MACHINE,
+    ENV_TABLE,
     ENV_WARMPOOL_PLANS_PREFIX,
     ENV_WARMPOOL_REGIONS,
     ENV_WORKER_ALIAS,
@@ -45,7 +49,7 @@ class WarmPool(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig,
                  bundle: LambdaBundle, workers: WorkerPool, storage: Storage,
-                 failures: FailedInvocations) -> None:
+                 failures: FailedInvocations, state_machine_arn: str) -> None:
         super().__init__(scope, construct_id)
         self.manager = SgcFunction(
             self, "Manager",
@@ -57,17 +61,21 @@ class WarmPool(Construct):
             environment={ENV_WORKER_FUNCTION: workers.function.function_name,
                          ENV_WORKER_ALIAS: WORKER_ALIAS,
                          ENV_BUCKET: storage.bucket.bucket_name,
+                         ENV_TABLE: storage.table.table_name,
+                         ENV_STATE_MACHINE: state_machine_arn,
                          ENV_WARMPOOL_PLANS_PREFIX: PLANS_PREFIX,
                          ENV_WARMPOOL_REGIONS: cdk.Stack.of(self).region},
             log_retention_days=config.log_retention_days,
-            description="sgcflow warm pool: provisioned concurrency of the worker alias",
+            description="sgcflow warm pool: provisioned concurrency and pings of the workers",
             retry_attempts=0,
             on_failure=failures.destination,
         )
         self.manager.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=list(PROVISIONED_CONCURRENCY_ACTIONS),
+            actions=[*PROVISIONED_CONCURRENCY_ACTIONS, "lambda:InvokeFunction"],
             resources=[workers.alias.function_arn]))
-        storage.grant_read_job_plans(self.manager.role)
+        self.manager.role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["states:StartExecution"], resources=[state_machine_arn]))
+        storage.grant_warm_pool(self.manager.role)
         self.schedule = events.Rule(
             self, "Schedule",
             description="tick of the sgcflow warm-pool manager",

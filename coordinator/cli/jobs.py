@@ -62,8 +62,12 @@ def _echo_json(value: Any) -> None:
 @click.argument("spec_file", type=click.Path(exists=True, dir_okay=False))
 @_options
 @click.option("--watch", is_flag=True, help="Show a live progress bar until the job ends.")
+@click.option("--start-at", "start_at", default=None, metavar="TIME",
+              help="Start later, with notice for the warm pool: ISO 8601 with a timezone "
+                   "(2026-03-01T09:30:00Z) or an offset (+15m, +2h, +1d), at most 7 days "
+                   "ahead. The workers are warm before round 1.")
 def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
-           watch: bool) -> None:
+           watch: bool, start_at: str | None) -> None:
     """Submit the job described by SPEC_FILE (YAML or JSON) and print its id.
 
     \b
@@ -86,6 +90,7 @@ def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
         spec = jobspec.load(spec_file)
     except jobspec.JobSpecError as error:
         raise click.ClickException(str(error)) from error
+    spec = _with_notice(spec, start_at)
     if not local and (spec.raw["faults"] or spec.raw["stragglers"].get("model", "trace")
                       != "none"):
         raise click.ClickException("stragglers/faults: injection is for emulation only "
@@ -108,7 +113,7 @@ def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
     else:
         backend = _backend(False, region, profile)
     try:
-        run_id = backend.submit(spec)
+        run_id = _submit(backend, spec)
         click.echo(run_id)
         if watch:
             _watch(backend, run_id)
@@ -117,6 +122,36 @@ def submit(spec_file: str, local: bool, region: str | None, profile: str | None,
     finally:
         if emulator is not None:
             emulator.stop()
+
+
+def _with_notice(spec, start_at: str | None):
+    """The spec with ``start_at`` from ``--start-at`` (or its own), checked against the clock."""
+    from dataclasses import replace
+
+    from coordinator.warmpool import notice
+
+    try:
+        start = notice.start_of(spec.raw, start_at, time.time())
+    except notice.NoticeError as error:
+        raise click.BadParameter(error.reason, param_hint=error.where) from error
+    return spec if start is None else replace(spec, raw={**spec.raw, "start_at": start})
+
+
+def _submit(backend, spec) -> str:
+    """Submit now, or with notice (coordinator/warmpool/notice.py: on AWS recorded
+    ``scheduled`` for the warm-pool manager; the local emulator has no manager: wait)."""
+    if "start_at" not in spec.raw:
+        return backend.submit(spec)
+    from coordinator.backends.base import new_run_id
+    from coordinator.warmpool import notice, spares
+
+    if backend.kind == "aws":
+        run_id = new_run_id()
+        notice.schedule(backend.store, run_id, spec.raw,
+                        spares.spare_environments(spec.workers), time.time(), backend.kind)
+        return run_id
+    notice.wait_until(spec.raw["start_at"], lambda line: click.echo(line, err=True))
+    return backend.submit(spec)
 
 
 @click.command()

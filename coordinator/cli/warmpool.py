@@ -13,10 +13,10 @@ from coordinator.cli.types import SEED, FiniteFloat
 SAMPLE = "data/coldstart_sample"
 FORMATS = ("huawei", "azure2019")
 PLACEMENTS = ("poisson", "even")
-POLICY_COLUMNS = {"cold_start_rate": "rate", "p75_function_cold_start_rate": "p75 fn rate",
+POLICY_COLUMNS = {"cold_start_rate": "rate", "p75_app_cold_start_rate": "p75 app rate",
                   "cold_start_seconds": "cold s", "idle_gb_s": "idle GB-s", "dollars": "$",
                   "worker_cold_starts": "worker cold", "worker_cold_starts_after_lead":
-                  "after lead"}
+                  "after lead", "late_task_cold_starts": "late tasks"}
 
 
 def _floats(value):
@@ -101,14 +101,21 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 @click.option("--functions-per-region", type=click.IntRange(1, 1000), default=40,
               show_default=True)
 @click.option("--jobs-per-region", type=click.IntRange(0, 1000), default=6, show_default=True)
+@click.option("--notice-share", type=FiniteFloat(0, 1), default=0.7, show_default=True,
+              help="Share of the sgcflow jobs submitted with notice (sgc submit --start-at).")
+@click.option("--sweep", is_flag=True,
+              help="Also sweep every baseline over its settings: 'curves' (keep-alive 1-120 "
+                   "min, the hybrid's percentiles and window, FaasCache 5-100 %%) and whether "
+                   "sgcflow lies below each.")
 def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
              warmup_minutes: int, arrivals: str, drop_malformed: bool, days: float,
-             functions_per_region: int, jobs_per_region: int) -> None:
+             functions_per_region: int, jobs_per_region: int, notice_share: float,
+             sweep: bool) -> None:
     """Replay a trace + an sgcflow job mix against every policy, side by side."""
     if trace_format == "azure2019":
         warmup = 240 if warmup_minutes is None else warmup_minutes
         results = _floats(_azure(trace_dir, warmup, seed, arrivals, drop_malformed,
-                                 jobs_per_region))
+                                 jobs_per_region, notice_share, sweep))
     else:
         if trace_dir is not None:
             raise click.UsageError("--trace: only --format azure2019 reads a trace folder; "
@@ -117,7 +124,8 @@ def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
 
         try:
             results = _floats(experiment(seed, days, functions_per_region, jobs_per_region,
-                                         warmup_s=60.0 * (warmup_minutes or 0)))
+                                         warmup_s=60.0 * (warmup_minutes or 0),
+                                         notice_share=notice_share, sweep=sweep))
         except ValueError as error:
             raise click.UsageError(str(error)) from error
     if as_json:
@@ -127,7 +135,7 @@ def simulate(as_json: bool, seed: int, trace_dir: str | None, trace_format: str,
 
 
 def _azure(trace_dir: str | None, warmup_minutes: int, seed: int, arrivals: str,
-           drop_malformed: bool, jobs: int) -> dict:
+           drop_malformed: bool, jobs: int, notice_share: float, sweep: bool) -> dict:
     from coordinator.warmpool import azure2019, experiment
 
     if trace_dir is None:
@@ -138,27 +146,37 @@ def _azure(trace_dir: str | None, warmup_minutes: int, seed: int, arrivals: str,
         trace = azure2019.load(Path(trace_dir), drop_malformed)
         if trace.report.rows_malformed:
             click.echo(f"dropped {trace.report.summary()}", err=True)
-        return experiment.azure(trace, warmup_minutes, seed, arrivals, jobs)
+        return experiment.azure(trace, warmup_minutes, seed, arrivals, jobs,
+                                notice_share=notice_share, sweep=sweep)
     except azure2019.TraceError as error:
         raise click.UsageError(str(error)) from error
 
 
 def _print_policies(results: dict) -> None:
+    policies = {name: entry for name, entry in results.items() if name != "curves"}
     for scope in ("all", "trace", "jobs"):
         click.echo(f"== {scope}")
         click.echo(f"{'policy':18}" + "".join(f"{c:>13}" for c in POLICY_COLUMNS.values()))
-        for name, entry in results.items():
+        for name, entry in policies.items():
             row = entry if scope == "all" else entry[scope]
             click.echo(f"{name:18}" + "".join(f"{row[c]:>13.4g}" for c in POLICY_COLUMNS))
     jobs = results["sgcflow"]["jobs"]
     if "all_day_warm_dollars" in jobs:
         click.echo(f"sgcflow job plans: ${jobs['plan_dollars']:.2f} vs "
-                   f"${jobs['all_day_warm_dollars']:.2f} keeping 256 workers warm all day")
+                   f"${jobs['all_day_warm_dollars']:.2f} keeping the workers warm all day; "
+                   f"{jobs['jobs_with_notice']} of {jobs['plans']} jobs with notice; worst job "
+                   f"without: {jobs['jobs_without_notice']['worst_worker_cold_starts']:.0f} "
+                   "worker cold starts, "
+                   f"{jobs['jobs_without_notice']['worst_waited_s']:.0f} s before its capacity")
     tuning = results["sgcflow"].get("tuning")
     if tuning and "exchange_gb_s" in tuning:
         click.echo(f"sgcflow background policy tuned on {tuning['tuned_on']}: exchange "
                    f"{tuning['exchange_gb_s']:g} GB-s per cold start, min history "
                    f"{tuning['min_history']:g}, period margin {tuning['period_margin']:g}")
+    for family, curve in results.get("curves", {}).items():
+        where = "below" if curve["below"] else "NOT below"
+        click.echo(f"sgcflow is {where} the {family} curve ({len(curve['points'])} settings; "
+                   f"dominated by: {', '.join(curve['dominated_by']) or 'none'})")
 
 
 @warmpool.command()
@@ -168,44 +186,98 @@ def _print_policies(results: dict) -> None:
 @click.option("--utilization", type=FiniteFloat(0, 1, open_low=True), default=0.8,
               show_default=True,
               help="Expected busy share of the workers' provisioned time.")
-@click.option("--cold-p99", type=FiniteFloat(0, 900), default=20.0, show_default=True,
-              help="99th percentile cold start (s) for pre-warming (see --stats).")
+@click.option("--cold-p99", type=FiniteFloat(0, 900), default=None,
+              help="99th percentile cold start (s) for pre-warming [default: the region's "
+                   "published figure, docs/coldstart.md].")
 @click.option("--stats", "stats_path", type=click.Path(exists=True), default=None,
               help="Take --cold-p99 from a cold-start trace (CSV folder or Parquet).")
+@click.option("--prices", "prices_path", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="Per-region prices (JSON, as SGC_WARMPOOL_PRICES) "
+                                 "[default: the published us-east-1 rates].")
+@click.option("--apply", "apply_now", is_flag=True,
+              help="Apply the plan to the stack now: provisioned concurrency on the worker "
+                   "alias, waited for until READY (or the pre-warm pings).")
+@click.option("--function", "function", default="sgcflow-worker", show_default=True,
+              help="With --apply: the worker function.")
+@click.option("--alias", default="live", show_default=True,
+              help="With --apply: the worker alias.")
+@click.option("--wait", "wait_s", type=FiniteFloat(0, 3600), default=600.0,
+              show_default=True, help="With --apply: seconds to wait for READY.")
 @json_flag()
-def plan(job_spec: str, start_s: float | None, utilization: float, cold_p99: float,
-         stats_path: str | None, as_json: bool) -> None:
-    """Per-region provisioned-concurrency plan for one job spec (YAML or JSON)."""
+def plan(job_spec: str, start_s: float | None, utilization: float, cold_p99: float | None,
+         stats_path: str | None, prices_path: str | None, apply_now: bool, function: str,
+         alias: str, wait_s: float, as_json: bool) -> None:
+    """Per-region warm-pool plan for one job spec (YAML or JSON): provisioned or pre-warm,
+    when, how much, at what price; with --apply, applied to the stack now."""
     if stats_path is not None:
-        import numpy as np
+        cold_p99 = _trace_p99(Path(stats_path))
+    region_plans = _region_plans(Path(job_spec), start_s, utilization, cold_p99, prices_path)
+    applied = _apply(region_plans, function, alias, wait_s) if apply_now else None
+    if as_json:
+        payload = [_floats(p.to_dict()) for p in region_plans]
+        click.echo(json.dumps(payload if applied is None else {"plans": payload,
+                                                                 "applied": applied}, indent=2))
+        return
+    for p in region_plans:
+        click.echo(f"{p.region}: {p.mode} {p.amount} workers + {p.spare} spares, request at "
+                   f"start-{p.start_s - p.request_s:.0f}s (lead {p.lead_s:.0f}s), release "
+                   f"after {p.release_s - p.start_s:.0f}s; ${p.dollars:.2f} "
+                   f"(provisioned ${p.provisioned_dollars:.2f}, on demand "
+                   f"${p.on_demand_dollars:.2f}, 24 h warm ${p.all_day_dollars:.2f}; prices: "
+                   f"{p.price_source}; cold-start p99 {p.cold_start_p99_s:.1f} s: "
+                   f"{p.cold_source})")
+    for result in applied or []:
+        click.echo(f"applied {result['region']}: {result['mode']} {result['environments']} "
+                   f"environments, {result['status']}")
 
-        from coordinator.warmpool import schema
 
-        table, _ = schema.load_trace(Path(stats_path))
-        cold_p99 = float(np.quantile(schema.column(table, schema.TOTAL), 0.99))
+def _trace_p99(path: Path) -> float:
+    import numpy as np
+
+    from coordinator.warmpool import schema
+
+    table, _ = schema.load_trace(path)
+    return float(np.quantile(schema.column(table, schema.TOTAL), 0.99))
+
+
+def _region_plans(job_spec: Path, start_s: float | None, utilization: float,
+                  cold_p99: float | None, prices_path: str | None) -> list:
     import time
     from dataclasses import replace
 
+    from coordinator.warmpool import prices, spares
     from coordinator.warmpool.demand import load_job_spec
     from coordinator.warmpool.planner import lead_time_s, plan_job
 
     try:
+        rates = prices.parse(Path(prices_path).read_text(), "--prices") if prices_path else {}
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    try:
         now = time.time()
-        plans = load_job_spec(Path(job_spec), 0.0)
-        start = start_s if start_s is not None else now + lead_time_s(plans[0].workers)
-        plans = [replace(p, start_s=start, submit_s=min(now, start)) for p in plans]
-        region_plans = [plan_job(p, utilization, cold_p99) for p in plans]
+        plans = load_job_spec(job_spec, 0.0)
+        spare = spares.spare_environments(plans[0].workers)
+        start = start_s if start_s is not None else now + lead_time_s(plans[0].workers + spare)
+        plans = [replace(p, start_s=start, submit_s=min(now, start), spare=spare)
+                 for p in plans]
+        return [plan_job(p, utilization, cold_p99, prices.for_region(p.region, rates))
+                for p in plans]
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="JOB_SPEC") from error
-    if as_json:
-        click.echo(json.dumps([_floats(p.to_dict()) for p in region_plans], indent=2))
-        return
-    for p in region_plans:
-        click.echo(f"{p.region}: {p.mode} {p.amount} environments, request at start-"
-                   f"{p.start_s - p.request_s:.0f}s (lead {p.lead_s:.0f}s), release after "
-                   f"{p.release_s - p.start_s:.0f}s; ${p.dollars:.2f} "
-                   f"(provisioned ${p.provisioned_dollars:.2f}, on demand "
-                   f"${p.on_demand_dollars:.2f}, 24 h warm ${p.all_day_dollars:.2f})")
+
+
+def _apply(region_plans: list, function: str, alias: str, wait_s: float) -> list[dict]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from coordinator.warmpool.apply import ApplyError, apply_plans
+
+    try:
+        return apply_plans(region_plans, function, alias, wait_s=wait_s)
+    except ApplyError as error:
+        raise click.ClickException(f"--apply: {error}") from error
+    except (BotoCoreError, ClientError) as error:
+        raise click.ClickException(f"--apply: cannot reach the worker alias {function}:{alias} "
+                                   f"on AWS: {error}") from error
 
 
 @warmpool.command()

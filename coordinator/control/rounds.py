@@ -27,6 +27,7 @@ from coordinator.control.session_cache import run_lock
 from coordinator.spec.jobspec import JobSpecError, validate
 from coordinator.storage import integrity
 from coordinator.storage.state import Store, now
+from coordinator.warmpool.spares import spare_environments
 
 log = logging.getLogger("sgcflow.coordinator")
 
@@ -82,9 +83,12 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
             for m, model in enumerate(models)}
         _write_injection(store, spec.raw, plan, scheme.load)
         started = now()
-        # Published for the warm-pool manager: it provisions the job's workers per region.
+        # Published for the warm-pool manager: it provisions the job's workers per region,
+        # and spares for the tasks sent to workers still busy (docs/contracts.md).
         store.put_json(keys.warmpool_plan_key(run_id),
-                       {"job_id": run_id, "spec": record["spec"], "start_s": started})
+                       {"job_id": run_id, "spec": record["spec"],
+                        "start_s": float(record["spec"].get("start_at", started)),
+                        "spare_environments": spare_environments(plan.n)})
         store.update_job(run_id, {"plan": plan.to_dict(), "status": "running", "round": 0,
                                   "rounds": session.rounds,
                                   # binds each completion record to its invocation

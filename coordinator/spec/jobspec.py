@@ -20,6 +20,8 @@ once. Example (``sgc submit --help`` shows it too)::
     stragglers: {model: bursty, B: 1, W: 2, lam: 20, seed: 7}   # emulation only
     faults: [{round: 2, worker: 5, kind: raise}]                  # emulation only
     region: us-east-1
+    start_at: 1796000000            # optional, epoch seconds: a start the warm pool prepares for
+                                    #   (sgc submit --start-at sets it)
 
 Limits (every number must also be finite; an error names the field path and the range):
 
@@ -65,7 +67,7 @@ from coordinator.spec.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, s
 SCHEME_NAMES = (SGCFLOW, *sorted(SCHEMES))
 MODEL_KINDS = ("logreg", "softmax", "mlp")
 TOP_LEVEL = ("name", "dataset", "models", "iterations", "workers", "scheme", "wait",
-             "stragglers", "faults", "region", "regions", "batch")
+             "stragglers", "faults", "region", "regions", "batch", "start_at")
 MAX_WORKERS = 1000  # the default Lambda account concurrency
 MAX_ITERATIONS = 100_000
 MAX_MODELS = 64
@@ -76,6 +78,9 @@ MAX_DEADLINE_S = 900.0  # the Lambda timeout ceiling
 MAX_HARD_LIMIT_S = 3600.0
 MAX_MU = 1000.0
 MAX_REGIONS = 16
+# start_at: epoch seconds (sgc submit --start-at checks it against the clock: at most a minute
+# past, at most 7 days ahead); here only that it is a time between 2020 and 2100.
+START_AT_RANGE = (1_577_836_800.0, 4_102_444_800.0)
 # Matched with fullmatch ("$" also matches before a trailing newline: 'job\n' would pass).
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
@@ -161,6 +166,9 @@ def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
     raw["faults"] = faults(check, data.get("faults", []), raw["workers"])
     raw["regions"] = _regions(check, data)
     raw["batch"] = _batch(check, data.get("batch", True))
+    if "start_at" in data:
+        raw["start_at"] = check.number("start_at", data["start_at"], START_AT_RANGE[0],
+                                       strict=False, high=START_AT_RANGE[1])
     scheme = data.get("scheme", {"name": SGCFLOW})
     built = _scheme(check, scheme, raw["workers"], raw["models"])
     raw["scheme"] = None if built is None else {"name": scheme["name"], **built.params}

@@ -14,13 +14,16 @@ LogNormal fitted to the Huawei trace (mu 0.2965, sigma 1.326).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
 
+from coordinator.warmpool import azure_loops
 from coordinator.warmpool.azure2019 import PERCENTILES, AzureFunction, AzureTrace
-from coordinator.warmpool.synthetic import LOGNORMAL_MU, LOGNORMAL_SIGMA
-from coordinator.warmpool.workload import Stream
+from coordinator.warmpool.packed import Packed
+from coordinator.warmpool.packed_runs import threads
+from coordinator.warmpool.regions import LOGNORMAL_MU, LOGNORMAL_SIGMA
 
 PLACEMENTS = ("poisson", "even")
 REGION = "azure"
@@ -63,29 +66,59 @@ def busy_periods(times: np.ndarray, durations: np.ndarray, split_at: tuple[float
 
 
 def app_streams(trace: AzureTrace, seed: int = 0, placement: str = "poisson",
-                first_func: int = 0, split_at: tuple[float, ...] = ()) -> list[Stream]:
-    """One stream per app (function index ``first_func`` + the app's rank), seeded; busy
-    periods are cut at ``split_at`` (see ``busy_periods``)."""
+                first_func: int = 0, split_at: tuple[float, ...] = ()) -> Packed:
+    """One stream per app with calls (function index ``first_func`` + the app's rank among all
+    apps), seeded; busy periods are cut at ``split_at`` (see ``busy_periods``). The work per
+    invocation runs compiled (``azure_loops``); cold-start costs are drawn per period here."""
+    if placement not in PLACEMENTS:
+        raise ValueError(f"--arrivals: {placement!r} is not one of {PLACEMENTS}")
     rng = np.random.default_rng(seed)
-    members: dict[str, list[AzureFunction]] = {}
-    for function in trace.functions:
-        members.setdefault(function.app, []).append(function)
-    result = []
-    for rank, app in enumerate(sorted(members)):
-        times, durations = [], []
-        for function in members[app]:
-            arrivals = arrival_times(function.counts, rng, placement)
-            times.append(arrivals)
-            durations.append(execution_times(function, len(arrivals), rng))
-        all_times = np.concatenate(times)
-        if len(all_times) == 0:
-            continue
-        starts, lengths, calls = busy_periods(all_times, np.concatenate(durations), split_at)
-        costs = rng.lognormal(LOGNORMAL_MU, LOGNORMAL_SIGMA, len(starts))
-        memory_gb = max(f.memory_mb for f in members[app]) / 1024
-        result.append(Stream(first_func + rank, 1, starts, costs, lengths, memory_gb, 1, REGION,
-                             False, calls.astype(float)))
-    return result
+    apps = sorted({f.app for f in trace.functions})
+    rank = {app: i for i, app in enumerate(apps)}
+    functions = sorted(trace.functions, key=lambda f: rank[f.app])
+    app_of_row = np.array([rank[f.app] for f in functions], dtype=np.int64)
+    rows = np.searchsorted(app_of_row, np.arange(len(apps) + 1)).astype(np.int64)
+    counts = np.stack([f.counts for f in functions]).astype(np.int64)
+    table = np.stack([f.duration_ms for f in functions]) / 1000.0
+    seed_bits = int(rng.integers(2**62))
+    points, cuts = np.asarray(PERCENTILES, dtype=float), np.asarray(split_at, dtype=float)
+
+    def chunk(bounds: tuple[int, int]):
+        return azure_loops.busy_periods(counts, rows, table, points, placement == "even",
+                                        cuts, seed_bits, *bounds)
+
+    parts = _in_parallel(chunk, _app_chunks(counts.sum(axis=1), rows, 4 * threads()))
+    starts, ends, calls, owner = (np.concatenate(column) for column in zip(*parts,
+                                                                           strict=True))
+    costs = rng.lognormal(LOGNORMAL_MU, LOGNORMAL_SIGMA, len(starts))
+    per_app = np.bincount(owner, minlength=len(apps))
+    used = np.flatnonzero(per_app)
+    per_app = per_app[used]
+    memory = np.zeros(len(apps))
+    np.maximum.at(memory, app_of_row, [f.memory_mb for f in functions])
+    streams = len(used)
+    return Packed(np.r_[0, np.cumsum(per_app)].astype(np.int64), starts, ends, calls, costs,
+                  memory[used] / 1024, np.ones(streams, dtype=np.int64), first_func + used,
+                  np.zeros(streams, dtype=np.int64), (REGION,), np.zeros(streams, dtype=bool),
+                  np.ones(streams, dtype=np.int64))
+
+
+def _app_chunks(per_row: np.ndarray, rows: np.ndarray, pieces: int) -> list[tuple[int, int]]:
+    """App ranges [lo, hi) of about equal invocations."""
+    per_app = np.add.reduceat(per_row, rows[:-1]) if len(per_row) else np.zeros(0)
+    per_app = np.where(np.diff(rows) > 0, per_app, 0)
+    cumulative = np.r_[0, np.cumsum(per_app)]
+    bounds = np.searchsorted(cumulative, np.linspace(0, cumulative[-1], pieces + 1)[1:-1])
+    edges = np.unique(np.r_[0, np.minimum(bounds, len(per_app)), len(per_app)])
+    return [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _in_parallel(work, items: list) -> list:
+    """``work`` on each item, a thread per core (the compiled loops release the GIL)."""
+    if threads() == 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(threads()) as pool:
+        return list(pool.map(work, items))
 
 
 def resample(trace: AzureTrace, functions: int, seed: int = 0) -> AzureTrace:

@@ -8,6 +8,7 @@ n environments from ``start_s`` for ``rounds * round_seconds``, per region.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import yaml
 
 from coordinator.warmpool.workload import Workload
 
-SCHEMES = ("uncoded", "gc", "sr-sgc", "m-sgc")
+SCHEMES = ("uncoded", "gc", "sr-sgc", "m-sgc", "sgcflow")
 MAX_WORKERS = 900  # default account quota 1,000 minus the 100 always unreserved
 
 
@@ -32,6 +33,7 @@ class JobPlan:
     round_seconds: float = 5.0
     worker_memory_mb: int = 2048
     submit_s: float | None = None  # when the plan became known (default: start)
+    spare: int = 0  # environments beyond the workers for late tasks (``spares``)
 
     @property
     def end_s(self) -> float:
@@ -42,14 +44,17 @@ class JobPlan:
         return self.start_s if self.submit_s is None else self.submit_s
 
 
-def scheme_delay(scheme: dict, workers: int) -> int:
-    """T of a scheme spec ``{name, ...params}``: coordinator.schemes if present, else a table."""
+def scheme_delay(scheme: dict, workers: int, models: int = 1) -> int:
+    """T of a scheme spec ``{name, ...params}``: coordinator.schemes if present, else a table;
+    ``sgcflow`` (the default scheme) has T = 1 when two or more models overlap, else 0."""
     if not isinstance(scheme, dict) or "name" not in scheme:
         raise ValueError(f"scheme: expected a mapping with 'name' (one of {SCHEMES}), "
                          f"got {scheme!r}")
     name = scheme["name"]
     if name not in SCHEMES:
         raise ValueError(f"scheme.name: {name!r} is not one of {SCHEMES}")
+    if name == "sgcflow":
+        return 1 if models >= 2 else 0
     params = {key: value for key, value in scheme.items() if key != "name"}
     try:
         from coordinator.schemes import make_scheme
@@ -80,13 +85,15 @@ def _positive(spec: dict, key: str, default, kind=int):
     return kind(value)
 
 
-def plans_from_spec(spec: dict, run_id: str, start_s: float, submit_s: float | None = None
-                    ) -> list[JobPlan]:
+def plans_from_spec(spec: dict, run_id: str, start_s: float, submit_s: float | None = None,
+                    spare: int = 0) -> list[JobPlan]:
     """One ``JobPlan`` per region from a job spec (only the keys the warm pool needs).
 
     Rounds = J + T where J = iterations, times the number of ``models`` when the spec trains
-    several at once (the coordinator's spec: iterations are per model); ``region`` (one name)
-    is accepted when ``regions`` is absent.
+    several at once (the coordinator's spec: iterations are per model), divided by the
+    gradients a batched round carries (``batch``, the default: floor(M / (T + 1)), see
+    coordinator.schemes.batching); ``region`` (one name) is accepted when ``regions`` is
+    absent.
     """
     if not isinstance(spec, dict):
         raise ValueError(f"job spec: expected a mapping, got {type(spec).__name__}")
@@ -97,8 +104,11 @@ def plans_from_spec(spec: dict, run_id: str, start_s: float, submit_s: float | N
         raise ValueError("iterations: required (number of jobs J to train)")
     iterations = _positive(spec, "iterations", None)
     models = spec.get("models")
-    jobs = iterations * (len(models) if isinstance(models, list) and models else 1)
-    delay = scheme_delay(spec.get("scheme", {"name": "uncoded"}), workers)
+    count = len(models) if isinstance(models, list) and models else 1
+    jobs = iterations * count
+    delay = scheme_delay(spec.get("scheme", {"name": "uncoded"}), workers, count)
+    if spec.get("batch", True):  # several models' gradients per round (schemes.batching)
+        jobs = math.ceil(jobs / max(1, count // (delay + 1)))
     regions = spec.get("regions", [spec["region"]] if "region" in spec else ["us-east-1"])
     if (not isinstance(regions, list) or not regions
             or not all(isinstance(r, str) and r for r in regions)):
@@ -108,7 +118,7 @@ def plans_from_spec(spec: dict, run_id: str, start_s: float, submit_s: float | N
         raise ValueError(f"worker_memory_mb: {memory} outside Lambda's 128..10240")
     round_seconds = _positive(spec, "round_seconds", 5, float)
     return [JobPlan(run_id, region, float(start_s), jobs + delay, workers, round_seconds,
-                    memory, submit_s) for region in regions]
+                    memory, submit_s, spare) for region in regions]
 
 
 def load_job_spec(path: Path, start_s: float = 0.0) -> list[JobPlan]:

@@ -1,10 +1,14 @@
-"""Apply per-region provisioned-concurrency targets to the worker alias, idempotently.
+"""Apply per-region provisioned-concurrency targets to the worker alias, idempotently, and wait
+for them to be READY.
 
 One boto3 Lambda client per region. For each region: read the current config; do nothing when
 it already asks for the target (and has not FAILED); put the target (> 0) or delete it (0).
 Throttling, conflicts and service errors are retried with backoff; a region that still fails
 is reported and the other regions go on (the next scheduled run retries it, which is safe
-because every call converges to the same state). Never touches ``$LATEST``.
+because every call converges to the same state). A target over the account's concurrency quota
+is reported as such (``quota``), with what to do. Never touches ``$LATEST``. ``wait_ready``
+polls until every region's config is READY (none is usable before: AWS allocates all or
+nothing), FAILED, or a timeout.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 RETRYABLE = {"ServiceException", "TooManyRequestsException", "ResourceConflictException",
              "ThrottlingException", "EC2ThrottledException", "InternalFailure"}
 ABSENT = {"ProvisionedConcurrencyConfigNotFoundException"}
+QUOTA_HINTS = ("UnreservedConcurrentExecution", "ConcurrentExecutions", "concurrency limit")
+QUOTA_ADVICE = ("exceeds this account's Lambda concurrency in the region (default quota 1,000, "
+                "of which 100 always stay unreserved): request an increase (Service Quotas, "
+                "AWS Lambda 'Concurrent executions') or lower the job's workers")
 
 
 @dataclass
@@ -29,6 +37,7 @@ class RegionResult:
     status: str | None = None  # IN_PROGRESS | READY | FAILED (after the action) or None
     attempts: int = 0
     error: str | None = None
+    quota: bool = False  # the target is over the account's concurrency quota
 
 
 @dataclass
@@ -104,6 +113,10 @@ class WarmPoolDriver:
                 return result
             except ClientError as error:
                 result.error = f"{_code(error)}: {error}"
+                if _is_quota(error):
+                    result.quota = True
+                    result.error = f"{region}: {target} provisioned environments {QUOTA_ADVICE} " \
+                                   f"({_code(error)}: {_message(error)})"
                 if _code(error) not in RETRYABLE:
                     break
             except BotoCoreError as error:  # connection problems: retry
@@ -133,5 +146,45 @@ class WarmPoolDriver:
             result.action, result.status = "put", response.get("Status")
 
 
+    def wait_ready(self, targets: dict[str, int], timeout_s: float = 600.0,
+                   poll_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+                   ) -> dict[str, str]:
+        """Poll until every region with a target > 0 is READY at that target; returns each
+        region's last status. Raises ``NotReady`` naming the regions that FAILED or were
+        still allocating after ``timeout_s``."""
+        pending = {r: t for r, t in targets.items() if t > 0}
+        statuses: dict[str, str] = {}
+        deadline = clock() + timeout_s
+        while True:
+            for region, target in list(pending.items()):
+                requested, status = self.current(region)
+                statuses[region] = status or "absent"
+                if status == "READY" and requested >= target:
+                    del pending[region]
+                elif status == "FAILED":
+                    raise NotReady(f"{region}: provisioned concurrency FAILED (see "
+                                   "get_provisioned_concurrency_config's StatusReason)")
+            if not pending:
+                return statuses
+            if clock() >= deadline:
+                waiting = ", ".join(f"{r} ({statuses[r]})" for r in sorted(pending))
+                raise NotReady(f"not READY after {timeout_s:g} s: {waiting}")
+            self.sleep(poll_s)
+
+
+class NotReady(RuntimeError):
+    """Provisioned concurrency did not become READY (the message names the regions)."""
+
+
 def _code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
+
+
+def _message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", "")
+
+
+def _is_quota(error: ClientError) -> bool:
+    text = f"{_code(error)} {_message(error)}"
+    return _code(error) in ("InvalidParameterValueException", "LimitExceededException") and \
+        any(hint.lower() in text.lower() for hint in QUOTA_HINTS)

@@ -10,87 +10,46 @@ several invocations (an Azure app's busy period) adds all of them to the frequen
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 
-from coordinator.warmpool.policies import Outcome
-from coordinator.warmpool.workload import Stream
+from coordinator.warmpool import cache_loops
+from coordinator.warmpool.packed import Packed, PackedOutcome, packed
 
 
 class FaasCache:
+    """Greedy-Dual keep-alive with ``capacity_gb`` of memory per region (a number for every
+    region, or a mapping region -> GB)."""
+
     name = "faascache"
 
-    def __init__(self, capacity_gb: dict[str, float] | float):
+    def __init__(self, capacity_gb: dict[str, float] | float, name: str | None = None):
         self.capacity_gb = capacity_gb
+        self.name = name or self.name
 
     def _capacity(self, region: str) -> float:
         if isinstance(self.capacity_gb, dict):
             return float(self.capacity_gb[region])
         return float(self.capacity_gb)
 
-    def run(self, streams: list[Stream], horizon_s: float,
-            scored_from_s: float = 0.0) -> list[Outcome]:
+    def run(self, streams, horizon_s: float, scored_from_s: float = 0.0) -> list:
         """Idle time before ``scored_from_s`` (the warm-up) is not counted."""
-        outcomes = [Outcome(np.zeros(len(s.times), bool), 0.0) for s in streams]
-        for region in sorted({s.region for s in streams}):
-            members = [i for i, s in enumerate(streams) if s.region == region]
-            self._run_region(streams, members, outcomes, horizon_s, self._capacity(region),
-                             scored_from_s)
-        return outcomes
+        p = packed(streams)
+        return self.run_packed(p, horizon_s, scored_from_s).split(p)
 
-    def _run_region(self, streams: list[Stream], members: list[int], outcomes: list[Outcome],
-                    horizon_s: float, capacity: float, scored_from_s: float) -> None:
-        times = np.concatenate([streams[i].times for i in members])
-        ends = np.concatenate([streams[i].ends for i in members])
-        hits = np.concatenate([streams[i].requests for i in members])
-        owner = np.concatenate([np.full(len(streams[i].times), i) for i in members])
-        position = np.concatenate([np.arange(len(streams[i].times)) for i in members])
-        order = np.argsort(times, kind="stable")
-        size = {i: streams[i].weight * streams[i].memory_gb for i in members}
-        cost = {i: float(np.mean(streams[i].costs)) if len(streams[i].costs) else 0.0
-                for i in members}
-        warm: dict[int, list] = {}  # stream -> [priority, frequency, busy_until, version, size]
-        heap: list[tuple[float, int, int]] = []
-        clock, used, version = 0.0, 0.0, 0
-        for k in order:
-            i, t = int(owner[k]), float(times[k])
-            entry = warm.get(i)
-            if entry is not None:
-                outcomes[i].idle_s += max(0.0, t - max(entry[2], scored_from_s))
-                entry[1] += float(hits[k])
-            else:
-                outcomes[i].cold[position[k]] = True
-                clock, used = self._evict(heap, warm, outcomes, t, clock, used,
-                                          capacity - size[i], scored_from_s)
-                if size[i] > capacity:
-                    continue  # cannot be cached at all
-                entry = warm[i] = [0.0, float(hits[k]), 0.0, 0, size[i]]
-                used += size[i]
-            version += 1
-            entry[0] = clock + entry[1] * cost[i] / max(size[i], 1e-9)
-            entry[2] = float(ends[k])
-            entry[3] = version
-            heapq.heappush(heap, (entry[0], version, i))
-        for i, entry in warm.items():
-            outcomes[i].idle_s += max(0.0, horizon_s - max(entry[2], scored_from_s))
-
-    @staticmethod
-    def _evict(heap, warm, outcomes, t, clock, used, limit, scored_from_s=0.0):
-        """Pop lowest-priority idle entries until ``used <= limit``; busy ones are kept."""
-        kept = []
-        while used > limit and heap:
-            priority, version, i = heapq.heappop(heap)
-            entry = warm.get(i)
-            if entry is None or entry[3] != version:
-                continue  # stale heap item
-            if entry[2] > t:
-                kept.append((priority, version, i))  # busy: cannot evict now
-                continue
-            outcomes[i].idle_s += max(0.0, t - max(entry[2], scored_from_s))
-            clock = priority
-            used -= entry[4]
-            del warm[i]
-        for item in kept:
-            heapq.heappush(heap, item)
-        return clock, used
+    def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
+                   ) -> PackedOutcome:
+        out = PackedOutcome.empty(p)
+        if p.calls == 0:
+            return out
+        owner = p.stream_of_call()
+        size = p.weight * p.memory_gb
+        sums = np.bincount(owner, weights=p.costs, minlength=p.streams)
+        cost = np.where(p.lengths() > 0, sums / np.maximum(p.lengths(), 1), 0.0)
+        for code, region in enumerate(p.regions):
+            members = np.flatnonzero(p.region == code)
+            calls = np.flatnonzero(p.region[owner] == code)
+            order = calls[np.argsort(p.times[calls], kind="stable")]
+            cache_loops.greedy_dual(order, owner, p.times, p.ends, p.requests, size, cost,
+                                    members, self._capacity(region), horizon_s,
+                                    scored_from_s, out.cold, out.idle_s)
+        return out

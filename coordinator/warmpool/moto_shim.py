@@ -6,6 +6,9 @@ answers Put/Get/DeleteProvisionedConcurrencyConfig on a boto3 Lambda client (bot
 moto that the function and qualifier exist: ``$LATEST`` and unknown qualifiers are rejected, a
 new config is IN_PROGRESS and becomes READY on the next read (``ready_after_reads``), a missing
 config is ProvisionedConcurrencyConfigNotFoundException. ``fail`` injects errors per region.
+The account quota is checked as AWS does: every alias's provisioned environments in a region
+together must leave ``min_unreserved`` (100) of ``account_limit`` (1,000) unreserved, else
+InvalidParameterValueException with AWS's message.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ class ProvisionedConcurrencyShim:
     OPERATIONS = ("PutProvisionedConcurrencyConfig", "GetProvisionedConcurrencyConfig",
                   "DeleteProvisionedConcurrencyConfig")
 
-    def __init__(self, ready_after_reads: int = 1):
+    def __init__(self, ready_after_reads: int = 1, account_limit: int = 1000,
+                 min_unreserved: int = 100):
+        self.account_limit, self.min_unreserved = account_limit, min_unreserved
         self.configs: dict[tuple[str, str, str], dict] = {}
         self.reads: dict[tuple[str, str, str], int] = {}
         self.fail: dict[str, list[str]] = {}  # region -> error codes to raise, one per call
@@ -82,6 +87,13 @@ class ProvisionedConcurrencyShim:
             raise _client_error(400, "InvalidParameterValueException",
                                 "ProvisionedConcurrentExecutions must be >= 1")
         key = self._key(client, region, params)
+        others = sum(c["RequestedProvisionedConcurrentExecutions"]
+                     for k, c in self.configs.items() if k[0] == region and k != key)
+        if others + amount > self.account_limit - self.min_unreserved:
+            raise _client_error(400, "InvalidParameterValueException",
+                                "Specified ConcurrentExecutions for function decreases "
+                                "account's UnreservedConcurrentExecution below its minimum "
+                                f"value of [{self.min_unreserved}].")
         now = dt.datetime.now(dt.UTC).isoformat()
         self.configs[key] = {"RequestedProvisionedConcurrentExecutions": amount,
                              "AvailableProvisionedConcurrentExecutions": 0,

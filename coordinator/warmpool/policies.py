@@ -1,10 +1,12 @@
 """Keep-alive policies, each deciding per environment stream when an environment is loaded.
 
 Per-stream policies see the idle times (gap from the end of one execution to the next call) and
-return, for the gap after each execution, a loaded window ``[a, b]`` relative to that end: the
-next call is warm iff ``a <= gap <= b`` or the gap is zero (still loaded), and the environment
-idles ``max(0, min(b, gap) - a)`` (a = 0 means "stay loaded", a > 0 means "unload, pre-warm
-at a"). FaasCache is global per region (a memory-bounded cache) and lives in ``faascache.py``.
+return, for the gap after each execution, one or two loaded bands ``[a, b]`` relative to that
+end: the next call is warm iff the gap falls in a band or is zero (still loaded), and the
+environment idles ``max(0, min(b, gap) - a)`` in every band the gap reaches (a = 0 means "stay
+loaded", a > 0 means "unload, pre-warm at a"). Every policy runs on all streams at once
+(``packed_runs``); ``run`` on a list of streams packs them. FaasCache is global per region (a
+memory-bounded cache) and lives in ``faascache.py``.
 
 Sources: fixed keep-alive (Huawei 60 s, AWS-era 10 min); hybrid histogram (Shahrad et al.,
 "Serverless in the Wild", ATC 2020: 1-minute bins over 4 h, pre-warm at the 5th percentile minus
@@ -15,20 +17,14 @@ out of range).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from coordinator.warmpool import window_loops
+from coordinator.warmpool import forecast_loops, packed_runs, window_loops
+from coordinator.warmpool.packed import Outcome, Packed, PackedOutcome, packed
 from coordinator.warmpool.workload import Stream
 
-
-@dataclass
-class Outcome:
-    """What one policy did to one stream: a cold-start mask over its calls and idle seconds."""
-
-    cold: np.ndarray  # bool per call
-    idle_s: float  # per environment of the stream (multiply by weight)
+__all__ = ["HybridHistogram", "IdleForecast", "KeepAlive", "Outcome", "QuantileWindow",
+           "ar1_log_forecast", "gaps", "keep_alive_cold"]
 
 
 def gaps(times: np.ndarray, duration_s: float | np.ndarray) -> np.ndarray:
@@ -47,39 +43,19 @@ def keep_alive_cold(times: np.ndarray, duration_s: float, keep_alive_s: float) -
     return np.r_[True, gaps(times, duration_s) > keep_alive_s] if len(times) else np.zeros(0, bool)
 
 
-def window_outcome(times: np.ndarray, duration_s: float | np.ndarray, windows: np.ndarray,
-                   horizon_s: float, scored_from_s: float = 0.0) -> Outcome:
-    """Apply per-gap windows (shape (calls, 2), row i after call i) to a stream, vectorised.
-
-    Idle time before ``scored_from_s`` (the warm-up) is not counted.
-    """
-    if len(times) == 0:
-        return Outcome(np.zeros(0, bool), 0.0)
-    ends = times + duration_s
-    after = np.r_[gaps(times, duration_s), max(0.0, horizon_s - ends[-1])]
-    start, end = windows[:, 0], windows[:, 1]
-    # no idle time at all: the call finds the environment still loaded, whatever the window
-    warm = ((after >= start) & (after <= end)) | (after <= 0.0)
-    loaded_from = ends + start
-    loaded_until = ends + np.minimum(end, after)
-    idle = np.where(after >= start,
-                    np.maximum(0.0, loaded_until - np.maximum(loaded_from, scored_from_s)), 0.0)
-    cold = np.r_[True, ~warm[:-1]]
-    return Outcome(cold, float(idle.sum()))
-
-
 class StreamPolicy:
     """A policy that decides each stream on its own history."""
 
     name = "stream-policy"
 
-    def windows(self, stream: Stream) -> np.ndarray:
-        raise NotImplementedError
+    def run(self, streams, horizon_s: float, scored_from_s: float = 0.0) -> list[Outcome]:
+        """One ``Outcome`` per stream of ``streams`` (a list, or ``Packed``)."""
+        p = packed(streams)
+        return self.run_packed(p, horizon_s, scored_from_s).split(p)
 
-    def run(self, streams: list[Stream], horizon_s: float,
-            scored_from_s: float = 0.0) -> list[Outcome]:
-        return [window_outcome(s.times, s.duration_s, self.windows(s), horizon_s, scored_from_s)
-                for s in streams]
+    def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
+                   ) -> PackedOutcome:
+        raise NotImplementedError
 
 
 class KeepAlive(StreamPolicy):
@@ -91,8 +67,9 @@ class KeepAlive(StreamPolicy):
         self.keep_alive_s = keep_alive_s
         self.name = name or f"keep-alive-{keep_alive_s:g}s"
 
-    def windows(self, stream: Stream) -> np.ndarray:
-        return np.tile([0.0, self.keep_alive_s], (len(stream.times), 1))
+    def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
+                   ) -> PackedOutcome:
+        return packed_runs.keep_alive(p, self.keep_alive_s, horizon_s, scored_from_s)
 
 
 def ar1_log_forecast(samples) -> float:
@@ -105,26 +82,39 @@ def ar1_log_forecast(samples) -> float:
 
 
 class HybridHistogram(StreamPolicy):
-    """Shahrad et al. (ATC 2020) with the published parameters (see the module docstring)."""
+    """Shahrad et al. (ATC 2020) with the published parameters (see the module docstring);
+    ``head``, ``tail`` and ``range_s`` are what the baseline curves sweep."""
 
     name = "hybrid-histogram"
 
     def __init__(self, bin_s: float = 60.0, range_s: float = 4 * 3600.0, head: float = 0.05,
                  tail: float = 0.99, margin: float = 0.10, cv_threshold: float = 2.0,
-                 arima_margin: float = 0.15):
+                 arima_margin: float = 0.15, name: str | None = None):
+        if not 0.0 <= head < tail <= 1.0:
+            raise ValueError(f"head, tail: need 0 <= head < tail <= 1, got {head}, {tail}")
+        if range_s < bin_s or bin_s <= 0:
+            raise ValueError(f"range_s: need range_s >= bin_s > 0, got {range_s}, {bin_s}")
         self.bin_s, self.range_s, self.head, self.tail = bin_s, range_s, head, tail
         self.margin, self.cv_threshold, self.arima_margin = margin, cv_threshold, arima_margin
         self.bins = int(round(range_s / bin_s))
+        self.name = name or self.name
+
+    def _settings(self) -> tuple:
+        return (float(self.bin_s), int(self.bins), float(self.head), float(self.tail),
+                float(self.margin), float(self.cv_threshold), float(self.arima_margin))
 
     def windows(self, stream: Stream) -> np.ndarray:
-        return window_loops.hybrid_windows(gaps(stream.times, stream.duration_s), self.bin_s,
-                                      self.bins, self.head, self.tail, self.margin,
-                                      self.cv_threshold, self.arima_margin)
+        return window_loops.hybrid_windows(gaps(stream.times, stream.duration_s),
+                                           *self._settings())
+
+    def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
+                   ) -> PackedOutcome:
+        return packed_runs.hybrid(p, float(horizon_s), float(scored_from_s), *self._settings())
 
 
 class QuantileWindow(StreamPolicy):
-    """sgcflow's policy for unplanned streams: exact idle-time quantiles, absolute margins and a
-    cost-aware end.
+    """sgcflow's policy for unplanned streams when nothing can be tuned: exact idle-time
+    quantiles, absolute margins and a cost-aware end.
 
     Why it beats 1-minute bins with 10 % margins: a strictly periodic function needs a window as
     wide as its jitter, not 10 % of its period (an hourly timer idles seconds, not 6 minutes),
@@ -146,11 +136,19 @@ class QuantileWindow(StreamPolicy):
         self.spread_margin, self.prewarm_min_s = spread_margin, prewarm_min_s
         self.exchange_s = exchange_s
 
+    def _settings(self) -> tuple:
+        return (float(self.head), float(self.tail), int(self.history), float(self.min_margin_s),
+                float(self.relative_margin), float(self.spread_margin),
+                float(self.prewarm_min_s), float(self.exchange_s))
+
     def windows(self, stream: Stream) -> np.ndarray:
-        return window_loops.quantile_windows(
-            gaps(stream.times, stream.duration_s), self.head, self.tail, self.history,
-            self.min_margin_s, self.relative_margin, self.spread_margin, self.prewarm_min_s,
-            self.exchange_s)
+        return window_loops.quantile_windows(gaps(stream.times, stream.duration_s),
+                                             *self._settings())
+
+    def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
+                   ) -> PackedOutcome:
+        return packed_runs.quantile(p, float(horizon_s), float(scored_from_s),
+                                    *self._settings())
 
 
 class IdleForecast(StreamPolicy):
@@ -163,8 +161,10 @@ class IdleForecast(StreamPolicy):
     time in a busy app is cheap to cover, a small app may idle longer for the same GB-s, and a
     sparse irregular app is let go. An app whose last calls keep a clock (from
     ``period_min_calls`` on) is pre-warmed for its next band, ``period_margin`` x period wide
-    on each side; a pre-warm is charged the chance of an idle time below it from an
-    exponential lower tail (``tail_order`` smallest spacings, ``window_loops``).
+    on each side, and for the band one period later (a skipped cycle); a history of two
+    clusters (bursts, then an hourly call) is kept loaded for the near one and pre-warmed for
+    the far one (two bands, ``forecast_loops``); a pre-warm is charged the chance of an idle
+    time below it from an exponential lower tail (``tail_order`` smallest spacings).
     ``exchange_gb_s``, ``min_history`` and ``period_margin`` are tuned on warm-up minutes only
     (``coordinator.warmpool.tuning``).
     """
@@ -191,11 +191,21 @@ class IdleForecast(StreamPolicy):
         self.period_min_calls, self.period_margin = period_min_calls, period_margin
         self.tail_order = tail_order
 
+    def _settings(self) -> tuple:
+        return (float(self.exchange_gb_s), int(self.history),
+                np.asarray(self.heads, dtype=float), float(self.min_margin_s),
+                float(self.relative_margin), float(self.prewarm_min_s), float(self.min_keep_s),
+                float(self.cap_s), int(self.stride), int(self.min_history),
+                int(self.period_window), float(self.band_s), float(self.surprise),
+                int(self.period_min_calls), float(self.period_margin), int(self.tail_order))
+
     def windows(self, stream: Stream) -> np.ndarray:
+        """Per call: (a1, b1, a2, b2), the second band ``inf`` when there is none."""
         times = np.asarray(stream.times, dtype=float)
-        return window_loops.forecast_windows(
-            times, times + stream.duration_s, stream.memory_gb, self.exchange_gb_s, self.history,
-            np.asarray(self.heads, dtype=float), self.min_margin_s, self.relative_margin,
-            self.prewarm_min_s, self.min_keep_s, self.cap_s, self.stride, self.min_history,
-            self.period_window, self.band_s, self.surprise, self.period_min_calls,
-            self.period_margin, self.tail_order)
+        return forecast_loops.forecast_windows(times, times + stream.duration_s,
+                                               float(stream.memory_gb), *self._settings())
+
+    def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
+                   ) -> PackedOutcome:
+        return packed_runs.forecast(p, float(horizon_s), float(scored_from_s),
+                                    *self._settings())

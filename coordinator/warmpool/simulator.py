@@ -1,83 +1,109 @@
 """Replay a workload against keep-alive policies: every policy on the same streams, scored by
-``scoring.metrics``; sgcflow's policy (planned jobs + a background policy) and the job mix.
+``scoring``; sgcflow's policy is its job plans on the deployed timeline (``timeline``) plus a
+background policy. The job mix it is judged on is ``jobmix``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import numpy as np
 
+from coordinator.warmpool import timeline
 from coordinator.warmpool.demand import JobPlan
 from coordinator.warmpool.faascache import FaasCache
-from coordinator.warmpool.planner import (
-    ALLOCATION_MAX_S,
-    ALLOCATION_MIN_S,
-    ENVIRONMENTS_PER_MINUTE,
-    RegionPlan,
-    plan_job,
-)
-from coordinator.warmpool.policies import (
-    HybridHistogram,
-    KeepAlive,
-    Outcome,
-    QuantileWindow,
-    gaps,
-)
-from coordinator.warmpool.scoring import metrics
-from coordinator.warmpool.workload import FunctionSpec, Stream, Workload, streams
+from coordinator.warmpool.jobmix import JobMix, job_mix, shifted
+from coordinator.warmpool.packed import Outcome, Packed, PackedOutcome, packed
+from coordinator.warmpool.planner import RegionPlan, plan_job
+from coordinator.warmpool.policies import HybridHistogram, KeepAlive, QuantileWindow, gaps
+from coordinator.warmpool.scoring import packed_metrics
+from coordinator.warmpool.timeline import Deployed
+from coordinator.warmpool.workload import Stream, Workload, streams
 
-WORKER_DURATION_S = 4.0
-WORKER_COLD_LOG_MEDIAN = np.log(3.0)  # numpy + numba import on a Python 3 worker
+__all__ = ["JobMix", "SgcflowPolicy", "default_policies", "deployed_of", "job_mix",
+           "policies_for", "shifted", "simulate", "simulate_streams"]
 
 
 class SgcflowPolicy:
-    """Ours: provision planned jobs from their plans, quantile windows for everything else."""
+    """Ours: each job's workers and spares warm from when the deployed manager has them ready
+    until it releases them (``timeline``); the background policy for everything else."""
 
     name = "sgcflow"
 
     def __init__(self, plans: list[RegionPlan], job_ends: dict[str, float] | None = None,
-                 seed: int = 0, fallback_keep_s: float = 60.0):
+                 seed: int = 0, fallback_keep_s: float = 60.0,
+                 deployed: list[Deployed] | None = None):
         self.plans, self.job_ends = plans, job_ends or {}
         self.seed, self.fallback_keep_s = seed, fallback_keep_s
+        self.deployed = deployed
         self.unplanned = QuantileWindow()
 
-    def coverage(self) -> list[tuple[str, int, float, float]]:
-        """(region, amount, ready, release) per plan; allocation delay drawn 1-2 minutes."""
-        rng = np.random.default_rng(self.seed)
-        result = []
-        for plan in self.plans:
-            if plan.mode == "provisioned":
-                ramp = 60.0 * plan.amount / ENVIRONMENTS_PER_MINUTE
-                ready = plan.request_s + rng.uniform(ALLOCATION_MIN_S, ALLOCATION_MAX_S) + ramp
-            else:
-                ready = plan.request_s + plan.lead_s * 0.5
-            release = max(plan.release_s, self.job_ends.get(plan.run_id, plan.release_s))
-            result.append((plan.region, plan.amount, ready, release))
-        return result
+    def windows(self) -> list[Deployed]:
+        """Each job's deployed timeline (given, or derived from its plan and end)."""
+        if self.deployed is not None:
+            return self.deployed
+        return [timeline.deploy(plan, plan.known_s, plan.known_s < plan.start_s, self.seed,
+                                self.job_ends.get(plan.run_id), plan.start_s)
+                for plan in self.plans]
 
-    def run(self, all_streams: list[Stream], horizon_s: float,
-            scored_from_s: float = 0.0) -> list[Outcome]:
+    def coverage(self) -> list[tuple[str, int, float, float]]:
+        """(region, environments, ready, release) per job."""
+        return [(d.region, d.environments, d.ready_s, d.release_s) for d in self.windows()]
+
+    def run(self, all_streams, horizon_s: float, scored_from_s: float = 0.0) -> list[Outcome]:
+        p = packed(all_streams)
+        return self.run_packed(p, horizon_s, scored_from_s).split(p)
+
+    def run_packed(self, p: Packed, horizon_s: float, scored_from_s: float = 0.0
+                   ) -> PackedOutcome:
+        """The background policy on every unplanned stream at once, and on the late tasks
+        above every job's spares (demand no plan covers: statistics, like any other app);
+        each other planned stream (a job's workers and spares) against the coverage windows."""
+        out = PackedOutcome.empty(p)
         cover = self.coverage()
-        unplanned = [s for s in all_streams if not s.planned]
-        outcomes = iter(self.unplanned.run(unplanned, horizon_s, scored_from_s))
-        result = []
-        for stream in all_streams:
-            if not stream.planned:
-                result.append(next(outcomes))
+        top = p.layer + p.weight - 1
+        reached = np.array([any(where == p.regions[p.region[s]] and amount >= top[s]
+                                for where, amount, _, _ in cover) for s in range(p.streams)],
+                           dtype=bool) if p.streams else np.zeros(0, dtype=bool)
+        statistics = ~p.planned | ~reached
+        if statistics.any():
+            background = self.unplanned.run_packed(p.select(statistics), horizon_s,
+                                                   scored_from_s)
+            out.cold[np.repeat(statistics, p.lengths())] = background.cold
+            out.idle_s[statistics] = background.idle_s
+        for s in np.flatnonzero(p.planned & reached):
+            region = p.regions[p.region[s]]
+            windows = sorted((ready, release) for where, amount, ready, release in cover
+                             if where == region and amount >= top[s] and ready < release)
+            a, b = p.offsets[s], p.offsets[s + 1]
+            stream = Stream(int(p.func[s]), int(p.layer[s]), p.times[a:b], p.costs[a:b],
+                            p.ends[a:b] - p.times[a:b], float(p.memory_gb[s]),
+                            int(p.weight[s]), region, True)
+            outcome = self._planned(stream, np.array(windows).reshape(-1, 2), scored_from_s)
+            out.cold[a:b], out.idle_s[s] = outcome.cold, outcome.idle_s
+        self._unused(p, cover, scored_from_s, out)
+        return out
+
+    @staticmethod
+    def _unused(p: Packed, cover: list, scored_from_s: float, out: PackedOutcome) -> None:
+        """Environments held but never used by any round (spares above every round's late
+        tasks) idle their whole window: charged to the region's highest planned stream."""
+        for code, region in enumerate(p.regions):
+            planned = np.flatnonzero(p.planned & (p.region == code))
+            if not len(planned):
                 continue
-            top = stream.layer + stream.weight - 1
-            windows = sorted((ready, release) for region, amount, ready, release in cover
-                             if region == stream.region and amount >= top and ready < release)
-            result.append(self._planned(stream, np.array(windows).reshape(-1, 2),
-                                        scored_from_s))
-        return result
+            tops = p.layer[planned] + p.weight[planned] - 1
+            highest = planned[np.argmax(tops)]
+            idle = sum(max(0, amount - int(tops.max())) * max(0.0, release - max(ready,
+                                                                                 scored_from_s))
+                       for where, amount, ready, release in cover if where == region)
+            out.idle_s[highest] += idle / p.weight[highest]
 
     def _planned(self, stream: Stream, windows: np.ndarray, scored_from_s: float = 0.0
                  ) -> Outcome:
         times = stream.times
         slot = np.searchsorted(windows[:, 0], times, side="right") - 1
-        inside = (slot >= 0) & (times <= windows[np.maximum(slot, 0), 1])
+        inside = np.zeros(len(times), dtype=bool)
+        if len(windows):
+            inside = (slot >= 0) & (times <= windows[np.maximum(slot, 0), 1])
         gap_before = np.r_[np.inf, gaps(times, stream.duration_s)]
         cold = ~inside & (gap_before > self.fallback_keep_s)
         scored = times >= scored_from_s
@@ -89,77 +115,37 @@ class SgcflowPolicy:
         return Outcome(cold, max(0.0, idle))
 
 
-@dataclass
-class JobMix:
-    workload: Workload
-    plans: list[JobPlan]
-    job_ends: dict[str, float]
-
-
-def job_mix(seed: int = 0, regions: tuple[str, ...] = ("us-east-1", "eu-west-2"),
-            jobs_per_region: int = 6, horizon_s: float = 2 * 86400.0, workers: int = 256,
-            round_seconds: float = 5.0, memory_mb: int = 2048) -> JobMix:
-    """sgcflow jobs one after another per region: 70 % planned ahead, 30 % start on submission."""
-    rng = np.random.default_rng(seed)
-    parts, plans, ends, functions = [], [], {}, []
-    for region in regions:
-        functions.append(FunctionSpec(region, 1, 0, 0, f"pool00-1769-{memory_mb}", "python3",
-                                      "sgcflow", WORKER_DURATION_S, planned=True))
-        clock = rng.uniform(0, 3600)
-        for index in range(jobs_per_region):
-            rounds = int(rng.choice([100, 300, 1000])) + int(rng.choice([0, 1, 2]))
-            actual = np.cumsum(round_seconds * rng.uniform(0.9, 1.1, rounds))
-            start = clock
-            times = start + np.r_[0.0, actual[:-1]]
-            if times[-1] + round_seconds > horizon_s:
-                break
-            run_id = f"{region}-job{index:02d}"
-            submit = start if rng.random() < 0.3 else start - rng.uniform(300, 3600)
-            plans.append(JobPlan(run_id, region, start, rounds, workers, round_seconds,
-                                 memory_mb, submit))
-            ends[run_id] = float(times[-1] + WORKER_DURATION_S)
-            costs = np.exp(WORKER_COLD_LOG_MEDIAN + rng.normal(0, 0.5, rounds))
-            parts.append((np.full(rounds, len(functions) - 1), times,
-                          np.full(rounds, workers), costs))
-            clock = ends[run_id] + rng.uniform(600, 4 * 3600)
-    if not parts:
-        raise ValueError(f"horizon_s: {horizon_s:g} s is too short for any job of the mix")
-    func, time, concurrency, costs = (np.concatenate(c) for c in zip(*parts, strict=True))
-    workload = Workload(functions, func.astype(np.int32), time, concurrency.astype(np.int32),
-                        costs, horizon_s)
-    return JobMix(workload, plans, ends)
-
-
-def shifted(mix: JobMix, offset_s: float) -> JobMix:
-    """The same job mix ``offset_s`` later (plans, worker invocations and job ends)."""
-    w = mix.workload
-    workload = Workload(w.functions, w.func, w.time + offset_s, w.concurrency, w.cold_cost,
-                        w.horizon_s + offset_s, w.request_id)
-    plans = [replace(p, start_s=p.start_s + offset_s,
-                     submit_s=None if p.submit_s is None else p.submit_s + offset_s)
-             for p in mix.plans]
-    return JobMix(workload, plans, {job: end + offset_s for job, end in mix.job_ends.items()})
-
-
 def default_policies(workload: Workload, plans: list[JobPlan], job_ends: dict[str, float],
                      seed: int = 0, cache_share: float = 0.25) -> list:
     """All policies side by side on a workload (see ``policies_for``)."""
     return policies_for(streams(workload), plans, job_ends, seed, cache_share)
 
 
-def policies_for(all_streams: list[Stream], plans: list[JobPlan], job_ends: dict[str, float],
-                 seed: int = 0, cache_share: float = 0.25, unplanned=None) -> list:
-    """All policies side by side; ``unplanned`` is sgcflow's policy for the background streams.
+def deployed_of(plans: list[JobPlan], job_ends: dict[str, float] | None = None,
+                seed: int = 0) -> list[Deployed]:
+    """The deployed timeline of jobs given as they ran (not placed by ``job_mix``): each
+    started at its plan's start; notice means its plan was known before."""
+    ends = job_ends or {}
+    return [timeline.deploy(plan_job(plan), plan.known_at, plan.known_at < plan.start_s, seed,
+                            ends.get(plan.run_id), plan.start_s) for plan in plans]
+
+
+def policies_for(all_streams, plans: list[JobPlan], job_ends: dict[str, float],
+                 seed: int = 0, cache_share: float = 0.25, unplanned=None,
+                 deployed: list[Deployed] | None = None) -> list:
+    """All policies side by side; ``unplanned`` is sgcflow's policy for the background streams,
+    ``deployed`` its jobs' timeline (default: derived from the plans).
 
     FaasCache's memory per region: room for every planned worker environment plus
     ``cache_share`` of the memory all unplanned environments would take if all were warm.
     """
-    capacity: dict[str, float] = {}
-    for stream in all_streams:
-        share = 1.0 if stream.planned else cache_share
-        capacity[stream.region] = (capacity.get(stream.region, 0.0)
-                                   + share * stream.weight * stream.memory_gb)
-    ours = SgcflowPolicy([plan_job(plan) for plan in plans], job_ends, seed)
+    p = packed(all_streams)
+    share = np.where(p.planned, 1.0, cache_share) * p.weight * p.memory_gb
+    capacity = {region: float(share[p.region == code].sum())
+                for code, region in enumerate(p.regions)}
+    ours = SgcflowPolicy([plan_job(plan) for plan in plans], job_ends, seed,
+                         deployed=deployed if deployed is not None else deployed_of(
+                             plans, job_ends, seed))
     if unplanned is not None:
         ours.unplanned = unplanned
     return [
@@ -172,29 +158,32 @@ def policies_for(all_streams: list[Stream], plans: list[JobPlan], job_ends: dict
 
 
 def simulate(workload: Workload, policies: list, plans: list[JobPlan] | None = None,
-             breakdown: bool = False) -> dict[str, dict]:
+             breakdown: bool = False, job_ends: dict[str, float] | None = None
+             ) -> dict[str, dict]:
     """Run every policy on the same streams; results keyed by policy name.
 
     With ``breakdown`` each result also has ``trace`` (unplanned functions) and ``jobs``
     (planned sgcflow workers) computed from the same run.
     """
-    return simulate_streams(streams(workload), workload.horizon_s, policies, plans, breakdown)
+    jobs = deployed_of(plans or [], job_ends)
+    return simulate_streams(streams(workload), workload.horizon_s, policies, jobs, breakdown)
 
 
-def simulate_streams(all_streams: list[Stream], horizon_s: float, policies: list,
-                     plans: list[JobPlan] | None = None, breakdown: bool = False,
+def simulate_streams(all_streams, horizon_s: float, policies: list,
+                     jobs: list[Deployed] | None = None, breakdown: bool = False,
                      scored_from_s: float = 0.0) -> dict[str, dict]:
-    """``simulate`` on prepared streams, scoring only from ``scored_from_s`` (the warm-up end)."""
-    region_plans = {p.run_id: plan_job(p) for p in plans or []}
+    """``simulate`` on prepared streams (a list or ``Packed``), scoring only from
+    ``scored_from_s`` (the warm-up end); ``jobs``: the planned jobs' deployed timelines, for
+    the worker metrics."""
+    p = packed(all_streams)
+    parts = {"trace": ~p.planned, "jobs": p.planned} if breakdown else {}
     results: dict[str, dict] = {}
     for policy in policies:
-        outcomes = policy.run(all_streams, horizon_s, scored_from_s)
-        entry: dict = metrics(all_streams, outcomes, None, region_plans, scored_from_s)
-        if breakdown:
-            for label, planned in (("trace", False), ("jobs", True)):
-                chosen = [i for i, s in enumerate(all_streams) if s.planned == planned]
-                entry[label] = metrics([all_streams[i] for i in chosen],
-                                       [outcomes[i] for i in chosen], None, region_plans,
-                                       scored_from_s)
+        outcome = policy.run_packed(p, horizon_s, scored_from_s)
+        entry: dict = packed_metrics(p, outcome, jobs, scored_from_s)
+        for label, keep in parts.items():
+            calls = np.repeat(keep, p.lengths())
+            entry[label] = packed_metrics(p.select(keep), PackedOutcome(
+                outcome.cold[calls], outcome.idle_s[keep]), jobs, scored_from_s)
         results[policy.name] = entry
     return results

@@ -2,7 +2,8 @@
 
 The real trace (EuroSys 2025, 5 regions, 31 days) cannot be downloaded here, so this generator
 reproduces its published shape (docs/coldstart.md, "Headline statistics"): cold-start time LogNormal
-(mu 0.2965, sigma 1.326, median 1.345 s) scaled per region (mean ~3 s in R1, < 0.3 s in R3),
+(mu 0.2965, sigma 1.326, median 1.345 s) scaled per region to the study's per-region means
+(~3 s in R1, < 0.3 s in R3; ``REGIONS`` says which are published, derived or assumed),
 per-region component mixes (R1 dependency + scheduling, R2 pod allocation; scheduling first or
 second everywhere), large pods 1-5x slower, custom/HTTP runtimes ~11 s median (R1, scaled by
 region), timers (42% of functions) with periods just over the 60 s keep-alive, diurnal Poisson
@@ -16,7 +17,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,28 +24,13 @@ import pyarrow as pa
 
 from coordinator.warmpool.demand import per_minute_requests
 from coordinator.warmpool.policies import keep_alive_cold
+from coordinator.warmpool.regions import LOGNORMAL_MU, REGIONS
 from coordinator.warmpool.schema import ARROW_SCHEMA, COLUMNS, COMPONENTS, TOTAL
 from coordinator.warmpool.workload import FunctionSpec, Workload, streams
 
-LOGNORMAL_MU, LOGNORMAL_SIGMA = 0.2965, 1.3260  # fitted cold-start time (seconds)
 FUNCTION_SIGMA, EVENT_SIGMA = 0.60, 1.00  # split so that sqrt(sum of squares) ~ 1.17, plus pod size
 
 
-@dataclass(frozen=True)
-class RegionProfile:
-    """Median scale of cold starts and the mean share of each component (pod, code, dep, sched)."""
-
-    scale: float
-    mix: tuple[float, float, float, float]
-
-
-REGIONS: dict[str, RegionProfile] = {
-    "R1": RegionProfile(0.85, (0.10, 0.08, 0.40, 0.42)),
-    "R2": RegionProfile(0.45, (0.50, 0.08, 0.12, 0.30)),
-    "R3": RegionProfile(0.09, (0.20, 0.15, 0.25, 0.40)),
-    "R4": RegionProfile(0.30, (0.25, 0.10, 0.25, 0.40)),
-    "R5": RegionProfile(0.60, (0.15, 0.10, 0.35, 0.40)),
-}
 POOLS = (("300", "128", 0.30), ("400", "256", 0.25), ("600", "512", 0.25),
          ("1000", "1024", 0.12), ("2000", "2048", 0.08))
 RUNTIMES = (("python3", 0.50), ("nodejs", 0.22), ("java", 0.12), ("go", 0.09),

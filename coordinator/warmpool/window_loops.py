@@ -1,8 +1,11 @@
-"""Numba loops for the two history-dependent policies (one pass over a stream's idle times).
+"""Numba loops: the hybrid histogram's and the quantile window's windows, and applying any
+policy's windows to a stream.
 
-Each returns the loaded window ``[start, end]`` for the gap after every call (row 0: no history
-yet), exactly as documented in ``policies.py``; they are compiled once and cached, because the
-synthetic trace has ~350k calls and a Python loop per call took ~20 s per policy.
+A window function returns the loaded band(s) ``[a, b]`` for the gap after every call (row 0: no
+history yet), as documented in ``policies.py``; ``apply_windows`` turns them into cold flags and
+idle seconds. They are compiled once and cached, because the synthetic trace has ~350k calls
+and a Python loop per call took ~20 s per policy. sgcflow's own windows are in
+``forecast_loops``.
 """
 
 from __future__ import annotations
@@ -136,183 +139,33 @@ def quantile_windows(idle: np.ndarray, head: float, tail: float, history: int,
 
 
 @njit(cache=True)
-def _window_value(ordered: np.ndarray, count: int, start: float, min_margin_s: float,
-                  relative_margin: float, exchange_s: float, cap_s: float
-                  ) -> tuple[float, float]:
-    """Best end for a window opening at ``start`` and its value ``exchange_s * hits - idle``
-    over the whole history (idle times below ``start`` are misses that cost no idle). Candidate
-    ends sit a margin (relative to the idle time they catch) above each idle time."""
-    first = np.searchsorted(ordered[:count], start)
-    m = count - first
-    if m == 0:
-        return start, 0.0
-    best_value, best_end = 0.0, start
-    below_sum, caught = 0.0, 0
-    for j in range(m):
-        sample = ordered[first + j]
-        candidate = min(sample + max(min_margin_s, relative_margin * sample), cap_s)
-        while caught < m and ordered[first + caught] <= candidate:
-            below_sum += ordered[first + caught] - start
-            caught += 1
-        hits = j + 1 if ordered[first + j] <= candidate else j
-        idle = below_sum + (m - caught) * (candidate - start)
-        value = exchange_s * hits - idle
-        if value > best_value:
-            best_value, best_end = value, candidate
-    return best_end, best_value
+def apply_windows(times: np.ndarray, ends: np.ndarray, windows: np.ndarray, horizon_s: float,
+                  scored_from_s: float, cold: np.ndarray) -> float:
+    """Cold flags (into ``cold``) and idle seconds of one stream under per-gap windows.
 
-
-@njit(cache=True)
-def periodic_next(times: np.ndarray, last: int, window: int, band_s: float,
-                  min_margin_s: float, min_calls: int = 8, period_margin: float = 0.0
-                  ) -> tuple[bool, float, float]:
-    """Where call ``last + 1`` falls if the calls so far follow a clock: (found, lo, hi).
-
-    The last ``window`` start times are fitted to ``t = a + period * cycle`` (least squares on
-    consecutive cycles: a history with a skipped cycle is not a clock); the calls are periodic
-    when every residual lies in a band of at most ``band_s`` (a timer placed anywhere inside
-    its minute spreads over 60 s). The next call is expected in that band one cycle on, widened
-    by a margin.
+    ``windows`` has one row per call and one or more bands ``(a, b)`` per row (columns 2k,
+    2k + 1): the next call is warm when its gap falls in a band or is zero (still loaded); each
+    band the gap reaches is loaded from ``a`` to ``min(b, gap)``. The first call is cold; the
+    last call's gap runs to the horizon. Idle time before ``scored_from_s`` is not counted.
     """
-    first = max(0, last - window + 1)
-    n = last - first + 1
-    if n < max(min_calls, 3):
-        return False, 0.0, 0.0
-    guess = (times[last] - times[first]) / (n - 1)  # no skipped cycle: the mean period
-    if guess < 60.0:
-        return False, 0.0, 0.0
-    for j in range(first + 1, last + 1):  # one call per cycle, in order
-        if math.floor((times[j] - times[first]) / guess + 0.5) != j - first:
-            return False, 0.0, 0.0
-    x_mean = (n - 1) / 2.0
-    y_mean, covariance, spread = 0.0, 0.0, 0.0
-    for j in range(first, last + 1):
-        y_mean += times[j] / n
-    for j in range(first, last + 1):
-        covariance += (j - first - x_mean) * (times[j] - y_mean)
-        spread += (j - first - x_mean) ** 2
-    period = covariance / spread
-    low, high = np.inf, -np.inf
-    for j in range(first, last + 1):
-        residual = times[j] - (y_mean + period * (j - first - x_mean))
-        low, high = min(low, residual), max(high, residual)
-    width = high - low
-    if width > band_s:
-        return False, 0.0, 0.0
-    center = y_mean + period * (n - x_mean)
-    # n residuals under-state the spread: widen by one expected gap between them (width/(n-1))
-    margin = max(min_margin_s, 0.15 * width, width / (n - 1), period_margin * period)
-    return True, center + low - margin, center + high + margin
-
-
-@njit(cache=True)
-def forecast_windows(times: np.ndarray, ends: np.ndarray, memory_gb: float,
-                     exchange_gb_s: float, history: int, heads: np.ndarray,
-                     min_margin_s: float, relative_margin: float, prewarm_min_s: float,
-                     min_keep_s: float, cap_s: float, stride: int, min_history: int,
-                     period_window: int, band_s: float, surprise: float,
-                     period_min_calls: int, period_margin: float,
-                     tail_order: int) -> np.ndarray:
-    """sgcflow's per-app window from its own history, priced in GB-s.
-
-    A periodic app (``periodic_next``) is pre-warmed for the band its next call falls in.
-    Otherwise one cold start is worth ``exchange_gb_s / memory_gb`` idle seconds (a small app
-    may idle longer for the same GB-s): over the last ``history`` idle times, every head
-    quantile in ``heads`` is a candidate pre-warm point (minus a margin, and charged the chance
-    1/(n+1) that the next idle time is a new minimum); for each, the end maximising
-    exchange * hits - idle is found exactly, and the best pair wins. Recomputed after every
-    idle time while the history is short, then every ``stride`` idle times or every
-    ``count / 16`` (a long history moves slowly). A window that keeps
-    the app loaded from the end of the call lasts at least ``min_keep_s``: a history cannot
-    show the rare long idle time of a busy app, and covering it costs a busy app almost
-    nothing. Until ``min_history`` idle times are known, the app is kept loaded for as long as
-    a cold start is worth.
-    """
-    idle = np.maximum(times[1:] - ends[:-1], 0.0)
-    exchange_s = exchange_gb_s / max(memory_gb, 1e-6)
-    result = np.empty((len(times), 2))
-    result[0, 0], result[0, 1] = 0.0, min(exchange_s, cap_s)
-    recent = np.empty(history)
-    ordered = np.empty(history)
-    count = 0
-    start, end = result[0, 0], result[0, 1]  # the distribution's window, kept between updates
-    for i in range(len(idle)):
-        value = idle[i]
-        count = _slide(ordered, recent, count, history, i, value)
-        if count >= min_history and (count < 32 or i % max(stride, count // 16) == 0):
-            start, end = _best_window(ordered, count, heads, exchange_s, min_margin_s,
-                                      relative_margin, prewarm_min_s, min_keep_s, cap_s,
-                                      surprise, tail_order)
-        result[i + 1, 0], result[i + 1, 1] = start, end
-        periodic, low, high = periodic_next(times, i + 1, period_window, band_s, min_margin_s,
-                                            period_min_calls, period_margin)
-        if periodic and high > ends[i + 1]:
-            lead = max(0.0, low - ends[i + 1])
-            result[i + 1, 0] = lead if lead >= prewarm_min_s else 0.0
-            result[i + 1, 1] = high - ends[i + 1]
-    return result
-
-
-@njit(cache=True)
-def _slide(ordered: np.ndarray, recent: np.ndarray, count: int, history: int, i: int,
-           value: float) -> int:
-    """Add idle time ``i`` to the sorted window of the last ``history`` (in place, no copies)."""
-    if count == history:
-        at = np.searchsorted(ordered[:count], recent[i % history])
-        for k in range(at, count - 1):
-            ordered[k] = ordered[k + 1]
-        count -= 1
-    recent[i % history] = value
-    at = np.searchsorted(ordered[:count], value)
-    for k in range(count, at, -1):
-        ordered[k] = ordered[k - 1]
-    ordered[at] = value
-    return count + 1
-
-
-@njit(cache=True)
-def _best_window(ordered: np.ndarray, count: int, heads: np.ndarray, exchange_s: float,
-                 min_margin_s: float, relative_margin: float, prewarm_min_s: float,
-                 min_keep_s: float, cap_s: float, surprise: float, tail_order: int
-                 ) -> tuple[float, float]:
-    best_start, best_end, best_value = 0.0, 0.0, -np.inf
-    for k in range(len(heads) + 1):
-        start = 0.0
-        if k > 0:  # k = 0: keep loaded from the end of the call
-            low = ordered[int(math.floor(heads[k - 1] * (count - 1)))]
-            start = low - max(min_margin_s, relative_margin * low)
-            if start < prewarm_min_s:
-                start = 0.0
-        end, gain = _window_value(ordered, count, start, min_margin_s, relative_margin,
-                                  exchange_s, cap_s)
-        if start > 0.0:  # the next idle time is a new minimum with chance 1/(count+1)
-            gain -= (surprise * exchange_s * count
-                     * new_minimum_chance(ordered, count, start, tail_order))
-        if start == 0.0 and end < min_keep_s:
-            end = min_keep_s
-        if gain > best_value:
-            best_start, best_end, best_value = start, end, gain
-    return best_start, best_end
-
-
-@njit(cache=True)
-def new_minimum_chance(ordered: np.ndarray, count: int, start: float, tail_order: int) -> float:
-    """Chance that the next idle time falls below ``start`` though no idle time so far did.
-
-    A new minimum comes with chance 1/(count+1); with ``tail_order`` k > 0 the lower tail below
-    the smallest idle time is taken as exponential with the mean spacing of the k+1 smallest, so
-    a pre-warm point well below a tight cluster (a timer's idle times) is rarely missed, and one
-    near the smallest of scattered idle times is charged almost the full chance. k = 0: always
-    the full chance.
-    """
-    chance = 1.0 / (count + 1.0)
-    below = ordered[0] - start
-    if tail_order <= 0 or below <= 0.0:
-        return chance
-    k = min(tail_order, count - 1)
-    if k < 1:
-        return chance
-    spacing = (ordered[k] - ordered[0]) / k
-    if spacing <= 0.0:
-        return 0.0
-    return chance * math.exp(-below / spacing)
+    n = len(times)
+    idle = 0.0
+    if n == 0:
+        return idle
+    cold[0] = True
+    for i in range(n):
+        after = horizon_s - ends[i] if i + 1 == n else times[i + 1] - ends[i]
+        after = max(after, 0.0)
+        warm = after <= 0.0
+        for k in range(0, windows.shape[1], 2):
+            start, end = windows[i, k], windows[i, k + 1]
+            if after >= start:
+                if after <= end:
+                    warm = True
+                low = max(ends[i] + start, scored_from_s)
+                high = ends[i] + min(end, after)
+                if high > low:
+                    idle += high - low
+        if i + 1 < n:
+            cold[i + 1] = not warm
+    return idle

@@ -159,21 +159,27 @@ def test_each_step_has_its_own_role_with_only_what_it_does(template):
     assert len(roles) == len(STEP_HANDLERS)
 
 
-def test_warm_pool_only_manages_provisioned_concurrency_of_the_alias(template):
-    bucket, _, alias = _ids(template)
+def test_warm_pool_only_manages_provisioned_concurrency_and_pings_of_the_alias(template):
+    bucket, table, alias = _ids(template)
     _, manager = function_by_handler(template, WARMPOOL_HANDLER)
     assert role_statements(template, _role_of(manager)) == [
         _log_statement(template, manager),
         _failure_queue(template),  # a failed tick goes there
         {"Action": ["lambda:DeleteProvisionedConcurrencyConfig",
-                    "lambda:GetProvisionedConcurrencyConfig",
+                    "lambda:GetProvisionedConcurrencyConfig", "lambda:InvokeFunction",
                     "lambda:PutProvisionedConcurrencyConfig"],
          "Effect": "Allow", "Resource": {"Ref": alias}},
+        # a job submitted with notice: its first execution, once its capacity is READY
+        {"Action": "states:StartExecution", "Effect": "Allow", "Resource": OWN_STATE_MACHINE},
         {"Action": "s3:GetObject", "Effect": "Allow",
          "Resource": _bucket_object(bucket, "/warmpool/plans/*")},
         {"Action": "s3:ListBucket", "Condition": {"StringLike": {
             "s3:prefix": ["warmpool/plans/*"]}}, "Effect": "Allow",
          "Resource": {"Fn::GetAtt": [bucket, "Arn"]}},
+        # job status (and "submitted" when it starts one), round logs; completion records:
+        # each region's measured cold starts
+        _items(table, ["dynamodb:GetItem", "dynamodb:UpdateItem"], "job#*"),
+        _items(table, "dynamodb:Query", "run-*#round#*"),
     ]
 
 

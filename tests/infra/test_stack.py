@@ -190,13 +190,18 @@ def test_warm_pool_schedule_and_environment(template):
     manager_id, manager = function_by_handler(template, WARMPOOL_HANDLER)
     worker_id, _ = function_by_handler(template, WORKER_HANDLER)
     bucket_id, _ = only(template, "AWS::S3::Bucket")
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
     assert manager["Properties"]["Environment"]["Variables"] == {
         "SGC_WORKER_FUNCTION": {"Ref": worker_id}, "SGC_WORKER_ALIAS": "live",
-        "SGC_BUCKET": {"Ref": bucket_id}, "SGC_WARMPOOL_PLANS_PREFIX": "warmpool/plans/",
+        "SGC_BUCKET": {"Ref": bucket_id}, "SGC_TABLE": {"Ref": table_id},
+        "SGC_STATE_MACHINE": {"Fn::Join": ["", [
+            "arn:", {"Ref": "AWS::Partition"}, ":states:us-east-1:", {"Ref": "AWS::AccountId"},
+            ":stateMachine:sgcflow-job"]]},
+        "SGC_WARMPOOL_PLANS_PREFIX": "warmpool/plans/",
         "SGC_WARMPOOL_REGIONS": "us-east-1", "NUMBA_CACHE_DIR": "/tmp/numba-cache",
         "POWERTOOLS_SERVICE_NAME": "sgcflow-warmpool"}
     _, rule = only(template, "AWS::Events::Rule")
-    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     assert rule["Properties"]["State"] == "ENABLED"
     [target] = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [manager_id, "Arn"]}

@@ -44,7 +44,16 @@ def test_every_invocation_is_replayed_once_inside_its_minute():
     trace = azure2019.load(SAMPLE)
     for placement in azure_streams.PLACEMENTS:
         streams = azure_streams.app_streams(trace, seed=0, placement=placement)
-        assert sum(s.requests.sum() for s in streams) == trace.invocations()
+        assert streams.requests.sum() == trace.invocations()
+        # busy periods of one app never overlap: each starts after the previous one ended
+        inside = np.ones(streams.calls, dtype=bool)
+        inside[streams.offsets[:-1]] = False
+        assert (streams.times[1:] > streams.ends[:-1])[inside[1:]].all()
+        per_app = {f.app: 0 for f in trace.functions}
+        for f in trace.functions:
+            per_app[f.app] += int(f.counts.sum())
+        sizes = [per_app[app] for app in trace.apps if per_app[app]]
+        assert np.add.reduceat(streams.requests, streams.offsets[:-1]).tolist() == sizes
     counts = np.array([0, 3, 0, 1])
     even = azure_streams.arrival_times(counts, np.random.default_rng(0), "even")
     assert even.tolist() == [70.0, 90.0, 110.0, 210.0]

@@ -41,11 +41,16 @@ def test_scheme_delay(scheme, delay):
     assert scheme_delay(scheme, 256) == delay
 
 
-def test_several_models_multiply_the_jobs_and_region_is_accepted():
+def test_several_models_multiply_the_jobs_batches_divide_them_and_region_is_accepted():
     spec = {"iterations": 10, "models": [{"kind": "logreg"}, {"kind": "mlp"}],
-            "region": "eu-west-2", "scheme": {"name": "uncoded"}}
+            "region": "eu-west-2", "scheme": {"name": "uncoded"}, "batch": False}
     (plan,) = plans_from_spec(spec, "j", 0.0)
     assert (plan.rounds, plan.region) == (20, "eu-west-2")
+    # batched (the default): both models' gradients in each round (T = 0)
+    assert plans_from_spec({**spec, "batch": True}, "j", 0.0)[0].rounds == 10
+    # sgcflow with two models: T = 1, one model a round, + T
+    assert plans_from_spec({**spec, "scheme": {"name": "sgcflow"}, "batch": True}, "j",
+                           0.0)[0].rounds == 21
 
 
 @pytest.mark.parametrize("spec, field", [
@@ -86,9 +91,9 @@ def test_prices_match_the_published_worked_example_and_break_even():
     assert planner.provisioned_dollars(1, 1024, 1.0, 0.0) == pytest.approx(300 * 0.0000041667)
 
 
-def test_lead_time_covers_allocation_and_ramp():
-    assert planner.lead_time_s(256) == pytest.approx(120 + 60 * 256 / 6000 + 10)
-    assert planner.lead_time_s(6000) == pytest.approx(190.0)
+def test_lead_time_covers_a_manager_tick_allocation_and_ramp():
+    assert planner.lead_time_s(256) == pytest.approx(60 + 120 + 60 * 256 / 6000 + 10)
+    assert planner.lead_time_s(6000) == pytest.approx(250.0)
 
 
 def test_long_busy_job_is_provisioned_ahead_and_cheaper_than_warm_all_day():
@@ -121,8 +126,8 @@ def test_targets_add_concurrent_jobs_and_release_other_regions():
     assert planner.targets_from_jobs(jobs, 7000.0, ["us-east-1"])[0] == {"us-east-1": 0}
     short = [{**jobs[0], "spec": {"iterations": 100}}]  # 8 minutes: pre-warm is cheaper
     assert planner.targets_from_jobs(short, 1050.0)[0] == {"us-east-1": 0}
-    assert planner.targets_at(plans, 900.0) == {"us-east-1": 256}  # a requested at 867 s
-    assert planner.targets_at(plans, 860.0) == {"us-east-1": 0}
+    assert planner.targets_at(plans, 810.0) == {"us-east-1": 256}  # a requested at 807 s
+    assert planner.targets_at(plans, 800.0) == {"us-east-1": 0}
     with pytest.raises(ValueError, match=r"jobs\[0\]\.start_s"):
         planner.targets_from_jobs([{"job_id": "a", "spec": {}}], 0.0)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -147,3 +149,91 @@ def test_handler_builds_its_driver_from_the_environment(lambda_alias, monkeypatc
     assert result["targets"] == {"us-east-1": 256} and result["failed"] == []
     assert shim.configs[("us-east-1", "sgc-worker", "live")][
         "RequestedProvisionedConcurrentExecutions"] == 256
+
+
+def test_wait_ready_polls_until_ready_and_names_what_never_was(shim, driver):
+    shim.ready_after_reads = 3
+    driver.apply({"us-east-1": 16})
+    assert driver.wait_ready({"us-east-1": 16, "eu-west-2": 0}) == {"us-east-1": "READY"}
+    shim.ready_after_reads = 10**6
+    driver.apply({"eu-west-2": 8})
+    clock = iter(range(0, 10_000, 100))
+    with pytest.raises(Exception, match=r"not READY after 300 s: eu-west-2 \(IN_PROGRESS\)"):
+        driver.wait_ready({"eu-west-2": 8}, timeout_s=300, poll_s=100,
+                          clock=lambda: next(clock))
+
+
+def test_a_target_over_the_account_quota_is_reported_as_such(driver):
+    result = driver.apply({"us-east-1": 950}).results["us-east-1"]
+    assert result.action == "failed" and result.quota and result.attempts == 1
+    assert "950 provisioned environments exceeds this account's Lambda concurrency" in \
+        result.error and "Service Quotas" in result.error
+
+
+def test_pings_are_sent_concurrently_as_events_to_the_alias():
+    from coordinator.warmpool import pings
+
+    class Client:
+        calls: list = []
+
+        def invoke(self, **kwargs):
+            self.calls.append(kwargs)
+            return {"StatusCode": 202}
+
+    client = Client()
+    assert pings.send(client, "sgc-worker", "live", 40, "run-1", hold_s=5.0) == 40
+    assert len(client.calls) == 40 and {c["InvocationType"] for c in client.calls} == {"Event"}
+    assert json.loads(client.calls[0]["Payload"]) == {"warm": {"job_id": "run-1",
+                                                               "hold_s": 5.0}}
+    assert client.calls[0]["Qualifier"] == "live" and pings.send(client, "f", "live", 0, "r") == 0
+
+
+def _plan_cli(*arguments):
+    from click.testing import CliRunner
+
+    from coordinator.cli.warmpool import warmpool
+
+    return CliRunner().invoke(warmpool, ["plan", *arguments])
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps({"iterations": 3000, "workers": 200, "region": "us-east-1",
+                                "scheme": {"name": "gc", "s": 2}}))
+    return path
+
+
+def test_plan_apply_sets_the_alias_and_waits_for_ready(spec_file, shim, monkeypatch):
+    shim.ready_after_reads = 2
+    monkeypatch.setattr("coordinator.warmpool.apply.default_client",
+                        lambda r: shim.attach(boto3.client("lambda", region_name=r)))
+    result = _plan_cli(str(spec_file), "--apply", "--function", "sgc-worker", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    (plan,) = payload["plans"]
+    assert plan["mode"] == "provisioned" and plan["spare"] == 25
+    assert payload["applied"] == [{"region": "us-east-1", "mode": "provisioned",
+                                   "environments": 225, "status": "READY"}]
+    assert shim.configs[("us-east-1", "sgc-worker", "live")]["Status"] == "READY"
+
+
+def test_plan_apply_over_the_quota_says_what_to_do(tmp_path, shim, monkeypatch):
+    monkeypatch.setattr("coordinator.warmpool.apply.default_client",
+                        lambda r: shim.attach(boto3.client("lambda", region_name=r)))
+    # another function's 100 provisioned environments already hold part of the region's 900
+    shim.attach(boto3.client("lambda", region_name="us-east-1")).put_provisioned_concurrency_config(
+        FunctionName="sgc-worker", Qualifier="1", ProvisionedConcurrentExecutions=100)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"iterations": 3000, "workers": 880, "region": "us-east-1"}))
+    result = _plan_cli(str(path), "--apply", "--function", "sgc-worker")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--apply: us-east-1: 900 provisioned environments exceeds this account's" in \
+        result.output and "Service Quotas" in result.output
+
+
+def test_plan_names_a_bad_prices_file(spec_file, tmp_path):
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"us-east-1": {"on_demand_gb_s": "cheap"}}')
+    result = _plan_cli(str(spec_file), "--prices", str(prices))
+    assert result.exit_code == 2 and "--prices.us-east-1.on_demand_gb_s" in result.output

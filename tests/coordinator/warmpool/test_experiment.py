@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from coordinator.warmpool import azure2019, experiment, tuning, window_loops
+from coordinator.warmpool import azure2019, experiment, forecast_loops, tuning
 from coordinator.warmpool.faascache import FaasCache
 from coordinator.warmpool.policies import IdleForecast, KeepAlive
 from coordinator.warmpool.scoring import metrics
@@ -63,16 +63,19 @@ def test_idle_forecast_pre_warms_a_strict_timer_for_seconds_a_cycle():
     assert outcome.idle_s == pytest.approx(2 * 200.0 + (calls - 2) * 30.0)
 
 
-def test_a_clock_is_found_through_jitter_and_lost_on_a_skipped_cycle():
+def test_a_clock_is_found_through_jitter_and_through_a_skipped_cycle():
     rng = np.random.default_rng(3)
     times = 300.0 * np.arange(20) + rng.uniform(0, 60, 20)  # a 5-minute timer, any second
-    found, low, high = window_loops.periodic_next(times, 19, 32, 90.0, 2.0)
+    found, low, high, period = forecast_loops.periodic_next(times, 19, 32, 90.0, 2.0)
     # the next call falls anywhere in [6000, 6060]: the window covers most of it, not more
-    assert found and high - low < 90.0
+    assert found and high - low < 90.0 and period == pytest.approx(300.0, abs=3.0)
     assert min(high, 6060.0) - max(low, 6000.0) > 0.8 * 60.0
-    skipped = np.r_[times[:10], times[11:]]  # cycle 10 never fired
-    assert not window_loops.periodic_next(skipped, 18, 32, 90.0, 2.0)[0]
-    assert not window_loops.periodic_next(times, 19, 32, 30.0, 2.0)[0]  # wider than the band
+    skipped = np.r_[times[:10], times[11:]]  # cycle 10 never fired: one cycle more, same clock
+    found, low, high, _ = forecast_loops.periodic_next(skipped, 18, 32, 90.0, 2.0)
+    assert found and low < 6060.0 and high > 6000.0
+    assert not forecast_loops.periodic_next(times, 19, 32, 30.0, 2.0)[0]  # wider than the band
+    doubled = np.sort(np.r_[times, times[5] + 100.0])  # two calls in one cycle: no clock
+    assert not forecast_loops.periodic_next(doubled, 20, 32, 90.0, 2.0)[0]
 
 
 def test_idle_forecast_keeps_a_small_app_longer_for_the_same_gb_s():

@@ -155,3 +155,67 @@ def test_quantile_window_lets_sparse_irregular_streams_go():
     assert (windows[10:, 1] == windows[10:, 0]).all()  # empty window: unload at once
     outcome = run(QuantileWindow(), stream(times), times[-1])
     assert outcome.cold[10:].all()
+
+
+def _reference_greedy_dual(streams, capacity, horizon, scored_from):
+    """The Python Greedy-Dual (heapq, a new item per call, stale items skipped) the compiled
+    loop replaced: cold flags and idle seconds per stream."""
+    import heapq
+
+    cold = [np.zeros(len(s.times), bool) for s in streams]
+    idle = [0.0] * len(streams)
+    events = sorted((float(t), i, k) for i, s in enumerate(streams)
+                    for k, t in enumerate(s.times))
+    size = [s.weight * s.memory_gb for s in streams]
+    cost = [float(np.mean(s.costs)) for s in streams]
+    warm, heap, clock, used, version = {}, [], 0.0, 0.0, 0
+    for t, i, k in events:
+        entry = warm.get(i)
+        if entry is not None:
+            idle[i] += max(0.0, t - max(entry[2], scored_from))
+            entry[1] += float(streams[i].requests[k])
+        else:
+            cold[i][k] = True
+            kept = []
+            while used > capacity - size[i] and heap:
+                priority, v, j = heapq.heappop(heap)
+                other = warm.get(j)
+                if other is None or other[3] != v:
+                    continue
+                if other[2] > t:
+                    kept.append((priority, v, j))
+                    continue
+                idle[j] += max(0.0, t - max(other[2], scored_from))
+                clock, used = priority, used - size[j]
+                del warm[j]
+            for item in kept:
+                heapq.heappush(heap, item)
+            if size[i] > capacity:
+                continue
+            entry = warm[i] = [0.0, float(streams[i].requests[k]), 0.0, 0]
+            used += size[i]
+        version += 1
+        entry[0] = clock + entry[1] * cost[i] / max(size[i], 1e-9)
+        entry[2], entry[3] = float(streams[i].ends[k]), version
+        heapq.heappush(heap, (entry[0], version, i))
+    for i, entry in warm.items():
+        idle[i] += max(0.0, horizon - max(entry[2], scored_from))
+    return cold, idle
+
+
+def test_compiled_faascache_is_the_python_greedy_dual():
+    rng = np.random.default_rng(1)
+    for _ in range(8):
+        streams = []
+        for i in range(int(rng.integers(2, 25))):
+            times = np.sort(rng.uniform(0, 5000, int(rng.integers(1, 50))))
+            gaps_ok = np.r_[np.diff(times), 50.0]
+            streams.append(Stream(i, 1, times, rng.uniform(0.1, 5, len(times)),
+                                  rng.uniform(0, 1, len(times)) * gaps_ok,
+                                  rng.uniform(0.1, 2), int(rng.integers(1, 4)), "R1", False,
+                                  rng.integers(1, 5, len(times)).astype(float)))
+        capacity = float(rng.uniform(0.5, 20))
+        cold, idle = _reference_greedy_dual(streams, capacity, 6000.0, 1000.0)
+        outcomes = FaasCache(capacity).run(streams, 6000.0, 1000.0)
+        assert [o.cold.tolist() for o in outcomes] == [c.tolist() for c in cold]
+        assert [o.idle_s for o in outcomes] == pytest.approx(idle)

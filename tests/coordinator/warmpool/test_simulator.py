@@ -27,7 +27,7 @@ def test_every_policy_reports_every_metric(results):
     for entry in results.values():
         for scope in (entry, entry["trace"], entry["jobs"]):
             assert {"cold_start_rate", "cold_start_seconds", "idle_gb_s", "dollars",
-                    "p75_function_cold_start_rate"} <= set(scope)
+                    "p75_app_cold_start_rate"} <= set(scope)
         assert entry["requests"] == entry["trace"]["requests"] + entry["jobs"]["requests"]
         assert entry["cold_starts"] == pytest.approx(entry["trace"]["cold_starts"]
                                                      + entry["jobs"]["cold_starts"])
