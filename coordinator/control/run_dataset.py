@@ -3,6 +3,12 @@ work).
 
 The prefix depends only on the dataset spec and the partition fractions, so jobs with the same
 scheme and data share one copy, and a re-run Plan step finds it already there.
+
+A ``dataset.path`` was read, cut for the scheme and uploaded at submit
+(``coordinator/backends/dataset_upload.py``): the stored spec names its prefix and manifest
+digest, which Plan checks and records. Only an ``s3://`` dataset that submit did not upload (in
+another bucket, or cut into other partitions) is read here, checked part by part, and cut again
+under its own content address.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ def prefix_for(spec: dict, sizes: list[float]) -> str:
 def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
     """Write (once) the dataset partitioned into ``sizes`` fractions; describe it (with the
     manifest's sha256 as stored now: the job record keeps it, its tasks carry it)."""
+    if "path" in spec:
+        return _from_path(store, spec, sizes)
     prefix = prefix_for(spec, sizes)
     manifest_key = f"{prefix}/manifest.json"
     if store.exists(manifest_key):
@@ -52,6 +60,42 @@ def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
                        n_classes=int(manifest["n_classes"]),
                        partition_rows=tuple(int(p["rows"]) for p in manifest["partitions"]),
                        manifest_sha256=integrity.manifest_checksum(store, prefix))
+
+
+def _from_path(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
+    """The dataset of a ``dataset.path`` spec, checked against the digest submit recorded."""
+    from coordinator.spec.jobspec import JobSpecError
+    from coordinator.storage import dataset_publish, dataset_sources
+
+    url, expected = spec["path"], spec.get("manifest_sha256")
+    if not url.startswith("s3://"):
+        raise JobSpecError([("dataset.path", f"{url} is a local path: `sgc submit` uploads it "
+                                             "into the stack's bucket (this job bypassed it)")])
+    try:
+        body = dataset_sources.read_manifest(url, s3=store.s3)
+        digest = integrity.digest(body)
+        if expected is not None and digest != expected:
+            raise dataset_prep.DatasetError(
+                "manifest_sha256", f"{url}/manifest.json hashes to {digest[:16]}..., submit "
+                                   f"recorded {expected[:16]}... (changed since)")
+        manifest = dataset_sources.parse_manifest(body, url)
+        found = dataset_sources.shape(manifest)
+        if spec.get("shape") and found != spec["shape"]:
+            raise dataset_prep.DatasetError("shape", f"{url} holds {found}, submit recorded "
+                                                     f"{spec['shape']}")
+        bucket, prefix = dataset_sources.split_s3(url)
+        if bucket != store.bucket or not dataset_sources.fits(manifest, sizes):
+            table = dataset_sources.read_prepared(url, s3=store.s3, expected_sha256=digest)[0]
+            manifest, parts = dataset_prep.build(table, sizes=list(sizes), shuffle=False,
+                                                 stamp=False)
+            prefix, digest = dataset_publish.publish(store, manifest, parts)
+    except dataset_prep.DatasetError as error:
+        raise JobSpecError([(f"dataset.{error.field}", str(error))]) from error
+    return DatasetInfo(prefix=prefix, rows=int(manifest["n_rows"]),
+                       n_features=int(manifest["n_features"]),
+                       n_classes=int(manifest["n_classes"]),
+                       partition_rows=tuple(int(p["rows"]) for p in manifest["partitions"]),
+                       manifest_sha256=digest)
 
 
 def shuffled_table(spec: dict) -> tuple[np.ndarray, np.ndarray]:

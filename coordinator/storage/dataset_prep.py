@@ -11,7 +11,11 @@ Built-in sources (never downloaded at run time):
 - ``digits-parity``: the same images labelled odd (1) / even (0), for logreg;
 - ``synthetic``: seeded Gaussian features with labels drawn from a known logistic model; for two
   classes the manifest also holds the exact optimum of the summed logistic loss (Newton's method).
-Any other name is read as a .csv or .parquet file path (numeric columns, one label column).
+Any other name is read as a file path: .csv or .parquet (numeric feature columns, one label
+column), or .npz with arrays ``X`` and ``y`` (``storage/array_files.py``). Labels are class
+indices 0..C-1, or strings: those are encoded as indices in sorted order and the manifest keeps
+the mapping (``labels``); ``standardized`` rescales the features and keeps the statistics
+(``standardize``), both applied again at prediction (``coordinator/contract/preprocessing.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coordinator.contract import preprocessing
 from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
 from coordinator.spec.limits import (
     MAX_CELLS,
@@ -40,6 +45,7 @@ from coordinator.spec.limits import (
 )
 
 BUILTIN = ("digits", "digits-parity", "synthetic")
+FILE_TYPES = (".csv", ".parquet", ".npz")
 
 
 class DatasetError(ValueError):
@@ -77,10 +83,36 @@ def load(name: str, *, rows: int = 16384, features: int = 64, classes: int = 2, 
     if name == "synthetic":
         return synthetic(rows=rows, features=features, classes=classes, seed=seed)
     path = Path(name)
-    if path.suffix not in (".csv", ".parquet") or not path.is_file():
+    if path.suffix not in FILE_TYPES or not path.is_file():
         raise DatasetError("dataset", f"unknown {name!r}: allowed {list(BUILTIN)} "
-                                      "or an existing .csv / .parquet file")
+                                      "or an existing .csv / .parquet / .npz file")
+    if path.suffix == ".npz":
+        return _from_npz(name, path)
     return _from_arrow(name, _read_file(path), label_column)
+
+
+def _from_npz(name: str, path: Path) -> Table:
+    from coordinator.storage import array_files
+
+    try:
+        X, y = array_files.load(path)
+    except array_files.ArrayFileError as error:
+        raise DatasetError(error.field, str(error).split(": ", 1)[1]) from None
+    digits = max(3, len(str(X.shape[1] - 1)))
+    return _checked(name, X, y, [f"x{j:0{digits}d}" for j in range(X.shape[1])], {},
+                    label_column="y")
+
+
+def standardized(table: Table) -> Table:
+    """The table with every feature rescaled to mean 0, std 1; the statistics go into the
+    manifest (``standardize``). A table standardized before is returned as it is."""
+    if preprocessing.STANDARDIZE in table.extra:
+        return table
+    mean, std = preprocessing.standardization(table.features)
+    features = ((table.features - mean) / std).astype(np.float32)
+    fields = preprocessing.Preprocessing(mean=tuple(mean), std=tuple(std)).manifest_fields()
+    return Table(table.name, features, table.labels, table.feature_columns,
+                 {**table.extra, **fields})
 
 
 def synthetic(rows: int, features: int, classes: int = 2, seed: int = 0) -> Table:
@@ -169,6 +201,24 @@ def prepare(table: Table, destination: str, *, k: int | None = None,
     if not isinstance(destination, str) or not destination.strip():
         raise DatasetError("destination", "must be a folder or s3://bucket/prefix, got "
                                           f"{destination!r}")
+    manifest, parts = build(table, k=k, sizes=sizes, seed=seed, shuffle=shuffle)
+    writer = _S3Writer(destination, s3) if destination.startswith("s3://") else \
+        _LocalWriter(destination)
+    writer.write_all(parts, manifest_bytes(manifest))
+    return manifest
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """The manifest as written (its sha256 is the dataset's digest)."""
+    return json.dumps(manifest, indent=1).encode()
+
+
+def build(table: Table, *, k: int | None = None, sizes: list[float] | None = None,
+          seed: int = 0, shuffle: bool = True, stamp: bool = True
+          ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """(manifest, {part name: Parquet bytes}) of ``table`` cut into partitions, nothing written.
+    ``stamp=False``: no creation time, so the same data and partitions give the same manifest
+    bytes (a content address)."""
     counts = partition_rows(len(table.labels), k=k, sizes=sizes)
     order = np.random.default_rng(seed).permutation(len(table.labels)) if shuffle else None
     features = table.features[order] if shuffle else table.features
@@ -186,14 +236,11 @@ def prepare(table: Table, destination: str, *, k: int | None = None,
         "partitions": [{"key": partition_key(i), "rows": rows, "fraction": rows / len(labels),
                         "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
                        for i, (rows, blob) in enumerate(zip(counts, blobs, strict=True))],
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **({"created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+           if stamp else {}),
         **table.extra,
     }
-    writer = _S3Writer(destination, s3) if destination.startswith("s3://") else \
-        _LocalWriter(destination)
-    writer.write_all({partition_key(i): blob for i, blob in enumerate(blobs)},
-                     json.dumps(manifest, indent=1).encode())
-    return manifest
+    return manifest, {partition_key(i): blob for i, blob in enumerate(blobs)}
 
 
 class _LocalWriter:
@@ -288,18 +335,33 @@ def _from_arrow(name: str, table: pa.Table, label_column: str) -> Table:
     columns = {}
     for column_name in table.column_names:
         column_type = table.schema.field(column_name).type
-        if not (pa.types.is_integer(column_type) or pa.types.is_floating(column_type)):
+        text = pa.types.is_string(column_type) or pa.types.is_large_string(column_type)
+        if column_name == label_column and text:
+            if table.column(column_name).null_count:
+                raise DatasetError(f"column {column_name!r}", "empty label (null)")
+        elif not (pa.types.is_integer(column_type) or pa.types.is_floating(column_type)):
+            hint = (" (string labels are encoded only in the label column: is "
+                    f"--label-column {column_name} meant?)" if text else "")
             raise DatasetError(f"column {column_name!r}",
-                               f"non-numeric type {column_type}: only int/float columns allowed")
+                               f"non-numeric type {column_type}: only int/float feature "
+                               f"columns allowed{hint}")
         columns[column_name] = table.column(column_name).to_numpy(zero_copy_only=False)
     names = [c for c in table.column_names if c != label_column]
+    if LABEL_COLUMN in names:
+        raise DatasetError(f"column {LABEL_COLUMN!r}", f"a feature column may not be called "
+                                                       f"{LABEL_COLUMN!r} (the label column is "
+                                                       f"{label_column!r}): rename it")
     X = np.column_stack([columns[c] for c in names]) if names else np.empty((table.num_rows, 0))
-    return _checked(name, X, columns[label_column], names, {}, label_column)
+    return _checked(name, X, columns[label_column], names,
+                    {"source_label_column": label_column}, label_column)
 
 
 def _checked(name: str, X: Any, labels: Any, columns: list[str], extra: dict,
              label_column: str = LABEL_COLUMN) -> Table:
     X = np.asarray(X, dtype=np.float64)
+    if preprocessing.is_text(labels):
+        labels, names = preprocessing.encode_labels(labels)
+        extra = {**extra, **preprocessing.Preprocessing(labels=tuple(names)).manifest_fields()}
     labels = np.asarray(labels, dtype=np.float64)
     if X.shape[1] == 0:
         raise DatasetError("columns", "no feature column besides the label")
@@ -311,7 +373,8 @@ def _checked(name: str, X: Any, labels: Any, columns: list[str], extra: dict,
     if bad.size:
         raise DatasetError(f"column {label_column!r}", f"NaN/inf at row {bad[0]}")
     if (labels < 0).any() or (labels != np.round(labels)).any():
-        raise DatasetError(f"column {label_column!r}", "labels must be class indices 0, 1, ...")
+        raise DatasetError(f"column {label_column!r}", "labels must be class indices 0, 1, ... "
+                                                       "or strings (encoded, the mapping kept)")
     if labels.size and labels.max() >= MAX_CLASSES:
         raise DatasetError(f"column {label_column!r}", f"largest label {labels.max():.0f} would "
                                                        f"mean more than {MAX_CLASSES} classes "
