@@ -47,7 +47,7 @@ def test_prepare_encodes_string_labels_and_standardizes(tmp_path):
     assert "standardized, 2 classes (benign, malignant) -> 2 partitions" in done.output
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["labels"] == ["benign", "malignant"]
-    assert manifest["standardize"]["mean"] == [2.5, 7.25]
+    assert manifest["standardize"]["mean"] == [2.5, 6.75]
     done = runner.invoke(data, ["prepare", str(tmp_path / "o"), "--out", str(tmp_path / "o1"),
                                 "-k", "1", "--json"])  # a prepared folder, cut again
     assert done.exit_code == 0, done.output
