@@ -21,24 +21,24 @@ from coordinator.storage.dataset_prep import DatasetError
 from coordinator.storage.integrity import digest as sha256
 
 
-def resolve(spec: JobSpec, store: Any = None) -> JobSpec:
+def resolve(spec: JobSpec, store: Any = None, upload: bool = True) -> JobSpec:
     """``spec`` with its ``dataset.path`` prepared, uploaded and recorded (unchanged when the
-    dataset is a built-in one)."""
+    dataset is a built-in one). ``upload=False``: every check, nothing written."""
     dataset = spec.raw["dataset"]
     if "path" not in dataset:
         return spec
     try:
         if dataset["path"].startswith("s3://"):
-            resolved, upload = _remote(dataset, store), None
+            resolved, pending = _remote(dataset, store), None
         else:
-            resolved, upload = _local(dataset, spec.session().partition_sizes, store)
+            resolved, pending = _local(dataset, spec.session().partition_sizes, store)
     except DatasetError as error:
         field = "dataset.path" if error.field in ("path", "dataset") else \
             f"dataset.{error.field}"
         raise JobSpecError([(field, _without_field(error))]) from None
     checked = validate({**spec.raw, "dataset": resolved})  # the budget on the real shape
-    if upload is not None and store is not None:
-        dataset_publish.publish(store, *upload)
+    if upload and pending is not None and store is not None:
+        dataset_publish.publish(store, *pending)
     return checked
 
 

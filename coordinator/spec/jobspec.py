@@ -99,6 +99,16 @@ class JobSpec:
 
     raw: dict[str, Any] = field(repr=False)
 
+    @classmethod
+    def load(cls, path: str | Path, caps: budget.Caps | None = None) -> JobSpec:
+        """Read and check a YAML or JSON job spec file (``load``)."""
+        return load(path, caps)
+
+    @classmethod
+    def from_dict(cls, data: Any, caps: budget.Caps | None = None) -> JobSpec:
+        """Check a job spec given as a dict (``validate``)."""
+        return validate(data, caps)
+
     @property
     def models(self) -> list[dict[str, Any]]:
         return self.raw["models"]

@@ -84,8 +84,11 @@ def load(name: str, *, rows: int = 16384, features: int = 64, classes: int = 2, 
         return synthetic(rows=rows, features=features, classes=classes, seed=seed)
     path = Path(name)
     if path.suffix not in FILE_TYPES or not path.is_file():
+        from coordinator.spec.speccheck import did_you_mean
+
         raise DatasetError("dataset", f"unknown {name!r}: allowed {list(BUILTIN)} "
-                                      "or an existing .csv / .parquet / .npz file")
+                                      "or an existing .csv / .parquet / .npz file"
+                                      f"{did_you_mean(name, BUILTIN)}")
     if path.suffix == ".npz":
         return _from_npz(name, path)
     return _from_arrow(name, _read_file(path), label_column)

@@ -147,3 +147,44 @@ def _s3(s3: Any):
         s3 = boto3.client("s3")
     return s3
 
+
+
+def read_labelled(path: str, label_column: str, feature_columns: list[str]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(features in ``feature_columns`` order, labels as written) of a .csv / .parquet / .npz
+    file to evaluate a model on; DatasetError naming the file, column or array at fault."""
+    source = Path(path)
+    if source.suffix not in dataset_prep.FILE_TYPES or not source.is_file():
+        raise DatasetError("data", f"{path}: no such .csv / .parquet / .npz file")
+    if source.suffix == ".npz":
+        from coordinator.storage import array_files
+
+        try:
+            X, y = array_files.load(source)
+        except array_files.ArrayFileError as error:
+            raise DatasetError(error.field, str(error).split(": ", 1)[1]) from None
+        if X.shape[1] != len(feature_columns):
+            raise DatasetError("X", f"{X.shape[1]} features per row, the model was trained on "
+                                    f"{len(feature_columns)}")
+        return np.asarray(X, dtype=np.float64), y
+    table = dataset_prep._read_file(source)
+    names = table.column_names
+    if label_column not in names:
+        raise DatasetError("label_column", f"{label_column!r} not among {names}"[:300])
+    missing = [c for c in feature_columns if c not in names]
+    if missing:
+        raise DatasetError(f"column {missing[0]!r}", f"missing from {path}: the model was trained "
+                                                     f"on {len(feature_columns)} columns"
+                                                     f" ({', '.join(feature_columns[:5])}...)")
+    columns = []
+    for name in feature_columns:
+        column_type = table.schema.field(name).type
+        if not (pa.types.is_integer(column_type) or pa.types.is_floating(column_type)):
+            raise DatasetError(f"column {name!r}", f"non-numeric type {column_type}")
+        columns.append(table.column(name).to_numpy(zero_copy_only=False).astype(np.float64))
+    X = np.column_stack(columns)
+    bad = np.argwhere(~np.isfinite(X))
+    if bad.size:
+        raise DatasetError(f"column {feature_columns[bad[0][1]]!r}", f"NaN/inf at row "
+                                                                      f"{bad[0][0]}")
+    return X, table.column(label_column).to_numpy(zero_copy_only=False)

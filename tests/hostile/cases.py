@@ -198,7 +198,7 @@ CLI = [
     ("prepare-unknown-source", ["data", "prepare", "imagenet", "--out", "{dir}/o", "-k", "2"],
      {}, "unknown"),
     ("prepare-source-directory", ["data", "prepare", "{dir}/d.csv", "--out", "{dir}/o", "-k",
-                                  "2"], {"d.csv/x": b""}, "unknown"),
+                                  "2"], {"d.csv/x": b""}, "folder without manifest.json"),
     # job commands without an emulator or credentials
     ("status-no-emulator", ["status", "run-x", "--local"], {}, "sgc local up"),
     ("jobs-no-emulator", ["jobs", "--local"], {}, "sgc local up"),
