@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from coordinator.backends import dataset_upload
 from coordinator.spec.jobspec import JobSpec
 from coordinator.storage.state import Store, now
 
@@ -32,11 +33,13 @@ class Backend:
     close_hook: Any = field(default=None, repr=False)
 
     def submit(self, spec: JobSpec, run_id: str | None = None) -> str:
-        """Record the job and start its first execution; returns the job id."""
+        """Record the job and start its first execution; returns the job id. A
+        ``dataset.path`` is read, checked and uploaded first (``dataset_upload.resolve``)."""
         run_id = run_id or new_run_id()
         if self.kind == "aws" and (spec.raw["faults"] or spec.raw["stragglers"].get(
                 "model", "trace") != "none"):
             raise ValueError("stragglers/faults: injection is for emulation only (use --local)")
+        spec = dataset_upload.resolve(spec, self.store)
         created = now()
         fields = {"spec": spec.raw, "status": "submitted", "created": created, "round": 0,
                   "backend": self.kind}

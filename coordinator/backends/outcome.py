@@ -108,3 +108,20 @@ def _params_written(store: Store, run_id: str) -> set[int]:
         if match:
             found.add(int(match.group(1)))
     return found
+
+
+def job_status(run_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Where a job stands (`sgc status --json`, ``sgcflow.Run.status``): status, round of
+    rounds, execution, progress, error, scheme, workers, and each model's status."""
+    from coordinator.control.divergence import model_statuses
+
+    plan = record.get("plan") or {}
+    rounds = int(record.get("rounds") or 0) or (plan.get("jobs", 0) + plan.get("T", 0)) or None
+    progress = record.get("progress") or {}
+    return {"job": run_id, "status": record.get("status"), "round": record.get("round", 0),
+            "rounds": rounds, "execution": record.get("execution"),
+            "execution_arn": record.get("execution_arn"), "progress": record.get("progress"),
+            "error": record.get("error") or None, "scheme": record["spec"]["scheme"],
+            "workers": record["spec"]["workers"],
+            "models": model_statuses(len(plan.get("models") or record["spec"]["models"]),
+                                     progress.get("stopped") or {}, record.get("status"))}

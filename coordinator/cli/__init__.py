@@ -5,13 +5,15 @@ its module without touching this file beyond one line in ``SUBCOMMANDS``.
 
 Every command runs under one error boundary (``LazyGroup.invoke``): known errors (bad values,
 files, AWS/emulator answers) print ``error: ...`` and exit 1; anything else prints one line
-naming the error type and exits 2, and ``SGC_DEBUG=1`` shows the traceback instead.
+naming the error type and exits 2, and ``SGC_DEBUG=1`` shows the traceback instead. A reader
+that closes the pipe early (`sgc status JOB | head`) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 import click
 
@@ -22,13 +24,16 @@ SUBCOMMANDS: dict[str, str] = {
     "bench": "coordinator.cli.bench:bench",
     "data": "coordinator.cli.data:data",
     "warmpool": "coordinator.cli.warmpool:warmpool",
-    "demo": "coordinator.cli.jobs:demo",
+    "demo": "coordinator.cli.demo:demo",
+    "init": "coordinator.cli.init:init",
+    "validate": "coordinator.cli.validate:validate",
     "submit": "coordinator.cli.jobs:submit",
     "jobs": "coordinator.cli.jobs:jobs",
     "status": "coordinator.cli.jobs:status",
     "watch": "coordinator.cli.jobs:watch",
     "logs": "coordinator.cli.jobs:logs",
-    "result": "coordinator.cli.jobs:result",
+    "result": "coordinator.cli.result:result",
+    "eval": "coordinator.cli.eval:evaluate",
     "cancel": "coordinator.cli.jobs:cancel",
     "resume": "coordinator.cli.jobs:resume",
     "local": "coordinator.cli.local:local",
@@ -46,10 +51,31 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # `sgc ... | head`: the reader left; click exits quietly
+            raise
         except KeyboardInterrupt:
             raise click.ClickException("interrupted") from None
         except Exception as error:  # the boundary: a message, never a traceback
             raise _as_click_error(error) from None
+
+    def main(self, *args, **kwargs):
+        """click's main; output still buffered for a reader that has gone (`| head`) is
+        dropped quietly instead of a BrokenPipeError at exit."""
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            _flush_quietly()
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """Like click's, with "did you mean" for a near miss of a command name."""
+        name = args[0] if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            from coordinator.spec.speccheck import did_you_mean
+
+            hint = did_you_mean(name, list(SUBCOMMANDS))
+            if hint:
+                ctx.fail(f"No such command {name[:40]!r}.{hint}")
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in SUBCOMMANDS if self._load(name) is not None)
@@ -84,6 +110,16 @@ def main() -> None:
       sgc bench kernels --json
       sgc --help / sgc COMMAND --help
     """
+
+
+def _flush_quietly() -> None:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # ValueError: already closed
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 class _InternalError(click.ClickException):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
+import sys
 
 import click
+
+from coordinator.cli.options import json_flag
 
 # name -> "module:attribute" of a click command; imported on use (see coordinator.cli).
 BENCHMARKS: dict[str, str] = {
@@ -44,14 +49,21 @@ def bench() -> None:
 @bench.command("all")
 @click.option("--out", type=click.Path(file_okay=False), default="data/bench", show_default=True,
               help="Folder for the tables (.md) and JSON results.")
+@json_flag('Print {"out", "ran", "skipped"} (the tables go to stderr).')
 @click.pass_context
-def run_all(ctx: click.Context, out: str) -> None:
+def run_all(ctx: click.Context, out: str, as_json: bool) -> None:
     """Run every benchmark in turn, writing each one's table and JSON under OUT."""
     group = ctx.parent.command
+    ran, skipped = [], []
     for name in BENCHMARKS:
         command = group.get_command(ctx, name)
         if command is None:
             click.echo(f"skipping {name}: not built yet", err=True)
+            skipped.append(name)
             continue
         click.echo(f"== bench {name}", err=True)
-        ctx.invoke(command, out=out)
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            ctx.invoke(command, out=out)
+        ran.append(name)
+    if as_json:
+        click.echo(json.dumps({"out": out, "ran": ran, "skipped": skipped}))

@@ -14,6 +14,8 @@ from dataclasses import replace
 
 import click
 
+from coordinator.cli.options import Choice, HiddenAliases
+
 from .benchio import geomean, json_option, markdown_table, out_option, setting_name, write_outputs
 
 # (label, change from the shipped Tuning); the first row is the shipped default.
@@ -64,10 +66,11 @@ def _group(name: str, ratios: list[float]) -> dict:
 @json_option
 @click.option("--trace", type=click.Path(dir_okay=False, exists=True),
               default="data/lambda_delays.parquet", show_default=True)
-@click.option("--jobs", type=click.IntRange(min=1, max=2000), default=400, show_default=True,
-              help="Jobs per replay (J).")
+@click.option("--gradients", "--jobs", "jobs", cls=HiddenAliases,
+              type=click.IntRange(min=1, max=2000), default=400, show_default=True,
+              help="Gradients per replay (J).")
 @click.option("--seed", "seeds", multiple=True, default=SEEDS, show_default=True,
-              type=click.Choice(["none", *map(str, range(10))]),
+              type=Choice(["none", *map(str, range(10))]),
               help="Round orders: 'none' keeps the measured order, an integer shuffles it.")
 def sensitivity(out, as_json, trace, jobs, seeds):
     """How sgcflow's ratio to the best GC moves with each of its chooser's constants."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import click
 
+from coordinator.cli.options import HiddenAliases
 from coordinator.cli.types import finite_values
 
 from .benchio import geomean, json_option, markdown_table, out_option, setting_name, write_outputs
@@ -81,7 +82,8 @@ def out_of_sample(models: list, mu: float, jobs: int, replay, online: dict) -> l
 @json_option
 @click.option("--trace", type=click.Path(dir_okay=False, exists=True),
               default="data/lambda_delays.parquet", show_default=True)
-@click.option("--gradients", "--jobs", "jobs_list", type=click.IntRange(min=1, max=100_000),
+@click.option("--gradients", "--jobs", "jobs_list", cls=HiddenAliases,
+              type=click.IntRange(min=1, max=100_000),
               multiple=True, default=(400,), show_default=True,
               help="Gradients J in all (repeat for several).")
 @click.option("--models", "models_list", type=click.IntRange(min=1, max=64), multiple=True,

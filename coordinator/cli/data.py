@@ -13,9 +13,7 @@ from coordinator.spec.limits import MAX_CLASSES, MAX_FEATURES, MAX_PARTITIONS, M
 
 @click.group()
 def data() -> None:
-    """Datasets: turn a source into partitions the workers read.
-
-    (coordinator/storage/dataset_prep.py)"""
+    """Datasets: turn a source into partitions the workers read (docs/datasets.md)."""
 
 
 @data.command("prepare")
@@ -37,27 +35,40 @@ def data() -> None:
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
               help="Generator and shuffle seed.")
 @click.option("--no-shuffle", is_flag=True, help="Keep the source's row order.")
-@click.option("--label-column", default="label", show_default=True, help="Files: label column.")
+@click.option("--label-column", default="label", show_default=True,
+              help="Files: the label column (class indices, or strings: encoded, the mapping "
+                   "kept in the manifest).")
+@click.option("--standardize", is_flag=True,
+              help="Rescale every feature to mean 0, std 1; the statistics are kept in the "
+                   "manifest and applied again at prediction.")
 @json_flag("Print the manifest as JSON.")
 def prepare(source: str, destination: str, k: int | None, sizes: str | None,
             scheme_spec: str | None, rows: int, features: int, classes: int, seed: int,
-            no_shuffle: bool, label_column: str, as_json: bool) -> None:
-    """Prepare SOURCE (digits, digits-parity, synthetic, or a .csv/.parquet file).
+            no_shuffle: bool, label_column: str, standardize: bool, as_json: bool) -> None:
+    """Prepare SOURCE: digits, digits-parity, synthetic, a .csv / .parquet file (numeric
+    features, one label column), a .npz (arrays X and y) or a prepared folder (cut again).
+
+    A job takes the result as `dataset: {path: FOLDER}` (docs/datasets.md).
 
     \b
     Examples:
+      sgc data prepare patients.csv --label-column diagnosis --standardize --out data/p -k 8
+      sgc data prepare arrays.npz --out data/arrays -k 16
       sgc data prepare digits --out data/datasets/digits-k256 -k 256
       sgc data prepare synthetic --rows 65536 --out s3://sgcflow-data/datasets/syn \\
           --scheme m-sgc:n=256,B=1,W=2,lam=27
     """
-    from coordinator.storage import dataset_prep
+    from coordinator.storage import dataset_prep, dataset_sources
 
     if not destination.strip():
         raise click.BadParameter("must be a folder or s3://bucket/prefix", param_hint="--out")
+    if not label_column.strip():
+        raise click.BadParameter("must be a column name", param_hint="--label-column")
     try:
         fractions = _fractions(sizes, scheme_spec)
-        table = dataset_prep.load(source, rows=rows, features=features, classes=classes, seed=seed,
-                                  label_column=label_column)
+        table = dataset_sources.load_source(source, rows=rows, features=features,
+                                            classes=classes, seed=seed,
+                                            label_column=label_column, standardize=standardize)
         k = None if fractions else k
         counts = dataset_prep.partition_rows(len(table.labels), k=k, sizes=fractions)
         dataset_prep.check_trainable(  # before anything is written
@@ -71,9 +82,12 @@ def prepare(source: str, destination: str, k: int | None, sizes: str | None,
         click.echo(json.dumps(manifest, indent=1))
         return
     counts = [p["rows"] for p in manifest["partitions"]]
+    labels = f" ({', '.join(map(str, manifest['labels'][:5]))}" \
+        f"{', ...' if len(manifest['labels']) > 5 else ''})" if "labels" in manifest else ""
+    scaled = ", standardized" if "standardize" in manifest else ""
     click.echo(f"{manifest['dataset']}: {manifest['n_rows']} rows x {manifest['n_features']} "
-               f"features, {manifest['n_classes']} classes -> {len(counts)} partitions "
-               f"({min(counts)}..{max(counts)} rows) in {destination}")
+               f"features{scaled}, {manifest['n_classes']} classes{labels} -> {len(counts)} "
+               f"partitions ({min(counts)}..{max(counts)} rows) in {destination}")
 
 
 def _fractions(sizes: str | None, scheme_spec: str | None) -> list[float] | None:

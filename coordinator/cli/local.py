@@ -44,11 +44,15 @@ def local() -> None:
 @click.option("--timeout", type=FiniteFloat(1, 3600), default=120.0, show_default=True,
               help="Seconds to wait for the server to be ready.")
 @click.option("--fresh", is_flag=True, help="Start empty: forget the saved state.")
-def up(port: int, log_file: str, timeout: float, fresh: bool) -> None:
+@json_flag("Print the server's state (endpoint_url, pid, state_machine_arn, restored) as JSON.")
+def up(port: int, log_file: str, timeout: float, fresh: bool, as_json: bool) -> None:
     """Start the emulator server in the background (restoring the saved state)."""
     state = _state()
     if state is not None:
         if _alive(state.get("pid")):
+            if as_json:
+                click.echo(json.dumps({**state, "already_running": True}))
+                return
             click.echo(f"already running: {state['endpoint_url']} (pid {state['pid']})")
             return
         click.echo(f"the previous server (pid {state.get('pid')}) is gone (crashed or killed): "
@@ -78,6 +82,9 @@ def up(port: int, log_file: str, timeout: float, fresh: bool) -> None:
                                        f"see {log_file}")
         time.sleep(0.2)
     state = json.loads(LOCAL_STATE.read_text())
+    if as_json:
+        click.echo(json.dumps({**state, "already_running": False}))
+        return
     click.echo(f"sgcflow emulator up: {state['endpoint_url']} (pid {state['pid']})")
     click.echo(f"state machine: {state['state_machine_arn']}")
     restored = state.get("restored")
@@ -92,11 +99,13 @@ def up(port: int, log_file: str, timeout: float, fresh: bool) -> None:
 
 @local.command()
 @click.option("--timeout", type=FiniteFloat(0, 3600), default=20.0, show_default=True)
-def down(timeout: float) -> None:
+@json_flag('Print {"stopped": pid or null, "data": the folder keeping its state}.')
+def down(timeout: float, as_json: bool) -> None:
     """Stop the emulator server (everything in it is gone)."""
     state = _state()
     if state is None:
-        click.echo("not running")
+        click.echo(json.dumps({"stopped": None, "data": str(LOCAL_DATA)}) if as_json
+                   else "not running")
         return
     pid = state.get("pid")
     if _alive(pid):
@@ -107,6 +116,9 @@ def down(timeout: float) -> None:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     LOCAL_STATE.unlink(missing_ok=True)
+    if as_json:
+        click.echo(json.dumps({"stopped": pid, "data": str(LOCAL_DATA)}))
+        return
     click.echo(f"stopped (pid {pid}); its state is kept in {LOCAL_DATA} "
                "(`sgc local up --fresh` starts empty)")
 

@@ -6,19 +6,22 @@ import json
 
 import click
 
+from coordinator.cli.options import HiddenAliases
+
 DEFAULT_TRACE = "data/lambda_delays.parquet"
 
 
 @click.command()
 @click.option("--trace", default=DEFAULT_TRACE, show_default=True,
               help="Parquet table of per-round worker delays (lambda_delays.parquet schema).")
-@click.option("--trace-region", "--region", "region", default=None,
+@click.option("--trace-region", "--region", "region", cls=HiddenAliases, default=None,
               help="Region of the profile in the trace [default: Canada].")
-@click.option("--trace-profile", "--profile", "profile", default=None,
+@click.option("--trace-profile", "--profile", "profile", cls=HiddenAliases, default=None,
               help="Profile in the trace [default: the CNN desktop_long one].")
 @click.option("--mu", type=float, default=1.0, show_default=True,
               help="The paper policy's cutoff: (1 + mu) x the round's fastest worker.")
-@click.option("--gradients", "--jobs", "jobs", type=int, default=10, show_default=True,
+@click.option("--gradients", "--jobs", "jobs", cls=HiddenAliases, type=int, default=10,
+              show_default=True,
               help="Gradients J per scheme (J / M iterations of each model).")
 @click.option("--models", type=click.IntRange(min=1, max=64), default=1, show_default=True,
               help="Models trained at once (at least each scheme's T + 1); every scheme but "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import json_flag
+from .options import Choice, HiddenAliases, json_flag
 from .types import SEED
 
 DEFAULT_TRACE = "data/lambda_delays.parquet"
@@ -30,21 +30,25 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in SCHEME_NAMES]
     if unknown or not names:
+        from coordinator.spec.speccheck import did_you_mean
+
         allowed = ", ".join(SCHEME_NAMES)
-        raise click.BadParameter(f"unknown {unknown}; allowed: {allowed}", ctx, param)
+        hint = did_you_mean(unknown[0], SCHEME_NAMES) if unknown else ""
+        raise click.BadParameter(f"unknown {unknown}; allowed: {allowed}{hint}", ctx, param)
     return names
 
 
 @click.command()
 @click.option("--trace", type=click.Path(dir_okay=False), default=DEFAULT_TRACE, show_default=True,
               help="Parquet table of per-round worker delays (lambda_delays.parquet schema).")
-@click.option("--trace-profile", "--profile", "profile", default=None,
+@click.option("--trace-profile", "--profile", "profile", cls=HiddenAliases, default=None,
               help="Profile in the trace [default: the CNN desktop_long one].")
-@click.option("--trace-region", "--region", "region", default=None,
+@click.option("--trace-region", "--region", "region", cls=HiddenAliases, default=None,
               help="Region of the profile in the trace [default: Canada].")
 @click.option("--mu", type=float, default=1.0, show_default=True,
               help="The study's rule: stragglers are slower than (1 + mu) x the fastest worker.")
-@click.option("--gradients", "--jobs", "jobs", type=click.IntRange(min=1, max=100_000),
+@click.option("--gradients", "--jobs", "jobs", cls=HiddenAliases,
+              type=click.IntRange(min=1, max=100_000),
               default=100, show_default=True,
               help="Gradients J in all (J / M iterations of each of --models M).")
 @click.option("--models", type=click.IntRange(min=1, max=MAX_MODELS), default=1,
@@ -84,7 +88,7 @@ def _scheme_list(ctx, param, value: str) -> list[str]:
                    "needs LAM = n for more than 1).")
 @click.option("--policy", "policy_name", default="paper", show_default=True,
               help=f"Wait policy for SR-SGC and M-SGC: one of {', '.join(POLICY_NAMES)}.")
-@click.option("--latency", type=click.Choice(["quantile", "interp", "shift"]), default="quantile",
+@click.option("--latency", type=Choice(["quantile", "interp", "shift"]), default="quantile",
               show_default=True, help="How worker times are interpolated between measured loads.")
 @click.option("--seed", type=SEED, default=None,
               help="Shuffle measured rounds per pass (same seed for every scheme), not cycle.")
@@ -115,8 +119,12 @@ def simulate(trace, profile, region, mu, jobs, models, permute_workers, spares, 
     from coordinator.replay.round_simulator import Replay
 
     if policy_name not in POLICY_NAMES:
+        from coordinator.spec.speccheck import did_you_mean
+
         raise click.BadParameter(f"unknown policy {policy_name!r}; allowed: "
-                                 f"{', '.join(POLICY_NAMES)}", param_hint="--policy")
+                                 f"{', '.join(POLICY_NAMES)}"
+                                 f"{did_you_mean(policy_name, POLICY_NAMES)}",
+                                 param_hint="--policy")
     if not (math.isfinite(mu) and 0 <= mu <= 1000):
         raise click.BadParameter(f"must be a number >= 0 (finite, at most 1000), got {mu}",
                                  param_hint="--mu")

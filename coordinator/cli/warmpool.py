@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from coordinator.cli.options import json_flag
+from coordinator.cli.options import Choice, json_flag
 from coordinator.cli.types import SEED, FiniteFloat
 
 SAMPLE = "data/coldstart_sample"
@@ -85,14 +85,14 @@ def stats(path: str, plot_path: str | None, parquet: str | None, as_json: bool) 
 @click.option("--trace", "trace_dir", type=click.Path(), default=None,
               help="A trace folder (with --format azure2019: invocations.csv, durations.csv, "
                    "memory.csv). Without it: the synthetic Huawei-schema trace.")
-@click.option("--format", "trace_format", type=click.Choice(FORMATS), default="huawei",
+@click.option("--format", "trace_format", type=Choice(FORMATS), default="huawei",
               show_default=True, help="huawei: the seeded synthetic trace in the Huawei "
               "schema; azure2019: the Azure Functions 2019 public format read from --trace.")
 @click.option("--warmup-minutes", type=int, default=None,
               help="Minutes that only train the policies (sgcflow is tuned on them); later "
                    "minutes are scored. Default: 240 for azure2019, 0 for huawei (nothing "
                    "tuned, everything scored).")
-@click.option("--arrivals", type=click.Choice(PLACEMENTS), default="poisson",
+@click.option("--arrivals", type=Choice(PLACEMENTS), default="poisson",
               show_default=True, help="azure2019: place a minute's invocations as seeded "
               "Poisson arrivals or evenly spaced.")
 @click.option("--drop-malformed", is_flag=True,
@@ -288,8 +288,9 @@ def _apply(region_plans: list, function: str, alias: str, wait_s: float) -> list
               show_default=True)
 @click.option("--parquet", type=click.Path(dir_okay=False), default=None,
               help="Also write the cold-start rows as Parquet.")
+@json_flag('Print {"out", "files", "bytes"}.')
 def generate(out: str, seed: int, days: float, functions_per_region: int,
-             parquet: str | None) -> None:
+             parquet: str | None, as_json: bool) -> None:
     """Write a seeded synthetic trace in the Huawei schema (per region, per day, gzip CSV)."""
     from coordinator.warmpool import schema, synthetic
 
@@ -299,6 +300,9 @@ def generate(out: str, seed: int, days: float, functions_per_region: int,
         table, _ = schema.load_trace(Path(out))
         schema.to_parquet(table, Path(parquet))
     size = sum(path.stat().st_size for path in written)
+    if as_json:
+        click.echo(json.dumps({"out": out, "files": [str(p) for p in written], "bytes": size}))
+        return
     click.echo(f"wrote {len(written)} files, {size / 1e6:.2f} MB under {out}")
 
 

@@ -13,3 +13,12 @@ COLUMN_TYPE = "float"  # str(pa.float32())
 
 def partition_key(index: int) -> str:
     return f"part-{index:05d}.parquet"
+
+
+CONTENT_PREFIX = "datasets/sha256-"
+
+
+def content_prefix(manifest_sha256: str) -> str:
+    """Where a dataset uploaded at submit lives in the stack's bucket: named by its manifest's
+    sha256, so the same data is stored once and a prefix never changes meaning."""
+    return f"{CONTENT_PREFIX}{manifest_sha256}"

@@ -26,7 +26,7 @@ def loss_grad(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,
 def logreg(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray):
     """Binary cross-entropy with logit z = X w + b, labels 0/1."""
     blocks = spec.unpack(params)
-    z = X @ blocks["w"] + blocks["b"][0]
+    z = X @ blocks["W"] + blocks["b"][0]
     yf = y.astype(X.dtype)
     loss = np.sum(np.logaddexp(0, z) - yf * z)
     residual = _sigmoid(z) - yf
@@ -57,18 +57,36 @@ def mlp(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray):
     return loss, np.concatenate(grads)
 
 
+def predict_proba(spec: ModelSpec, X: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Class probabilities per row (rows x C, float64; logreg: [P(0), P(1)])."""
+    logits = _logits(spec, X, params)
+    if spec.kind == "logreg":
+        p = _sigmoid(logits)
+        return np.stack([1 - p, p], axis=1)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
 def predict(spec: ModelSpec, X: np.ndarray, params: np.ndarray) -> np.ndarray:
     """Predicted class per row (float64 forward pass)."""
+    logits = _logits(spec, X, params)
+    if spec.kind == "logreg":
+        return (logits > 0).astype(int)
+    return np.argmax(logits, axis=1)
+
+
+def _logits(spec: ModelSpec, X: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """The forward pass in float64: logits (rows x C), or the logit z per row for logreg."""
     blocks = spec.unpack(params.astype(np.float64))
     X = X.astype(np.float64)
     if spec.kind == "logreg":
-        return (X @ blocks["w"] + blocks["b"][0] > 0).astype(int)
+        return X @ blocks["W"] + blocks["b"][0]
     if spec.kind == "softmax":
-        return np.argmax(X @ blocks["W"] + blocks["b"], axis=1)
+        return X @ blocks["W"] + blocks["b"]
     layers = len(spec.widths) - 1
     for layer in range(1, layers):
         X = activate(X @ blocks[f"W{layer}"] + blocks[f"b{layer}"], spec.activation)
-    return np.argmax(X @ blocks[f"W{layers}"] + blocks[f"b{layers}"], axis=1)
+    return X @ blocks[f"W{layers}"] + blocks[f"b{layers}"]
 
 
 def activate(A: np.ndarray, activation: str) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Model specifications: which kinds exist, how their flat float32 parameter vector is laid out.
 
 Every model's parameters travel as one flat float32 vector (docs/contracts.md, "Worker").
-The layout is row-major blocks, in this order:
+The layout is row-major blocks, in this order (the block names are ``ModelSpec.named_arrays``'):
 
-- ``logreg``  (binary logistic regression, labels 0/1): w (d), b (1)               -> d + 1
+- ``logreg``  (binary logistic regression, labels 0/1): W (d), b (1)               -> d + 1
 - ``softmax`` (multinomial logistic regression):        W (d, C), b (C)            -> dC + C
 - ``mlp``     (L hidden layers h1..hL, ReLU or tanh, softmax output):
   W1 (d, h1), b1 (h1), W2 (h1, h2), b2 (h2), ..., W{L+1} (hL, C), b{L+1} (C).
@@ -96,7 +96,7 @@ class ModelSpec:
         """Named blocks of the flat vector, in order."""
         d, c = self.n_features, self.n_classes
         if self.kind == "logreg":
-            return [("w", (d,)), ("b", (1,))]
+            return [("W", (d,)), ("b", (1,))]
         if self.kind == "softmax":
             return [("W", (d, c)), ("b", (c,))]
         widths = self.widths
@@ -118,6 +118,39 @@ class ModelSpec:
             blocks[name] = params[offset:offset + size].reshape(shape)
             offset += size
         return blocks
+
+    def named_arrays(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """The flat vector as named float32 arrays (copies), in layout order: ``W``, ``b``
+        (logreg, softmax); ``W1``, ``b1``, ... (mlp). ParameterError when ``flat`` is not this
+        model's vector."""
+        flat = self.check_params(flat, "parameters")
+        return {name: block.copy() for name, block in self.unpack(flat).items()}
+
+    def from_named_arrays(self, arrays: Any) -> np.ndarray:
+        """The flat float32 vector from ``named_arrays``' dict (the inverse); ParameterError
+        naming the array that is missing, unexpected, misshapen or not finite."""
+        if not hasattr(arrays, "keys"):
+            raise ParameterError("arrays", f"must map names to arrays, got "
+                                           f"{type(arrays).__name__}")
+        expected = dict(self.shapes)
+        unexpected = sorted(set(arrays.keys()) - set(expected), key=str)
+        if unexpected:
+            raise ParameterError(str(unexpected[0])[:80], f"unexpected array, {self.kind} has "
+                                                          f"{list(expected)}")
+        parts = []
+        for name, shape in expected.items():
+            if name not in arrays:
+                raise ParameterError(name, f"missing, {self.kind} has {list(expected)}")
+            array = np.asarray(arrays[name])
+            if array.shape != shape:
+                raise ParameterError(name, f"shape {array.shape}, expected {shape}")
+            if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype,
+                                                                          np.complexfloating):
+                raise ParameterError(name, f"must be real numbers, got dtype {array.dtype}")
+            if not np.isfinite(array).all():
+                raise ParameterError(name, "not finite")
+            parts.append(array.astype(np.float32).ravel())
+        return np.concatenate(parts)
 
     def init(self, seed: int = 0) -> np.ndarray:
         """Seeded float32 initial parameters: zeros for linear models; for mlp, weights with

@@ -96,7 +96,10 @@ def parse_schemes(text: str) -> list[tuple[str, dict]]:
             continue
         name, *pairs = item.split(":")
         if name not in NAMES:
-            raise ReplayError("--schemes", f"unknown scheme {name!r}; allowed: {', '.join(NAMES)}")
+            from coordinator.spec.speccheck import did_you_mean
+
+            raise ReplayError("--schemes", f"unknown scheme {name!r}; allowed: "
+                                           f"{', '.join(NAMES)}{did_you_mean(name, NAMES)}")
         params: dict[str, Any] = {}
         for pair in pairs:
             key, _, value = pair.partition("=")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from coordinator.contract.keys import MAX_ROUND
@@ -36,6 +35,7 @@ WORKER_BASE_MB = 300  # Python + numpy + Numba kernels + pyarrow, measured cold 
 STEP_BASE_MB = 200
 BUILTIN_SHAPES = {"digits": (1797, 64, 10), "digits-parity": (1797, 64, 2)}
 SYNTHETIC_DEFAULTS = {"rows": 16384, "features": 64, "classes": 2}
+BUILTIN_DATASETS = (*BUILTIN_SHAPES, "synthetic")
 
 
 @dataclass(frozen=True)
@@ -90,29 +90,19 @@ class Estimate:
 
 
 def dataset_shape(dataset: dict) -> tuple[int, int, int] | None:
-    """(rows, features, classes) of a dataset spec, upper bounds for a file; None if unknown."""
+    """(rows, features, classes) of a dataset spec, read, never guessed: a built-in's, or the
+    ``shape`` recorded from the data itself (``dataset.path``: recorded at submit, when the data
+    is read to be uploaded); None while it is not known yet."""
     name = dataset.get("name")
     if name in BUILTIN_SHAPES:
         return BUILTIN_SHAPES[name]
     if name == "synthetic":
         return tuple(int(dataset.get(k, SYNTHETIC_DEFAULTS[k]))
                      for k in ("rows", "features", "classes"))
-    path = Path(str(name))
-    if not path.is_file():
-        return None
-    size = path.stat().st_size
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-
-            meta = pq.read_metadata(path)
-            rows, columns = meta.num_rows, meta.num_columns
-        except Exception:  # unreadable: dataset_prep.load reports it with the column at fault
-            return None
-    else:  # CSV: every value takes at least two characters ("0,")
-        rows, columns = max(1, size // 4), 2
-    features = max(1, columns - 1)
-    return rows, features, max(2, min(rows, 1 << 16))  # classes <= rows (labels 0..C-1)
+    shape = dataset.get("shape")
+    if isinstance(shape, dict):
+        return int(shape["rows"]), int(shape["features"]), int(shape["classes"])
+    return None
 
 
 def model_params(model: dict, features: int, classes: int) -> int:

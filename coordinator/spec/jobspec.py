@@ -58,7 +58,8 @@ from coordinator.adaptive.live import SgcflowScheme
 from coordinator.contract.errors import MAX_FIELD_CHARS, shorten
 from coordinator.schemes import SCHEMES, make_scheme
 from coordinator.schemes.batching import batched
-from coordinator.spec import budget, safeload
+from coordinator.spec import budget, dataset_field, safeload
+from coordinator.spec.budget import BUILTIN_DATASETS
 from coordinator.spec.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
 from coordinator.spec.model_budget import mlp_fields, worker_fit_errors
 from coordinator.spec.speccheck import Checker, field_key, show
@@ -106,6 +107,16 @@ class JobSpec:
     """A validated job spec; ``raw`` is the normalized dict that gets stored with the job."""
 
     raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def load(cls, path: str | Path, caps: budget.Caps | None = None) -> JobSpec:
+        """Read and check a YAML or JSON job spec file (``load``)."""
+        return load(path, caps)
+
+    @classmethod
+    def from_dict(cls, data: Any, caps: budget.Caps | None = None) -> JobSpec:
+        """Check a job spec given as a dict (``validate``)."""
+        return validate(data, caps)
 
     @property
     def models(self) -> list[dict[str, Any]]:
@@ -215,8 +226,7 @@ def _models(check: _Checker, models: Any) -> list[dict] | None:
         if check.mapping(where, model, ("kind", "lr", "hidden", "activation", "seed")) is None:
             continue
         kind = model.get("kind")
-        if kind not in MODEL_KINDS:
-            check.fail(f"{where}.kind", f"must be one of {list(MODEL_KINDS)}, got {show(kind)}")
+        check.choice(f"{where}.kind", kind, MODEL_KINDS)
         entry = {"kind": kind,
                  "lr": check.number(f"{where}.lr", model.get("lr", 0.1), 0.0, high=MAX_LR),
                  "seed": check.integer(f"{where}.seed", model.get("seed", i), 0, MAX_SEED)}
@@ -231,14 +241,23 @@ def _models(check: _Checker, models: Any) -> list[dict] | None:
 
 
 def _dataset(check: _Checker, dataset: Any) -> dict | None:
+    """``{name: digits | digits-parity | synthetic, ...}`` or ``{path: P, ...}``
+    (coordinator/spec/dataset_field.py)."""
     if isinstance(dataset, str):
         dataset = {"name": dataset}
+    if isinstance(dataset, dict) and "path" in dataset:
+        return dataset_field.path_dataset(check, dataset)
     if check.mapping("dataset", dataset, ("name", "seed", "rows", "features", "classes")) is None:
         return None
     name = dataset.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 255 or "\x00" in name:
-        check.fail("dataset.name", f"must be a dataset name (e.g. 'digits') or a file path of "
-                                   f"at most 255 characters, got {show(name)}")
+        check.fail("dataset.name", f"must be a built-in dataset {list(BUILTIN_DATASETS)}, "
+                                   f"got {show(name)} (a file or a prepared folder goes in "
+                                   "dataset.path)")
+    elif name not in BUILTIN_DATASETS:
+        check.choice("dataset.name", name, BUILTIN_DATASETS,
+                     " (a file, a folder written by `sgc data prepare` or an s3:// prefix goes "
+                     "in dataset.path)")
     out = {"name": name}
     bounds = {"seed": (0, MAX_SEED), "rows": (1, MAX_ROWS), "features": (1, MAX_FEATURES),
               "classes": (2, MAX_CLASSES)}
@@ -258,8 +277,7 @@ def _wait(check: _Checker, wait: Any) -> dict | None:
     if check.mapping("wait", wait, allowed) is None:
         return None
     clock = wait.get("clock", "wall")
-    if clock not in ("wall", "virtual"):
-        check.fail("wait.clock", f"must be 'wall' or 'virtual', got {clock!r}")
+    check.choice("wait.clock", clock, ("wall", "virtual"))
     if named:
         from coordinator.policy import policy_from_wait
 
@@ -309,7 +327,7 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
     if not isinstance(scheme, dict) or not isinstance(scheme.get("name"), str) \
             or scheme["name"] not in SCHEME_NAMES:
         got = scheme.get("name") if isinstance(scheme, dict) else scheme
-        check.fail("scheme.name", f"must be one of {list(SCHEME_NAMES)}, got {show(got)}")
+        check.choice("scheme.name", got, SCHEME_NAMES)
         return None
     params = {k: v for k, v in scheme.items() if k != "name"}
     for key, value in params.items():

@@ -40,9 +40,7 @@ from typing import Any
 from coordinator.contract.kernel_paths import mlp_path, weights
 from coordinator.contract.models import KERNEL_BLOCK_ROWS as BLOCK_ROWS
 from coordinator.contract.models import ModelSpec
-from coordinator.spec.budget import BUILTIN_SHAPES, dataset_shape
-
-KNOWN_SHAPES = (*BUILTIN_SHAPES, "synthetic")  # known before any file is read
+from coordinator.spec.budget import dataset_shape
 
 RUNTIME_MB = 350
 JIT_MB = 250
@@ -122,17 +120,21 @@ def mlp_fields(model: dict, where: str, fail) -> dict[str, Any]:
     except EventError as error:
         fail(error.field, str(error).split(": ", 1)[1])
     if out["activation"] not in ACTIVATIONS:
+        from coordinator.spec.speccheck import did_you_mean
+
         fail(f"{where}.activation", f"must be one of {list(ACTIVATIONS)}, got "
-                                    f"{out['activation']!r}")
+                                    f"{out['activation']!r}"
+                                    f"{did_you_mean(out['activation'], ACTIVATIONS)}")
     return out
 
 
 def worker_fit_errors(raw: dict, make_scheme) -> list[tuple[str, str]]:
     """Memory check of a validated job spec's models on one worker (rows = the scheme's load x
-    the dataset's rows); empty when the dataset's shape is not known before it is read."""
+    the dataset's rows); empty while the dataset's shape is not known (a dataset.path before
+    submit reads it)."""
     from coordinator.workflow import resources
 
-    shape = dataset_shape(raw["dataset"]) if raw["dataset"]["name"] in KNOWN_SHAPES else None
+    shape = dataset_shape(raw["dataset"])  # a dataset.path's once submit has read it
     if shape is None:
         return []
     rows, features, classes = shape

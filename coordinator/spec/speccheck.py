@@ -21,6 +21,16 @@ def field_key(key: Any) -> str:
     return key if isinstance(key, str) and key.isprintable() and len(key) <= 40 else show(key, 40)
 
 
+def did_you_mean(value: Any, allowed: Any) -> str:
+    """`` (did you mean 'x'?)`` when ``value`` is a near miss of one of ``allowed``, else ""."""
+    import difflib
+
+    if not isinstance(value, str) or len(value) > 100:
+        return ""
+    close = difflib.get_close_matches(value, [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class Checker:
     def __init__(self) -> None:
         self.errors: list[tuple[str, str]] = []
@@ -54,5 +64,14 @@ class Checker:
             return None
         for key in value:
             if key not in allowed:
-                self.fail(f"{where}.{field_key(key)}", f"unknown key; allowed {list(allowed)}")
+                self.fail(f"{where}.{field_key(key)}", f"unknown key; allowed {list(allowed)}"
+                                                       f"{did_you_mean(key, allowed)}")
         return value
+
+    def choice(self, where: str, value: Any, allowed: tuple[str, ...], note: str = "") -> bool:
+        """Whether ``value`` is one of ``allowed``; else an error with a "did you mean"."""
+        if isinstance(value, str) and value in allowed:
+            return True
+        self.fail(where, f"must be one of {list(allowed)}{note}, got {show(value)}"
+                         f"{did_you_mean(value, allowed)}")
+        return False

@@ -11,7 +11,11 @@ Built-in sources (never downloaded at run time):
 - ``digits-parity``: the same images labelled odd (1) / even (0), for logreg;
 - ``synthetic``: seeded Gaussian features with labels drawn from a known logistic model; for two
   classes the manifest also holds the exact optimum of the summed logistic loss (Newton's method).
-Any other name is read as a .csv or .parquet file path (numeric columns, one label column).
+Any other name is read as a file path: .csv or .parquet (numeric feature columns, one label
+column), or .npz with arrays ``X`` and ``y`` (``storage/array_files.py``). Labels are class
+indices 0..C-1, or strings: those are encoded as indices in sorted order and the manifest keeps
+the mapping (``labels``); ``standardized`` rescales the features and keeps the statistics
+(``standardize``), both applied again at prediction (``coordinator/contract/preprocessing.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coordinator.contract import preprocessing
 from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
 from coordinator.contract.errors import MAX_FIELD_CHARS, shorten
 from coordinator.spec.limits import (
@@ -41,6 +46,7 @@ from coordinator.spec.limits import (
 )
 
 BUILTIN = ("digits", "digits-parity", "synthetic")
+FILE_TYPES = (".csv", ".parquet", ".npz")
 
 
 class DatasetError(ValueError):
@@ -79,10 +85,39 @@ def load(name: str, *, rows: int = 16384, features: int = 64, classes: int = 2, 
     if name == "synthetic":
         return synthetic(rows=rows, features=features, classes=classes, seed=seed)
     path = Path(name)
-    if path.suffix not in (".csv", ".parquet") or not path.is_file():
+    if path.suffix not in FILE_TYPES or not path.is_file():
+        from coordinator.spec.speccheck import did_you_mean
+
         raise DatasetError("dataset", f"unknown {name!r}: allowed {list(BUILTIN)} "
-                                      "or an existing .csv / .parquet file")
+                                      "or an existing .csv / .parquet / .npz file"
+                                      f"{did_you_mean(name, BUILTIN)}")
+    if path.suffix == ".npz":
+        return _from_npz(name, path)
     return _from_arrow(name, _read_file(path), label_column)
+
+
+def _from_npz(name: str, path: Path) -> Table:
+    from coordinator.storage import array_files
+
+    try:
+        X, y = array_files.load(path)
+    except array_files.ArrayFileError as error:
+        raise DatasetError(error.field, str(error).split(": ", 1)[1]) from None
+    digits = max(3, len(str(X.shape[1] - 1)))
+    return _checked(name, X, y, [f"x{j:0{digits}d}" for j in range(X.shape[1])], {},
+                    label_column="y")
+
+
+def standardized(table: Table) -> Table:
+    """The table with every feature rescaled to mean 0, std 1; the statistics go into the
+    manifest (``standardize``). A table standardized before is returned as it is."""
+    if preprocessing.STANDARDIZE in table.extra:
+        return table
+    mean, std = preprocessing.standardization(table.features)
+    features = ((table.features - mean) / std).astype(np.float32)
+    fields = preprocessing.Preprocessing(mean=tuple(mean), std=tuple(std)).manifest_fields()
+    return Table(table.name, features, table.labels, table.feature_columns,
+                 {**table.extra, **fields})
 
 
 def synthetic(rows: int, features: int, classes: int = 2, seed: int = 0) -> Table:
@@ -193,15 +228,23 @@ def prepare(table: Table, destination: str, *, k: int | None = None,
     if not isinstance(destination, str) or not destination.strip():
         raise DatasetError("destination", "must be a folder or s3://bucket/prefix, got "
                                           f"{destination!r}")
-    blobs, manifest = build(table, k=k, sizes=sizes, seed=seed, shuffle=shuffle)
-    write(destination, blobs, manifest, s3)
+    manifest, parts = build(table, k=k, sizes=sizes, seed=seed, shuffle=shuffle)
+    write(destination, parts, manifest, s3)
     return manifest
 
 
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """The manifest as written (its sha256 is the dataset's digest)."""
+    return json.dumps(manifest, indent=1).encode()
+
+
 def build(table: Table, *, k: int | None = None, sizes: list[float] | None = None,
-          seed: int = 0, shuffle: bool = True) -> tuple[list[bytes], dict[str, Any]]:
-    """The partitions' Parquet bytes and the manifest, in memory (deterministic for a given
-    table, partitioning and seed: the partitions' digests identify the dataset's content)."""
+          seed: int = 0, shuffle: bool = True, stamp: bool = True
+          ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """(manifest, {part name: Parquet bytes}) of ``table`` cut into partitions, nothing written
+    (deterministic for a given table, partitioning and seed: the partitions' digests identify
+    the dataset's content). ``stamp=False``: no creation time, so the same data and partitions
+    give the same manifest bytes (a content address)."""
     counts = partition_rows(len(table.labels), k=k, sizes=sizes)
     order = np.random.default_rng(seed).permutation(len(table.labels)) if shuffle else None
     features = table.features[order] if shuffle else table.features
@@ -219,18 +262,19 @@ def build(table: Table, *, k: int | None = None, sizes: list[float] | None = Non
         "partitions": [{"key": partition_key(i), "rows": rows, "fraction": rows / len(labels),
                         "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
                        for i, (rows, blob) in enumerate(zip(counts, blobs, strict=True))],
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **({"created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+           if stamp else {}),
         **table.extra,
     }
-    return blobs, manifest
+    return manifest, {partition_key(i): blob for i, blob in enumerate(blobs)}
 
 
-def write(destination: str, blobs: list[bytes], manifest: dict[str, Any], s3: Any = None) -> None:
+def write(destination: str, parts: dict[str, bytes], manifest: dict[str, Any],
+          s3: Any = None) -> None:
     """Partitions first, the manifest last (after removing the old one)."""
     writer = _S3Writer(destination, s3) if destination.startswith("s3://") else \
         _LocalWriter(destination)
-    writer.write_all({partition_key(i): blob for i, blob in enumerate(blobs)},
-                     json.dumps(manifest, indent=1).encode())
+    writer.write_all(parts, manifest_bytes(manifest))
 
 
 class _LocalWriter:
@@ -325,18 +369,33 @@ def _from_arrow(name: str, table: pa.Table, label_column: str) -> Table:
     columns = {}
     for column_name in table.column_names:
         column_type = table.schema.field(column_name).type
-        if not (pa.types.is_integer(column_type) or pa.types.is_floating(column_type)):
+        text = pa.types.is_string(column_type) or pa.types.is_large_string(column_type)
+        if column_name == label_column and text:
+            if table.column(column_name).null_count:
+                raise DatasetError(f"column {column_name!r}", "empty label (null)")
+        elif not (pa.types.is_integer(column_type) or pa.types.is_floating(column_type)):
+            hint = (" (string labels are encoded only in the label column: is "
+                    f"--label-column {column_name} meant?)" if text else "")
             raise DatasetError(f"column {column_name!r}",
-                               f"non-numeric type {column_type}: only int/float columns allowed")
+                               f"non-numeric type {column_type}: only int/float feature "
+                               f"columns allowed{hint}")
         columns[column_name] = table.column(column_name).to_numpy(zero_copy_only=False)
     names = [c for c in table.column_names if c != label_column]
+    if LABEL_COLUMN in names:
+        raise DatasetError(f"column {LABEL_COLUMN!r}", f"a feature column may not be called "
+                                                       f"{LABEL_COLUMN!r} (the label column is "
+                                                       f"{label_column!r}): rename it")
     X = np.column_stack([columns[c] for c in names]) if names else np.empty((table.num_rows, 0))
-    return _checked(name, X, columns[label_column], names, {}, label_column)
+    return _checked(name, X, columns[label_column], names,
+                    {"source_label_column": label_column}, label_column)
 
 
 def _checked(name: str, X: Any, labels: Any, columns: list[str], extra: dict,
              label_column: str = LABEL_COLUMN) -> Table:
     X = np.asarray(X, dtype=np.float64)
+    if preprocessing.is_text(labels):
+        labels, names = preprocessing.encode_labels(labels)
+        extra = {**extra, **preprocessing.Preprocessing(labels=tuple(names)).manifest_fields()}
     labels = np.asarray(labels, dtype=np.float64)
     if X.shape[1] == 0:
         raise DatasetError("columns", "no feature column besides the label")
@@ -348,7 +407,8 @@ def _checked(name: str, X: Any, labels: Any, columns: list[str], extra: dict,
     if bad.size:
         raise DatasetError(f"column {label_column!r}", f"NaN/inf at row {bad[0]}")
     if (labels < 0).any() or (labels != np.round(labels)).any():
-        raise DatasetError(f"column {label_column!r}", "labels must be class indices 0, 1, ...")
+        raise DatasetError(f"column {label_column!r}", "labels must be class indices 0, 1, ... "
+                                                       "or strings (encoded, the mapping kept)")
     if labels.size and labels.max() >= MAX_CLASSES:
         raise DatasetError(f"column {label_column!r}", f"largest label {labels.max():.0f} would "
                                                        f"mean more than {MAX_CLASSES} classes "

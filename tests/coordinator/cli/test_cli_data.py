@@ -57,3 +57,24 @@ def test_empty_partitions_and_one_class_labels_are_refused_before_anything_is_wr
     assert "Error: --label-column label: every row has class 1: training needs labels of at " \
            "least two classes" in done.output
     assert not out.exists()
+
+
+def test_prepare_encodes_string_labels_and_standardizes(tmp_path):
+    (tmp_path / "p.csv").write_text("a,b,diagnosis\n1,5,benign\n2,6,malignant\n3,7,benign\n"
+                                    "4,9,malignant\n")
+    runner = CliRunner()
+    done = runner.invoke(data, ["prepare", str(tmp_path / "p.csv"), "--label-column",
+                                "diagnosis", "--standardize", "--out", str(tmp_path / "o"),
+                                "-k", "2"])
+    assert done.exit_code == 0, done.output
+    assert "standardized, 2 classes (benign, malignant) -> 2 partitions" in done.output
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["labels"] == ["benign", "malignant"]
+    assert manifest["standardize"]["mean"] == [2.5, 6.75]
+    done = runner.invoke(data, ["prepare", str(tmp_path / "o"), "--out", str(tmp_path / "o1"),
+                                "-k", "1", "--json"])  # a prepared folder, cut again
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["labels"] == ["benign", "malignant"]
+    done = runner.invoke(data, ["prepare", str(tmp_path / "p.csv"), "--out", str(tmp_path),
+                                "--label-column", "", "-k", "1"])
+    assert done.exit_code == 2 and "--label-column" in done.output

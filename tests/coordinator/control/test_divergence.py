@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from real_round import RealWorkers, new_store, real_job
 
 from coordinator.cli import jobs as jobs_cli
+from coordinator.cli import stack as stack_cli
 from coordinator.control import reference, rounds
 from coordinator.control.divergence import PARAMS_BOUND, divergence
 from coordinator.control.plan import JobPlan
@@ -117,7 +118,7 @@ def test_status_and_result_show_each_models_status(monkeypatch, as_json):
     store.put_json("runs/run-diverge-cli/result.json", summarize(record, plan,
                                                                store.rounds("run-diverge-cli")))
     store.update_job("run-diverge-cli", {"status": "done"})
-    monkeypatch.setattr(jobs_cli, "_backend", lambda *a: _Backend(store))
+    monkeypatch.setattr(stack_cli, "backend", lambda *a: _Backend(store))
     flag = ["--json"] if as_json else []
     status = CliRunner().invoke(jobs_cli.status, ["run-diverge-cli", *flag])
     result = CliRunner().invoke(jobs_cli.result, ["run-diverge-cli", *flag])

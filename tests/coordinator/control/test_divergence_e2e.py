@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from coordinator_e2e_helpers import assert_exact_decoding, make_spec, plan_of, run_job
 
 from coordinator.cli import jobs as jobs_cli
+from coordinator.cli import stack as stack_cli
 from coordinator.control import reference
 from coordinator.control.run_dataset import shuffled_table
 from coordinator.storage import integrity
@@ -45,7 +46,7 @@ def test_an_exploding_mlp_stops_alone_and_the_cli_reports_it(emulator, backend, 
             assert digest == integrity.digest(backend.store.get_bytes(key))
             checked += 1
     assert checked >= plan.n
-    monkeypatch.setattr(jobs_cli, "_backend", lambda *a: backend)
+    monkeypatch.setattr(stack_cli, "backend", lambda *a: backend)
     status = CliRunner().invoke(jobs_cli.status, [job, "--json"])
     assert status.exit_code == 0, status.output
     assert [m["status"] for m in json.loads(status.output)["models"]] == [
