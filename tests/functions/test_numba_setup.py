@@ -50,7 +50,7 @@ def test_shipped_generic_cache_loads_without_compiling(tmp_path):
     stats = json.loads(done.stdout.strip().splitlines()[-1])
     # the six linear/one-layer dispatchers, the deep ones, and the BLAS path's fused helpers
     assert {"functions.kernels_mlp.mlp_parallel", "functions.kernels_deep.deep_parallel",
-            "functions.kernels_deep.deep_serial", "functions.kernels_blas.softmax_rows",
-            "functions.kernels_blas.bias_activate", "functions.kernels_blas.accumulate",
+            "functions.kernels_deep.deep_serial", "functions.kernel_layers.softmax_rows",
+            "functions.kernel_layers.bias_activate", "functions.kernel_layers.accumulate",
             "functions.kernel_layers.gate"} <= set(stats), stats
     assert all(hits >= 1 and misses == 0 for hits, misses in stats.values()), stats
