@@ -61,14 +61,13 @@ def cnn(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray):
     for i, layer in enumerate(spec.conv_layers, start=1):
         cols = _im2col(A, layer.kernel)
         Z = _conv(cols, blocks[f"conv{i}.W"], blocks[f"conv{i}.b"])
-        saved.append((cols, Z))
-        A = _pool(np.maximum(Z, 0), spec.pool)[0]
+        A, arg = _pool(np.maximum(Z, 0), spec.pool)
+        saved.append((cols, Z, arg))
     loss, head, G = _dense_head(spec, blocks, A.reshape(A.shape[0], -1), y, input_grad=True)
     grads = []
     for i in range(len(spec.conv_layers), 0, -1):
-        layer, (cols, Z) = spec.conv_layers[i - 1], saved[i - 1]
-        dZ = _unpool(G.reshape(-1, layer.c_out, layer.pooled_height, layer.pooled_width),
-                     np.maximum(Z, 0), spec.pool) * (Z > 0)
+        layer, (cols, Z, arg) = spec.conv_layers[i - 1], saved[i - 1]
+        dZ = _unpool(G.reshape(arg.shape), arg, Z.shape, spec.pool) * (Z > 0)
         flat = dZ.transpose(0, 2, 3, 1).reshape(-1, layer.c_out)  # (n H W, c_out)
         grads = [(flat.T @ cols.reshape(flat.shape[0], -1)).ravel(), flat.sum(axis=0)] + grads
         if i > 1:
@@ -151,8 +150,9 @@ def _im2col(A: np.ndarray, kernel: int) -> np.ndarray:
 
 
 def _conv(cols: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, c_out, H, W): the convolution's pre-activations."""
-    return (cols @ W.reshape(W.shape[0], -1).T + b).transpose(0, 3, 1, 2)
+    """(n, c_out, H, W): the convolution's pre-activations (one product over every position)."""
+    Z = cols.reshape(-1, cols.shape[-1]) @ W.reshape(W.shape[0], -1).T + b
+    return Z.reshape(*cols.shape[:-1], W.shape[0]).transpose(0, 3, 1, 2)
 
 
 def _col2im(dcols: np.ndarray, layer) -> np.ndarray:
@@ -180,13 +180,13 @@ def _pool(R: np.ndarray, pool: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(windows, arg[..., None], axis=-1)[..., 0], arg
 
 
-def _unpool(G: np.ndarray, R: np.ndarray, pool: int) -> np.ndarray:
-    """The adjoint of ``_pool`` at R: each pooled gradient back to its window's argmax."""
+def _unpool(G: np.ndarray, arg: np.ndarray, shape: tuple, pool: int) -> np.ndarray:
+    """The adjoint of ``_pool``: each pooled gradient back to its window's argmax ``arg``, in an
+    array of the pooled input's ``shape``."""
     n, C, h, w = G.shape
-    arg = _pool(R, pool)[1]
     windows = np.zeros((n, C, h, w, pool * pool), dtype=G.dtype)
     np.put_along_axis(windows, arg[..., None], G[..., None], axis=-1)
-    out = np.zeros_like(R)
+    out = np.zeros(shape, dtype=G.dtype)
     out[:, :, :h * pool, :w * pool] = windows.reshape(n, C, h, w, pool, pool).transpose(
         0, 1, 2, 4, 3, 5).reshape(n, C, h * pool, w * pool)
     return out
