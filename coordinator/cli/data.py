@@ -42,11 +42,16 @@ def data() -> None:
 def prepare(source: str, destination: str, k: int | None, sizes: str | None,
             scheme_spec: str | None, rows: int, features: int, classes: int, seed: int,
             no_shuffle: bool, label_column: str, as_json: bool) -> None:
-    """Prepare SOURCE (digits, digits-parity, synthetic, or a .csv/.parquet file).
+    """Prepare SOURCE (digits, digits-images, digits-parity, synthetic, or a .csv / .parquet
+    file, or a .npz of images: X (N, C, H, W) or (N, H, W) and y).
+
+    Image sources (digits-images: the digits as 1x8x8 images; a .npz) keep their rows flat and
+    record the image shape in the manifest, for a cnn model.
 
     \b
     Examples:
       sgc data prepare digits --out data/datasets/digits-k256 -k 256
+      sgc data prepare images.npz --out data/datasets/images-k64 -k 64
       sgc data prepare synthetic --rows 65536 --out s3://sgcflow-data/datasets/syn \\
           --scheme m-sgc:n=256,B=1,W=2,lam=27
     """
@@ -66,8 +71,10 @@ def prepare(source: str, destination: str, k: int | None, sizes: str | None,
         click.echo(json.dumps(manifest, indent=1))
         return
     counts = [p["rows"] for p in manifest["partitions"]]
+    image = manifest.get("image_shape")
+    shape = f" ({'x'.join(map(str, image))} images)" if image else ""
     click.echo(f"{manifest['dataset']}: {manifest['n_rows']} rows x {manifest['n_features']} "
-               f"features, {manifest['n_classes']} classes -> {len(counts)} partitions "
+               f"features{shape}, {manifest['n_classes']} classes -> {len(counts)} partitions "
                f"({min(counts)}..{max(counts)} rows) in {destination}")
 
 

@@ -8,10 +8,14 @@ one is removed, so a reader never sees a manifest that does not match the parts 
 
 Built-in sources (never downloaded at run time):
 - ``digits``: scikit-learn's bundled 8x8 digits (1797 rows, 64 features, 10 classes);
+- ``digits-images``: the same rows as 1 x 8 x 8 images with pixels scaled to [0, 1] (x / 16, as
+  images usually are for a cnn; the manifest records ``image_shape``);
 - ``digits-parity``: the same images labelled odd (1) / even (0), for logreg;
 - ``synthetic``: seeded Gaussian features with labels drawn from a known logistic model; for two
   classes the manifest also holds the exact optimum of the summed logistic loss (Newton's method).
-Any other name is read as a .csv or .parquet file path (numeric columns, one label column).
+Any other name is read as a file path: .csv or .parquet (numeric columns, one label column), or
+.npz image arrays ``X`` (N, C, H, W) or (N, H, W) and ``y`` (``storage/image_arrays.py``; the
+manifest records the image shape, the rows are its C*H*W values in (C, H, W) order).
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from coordinator.spec.limits import (
     MAX_ROWS,
 )
 
-BUILTIN = ("digits", "digits-parity", "synthetic")
+BUILTIN = ("digits", "digits-images", "digits-parity", "synthetic")
+FILE_TYPES = (".csv", ".parquet", ".npz")
 
 
 class DatasetError(ValueError):
@@ -68,19 +73,42 @@ class Table:
 def load(name: str, *, rows: int = 16384, features: int = 64, classes: int = 2, seed: int = 0,
          label_column: str = LABEL_COLUMN) -> Table:
     """A built-in source by name, else a .csv / .parquet file; validated (numeric, finite)."""
-    if name in ("digits", "digits-parity"):
+    if name in ("digits", "digits-images", "digits-parity"):
         from sklearn.datasets import load_digits
 
         X, y = load_digits(return_X_y=True)
         labels = y % 2 if name == "digits-parity" else y
-        return _checked(name, X, labels, [f"x{j:03d}" for j in range(X.shape[1])], {})
+        extra = {"image_shape": [1, 8, 8]} if name == "digits-images" else {}
+        X = X / 16 if name == "digits-images" else X  # pixels 0..16 -> [0, 1]
+        return _checked(name, X, labels, [f"x{j:03d}" for j in range(X.shape[1])], extra)
     if name == "synthetic":
         return synthetic(rows=rows, features=features, classes=classes, seed=seed)
     path = Path(name)
-    if path.suffix not in (".csv", ".parquet") or not path.is_file():
+    if path.suffix not in FILE_TYPES or not path.is_file():
         raise DatasetError("dataset", f"unknown {name!r}: allowed {list(BUILTIN)} "
-                                      "or an existing .csv / .parquet file")
+                                      "or an existing .csv / .parquet / .npz file")
+    if path.suffix == ".npz":
+        return _from_npz(name, path)
     return _from_arrow(name, _read_file(path), label_column)
+
+
+def _from_npz(name: str, path: Path) -> Table:
+    """Image arrays X, y (storage/image_arrays.py); the image shape goes into the manifest."""
+    from coordinator.storage import image_arrays
+
+    try:
+        X, y, image = image_arrays.load(path)
+    except image_arrays.ImageArrayError as error:
+        raise DatasetError(error.field, str(error).split(": ", 1)[1]) from None
+    X64, labels = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(X64))
+    if bad.size:
+        raise DatasetError("X", f"NaN/inf in image {bad[0][0]} (flat index {bad[0][1]})")
+    if not np.isfinite(labels).all() or (labels < 0).any() or (labels != np.round(labels)).any():
+        raise DatasetError("y", "labels must be class indices 0, 1, ... (finite, whole, >= 0)")
+    digits = max(3, len(str(X.shape[1] - 1)))
+    return _checked(name, X64, labels, [f"x{j:0{digits}d}" for j in range(X.shape[1])],
+                    {"image_shape": image}, label_column="y")
 
 
 def synthetic(rows: int, features: int, classes: int = 2, seed: int = 0) -> Table:
