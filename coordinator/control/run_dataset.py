@@ -51,7 +51,9 @@ def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
                        n_features=int(manifest["n_features"]),
                        n_classes=int(manifest["n_classes"]),
                        partition_rows=tuple(int(p["rows"]) for p in manifest["partitions"]),
-                       manifest_sha256=integrity.manifest_checksum(store, prefix))
+                       manifest_sha256=integrity.manifest_checksum(store, prefix),
+                       image_shape=(tuple(manifest["image_shape"])
+                                    if manifest.get("image_shape") else None))
 
 
 def shuffled_table(spec: dict) -> tuple[np.ndarray, np.ndarray]:
