@@ -33,6 +33,8 @@ from numba import njit  # noqa: E402
 
 from functions.kernel_blocks import _JIT  # noqa: E402
 
+SUM_CHUNK = 256  # float32 terms summed before a float64 add (rounding bounded, 2x faster)
+
 
 @njit(**_JIT)
 def im2col(source, strides, shape, kernel, cols):
@@ -202,11 +204,16 @@ def to_channels(F, A):
 
 @njit(**_JIT)
 def add_row_sums(M, total, first):
-    """total (float64) = (0 if ``first`` else total) + each row's sum of M (float32), summed in
-    float64 (the conv bias gradients: n H W terms per channel)."""
+    """total (float64) = (0 if ``first`` else total) + each row's sum of M (float32): the conv
+    bias gradients, n H W terms per channel, summed in float32 over chunks of ``SUM_CHUNK`` (the
+    vector width the generic build has) and the chunks in float64."""
     for r in range(M.shape[0]):
         row = M[r]
         acc = 0.0
-        for p in range(row.shape[0]):
-            acc += row[p]
+        for start in range(0, row.shape[0], SUM_CHUNK):
+            chunk = row[start:min(row.shape[0], start + SUM_CHUNK)]
+            part = np.float32(0.0)
+            for p in range(chunk.shape[0]):
+                part += chunk[p]
+            acc += part
         total[r] = acc if first else total[r] + acc
