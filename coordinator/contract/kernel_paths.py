@@ -48,11 +48,13 @@ def mlp_path(spec: ModelSpec, rows: int) -> str:
 # --- cnn ---------------------------------------------------------------------------------------
 # A cnn runs on sgemm over im2col matrices (``kernels_cnn``) once rows x multiply-adds per image
 # reach CNN_BLAS_MIN_MACS, else in one fused Numba call (``kernels_cnn_fused``). Measured with
-# both forced side by side, Numba generic as in Lambda (`sgc bench kernels`): the fused call
-# wins on small images whatever the row count up to ~2e7 multiply-adds (digits 8x8 with 16 and 32
-# channels: 1.5x at 256 rows), because the BLAS path pays dozens of Python-level calls per
-# sub-block and its sgemm calls are small; the BLAS path wins from ~4e7 (LeNet-sized, 28x28: even
-# at 64 rows, 1.3x at 256; 32x32x3 with 32 and 64 channels: at every row count measured).
+# both forced side by side, Numba generic as in Lambda (`sgc bench kernels`, data/bench/kernels.md,
+# and a sweep of 1-256 rows): the fused call wins while the BLAS path's dozens of Python-level
+# calls per sub-block and its small sgemm calls cost more than the arithmetic (digits 8x8 with 16
+# and 32 channels, 64 rows = 5.4e6: 1.70 vs 1.89 ms); the BLAS path wins from ~2e7-4e7 (LeNet-
+# sized, 64 rows = 4.1e7: 12.6 vs 19.1 ms; the digits model on 1,024 rows = 8.6e7: 24.8 vs 38.7;
+# 32x32x3 with 32 and 64 channels: 2.8-3x at every row count). (In the host build, with AVX2 and
+# FMA for Numba, the fused call stays ahead longer, but every worker must pick the same path.)
 CNN_BLAS_MIN_MACS = 2**25
 # Images per sub-block: the largest power of two (at most a row block) whose im2col matrices,
 # over every conv layer, hold at most this many floats: they stay in cache between the forward
