@@ -1,21 +1,24 @@
 """The CNN with its products in BLAS: im2col + sgemm per conv layer, sgemm for the dense head.
 
 For the shapes where the products dominate (``coordinator/contract/kernel_paths.py: cnn_path``).
-Images go in sub-blocks of ``cnn_sub_rows(spec, "blas")`` (their im2col matrices stay in cache
-from the forward to the backward pass); per sub-block, with activations laid out (channels, n,
-height, width) (``kernel_conv``):
+Rows go in head blocks of ``cnn_head_rows(spec)`` images, each worked in sub-blocks of
+``cnn_sub_rows(spec, "blas")`` whose im2col matrices stay in cache, with activations laid out
+(channels, n, height, width) (``kernel_conv``):
 
-- forward, per conv layer: im2col, Z = W (c_out, c_in k k) @ cols (one sgemm over every image of
-  the sub-block), bias + ReLU + max-pooling fused (the argmax kept as int8); then the pooled
-  output into rows, the dense head (sgemm, fused bias + ReLU), softmax and loss;
-- backward: the head's weight gradients (sgemm, float64 accumulation) down to its input gradient,
-  back into channels; per conv layer from the last: unpooling with the ReLU gate, the weight
-  gradient dZ @ cols.T (sgemm), the bias gradient (row sums in float64), and for every layer but
-  the first the input gradient: W.T @ dZ (sgemm) then col2im.
+- forward, sub-block by sub-block, per conv layer: im2col, Z = W (c_out, c_in k k) @ cols (one
+  sgemm over every image of the sub-block), bias + ReLU + max-pooling fused (the argmax kept as
+  int8, the pooled output kept for the backward pass), then the pooled output into rows;
+- the dense head on the whole head block at once (its sgemm calls as large as an MLP's): bias +
+  ReLU fused, softmax and loss, the weight gradients (sgemm, float64 accumulation) down to the
+  head's input gradient;
+- backward, sub-block by sub-block, per conv layer from the last: unpooling with the ReLU gate,
+  im2col again (cheaper than keeping every sub-block's), the weight gradient dZ @ cols.T (sgemm),
+  the bias gradient (row sums), and for every layer but the first the input gradient W.T @ dZ
+  (sgemm) then col2im.
 
 Every buffer is allocated once per call (sgemm writes through ``out=``); the first sub-block's
 gradients are written into the float64 result, later ones added. Exactness and determinism as the
-MLP's BLAS path (``kernels_blas``): the sub-block size is a function of the model only, each
+MLP's BLAS path (``kernels_blas``): the block sizes are a function of the model only, each
 sub-block's float32 products are added into float64 totals in sub-block order, and OpenBLAS runs
 single-threaded (``blas_threads``) on one kernel type in Lambda, so every worker computes the same
 bits whatever its thread count. (Numba's cache does not notice when a callee in another module
