@@ -82,3 +82,15 @@ def test_the_worker_spec_is_built_on_the_dataset():
     assert (spec.kind, spec.input, spec.conv, spec.hidden) == ("cnn", (1, 8, 8),
                                                                ((8, 3), (16, 3)), (32,))
     assert spec.n_params == 8 * 9 + 8 + 16 * 72 + 16 + 64 * 32 + 32 + 32 * 10 + 10
+
+
+def test_a_cnn_too_large_for_the_caps_is_refused_before_any_work():
+    """Every field in range, the whole too large: 64 channels kept at 1000 x 1000 (no pooling)
+    make a 640M-weight output layer, refused by the worker's memory (and the parameter cap)."""
+    spec = {**GOOD, "dataset": {"name": "synthetic", "rows": 64, "features": 10**6,
+                                "classes": 10},
+            "models": [{"kind": "cnn", "input": [1, 1000, 1000], "conv": [[64, 1]], "pool": 1}]}
+    with pytest.raises(JobSpecError) as caught:
+        validate(spec)
+    message = " ".join(f"{field}: {text}" for field, text in caught.value.errors)
+    assert "models[0].conv" in message and "MB on a worker" in message
