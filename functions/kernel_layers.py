@@ -1,10 +1,13 @@
-"""Dense-layer blocks shared by the MLP kernels (Numba, fused, and BLAS): register-tiled
-products, the activations and their derivatives, and the sub-block softmax.
+"""Dense-layer blocks shared by the MLP and CNN kernels (Numba, fused, and BLAS): register-tiled
+products, the activations and their derivatives, the sub-block softmax, and the small fused loops
+the BLAS paths run between their sgemm calls (bias + activation, softmax rows, bias sums, the
+float32 -> float64 accumulation).
 
 The kernel modules stack one way: ``numba_setup`` (configuration) <- ``kernel_blocks`` (row
-blocks, exp, flushes) <- this module (layers) <- ``kernels_mlp``, ``kernels_deep``, ``kernels_blas``
-(one model path each) <- ``kernels`` (the dispatcher) <- ``kernel_cache`` (the shipped-cache
-build). Nothing imports upward.
+blocks, exp, flushes) <- this module (dense layers) and ``kernel_conv`` (conv blocks: im2col,
+pooling) <- ``kernels_mlp``, ``kernels_deep``, ``kernels_blas``, ``kernels_cnn``,
+``kernels_cnn_fused`` (one model path each) <- ``kernels`` (the dispatcher) <- ``kernel_cache``
+(the shipped-cache build). Nothing imports upward.
 """
 
 from __future__ import annotations
@@ -173,3 +176,74 @@ def gate(D, H, activation):
         else:
             for j in range(d.shape[0]):
                 d[j] *= np.float32(1.0) - h[j] * h[j]
+
+
+@njit(**_JIT)
+def bias_activate(A, b, activation):
+    """A = f(A + b) in place: for ReLU one pass per row (the bias add fused into the max), for
+    tanh the bias add, then ``activate``."""
+    if activation == RELU:
+        for k in range(A.shape[0]):
+            a = A[k]
+            for j in range(a.shape[0]):
+                a[j] = max(a[j] + b[j], np.float32(0.0))
+        return
+    for k in range(A.shape[0]):
+        a = A[k]
+        for j in range(a.shape[0]):
+            a[j] += b[j]
+    activate(A, TANH)
+
+
+@njit(**_JIT)
+def softmax_rows(Z, b, labels):
+    """Z + b -> softmax(Z + b) - onehot in place, row by row; returns the summed cross-entropy
+    (float64). Same float32 polynomial exp as the Numba kernels."""
+    rows, classes = Z.shape
+    bits = np.empty(classes, dtype=np.int32)
+    row = np.empty(classes, dtype=np.float32)
+    loss = 0.0
+    for k in range(rows):
+        top = Z[k, 0] + b[0]
+        for c in range(classes):
+            row[c] = Z[k, c] + b[c]
+            top = max(top, row[c])
+        for c in range(classes):
+            row[c] -= top
+        loss -= row[labels[k]]
+        _exp_nonpositive(row, bits, classes)
+        norm = np.float32(0.0)
+        for c in range(classes):
+            norm += row[c]
+        loss += np.log(np.float64(norm))
+        inverse = np.float32(1.0) / norm
+        for c in range(classes):
+            Z[k, c] = row[c] * inverse
+        Z[k, labels[k]] -= np.float32(1.0)
+    return loss
+
+
+@njit(**_JIT)
+def add_column_sums(G, total, first):
+    """total (float64) = (0 if ``first`` else total) + sum over rows of G, row by row
+    (vectorized across the columns)."""
+    if first:
+        total[:] = 0.0
+    for k in range(G.shape[0]):
+        g = G[k]
+        for j in range(g.shape[0]):
+            total[j] += g[j]
+
+
+@njit(**_JIT)
+def accumulate(total, part, first):
+    """total (float64) = part (float32) if ``first`` else total + part, elementwise (both
+    C-contiguous, the same shape). Writing the first block instead of adding it to zeros saves
+    zeroing the output and one read of it (measured 0.57 -> 0.21 ms for 1.1M values)."""
+    t, p = total.reshape(-1), part.reshape(-1)
+    if first:
+        for i in range(p.shape[0]):
+            t[i] = p[i]
+    else:
+        for i in range(p.shape[0]):
+            t[i] += p[i]

@@ -19,7 +19,9 @@ the Lambda bundle has no room for) and the softmax vectorized across the sub-blo
 Deeper or wider MLPs (``hidden: [h1, ..., hL]``, ReLU or tanh) go to ``kernels_deep`` (the same
 fused sub-block scheme over any number of layers) or ``kernels_blas`` (numpy's sgemm for the
 products, fused Numba between them), by the measured rule of
-``coordinator.contract.kernel_paths.mlp_path``.
+``coordinator.contract.kernel_paths.mlp_path``. Convolutional models (``kind: cnn``) go to
+``kernels_cnn_fused`` (one Numba call) or ``kernels_cnn`` (im2col + sgemm) by ``cnn_path``; both
+are serial (a CNN's row blocks are sub-blocks summed in order, the same bits on every worker).
 Invariant (tested): equal to the float64 reference (coordinator/contract/gradients.py) within
 relative error 1e-5.
 
@@ -37,7 +39,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
-from coordinator.contract.kernel_paths import mlp_path  # noqa: E402
+from coordinator.contract.kernel_paths import cnn_path, mlp_path  # noqa: E402
 from coordinator.contract.models import ModelSpec  # noqa: E402
 from functions.kernel_blocks import (  # noqa: E402
     _JIT,
@@ -54,6 +56,8 @@ from functions.kernel_blocks import (  # noqa: E402
 )
 from functions.kernel_layers import RELU, TANH  # noqa: E402
 from functions.kernels_blas import deep_blas  # noqa: E402
+from functions.kernels_cnn import cnn_blas  # noqa: E402
+from functions.kernels_cnn_fused import cnn_fused  # noqa: E402
 from functions.kernels_deep import deep_parallel, deep_serial  # noqa: E402
 from functions.kernels_mlp import mlp_parallel, mlp_serial  # noqa: E402
 
@@ -188,6 +192,9 @@ def loss_grad(spec: ModelSpec, X: np.ndarray, y: np.ndarray, params: np.ndarray,
         return (logreg_parallel if parallel else logreg_serial)(X, y, params)
     if spec.kind == "softmax":
         return (softmax_parallel if parallel else softmax_serial)(X, y, params, spec.n_classes)
+    if spec.kind == "cnn":
+        path = cnn_path(spec, X.shape[0])
+        return (cnn_blas if path == "blas" else cnn_fused)(spec, X, y, params)
     return _mlp(spec, X, y, params, parallel)
 
 
@@ -222,3 +229,7 @@ def warm_up() -> None:
     rows = np.zeros((2, 3), dtype=np.float32)
     for activation in (RELU, TANH):
         deep_blas(rows, np.zeros(2, dtype=np.int32), wide.init(), wide.widths, activation)
+    cnn = ModelSpec("cnn", 16, 3, [2], "relu", [1, 4, 4], [[2, 3], [2, 1]], 2)
+    images = np.zeros((2, 16), dtype=np.float32)
+    for path in (cnn_blas, cnn_fused):  # both conv paths (any size will do)
+        path(cnn, images, np.zeros(2, dtype=np.int32), cnn.init())

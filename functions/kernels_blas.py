@@ -16,145 +16,29 @@ built from scratch.)
 
 Exactness and determinism: rows go in blocks of ``BLOCK_ROWS``; each block's weight gradients are
 one sgemm in float32 over at most ``BLOCK_ROWS`` rows, added into float64 totals in block order.
-OpenBLAS's sgemm splits its work differently with its thread count, and the sums change with the
-split (measured: 1 and 2 threads differ in the last bits), so OpenBLAS runs single-threaded
-(``single_threaded_blas``); a process-wide counter lets concurrent callers (the emulator runs
-workers as threads) share one limit and restore the original setting when the last one leaves.
+OpenBLAS runs single-threaded (``functions.blas_threads.single_threaded_blas``: its sums change
+with its thread count). The fused helpers between the products live in ``kernel_layers``, shared
+with the CNN's BLAS path (``kernels_cnn``).
 Invariant (tested): equal to coordinator/contract/gradients.py within relative error 1e-5.
 """
 
 from __future__ import annotations
-
-import itertools
-import threading
-from contextlib import contextmanager
 
 from functions import numba_setup
 
 numba_setup.configure()  # before Numba is imported and binds any cache below (idempotent)
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
 
-from functions.kernel_blocks import _JIT, BLOCK_ROWS, _exp_nonpositive  # noqa: E402
-from functions.kernel_layers import RELU, TANH, activate, gate  # noqa: E402
-
-_blas: dict = {"lock": threading.Lock(), "users": 0, "saved": [], "libraries": None}
-
-
-def _openblas_functions() -> list[tuple]:
-    """(get, set) thread-count functions of every OpenBLAS loaded (numpy's has a prefixed,
-    suffixed symbol, e.g. scipy_openblas_set_num_threads64_). Found once through threadpoolctl
-    but called directly: threadpoolctl lets only one Python thread at a time change OpenBLAS
-    limits and silently ignores the others, which would leave a worker thread multi-threaded."""
-    if _blas["libraries"] is None:
-        from threadpoolctl import ThreadpoolController
-
-        found = []
-        for library in ThreadpoolController().lib_controllers:
-            if library.internal_api != "openblas":
-                continue
-            for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
-                setter = getattr(library.dynlib, f"{prefix}openblas_set_num_threads{suffix}",
-                                 None)
-                getter = getattr(library.dynlib, f"{prefix}openblas_get_num_threads{suffix}",
-                                 None)
-                if setter is not None and getter is not None:
-                    found.append((getter, setter))
-                    break
-        _blas["libraries"] = found
-    return _blas["libraries"]
-
-
-@contextmanager
-def single_threaded_blas():
-    """OpenBLAS limited to one thread while any caller is inside; the previous count is restored
-    when the last one leaves (a process-wide count, as OpenBLAS's thread pool is process-wide)."""
-    with _blas["lock"]:
-        if _blas["users"] == 0:
-            _blas["saved"] = [(setter, getter()) for getter, setter in _openblas_functions()]
-            for setter, _ in _blas["saved"]:
-                setter(1)
-        _blas["users"] += 1
-    try:
-        yield
-    finally:
-        with _blas["lock"]:
-            _blas["users"] -= 1
-            if _blas["users"] == 0:
-                for setter, threads in _blas["saved"]:
-                    setter(threads)
-
-
-@njit(**_JIT)
-def bias_activate(A, b, activation):
-    """A = f(A + b) in place: for ReLU one pass per row (the bias add fused into the max), for
-    tanh the bias add, then ``activate``."""
-    if activation == RELU:
-        for k in range(A.shape[0]):
-            a = A[k]
-            for j in range(a.shape[0]):
-                a[j] = max(a[j] + b[j], np.float32(0.0))
-        return
-    for k in range(A.shape[0]):
-        a = A[k]
-        for j in range(a.shape[0]):
-            a[j] += b[j]
-    activate(A, TANH)
-
-
-@njit(**_JIT)
-def softmax_rows(Z, b, labels):
-    """Z + b -> softmax(Z + b) - onehot in place, row by row; returns the summed cross-entropy
-    (float64). Same float32 polynomial exp as the Numba kernels."""
-    rows, classes = Z.shape
-    bits = np.empty(classes, dtype=np.int32)
-    row = np.empty(classes, dtype=np.float32)
-    loss = 0.0
-    for k in range(rows):
-        top = Z[k, 0] + b[0]
-        for c in range(classes):
-            row[c] = Z[k, c] + b[c]
-            top = max(top, row[c])
-        for c in range(classes):
-            row[c] -= top
-        loss -= row[labels[k]]
-        _exp_nonpositive(row, bits, classes)
-        norm = np.float32(0.0)
-        for c in range(classes):
-            norm += row[c]
-        loss += np.log(np.float64(norm))
-        inverse = np.float32(1.0) / norm
-        for c in range(classes):
-            Z[k, c] = row[c] * inverse
-        Z[k, labels[k]] -= np.float32(1.0)
-    return loss
-
-
-@njit(**_JIT)
-def add_column_sums(G, total, first):
-    """total (float64) = (0 if ``first`` else total) + sum over rows of G, row by row
-    (vectorized across the columns)."""
-    if first:
-        total[:] = 0.0
-    for k in range(G.shape[0]):
-        g = G[k]
-        for j in range(g.shape[0]):
-            total[j] += g[j]
-
-
-@njit(**_JIT)
-def accumulate(total, part, first):
-    """total (float64) = part (float32) if ``first`` else total + part, elementwise (both
-    C-contiguous, the same shape). Writing the first block instead of adding it to zeros saves
-    zeroing the output and one read of it (measured 0.57 -> 0.21 ms for 1.1M values)."""
-    t, p = total.reshape(-1), part.reshape(-1)
-    if first:
-        for i in range(p.shape[0]):
-            t[i] = p[i]
-    else:
-        for i in range(p.shape[0]):
-            t[i] += p[i]
+from functions.blas_threads import single_threaded_blas  # noqa: E402
+from functions.kernel_blocks import BLOCK_ROWS  # noqa: E402
+from functions.kernel_layers import (  # noqa: E402
+    accumulate,
+    add_column_sums,
+    bias_activate,
+    gate,
+    softmax_rows,
+)
 
 
 def deep_blas(X: np.ndarray, y: np.ndarray, params: np.ndarray, widths: tuple[int, ...],

@@ -6,8 +6,9 @@ Why each setting (docs/aws.md, "Lambda" and "Numba inside Lambda"):
   below ~3 GB and 6 from ~8.8 GB), overridable with ``SGC_WORKER_THREADS``.
 - Threading layer "threadsafe" (omp or tbb): the emulator runs many handler invocations as threads
   of one process, and the default fallback "workqueue" aborts under concurrent launches.
-- OpenBLAS (the BLAS path of the deep MLP, functions/kernels_blas.py): one kernel type on every
-  x86-64 Lambda host (``OPENBLAS_CORETYPE=Haswell``), so results do not depend on the host CPU.
+- OpenBLAS (the BLAS paths of the deep MLP and the CNN, functions/kernels_blas.py and
+  kernels_cnn.py): one kernel type on every x86-64 Lambda host (``OPENBLAS_CORETYPE=Haswell``),
+  so results do not depend on the host CPU.
 - Cold start: a cache built at bundle time with ``NUMBA_CPU_NAME=generic`` is shipped beside the
   code (``functions/numba_cache/``) and copied into the cache dir at init; Numba keys cache entries
   by a hash of the source and the CPU name, so a generic cache is valid on any x86-64 host that

@@ -9,7 +9,9 @@ Every partition is checked against the manifest: checksum, column names and floa
 The manifest itself is checked first (``check_manifest``): digests must be 64 lower-case hex
 characters (a digest names a file in /tmp, so ``../evil/x`` is refused), counts are integers, and
 with ``expected_sha256`` (the job record's manifest checksum, ``manifest_sha256``) its bytes must
-hash to it, so a partition swapped together with its manifest is caught too.
+hash to it, so a partition swapped together with its manifest is caught too. An image dataset's
+``image_shape`` ([C, H, W], C*H*W feature columns) is checked too; its rows stay flat, and a cnn
+reads each as one image of its model's ``input``, which must equal it (functions/worker.py).
 Thread-safe: the emulator runs many invocations of one process concurrently.
 """
 
@@ -74,6 +76,13 @@ def check_manifest(manifest: Any, key: str) -> dict[str, Any]:
     if manifest.get("n_features") != len(columns):
         raise bad("n_features", f"{manifest.get('n_features')!r} differs from the "
                                 f"{len(columns)} feature columns")
+    image = manifest.get("image_shape")
+    if image is not None and (not isinstance(image, list) or len(image) != 3 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in image)
+            or image[0] * image[1] * image[2] != len(columns)):
+        raise bad("image_shape", f"must be [channels, height, width] with channels x height x "
+                                 f"width = {len(columns)} feature columns, got "
+                                 f"{str(image)[:80]}")
     parts = manifest.get("partitions")
     if not isinstance(parts, list) or not 1 <= len(parts) <= MAX_PARTITIONS:
         raise bad("partitions", f"must be a list of 1..{MAX_PARTITIONS} partitions")

@@ -203,6 +203,11 @@ def _download(rt: _Runtime, bucket: str, index: int, task: dict) -> tuple:
         raise EventError(f"tasks[{index}].model.n_features",
                          f"{spec.n_features}, but dataset {task['dataset']!r} has "
                          f"{manifest['n_features']} feature columns")
+    image = manifest.get("image_shape")
+    if spec.kind == "cnn" and image is not None and list(spec.input) != image:
+        raise EventError(f"tasks[{index}].model.input",
+                         f"{list(spec.input)}, but dataset {task['dataset']!r} holds images of "
+                         f"shape {image}")
     parts = []
     for partition, coefficient in task["coefficients"]:
         data = rt.store.load(bucket, task["dataset"], partition, task["manifest_sha256"])

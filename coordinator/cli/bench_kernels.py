@@ -1,5 +1,5 @@
-"""`sgc bench kernels`: Numba kernels vs numpy, memory bandwidth, deep MLPs against the FMA peak
-(coordinator/cli/bench_deep.py), worker cold init, warm overhead.
+"""`sgc bench kernels`: Numba kernels vs numpy, memory bandwidth, deep MLPs and CNNs against the
+FMA peak (coordinator/cli/bench_deep.py, bench_cnn.py), worker cold init, warm overhead.
 
 Everything is measured side by side in one run (the machine is shared: compare ratios, not
 absolute times). Kernel timings run in a child process with one BLAS thread and one Numba thread,
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from coordinator.cli import bench_deep
+from coordinator.cli import bench_cnn, bench_deep
 from coordinator.cli.options import json_flag
 
 # (kind, n_features, n_classes, hidden): digits-shaped models
@@ -46,6 +46,8 @@ def kernels(out: str, as_json: bool, quick: bool) -> None:
                 "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": generic_cache,
                 "OPENBLAS_CORETYPE": "Haswell"})):
             results += _child("deep", {"quick": quick, "cpu": cpu}, {**SINGLE_THREAD, **env})
+            results += _child("cnn", {"quick": quick, "cpu": cpu}, {**SINGLE_THREAD, **env})
+    results += bench_cnn.measure_memory()
     results += cold_init()
     results += _child("warm", {"repeats": 5 if quick else 30}, {})
     folder = Path(out)
@@ -212,7 +214,7 @@ def markdown(results: list[dict]) -> str:
                      f"(params download {r['download_s'] * 1e3:.1f} ms, result upload "
                      f"{r['upload_s'] * 1e3:.1f} ms, the rest DynamoDB record + logs); first "
                      f"invocation {r['first_total_s'] * 1e3:.0f} ms.")
-    return "\n".join(lines) + "\n" + bench_deep.markdown(results)
+    return "\n".join(lines) + "\n" + bench_deep.markdown(results) + bench_cnn.markdown(results)
 
 
 def _child(what: str, arguments: dict, env: dict[str, str]) -> list[dict]:
@@ -242,5 +244,5 @@ def _best(function, budget_s: float) -> float:
 if __name__ == "__main__":
     _what, _arguments = sys.argv[1], json.loads(sys.argv[2])
     _measure = {"kernels": measure_kernels, "warm": measure_warm,
-                "deep": bench_deep.measure_deep}[_what]
+                "deep": bench_deep.measure_deep, "cnn": bench_cnn.measure_cnn}[_what]
     print(json.dumps(_measure(**_arguments)))

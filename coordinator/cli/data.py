@@ -45,16 +45,21 @@ def data() -> None:
 def prepare(source: str, destination: str, k: int | None, sizes: str | None,
             scheme_spec: str | None, rows: int, features: int, classes: int, seed: int,
             no_shuffle: bool, label_column: str, standardize: bool, as_json: bool) -> None:
-    """Prepare SOURCE: digits, digits-parity, synthetic, a .csv / .parquet file (numeric
-    features, one label column), a .npz (arrays X and y) or a prepared folder (cut again).
+    """Prepare SOURCE: digits, digits-images, digits-parity, synthetic, a .csv / .parquet file
+    (numeric features, one label column), a .npz (arrays X and y) or a prepared folder (cut
+    again).
 
-    A job takes the result as `dataset: {path: FOLDER}` (docs/datasets.md).
+    A .npz's X is a table (rows, features) or images (N, C, H, W) or (N, H, W); images (and
+    digits-images: the digits as 1x8x8 images) keep their rows flat and record the image shape
+    in the manifest, for a cnn model. A job takes the result as `dataset: {path: FOLDER}`
+    (docs/datasets.md).
 
     \b
     Examples:
       sgc data prepare patients.csv --label-column diagnosis --standardize --out data/p -k 8
       sgc data prepare arrays.npz --out data/arrays -k 16
       sgc data prepare digits --out data/datasets/digits-k256 -k 256
+      sgc data prepare images.npz --out data/datasets/images-k64 -k 64
       sgc data prepare synthetic --rows 65536 --out s3://sgcflow-data/datasets/syn \\
           --scheme m-sgc:n=256,B=1,W=2,lam=27
     """
@@ -85,9 +90,11 @@ def prepare(source: str, destination: str, k: int | None, sizes: str | None,
     labels = f" ({', '.join(map(str, manifest['labels'][:5]))}" \
         f"{', ...' if len(manifest['labels']) > 5 else ''})" if "labels" in manifest else ""
     scaled = ", standardized" if "standardize" in manifest else ""
+    image = manifest.get("image_shape")
+    shape = f" ({'x'.join(map(str, image))} images)" if image else ""
     click.echo(f"{manifest['dataset']}: {manifest['n_rows']} rows x {manifest['n_features']} "
-               f"features{scaled}, {manifest['n_classes']} classes{labels} -> {len(counts)} "
-               f"partitions ({min(counts)}..{max(counts)} rows) in {destination}")
+               f"features{shape}{scaled}, {manifest['n_classes']} classes{labels} -> "
+               f"{len(counts)} partitions ({min(counts)}..{max(counts)} rows) in {destination}")
 
 
 def _fractions(sizes: str | None, scheme_spec: str | None) -> list[float] | None:

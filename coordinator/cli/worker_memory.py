@@ -1,7 +1,14 @@
 """Measured memory of one worker: the runtime after import, and one invocation's peak on top.
 
-Runs in a fresh process (``python -m coordinator.cli.worker_memory D HIDDEN ROWS PARTITIONS``,
-printing one JSON object), so nothing else's memory is counted:
+Runs in a fresh process, printing one JSON object, so nothing else's memory is counted:
+
+    python -m coordinator.cli.worker_memory D HIDDEN ROWS PARTITIONS   # an mlp, d -> HIDDEN -> 10
+    python -m coordinator.cli.worker_memory MODEL ROWS PARTITIONS      # any model, as JSON, e.g.
+        '{"kind": "cnn", "input": [1, 28, 28], "conv": [[6, 5], [16, 5]], "hidden": [72]}'
+
+(a MODEL's ``n_features`` defaults to its input's C*H*W for a cnn, ``n_classes`` to 10; an image
+model's partitions record its input as their image shape).
+
 
 - ``runtime_mb``: resident memory after ``import functions.worker`` (Numba setup, every kernel
   loaded from the cache or compiled, numpy, pyarrow, boto3) plus the S3/DynamoDB clients that the
@@ -70,8 +77,8 @@ def _reset_peak() -> float:
     return _status()["VmRSS"]
 
 
-def measure(d: int, hidden: list[int], rows: int, partitions: int) -> dict:
-    """Runtime and one invocation's peak for an mlp on ``partitions`` partitions of ``rows``."""
+def measure(spec, rows: int, partitions: int) -> dict:
+    """Runtime and one invocation's peak for ``spec`` on ``partitions`` partitions of ``rows``."""
     import tempfile
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -84,13 +91,14 @@ def measure(d: int, hidden: list[int], rows: int, partitions: int) -> dict:
 
     rt = worker.runtime()
     runtime_mb = _status()["VmRSS"]
-    from coordinator.contract.models import ModelSpec
     from coordinator.storage import dataset_prep
 
-    spec = ModelSpec("mlp", d, 10, hidden)
     objects: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as folder:
-        table = dataset_prep.synthetic(rows=rows * partitions, features=d, classes=10, seed=0)
+        table = dataset_prep.synthetic(rows=rows * partitions, features=spec.n_features,
+                                       classes=spec.n_classes, seed=0)
+        if spec.kind == "cnn":
+            table.extra["image_shape"] = list(spec.input)
         dataset_prep.prepare(table, folder, k=partitions)
         for name in os.listdir(folder):
             with open(os.path.join(folder, name), "rb") as blob:
@@ -116,41 +124,74 @@ def measure(d: int, hidden: list[int], rows: int, partitions: int) -> dict:
             "task_mb": task_mb, "estimate_task_mb": memory_bytes(spec, rows * partitions) / MB}
 
 
-USAGE = "usage: python -m coordinator.cli.worker_memory D HIDDEN ROWS PARTITIONS"
+USAGE = ("usage: python -m coordinator.cli.worker_memory D HIDDEN ROWS PARTITIONS\n"
+         "       python -m coordinator.cli.worker_memory MODEL ROWS PARTITIONS")
 # Bounds checked before any work: the run holds the whole dataset in this process's memory.
 LIMITS = {"D": (1, 100_000), "ROWS": (1, 1_000_000), "PARTITIONS": (1, 64)}
 MAX_DATASET_BYTES = 8 * 2**30
 
 
-def parse(argv: list[str]) -> tuple[int, list[int], int, int]:
-    """(d, hidden, rows, partitions) from the command line; ValueError naming the argument."""
-    if len(argv) != 4:
-        raise ValueError(f"expected 4 arguments, got {len(argv)}")
-    values = {}
-    for name, raw in zip(("D", "ROWS", "PARTITIONS"), (argv[0], argv[2], argv[3]), strict=True):
-        low, high = LIMITS[name]
-        try:
-            values[name] = int(raw)
-        except ValueError:
-            raise ValueError(f"{name}: expected an integer, got {raw!r}") from None
-        if not low <= values[name] <= high:
-            raise ValueError(f"{name}: must be between {low} and {high}, got {values[name]}")
-    try:
-        hidden = json.loads(argv[1])
-    except json.JSONDecodeError:
-        raise ValueError(f"HIDDEN: expected a JSON list of widths like [512, 256], got "
-                         f"{argv[1]!r}") from None
-    from coordinator.contract.models import ModelSpec
-
-    try:
-        ModelSpec("mlp", values["D"], 10, hidden)
-    except ValueError as error:
-        raise ValueError(f"HIDDEN: {error}") from None
-    size = values["D"] * values["ROWS"] * values["PARTITIONS"] * 4
+def parse(argv: list[str]):
+    """(ModelSpec, rows, partitions) from the command line; ValueError naming the argument."""
+    if len(argv) not in (3, 4):
+        raise ValueError(f"expected 4 arguments (D HIDDEN ROWS PARTITIONS) or 3 (MODEL ROWS "
+                         f"PARTITIONS), got {len(argv)}")
+    values = _integers(dict(zip(("ROWS", "PARTITIONS"), argv[-2:], strict=True)))
+    spec = _mlp(argv[0], argv[1]) if len(argv) == 4 else _model(argv[0])
+    size = spec.n_features * values["ROWS"] * values["PARTITIONS"] * 4
     if size > MAX_DATASET_BYTES:
         raise ValueError(f"D x ROWS x PARTITIONS: {size / 2**30:.1f} GiB of features exceed "
                          f"{MAX_DATASET_BYTES // 2**30} GiB")
-    return values["D"], hidden, values["ROWS"], values["PARTITIONS"]
+    return spec, values["ROWS"], values["PARTITIONS"]
+
+
+def _integers(raw: dict[str, str]) -> dict[str, int]:
+    values = {}
+    for name, text in raw.items():
+        low, high = LIMITS[name]
+        try:
+            values[name] = int(text)
+        except ValueError:
+            raise ValueError(f"{name}: expected an integer, got {text!r}") from None
+        if not low <= values[name] <= high:
+            raise ValueError(f"{name}: must be between {low} and {high}, got {values[name]}")
+    return values
+
+
+def _mlp(d: str, hidden_text: str):
+    from coordinator.contract.models import ModelSpec
+
+    features = _integers({"D": d})["D"]
+    try:
+        hidden = json.loads(hidden_text)
+    except json.JSONDecodeError:
+        raise ValueError(f"HIDDEN: expected a JSON list of widths like [512, 256], got "
+                         f"{hidden_text!r}") from None
+    try:
+        return ModelSpec("mlp", features, 10, hidden)
+    except ValueError as error:
+        raise ValueError(f"HIDDEN: {error}") from None
+
+
+def _model(text: str):
+    from coordinator.contract.models import ModelSpec
+
+    try:
+        model = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"MODEL: expected a JSON model like {{\"kind\": \"cnn\", \"input\": "
+                         f"[1, 28, 28], \"conv\": [[6, 5]]}}, got {text[:80]!r}") from None
+    if not isinstance(model, dict):
+        raise ValueError(f"MODEL: expected a JSON object, got {text[:80]!r}")
+    image = model.get("input")
+    if model.get("kind") == "cnn" and isinstance(image, list) and len(image) == 3 and all(
+            isinstance(v, int) for v in image):
+        model.setdefault("n_features", image[0] * image[1] * image[2])
+    model.setdefault("n_classes", 10)
+    try:
+        return ModelSpec.from_dict(model)
+    except ValueError as error:
+        raise ValueError(f"MODEL: {error}") from None
 
 
 if __name__ == "__main__":

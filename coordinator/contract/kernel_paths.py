@@ -1,4 +1,4 @@
-"""Which MLP kernel runs a model on a partition: a pure rule, importable without Numba.
+"""Which kernel runs an MLP or a CNN on a partition: a pure rule, importable without Numba.
 
 One rule for every worker, from (model, rows) only: the paths round differently, and decoding
 needs every worker's g_p to be the same bits, so the choice may not depend on the host or on a
@@ -22,7 +22,7 @@ Haswell kernels (README "Kernels", `sgc bench kernels`):
 
 from __future__ import annotations
 
-from coordinator.contract.models import ModelSpec
+from coordinator.contract.models import KERNEL_BLOCK_ROWS, ModelSpec
 
 BLAS_MIN_MACS = 2**18
 BLAS_MIN_WEIGHTS = 2**14
@@ -43,3 +43,55 @@ def mlp_path(spec: ModelSpec, rows: int) -> str:
     if len(spec.hidden) == 1 and spec.activation == "relu" and spec.hidden[0] < BLAS_MIN_WIDTH:
         return "mlp1"
     return "deep"
+
+
+# --- cnn ---------------------------------------------------------------------------------------
+# A cnn runs on sgemm over im2col matrices (``kernels_cnn``) once rows x multiply-adds per image
+# reach CNN_BLAS_MIN_MACS, else in one fused Numba call (``kernels_cnn_fused``). Measured with
+# both forced side by side, Numba generic as in Lambda (`sgc bench kernels`, data/bench/kernels.md,
+# and a sweep of 1-256 rows): the fused call wins while the BLAS path's dozens of Python-level
+# calls per sub-block and its small sgemm calls cost more than the arithmetic (digits 8x8 with 16
+# and 32 channels, 64 rows = 5.4e6: 1.70 vs 1.89 ms); the BLAS path wins from ~2e7-4e7 (LeNet-
+# sized, 64 rows = 4.1e7: 12.6 vs 19.1 ms; the digits model on 1,024 rows = 8.6e7: 24.8 vs 38.7;
+# 32x32x3 with 32 and 64 channels: 2.8-3x at every row count). (In the host build, with AVX2 and
+# FMA for Numba, the fused call stays ahead longer, but every worker must pick the same path.)
+CNN_BLAS_MIN_MACS = 2**25
+# Images per sub-block: the largest power of two (at most a row block) whose im2col matrices,
+# over every conv layer, hold at most this many floats: they stay in cache between the forward
+# and the backward pass, and each float32 weight-gradient sum runs over a bounded number of
+# positions before it is added into the float64 total.
+CNN_SUB_BLOCK_COLUMNS = {"blas": 2**20, "fused": 2**16}
+# The BLAS path's dense head runs on a head block of sub-blocks at once (its sgemm calls are
+# then as large as an MLP's), keeping every sub-block's pooled outputs until the backward pass:
+# at most this many floats of them.
+CNN_HEAD_BLOCK_FLOATS = 2**22
+
+
+def cnn_macs(spec: ModelSpec) -> int:
+    """Multiply-adds per image in the forward pass: every convolution and dense layer."""
+    return sum(layer.macs for layer in spec.conv_layers) + weights(spec)
+
+
+def cnn_path(spec: ModelSpec, rows: int) -> str:
+    """"blas" or "fused" for a cnn ``spec`` on ``rows`` rows."""
+    return "blas" if rows * cnn_macs(spec) >= CNN_BLAS_MIN_MACS else "fused"
+
+
+def cnn_sub_rows(spec: ModelSpec, path: str) -> int:
+    """Images per sub-block on ``path`` (a power of two from 1 to KERNEL_BLOCK_ROWS)."""
+    columns = sum(layer.taps * layer.positions for layer in spec.conv_layers)
+    rows = 1
+    while rows < KERNEL_BLOCK_ROWS and 2 * rows * columns <= CNN_SUB_BLOCK_COLUMNS[path]:
+        rows *= 2
+    return rows
+
+
+def cnn_head_rows(spec: ModelSpec) -> int:
+    """Images per head block on the BLAS path: a multiple of ``cnn_sub_rows(spec, "blas")``
+    (both powers of two), at most KERNEL_BLOCK_ROWS."""
+    kept = sum(layer.c_out * layer.pooled_height * layer.pooled_width
+               for layer in spec.conv_layers)
+    rows = cnn_sub_rows(spec, "blas")
+    while rows < KERNEL_BLOCK_ROWS and 2 * rows * kept <= CNN_HEAD_BLOCK_FLOATS:
+        rows *= 2
+    return rows

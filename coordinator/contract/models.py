@@ -8,6 +8,12 @@ The layout is row-major blocks, in this order (the block names are ``ModelSpec.n
 - ``mlp``     (L hidden layers h1..hL, ReLU or tanh, softmax output):
   W1 (d, h1), b1 (h1), W2 (h1, h2), b2 (h2), ..., W{L+1} (hL, C), b{L+1} (C).
   ``hidden: 16`` (an int) is one layer: W1 (d, 16), b1, W2 (16, C), b2, as before.
+- ``cnn``     (conv blocks on images ``input`` = [C0, H, W], then a dense ReLU head, softmax;
+  coordinator/contract/conv_shapes.py): for each conv block l = 1..K with c_l channels and a
+  k_l x k_l kernel, conv{l}.W (c_l, c_{l-1}, k_l, k_l) (PyTorch's order: out, in, rows, columns)
+  and conv{l}.b (c_l); then the head on the last block's pooled output flattened in (C, H, W)
+  order, F values: dense1.W (F, h1), dense1.b (h1), ..., dense{L}.W, dense{L}.b, then
+  out.W (hL or F, C), out.b (C) (dense weights are (fan-in, width), as the mlp's).
 
 Kernels (functions/kernels.py) and their numpy references read exactly this layout.
 """
@@ -19,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from coordinator.contract import conv_shapes
 from coordinator.contract.errors import EventError, ParameterError, SchemaMismatchError
 
-KINDS = ("logreg", "softmax", "mlp")
+KINDS = ("logreg", "softmax", "mlp", "cnn")
 ACTIVATIONS = ("relu", "tanh")
 # Bounds checked before any work: a Lambda worker has at most 10 GB, so no layer of a model it
 # can hold is wider than this, nor deeper (each layer costs a launch per row block).
@@ -30,18 +37,24 @@ MAX_DEPTH = 16
 # Kernels sum rows in fixed blocks of this many (functions/kernel_blocks.py); memory estimates
 # (coordinator/spec/model_budget.py) size their scratch by it.
 KERNEL_BLOCK_ROWS = 1024
+CNN_KEYS = ("input", "conv", "pool")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """One model: kind, input width d (``n_features``), classes C; for mlp the hidden widths
-    (an int is one layer; normalized to a tuple) and the activation."""
+    (an int is one layer; normalized to a tuple) and the activation; for cnn also the image
+    ``input`` (C, H, W), the ``conv`` blocks ((channels, kernel), ...) and ``pool``, with
+    ``hidden`` the dense head's widths (possibly none) and ReLU."""
 
     kind: str
     n_features: int
     n_classes: int
     hidden: Any = 0
     activation: str = "relu"
+    input: Any = None
+    conv: Any = None
+    pool: Any = 2
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -52,31 +65,60 @@ class ModelSpec:
             raise EventError("model.n_classes", f"logreg is binary (2), got {self.n_classes}")
         if self.n_classes < 2:
             raise EventError("model.n_classes", f"must be >= 2, got {self.n_classes}")
+        if self.kind != "cnn":
+            for key in CNN_KEYS:
+                if getattr(self, key) != (2 if key == "pool" else None):
+                    raise EventError(f"model.{key}", f"only cnn has {key}, got "
+                                                     f"{getattr(self, key)!r}")
         if self.kind == "mlp":
             object.__setattr__(self, "hidden", hidden_widths(self.hidden, "model.hidden"))
             if self.activation not in ACTIVATIONS:
                 raise EventError("model.activation",
                                  f"got {self.activation!r}, allowed {list(ACTIVATIONS)}")
+        elif self.kind == "cnn":
+            self._check_cnn()
         elif self.hidden:
-            raise EventError("model.hidden", f"only mlp has a hidden layer, got {self.hidden}")
+            raise EventError("model.hidden", f"only mlp and cnn have hidden layers, got "
+                                             f"{self.hidden}")
         elif self.activation != "relu":
             raise EventError("model.activation", f"only mlp has an activation, got "
                                                  f"{self.activation!r}")
+
+    def _check_cnn(self) -> None:
+        image = conv_shapes.parse_input(self.input, "model.input")
+        object.__setattr__(self, "input", image)
+        object.__setattr__(self, "conv", conv_shapes.parse_conv(self.conv, "model.conv"))
+        object.__setattr__(self, "pool", conv_shapes.parse_pool(self.pool, "model.pool"))
+        hidden = () if self.hidden in (0, None, [], ()) else hidden_widths(self.hidden,
+                                                                           "model.hidden")
+        object.__setattr__(self, "hidden", hidden)
+        if self.activation != "relu":
+            raise EventError("model.activation", f"a cnn uses relu, got {self.activation!r}")
+        if self.n_features != image[0] * image[1] * image[2]:
+            raise EventError("model.n_features", f"{self.n_features}, but input {list(image)} "
+                                                 f"has {image[0] * image[1] * image[2]} values "
+                                                 "per image")
+        conv_shapes.geometry(image, self.conv, self.pool, "model")
 
     @classmethod
     def from_dict(cls, model: Any) -> ModelSpec:
         """Parse the event's ``model`` object, naming the field at fault."""
         if not isinstance(model, dict):
             raise EventError("model", f"must be an object, got {type(model).__name__}")
-        allowed = {"kind", "n_features", "n_classes", "hidden", "activation"}
-        extra = sorted(set(model) - allowed)
+        allowed = {"kind", "n_features", "n_classes", "hidden", "activation", *CNN_KEYS}
+        extra = sorted(set(model) - allowed, key=str)
         if extra:
             raise EventError(f"model.{extra[0]}", f"unknown key, allowed {sorted(allowed)}")
         for key in ("kind", "n_features", "n_classes"):
             if key not in model:
                 raise EventError(f"model.{key}", "missing")
+        if model["kind"] == "cnn":
+            for key in ("input", "conv"):
+                if key not in model:
+                    raise EventError(f"model.{key}", "missing (a cnn needs input and conv)")
         return cls(model["kind"], model["n_features"], model["n_classes"], model.get("hidden", 0),
-                   model.get("activation", "relu"))
+                   model.get("activation", "relu"), model.get("input"), model.get("conv"),
+                   model.get("pool", 2))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "n_features": self.n_features,
@@ -84,12 +126,26 @@ class ModelSpec:
         if self.kind == "mlp":
             out["hidden"] = self.hidden[0] if len(self.hidden) == 1 else list(self.hidden)
             out["activation"] = self.activation
+        if self.kind == "cnn":
+            out.update(input=list(self.input), conv=[list(layer) for layer in self.conv],
+                       pool=self.pool, hidden=list(self.hidden), activation=self.activation)
         return out
 
     @property
+    def conv_layers(self) -> tuple[conv_shapes.ConvLayer, ...]:
+        """A cnn's conv blocks with their input and output shapes (empty for other kinds)."""
+        if self.kind != "cnn":
+            return ()
+        return conv_shapes.geometry(self.input, self.conv, self.pool, "model")
+
+    @property
     def widths(self) -> tuple[int, ...]:
-        """Layer widths from input to output: (d, h1, ..., hL, C); (d, C) for linear models."""
-        return (self.n_features, *(self.hidden or ()), self.n_classes)
+        """Layer widths of the dense part, from its input to the output: (d, h1, ..., hL, C);
+        (d, C) for linear models; for a cnn its head, (F, h1, ..., C), F the flattened features
+        after the last conv block."""
+        first = (conv_shapes.flat_features(self.conv_layers) if self.kind == "cnn"
+                 else self.n_features)
+        return (first, *(self.hidden or ()), self.n_classes)
 
     @property
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
@@ -101,9 +157,13 @@ class ModelSpec:
             return [("W", (d, c)), ("b", (c,))]
         widths = self.widths
         out = []
+        if self.kind == "cnn":
+            for i, layer in enumerate(self.conv_layers, start=1):
+                out += [(f"conv{i}.W", (layer.c_out, layer.c_in, layer.kernel, layer.kernel)),
+                        (f"conv{i}.b", (layer.c_out,))]
         for layer in range(1, len(widths)):
-            out += [(f"W{layer}", (widths[layer - 1], widths[layer])),
-                    (f"b{layer}", (widths[layer],))]
+            weight, bias = _dense_names(self.kind, layer, len(widths) - 1)
+            out += [(weight, (widths[layer - 1], widths[layer])), (bias, (widths[layer],))]
         return out
 
     @property
@@ -121,8 +181,9 @@ class ModelSpec:
 
     def named_arrays(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """The flat vector as named float32 arrays (copies), in layout order: ``W``, ``b``
-        (logreg, softmax); ``W1``, ``b1``, ... (mlp). ParameterError when ``flat`` is not this
-        model's vector."""
+        (logreg, softmax); ``W1``, ``b1``, ... (mlp); ``conv1.W``, ``conv1.b``, ...,
+        ``dense1.W``, ``dense1.b``, ..., ``out.W``, ``out.b`` (cnn). ParameterError when
+        ``flat`` is not this model's vector."""
         flat = self.check_params(flat, "parameters")
         return {name: block.copy() for name, block in self.unpack(flat).items()}
 
@@ -153,16 +214,18 @@ class ModelSpec:
         return np.concatenate(parts)
 
     def init(self, seed: int = 0) -> np.ndarray:
-        """Seeded float32 initial parameters: zeros for linear models; for mlp, weights with
-        variance 2 / fan-in for ReLU (He) and 1 / fan-in for tanh (LeCun), zero biases."""
-        if self.kind != "mlp":
+        """Seeded float32 initial parameters: zeros for linear models; for mlp and cnn, weights
+        with variance 2 / fan-in for ReLU (He) and 1 / fan-in for tanh (LeCun), zero biases (a
+        conv weight's fan-in is c_in x k x k)."""
+        if self.kind not in ("mlp", "cnn"):
             return np.zeros(self.n_params, dtype=np.float32)
         rng = np.random.default_rng(seed)
         gain = 2.0 if self.activation == "relu" else 1.0
         parts = []
-        for name, shape in self.shapes:
-            if name.startswith("W"):
-                parts.append(rng.normal(0.0, np.sqrt(gain / shape[0]), size=shape).ravel())
+        for _, shape in self.shapes:
+            if len(shape) > 1:
+                fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+                parts.append(rng.normal(0.0, np.sqrt(gain / fan_in), size=shape).ravel())
             else:
                 parts.append(np.zeros(shape).ravel())
         return np.concatenate(parts).astype(np.float32)
@@ -189,6 +252,15 @@ class ModelSpec:
                 f"{where} column 'label'",
                 f"values in [{labels.min()}, {labels.max()}], {self.kind} with "
                 f"n_classes={self.n_classes} needs 0..{self.n_classes - 1}")
+
+
+def _dense_names(kind: str, layer: int, layers: int) -> tuple[str, str]:
+    """Names of dense layer ``layer`` (from 1) of ``layers``: mlp W1, b1; cnn dense1.W, dense1.b
+    and the output layer out.W, out.b."""
+    if kind == "mlp":
+        return f"W{layer}", f"b{layer}"
+    prefix = "out" if layer == layers else f"dense{layer}"
+    return f"{prefix}.W", f"{prefix}.b"
 
 
 def _positive(field: str, value: Any) -> None:

@@ -32,6 +32,7 @@ class DatasetInfo:
     partition_rows: tuple[int, ...]
     manifest_sha256: str | None = None
     partition_sha256: tuple[str, ...] = ()
+    image_shape: tuple[int, ...] | None = None  # [C, H, W] of an image dataset (its manifest's)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class JobPlan:
     n: int
     T: int
     jobs: int
-    models: tuple[dict[str, Any], ...]  # worker model dicts (kind, n_features, n_classes[, hidden])
+    models: tuple[dict[str, Any], ...]  # worker model dicts (ModelSpec.to_dict)
     lrs: tuple[float, ...]
     dataset: DatasetInfo
 
@@ -106,6 +107,10 @@ class JobPlan:
         out["lrs"] = list(self.lrs)
         out["dataset"]["partition_rows"] = list(self.dataset.partition_rows)
         out["dataset"]["partition_sha256"] = list(self.dataset.partition_sha256)
+        if self.dataset.image_shape is None:
+            del out["dataset"]["image_shape"]  # tabular data: the plan as it always was
+        else:
+            out["dataset"]["image_shape"] = list(self.dataset.image_shape)
         return out
 
     @classmethod
@@ -113,6 +118,8 @@ class JobPlan:
         dataset = dict(data["dataset"])
         dataset["partition_rows"] = tuple(dataset["partition_rows"])
         dataset["partition_sha256"] = tuple(dataset.get("partition_sha256", ()))
+        if dataset.get("image_shape") is not None:
+            dataset["image_shape"] = tuple(dataset["image_shape"])
         return cls(run_id=data["job"], bucket=data["bucket"], n=int(data["n"]), T=int(data["T"]),
                    jobs=int(data["jobs"]), models=tuple(data["models"]),
                    lrs=tuple(float(x) for x in data["lrs"]), dataset=DatasetInfo(**dataset))

@@ -1,6 +1,8 @@
 """The same training without workers or coding: full-batch numpy gradient descent per model.
 
-What every decoded gradient must equal (tests) and the demo's reference column.
+What every decoded gradient must equal (tests), the demo's reference column, and the accuracy a
+job's models must reach (``train_spec``: every model of a job spec on its dataset; for a cnn the
+float64 reference of coordinator/contract/gradients.py).
 """
 
 from __future__ import annotations
@@ -34,3 +36,20 @@ def accuracy(model: dict, X: np.ndarray, y: np.ndarray, params: np.ndarray) -> f
     """Fraction of rows whose predicted class is the label."""
     predicted = kernels_reference.predict(ModelSpec.from_dict(model), X, params)
     return float(np.mean(predicted == y))
+
+
+def train_spec(raw: dict) -> list[dict]:
+    """The full-batch numpy reference of every model of a validated job spec (``JobSpec.raw``),
+    on its dataset, as a job would train it: for each model its worker model dict, final
+    parameters, losses and training accuracy."""
+    from coordinator.control.run_dataset import shuffled_table
+    from coordinator.spec.cnn_fields import to_model_spec
+
+    X, y = shuffled_table(raw["dataset"])
+    out = []
+    for model in raw["models"]:
+        spec = to_model_spec(model, X.shape[1], int(y.max()) + 1).to_dict()
+        params, losses = train(spec, model["lr"], model["seed"], raw["iterations"], X, y)
+        out.append({"model": spec, "params": params, "losses": losses,
+                    "accuracy": accuracy(spec, X, y, params)})
+    return out

@@ -24,6 +24,7 @@ from coordinator.control import inject, run_dataset
 from coordinator.control.plan import JobPlan
 from coordinator.control.runner import Invoker, RoundRunner
 from coordinator.control.session_cache import run_lock
+from coordinator.spec.cnn_fields import to_model_spec
 from coordinator.spec.jobspec import JobSpecError, validate
 from coordinator.storage import integrity
 from coordinator.storage.state import Store, now
@@ -65,15 +66,7 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
         scheme = spec.scheme()
         session = spec.session()
         info = run_dataset.prepare(store, spec.raw["dataset"], session.partition_sizes)
-        models = []
-        for i, model in enumerate(spec.models):
-            try:
-                models.append(ModelSpec(model["kind"], info.n_features, info.n_classes,
-                                        model.get("hidden", 0),
-                                        model.get("activation", "relu")))
-            except ValueError as error:
-                raise JobSpecError([(f"models[{i}]", f"{error} (dataset {info.prefix} has "
-                                                     f"{info.n_classes} classes)")]) from error
+        models = [_model_spec(i, model, info) for i, model in enumerate(spec.models)]
         plan = JobPlan(run_id=run_id, bucket=store.bucket, n=spec.workers, T=scheme.T,
                        jobs=spec.jobs,
                        models=tuple(m.to_dict() for m in models),
@@ -101,6 +94,21 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
     log.info("job=%s plan: execution %d starts at round %s", run_id, execution,
              int(record.get("round", 0)) + 1)
     return _state(record, execution, steps=0)
+
+
+def _model_spec(i: int, model: dict, info) -> ModelSpec:
+    """The worker's spec of job-spec model ``i`` on the prepared dataset, or JobSpecError."""
+    image = info.image_shape
+    if model["kind"] == "cnn" and image is not None and list(image) != model["input"]:
+        raise JobSpecError([(f"models[{i}].input", f"{model['input']}, but dataset "
+                                                   f"{info.prefix} holds images of shape "
+                                                   f"{list(image)}")])
+    try:
+        return to_model_spec(model, info.n_features, info.n_classes)
+    except ValueError as error:
+        raise JobSpecError([(f"models[{i}]", f"{error} (dataset {info.prefix} has "
+                                             f"{info.n_features} features, {info.n_classes} "
+                                             "classes)")]) from error
 
 
 def continue_step(store: Store, event: dict, sfn) -> dict[str, Any]:

@@ -73,7 +73,12 @@ def prepare(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
                        n_classes=int(stored["n_classes"]),
                        partition_rows=tuple(int(p["rows"]) for p in stored["partitions"]),
                        manifest_sha256=integrity.manifest_checksum(store, prefix),
-                       partition_sha256=_digests(stored))
+                       partition_sha256=_digests(stored), image_shape=_image_shape(stored))
+
+
+def _image_shape(manifest: dict) -> tuple[int, ...] | None:
+    shape = manifest.get("image_shape")
+    return tuple(int(v) for v in shape) if shape else None
 
 
 def _digests(manifest: dict) -> tuple[str, ...]:
@@ -114,7 +119,8 @@ def _from_path(store: Store, spec: dict, sizes: list[float]) -> DatasetInfo:
                        n_features=int(manifest["n_features"]),
                        n_classes=int(manifest["n_classes"]),
                        partition_rows=tuple(int(p["rows"]) for p in manifest["partitions"]),
-                       manifest_sha256=digest, partition_sha256=_digests(manifest))
+                       manifest_sha256=digest, partition_sha256=_digests(manifest),
+                       image_shape=_image_shape(manifest))
 
 
 def shuffled_table(spec: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,8 @@ GIB = 1 << 30
 MIB = 1 << 20
 WORKER_BASE_MB = 300  # Python + numpy + Numba kernels + pyarrow, measured cold at ~250 MB
 STEP_BASE_MB = 200
-BUILTIN_SHAPES = {"digits": (1797, 64, 10), "digits-parity": (1797, 64, 2)}
+BUILTIN_SHAPES = {"digits": (1797, 64, 10), "digits-images": (1797, 64, 10),
+                  "digits-parity": (1797, 64, 2)}
 SYNTHETIC_DEFAULTS = {"rows": 16384, "features": 64, "classes": 2}
 BUILTIN_DATASETS = (*BUILTIN_SHAPES, "synthetic")
 
@@ -106,12 +107,15 @@ def dataset_shape(dataset: dict) -> tuple[int, int, int] | None:
 
 
 def model_params(model: dict, features: int, classes: int) -> int:
-    """Parameter count of one model spec (mlp ``hidden`` an integer or a list of widths)."""
+    """Parameter count of one model spec (mlp ``hidden`` an integer or a list of widths; a cnn
+    counts on its own ``input``)."""
     kind = model.get("kind")
     if kind == "logreg":
         return features + 1
     if kind == "softmax":
         return (features + 1) * classes
+    if kind == "cnn":
+        return _cnn(model, classes).n_params
     hidden = model.get("hidden", 32)
     widths = [features, *(hidden if isinstance(hidden, list) else [hidden]), classes]
     return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
@@ -127,8 +131,7 @@ def estimate(raw: dict, *, load: float, T: int) -> Estimate | None:
     rounds = jobs + T
     dataset_bytes = rows * (features + 1) * 4
     params = max(model_params(m, features, classes) for m in raw["models"])
-    widest = max([classes] + [max(m["hidden"]) if isinstance(m.get("hidden"), list)
-                              else int(m.get("hidden") or 0) for m in raw["models"]])
+    widest = max([classes] + [_widest(m, classes) for m in raw["models"]])
     share = min(rows, math.ceil(load * rows) * (T + 1))
     worker = (WORKER_BASE_MB * MIB + share * (features + 1) * 4 * 2
               + (T + 1) * params * (4 + 8 + 8) + share * widest * 8 * 3)
@@ -137,6 +140,24 @@ def estimate(raw: dict, *, load: float, T: int) -> Estimate | None:
     step = STEP_BASE_MB * MIB + max(plan, update)
     s3 = rounds * n * (T + 1) * (params * 4 + (params + 1) * 8) + n * share * (features + 1) * 4
     return Estimate(rows, features, classes, dataset_bytes, params, worker, step, s3, rounds)
+
+
+def _widest(model: dict, classes: int) -> int:
+    """Values one row holds at once in a layer: the widest hidden layer; for a cnn the largest
+    conv output or im2col matrix of one image."""
+    if model.get("kind") == "cnn":
+        return max(max(layer.c_out, layer.taps) * layer.positions
+                   for layer in _cnn(model, classes).conv_layers)
+    hidden = model.get("hidden") or 0
+    return max(hidden) if isinstance(hidden, list) else int(hidden)
+
+
+def _cnn(model: dict, classes: int):
+    from coordinator.contract.models import ModelSpec
+
+    image = model["input"]
+    return ModelSpec("cnn", image[0] * image[1] * image[2], max(2, classes), model["hidden"],
+                     "relu", image, model["conv"], model["pool"])
 
 
 def check(raw: dict, *, load: float, T: int, caps: Caps) -> list[tuple[str, str]]:

@@ -10,6 +10,9 @@ once. Example (``sgc submit --help`` shows it too)::
       - {kind: logreg, lr: 0.5}
       - {kind: mlp, hidden: 16, lr: 0.2, seed: 1}                       # one hidden layer
       - {kind: mlp, hidden: [256, 256], activation: tanh, lr: 0.1}      # deep (relu|tanh)
+      - {kind: cnn, input: [1, 8, 8], conv: [[16, 3], [32, 3]], pool: 2, hidden: [64], lr: 0.05}
+                                    # images (dataset digits-images, or an .npz): conv blocks
+                                    #   [channels, kernel] (same conv, ReLU, 2x2 max-pool)
     iterations: 10                  # per model
     workers: 256
     scheme: {name: sgcflow}         # the default: chosen online; or e.g. {name: m-sgc, B: 1,
@@ -30,7 +33,10 @@ Limits (every number must also be finite; an error names the field path and the 
   starting with a letter or digit; ``region``/``regions``: 1-16 AWS region names
   (``us-east-1``, ``us-gov-west-1``: ``^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$``);
 - ``workers`` 1..1000; ``iterations`` 1..100,000; ``models`` 1..64 entries, ``lr`` in (0, 1000],
-  ``seed`` 0..2**32-1, ``hidden`` 1..65,536;
+  ``seed`` 0..2**32-1, ``hidden`` 1..65,536; a cnn's ``input`` [C, H, W] (C <= 1024, sides <=
+  1024, C*H*W <= 2**20, equal to the dataset's features and image shape when known), ``conv``
+  1..8 blocks of [channels 1..1024, odd kernel 1..7], ``pool`` 2 or 1
+  (``spec/cnn_fields.py``);
 - ``dataset``: ``name`` 1-255 characters; ``rows`` 1..100,000,000, ``features`` 1..1,000,000,
   ``classes`` 2..100,000, ``seed`` 0..2**32-1;
 - ``scheme``: integer parameters 0..1000 (the scheme library checks the rest);
@@ -60,13 +66,14 @@ from coordinator.schemes import SCHEMES, make_scheme
 from coordinator.schemes.batching import batched
 from coordinator.spec import budget, dataset_field, safeload
 from coordinator.spec.budget import BUILTIN_DATASETS
+from coordinator.spec import cnn_fields
 from coordinator.spec.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
 from coordinator.spec.model_budget import mlp_fields, worker_fit_errors
 from coordinator.spec.speccheck import Checker, field_key, show
 from coordinator.spec.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, stragglers
 
 SCHEME_NAMES = (SGCFLOW, *sorted(SCHEMES))
-MODEL_KINDS = ("logreg", "softmax", "mlp")
+MODEL_KINDS = ("logreg", "softmax", "mlp", "cnn")
 TOP_LEVEL = ("name", "dataset", "models", "iterations", "workers", "scheme", "wait",
              "stragglers", "faults", "region", "regions", "batch", "start_at")
 MAX_WORKERS = 1000  # the default Lambda account concurrency
@@ -184,6 +191,8 @@ def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
     built = _scheme(check, scheme, raw["workers"], raw["models"])
     raw["scheme"] = None if built is None else {"name": scheme["name"], **built.params}
     if not check.errors:
+        check.errors += cnn_fields.dataset_errors(raw)
+    if not check.errors:
         check.errors += worker_fit_errors(raw, lambda name, n, **params: build_scheme(
             {"name": name, **params}, n, len(raw["models"])))
     if check.errors:
@@ -223,7 +232,8 @@ def _models(check: _Checker, models: Any) -> list[dict] | None:
     out = []
     for i, model in enumerate(models):
         where = f"models[{i}]"
-        if check.mapping(where, model, ("kind", "lr", "hidden", "activation", "seed")) is None:
+        if check.mapping(where, model, ("kind", "lr", "hidden", "activation", "seed",
+                                        *cnn_fields.CNN_KEYS)) is None:
             continue
         kind = model.get("kind")
         check.choice(f"{where}.kind", kind, MODEL_KINDS)
@@ -232,10 +242,17 @@ def _models(check: _Checker, models: Any) -> list[dict] | None:
                  "seed": check.integer(f"{where}.seed", model.get("seed", i), 0, MAX_SEED)}
         if kind == "mlp":
             entry.update(mlp_fields(model, where, check.fail))
+        elif kind == "cnn":
+            entry.update(cnn_fields.cnn_fields(model, where, check.fail))
         else:
             for key in ("hidden", "activation"):
                 if key in model:
-                    check.fail(f"{where}.{key}", f"only kind mlp has {key} (kind is {kind!r})")
+                    check.fail(f"{where}.{key}", f"only kinds mlp and cnn have {key} (kind is "
+                                                 f"{kind!r})")
+        if kind != "cnn":
+            for key in cnn_fields.CNN_KEYS:
+                if key in model:
+                    check.fail(f"{where}.{key}", f"only kind cnn has {key} (kind is {kind!r})")
         out.append(entry)
     return out
 

@@ -1,5 +1,8 @@
-"""Datasets from .npz files: ``X`` (rows x features; more axes are flattened per row) and ``y``
-(one label per row: class indices, or strings that preparation encodes).
+"""Datasets from .npz files: ``X`` and ``y`` (one label per row: class indices, or strings that
+preparation encodes). ``X`` of shape (rows, features) is a table; (N, C, H, W) or (N, H, W) are
+images: their rows become flat feature rows in (C, H, W) order (an (N, H, W) array is one
+channel) and the image shape goes into the dataset's manifest (``image_shape``), which a cnn
+model's ``input`` must match.
 
 A .npz is a zip archive: each array's .npy header (shape, dtype) is read and bounded before any
 data is decompressed, so a declared 10^12-value array is refused without reading it, and a
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coordinator.contract.conv_shapes import MAX_CHANNELS, MAX_SIDE
 from coordinator.spec.limits import MAX_CELLS, MAX_FEATURES, MAX_FILE_BYTES, MAX_ROWS
 
 ARRAYS = ("X", "y")
@@ -42,7 +46,8 @@ def read_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
                 info = members.get(f"{name}.npy")
                 if info is None:
                     raise ArrayFileError(name, "missing: the .npz needs X, shape (rows, "
-                                               "features), and y, shape (rows,)")
+                                               "features), (N, C, H, W) or (N, H, W), and y, "
+                                               "shape (rows,)")
                 with archive.open(info) as member:
                     headers[name] = _header(member, name, info.file_size)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
@@ -52,8 +57,15 @@ def read_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     return headers
 
 
-def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(features (rows x features), labels (rows)) of a checked .npz file."""
+def image_shape(x_shape: tuple[int, ...]) -> list[int] | None:
+    """[C, H, W] of an image array's shape; None for a table (rows, features)."""
+    if len(x_shape) == 2:
+        return None
+    return [1, *x_shape[1:]] if len(x_shape) == 3 else list(x_shape[1:])
+
+
+def load(path: Path) -> tuple[np.ndarray, np.ndarray, list[int] | None]:
+    """(features (rows x features), labels (rows), image shape or None) of a checked .npz."""
     headers = read_headers(path)
     try:
         with np.load(path, allow_pickle=False) as arrays:
@@ -61,7 +73,8 @@ def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise ArrayFileError("dataset", f"cannot read {path} as .npz: "
                                         f"{' '.join(str(error).split())[:200]}") from None
-    return X.reshape(headers["X"][0][0], -1), y
+    shape = headers["X"][0]
+    return X.reshape(shape[0], -1), y, image_shape(shape)
 
 
 def _header(member, name: str, stored: int) -> tuple[tuple[int, ...], np.dtype]:
@@ -89,9 +102,16 @@ def _header(member, name: str, stored: int) -> tuple[tuple[int, ...], np.dtype]:
 
 def _check_shapes(headers: dict) -> None:
     (x_shape, _), (y_shape, _) = headers["X"], headers["y"]
-    if len(x_shape) < 2:
-        raise ArrayFileError("X", f"shape {x_shape}: expected (rows, features)")
+    if len(x_shape) not in (2, 3, 4):
+        raise ArrayFileError("X", f"shape {x_shape}: expected (rows, features), or images "
+                                  "(N, C, H, W) or (N, H, W)")
     rows, values = x_shape[0], int(np.prod(x_shape[1:], dtype=object))
+    image = image_shape(x_shape)
+    for axis, (value, high) in enumerate(zip(image or (), (MAX_CHANNELS, MAX_SIDE, MAX_SIDE),
+                                             strict=True)):
+        if not 1 <= value <= high:
+            name = ("channels", "height", "width")[axis]
+            raise ArrayFileError("X", f"shape {x_shape}: {name} {value}, allowed 1..{high}")
     if not 1 <= rows <= MAX_ROWS:
         raise ArrayFileError("X", f"{rows} rows, allowed 1..{MAX_ROWS}")
     if not 1 <= values <= MAX_FEATURES:

@@ -8,11 +8,15 @@ one is removed, so a reader never sees a manifest that does not match the parts 
 
 Built-in sources (never downloaded at run time):
 - ``digits``: scikit-learn's bundled 8x8 digits (1797 rows, 64 features, 10 classes);
+- ``digits-images``: the same rows as 1 x 8 x 8 images with pixels scaled to [0, 1] (x / 16, as
+  images usually are for a cnn; the manifest records ``image_shape``);
 - ``digits-parity``: the same images labelled odd (1) / even (0), for logreg;
 - ``synthetic``: seeded Gaussian features with labels drawn from a known logistic model; for two
   classes the manifest also holds the exact optimum of the summed logistic loss (Newton's method).
 Any other name is read as a file path: .csv or .parquet (numeric feature columns, one label
-column), or .npz with arrays ``X`` and ``y`` (``storage/array_files.py``). Labels are class
+column), or .npz with arrays ``X`` and ``y`` (``storage/array_files.py``): ``X`` a table
+(rows, features) or images (N, C, H, W) / (N, H, W), whose rows are the image's C*H*W values in
+(C, H, W) order and whose shape the manifest records (``image_shape``). Labels are class
 indices 0..C-1, or strings: those are encoded as indices in sorted order and the manifest keeps
 the mapping (``labels``); ``standardized`` rescales the features and keeps the statistics
 (``standardize``), both applied again at prediction (``coordinator/contract/preprocessing.py``).
@@ -45,7 +49,7 @@ from coordinator.spec.limits import (
     MAX_ROWS,
 )
 
-BUILTIN = ("digits", "digits-parity", "synthetic")
+BUILTIN = ("digits", "digits-images", "digits-parity", "synthetic")
 FILE_TYPES = (".csv", ".parquet", ".npz")
 
 
@@ -76,12 +80,14 @@ class Table:
 def load(name: str, *, rows: int = 16384, features: int = 64, classes: int = 2, seed: int = 0,
          label_column: str = LABEL_COLUMN) -> Table:
     """A built-in source by name, else a .csv / .parquet file; validated (numeric, finite)."""
-    if name in ("digits", "digits-parity"):
+    if name in ("digits", "digits-images", "digits-parity"):
         from sklearn.datasets import load_digits
 
         X, y = load_digits(return_X_y=True)
         labels = y % 2 if name == "digits-parity" else y
-        return _checked(name, X, labels, [f"x{j:03d}" for j in range(X.shape[1])], {})
+        extra = {"image_shape": [1, 8, 8]} if name == "digits-images" else {}
+        X = X / 16 if name == "digits-images" else X  # pixels 0..16 -> [0, 1]
+        return _checked(name, X, labels, [f"x{j:03d}" for j in range(X.shape[1])], extra)
     if name == "synthetic":
         return synthetic(rows=rows, features=features, classes=classes, seed=seed)
     path = Path(name)
@@ -100,12 +106,21 @@ def _from_npz(name: str, path: Path) -> Table:
     from coordinator.storage import array_files
 
     try:
-        X, y = array_files.load(path)
+        X, y, image = array_files.load(path)
     except array_files.ArrayFileError as error:
         raise DatasetError(error.field, str(error).split(": ", 1)[1]) from None
+    bad = np.argwhere(~np.isfinite(np.asarray(X, dtype=np.float64)))
+    if bad.size:
+        raise DatasetError("X", f"NaN/inf in row {bad[0][0]} (flat index {bad[0][1]})")
+    if not preprocessing.is_text(y):
+        labels = np.asarray(y, dtype=np.float64)
+        if not np.isfinite(labels).all() or (labels < 0).any() \
+                or (labels != np.round(labels)).any():
+            raise DatasetError("y", "labels must be class indices 0, 1, ... (finite, whole, "
+                                    ">= 0) or strings (encoded, the mapping kept)")
     digits = max(3, len(str(X.shape[1] - 1)))
-    return _checked(name, X, y, [f"x{j:0{digits}d}" for j in range(X.shape[1])], {},
-                    label_column="y")
+    return _checked(name, X, y, [f"x{j:0{digits}d}" for j in range(X.shape[1])],
+                    {"image_shape": image} if image else {}, label_column="y")
 
 
 def standardized(table: Table) -> Table:

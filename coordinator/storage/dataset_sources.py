@@ -160,7 +160,7 @@ def read_labelled(path: str, label_column: str, feature_columns: list[str]
         from coordinator.storage import array_files
 
         try:
-            X, y = array_files.load(source)
+            X, y, _ = array_files.load(source)
         except array_files.ArrayFileError as error:
             raise DatasetError(error.field, str(error).split(": ", 1)[1]) from None
         if X.shape[1] != len(feature_columns):

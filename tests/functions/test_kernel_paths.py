@@ -12,6 +12,12 @@ from coordinator.contract.kernel_paths import (
     BLAS_MIN_MACS,
     BLAS_MIN_WEIGHTS,
     BLAS_MIN_WIDTH,
+    CNN_BLAS_MIN_MACS,
+    CNN_SUB_BLOCK_COLUMNS,
+    cnn_head_rows,
+    cnn_macs,
+    cnn_path,
+    cnn_sub_rows,
     mlp_path,
     weights,
 )
@@ -62,3 +68,28 @@ def test_both_sides_of_the_threshold_equal_the_reference(hidden, activation):
         assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max(), (rows, mlp_path(spec,
                                                                                      rows))
     assert "blas" in paths and len(paths) == 2
+
+
+def test_cnn_multiply_adds_count_every_conv_and_dense_layer():
+    spec = ModelSpec("cnn", 64, 10, [12], "relu", [1, 8, 8], [[4, 3], [6, 3]], 2)
+    assert cnn_macs(spec) == 4 * 9 * 64 + 6 * 36 * 16 + 24 * 12 + 12 * 10
+
+
+def test_cnn_blas_from_the_multiply_add_threshold_on():
+    spec = ModelSpec("cnn", 784, 10, [72], "relu", [1, 28, 28], [[6, 5], [16, 5]], 2)
+    crossover = -(-CNN_BLAS_MIN_MACS // cnn_macs(spec))
+    assert cnn_path(spec, crossover) == "blas" and cnn_path(spec, crossover - 1) == "fused"
+
+
+def test_cnn_blocks_are_powers_of_two_within_their_budgets():
+    for image, conv in (([1, 8, 8], [[16, 3], [32, 3]]), ([3, 32, 32], [[32, 3], [64, 3]]),
+                        ([3, 224, 224], [[64, 7]])):
+        spec = ModelSpec("cnn", int(np.prod(image)), 10, [], "relu", image, conv, 2)
+        columns = sum(layer.taps * layer.positions for layer in spec.conv_layers)
+        for path, budget in CNN_SUB_BLOCK_COLUMNS.items():
+            rows = cnn_sub_rows(spec, path)
+            assert rows & (rows - 1) == 0 and 1 <= rows <= 1024
+            assert rows == 1 or rows * columns <= budget
+            assert rows == 1024 or 2 * rows * columns > budget
+        head = cnn_head_rows(spec)
+        assert head % cnn_sub_rows(spec, "blas") == 0 and head <= 1024

@@ -37,10 +37,12 @@ def test_shipped_generic_cache_loads_without_compiling(tmp_path):
     assert len(list((tmp_path / "shipped").glob("*.nbi"))) >= 6
     script = ("import json, functions.worker as w, functions.kernels as k, "
               "functions.kernels_mlp as m1, functions.kernels_deep as d, "
-              "functions.kernels_blas as b, functions.kernel_layers as l; "
+              "functions.kernels_blas as b, functions.kernel_layers as l, "
+              "functions.kernel_conv as c, functions.kernels_cnn_fused as cf; "
               "from numba.core.registry import CPUDispatcher; "
               "print(json.dumps({f'{m.__name__}.{n}': [len(f.stats.cache_hits), "
-              "len(f.stats.cache_misses)] for m in (k, m1, d, b, l) for n, f in vars(m).items() "
+              "len(f.stats.cache_misses)] for m in (k, m1, d, b, l, c, cf) "
+              "for n, f in vars(m).items() "
               "if isinstance(f, CPUDispatcher) and f.__module__ == m.__name__ "
               "and (f.stats.cache_hits or f.stats.cache_misses)}))")
     env.update(NUMBA_CACHE_DIR=str(tmp_path / "fresh"),
@@ -48,9 +50,13 @@ def test_shipped_generic_cache_loads_without_compiling(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], env=env, check=True,
                           capture_output=True, text=True)
     stats = json.loads(done.stdout.strip().splitlines()[-1])
-    # the six linear/one-layer dispatchers, the deep ones, and the BLAS path's fused helpers
+    # the six linear/one-layer dispatchers, the deep ones, the BLAS paths' fused helpers, and
+    # the CNN's conv blocks and fused call
     assert {"functions.kernels_mlp.mlp_parallel", "functions.kernels_deep.deep_parallel",
-            "functions.kernels_deep.deep_serial", "functions.kernels_blas.softmax_rows",
-            "functions.kernels_blas.bias_activate", "functions.kernels_blas.accumulate",
-            "functions.kernel_layers.gate"} <= set(stats), stats
+            "functions.kernels_deep.deep_serial", "functions.kernel_layers.softmax_rows",
+            "functions.kernel_layers.bias_activate", "functions.kernel_layers.accumulate",
+            "functions.kernel_layers.gate", "functions.kernel_conv.im2col",
+            "functions.kernel_conv.col2im", "functions.kernel_conv.pool_forward",
+            "functions.kernel_conv.pool_backward",
+            "functions.kernels_cnn_fused.cnn_fused_kernel"} <= set(stats), stats
     assert all(hits >= 1 and misses == 0 for hits, misses in stats.values()), stats

@@ -17,10 +17,9 @@ from coordinator.spec import model_budget
 MARGIN = 1.40  # documented in coordinator/spec/model_budget.py: within 40% of the measured peak
 
 
-def _measure(d: int, hidden: list[int], rows: int, partitions: int, env: dict) -> dict:
-    done = subprocess.run([sys.executable, "-m", "coordinator.cli.worker_memory", str(d),
-                           json.dumps(hidden), str(rows), str(partitions)],
-                          capture_output=True, text=True, env=env)
+def _measure(model: list[str], rows: int, partitions: int, env: dict) -> dict:
+    done = subprocess.run([sys.executable, "-m", "coordinator.cli.worker_memory", *model,
+                           str(rows), str(partitions)], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -35,12 +34,37 @@ def test_estimate_bounds_a_mid_size_models_measured_peak(tmp_path):
            "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
            "SGC_NUMBA_SHIPPED_CACHE": str(tmp_path / "none")}
     for _ in range(2):  # the first run may compile the kernels; the second loads them, as Lambda
-        measured = _measure(784, [512, 256], 1024, 2, env)
+        measured = _measure(["784", "[512, 256]"], 1024, 2, env)
     assert measured["n_params"] == spec.n_params and measured["rows"] == 2048
     assert measured["runtime_mb"] <= model_budget.RUNTIME_MB
     total = measured["runtime_mb"] + measured["task_mb"]
     estimated = model_budget.estimate(spec, 2048)["memory_mb"]
     assert total <= estimated <= MARGIN * total, (measured, estimated)
+
+
+LENET = {"kind": "cnn", "input": [1, 28, 28], "conv": [[6, 5], [16, 5]], "hidden": [72]}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("numba-cache")  # may compile every kernel into its own cache first
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux peak-RSS reset")
+def test_a_lenet_sized_cnn_on_1024_images_fits_the_default_worker(tmp_path):
+    """LeNet-5's conv blocks on MNIST-sized images with a 72-unit head (59,822 parameters), one
+    1,024-image partition, as Lambda runs it (issue 25): measured within the default worker's
+    memory, and the estimate an upper bound within 40% of the measurement."""
+    from coordinator.workflow import resources
+
+    spec = ModelSpec.from_dict({**LENET, "n_features": 784, "n_classes": 10})
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+           "SGC_NUMBA_SHIPPED_CACHE": str(tmp_path / "none")}
+    for _ in range(2):  # the first run may compile the kernels; the second loads them
+        measured = _measure([json.dumps(LENET)], 1024, 1, env)
+    assert measured["n_params"] == spec.n_params == 59822 and measured["rows"] == 1024
+    total = measured["runtime_mb"] + measured["task_mb"]
+    estimated = model_budget.estimate(spec, 1024)["memory_mb"]
+    assert total <= estimated <= MARGIN * total, (measured, estimated)
+    assert model_budget.estimate(spec, 1024)["memory_mb_compiling"] <= resources.WORKER_MEMORY_MB
 
 
 def test_jit_allowance_is_counted_by_the_fit_check_only_as_an_addition():

@@ -69,3 +69,31 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def assert_decoded_equals_partition_sums(backend, run_id: str, jobs=None) -> int:
+    """Every decoded job's [loss, *grad] equals the sum over the dataset's partitions of the
+    kernel's own [loss_p, *grad_p] (what every worker computes for partition p) to float64
+    rounding: decoding is exact whatever the kernel rounds (a cnn's max-pooling near-ties make
+    the kernel differ from the float64 reference, documented in functions/kernels_cnn.py).
+    ``jobs``: the jobs to check (default all decoded)."""
+    from coordinator.contract.models import ModelSpec
+    from functions import kernels
+    from functions.partitions import PartitionStore
+
+    plan = plan_of(backend, run_id)
+    store = PartitionStore(backend.store.s3, cache_dir=None)
+    parts = [store.load(plan.bucket, plan.dataset.prefix, p)
+             for p in range(len(plan.dataset.partition_rows))]
+    checked = 0
+    for entry in backend.store.rounds(run_id):
+        for j in map(int, entry["update"]["decoded"]):
+            if jobs is not None and j not in jobs:
+                continue
+            spec = ModelSpec.from_dict(plan.models[plan.model_of(j)[0]])
+            params = backend.store.get_array(plan.params_key(j))
+            want = sum(kernels.loss_grad(spec, part.X, part.y, params) for part in parts)
+            decoded = backend.store.get_array(plan.decoded_key(j))
+            assert np.abs(decoded - want).max() <= 1e-9 * np.abs(want).max(), j
+            checked += 1
+    return checked

@@ -49,6 +49,38 @@ def _bomb() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _npz(**arrays) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _npz_declaring(shape: tuple) -> bytes:
+    """A .npz whose X header declares ``shape`` with no data behind it (a decompression bomb's
+    promise)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": shape})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("X.npy", header.getvalue())
+        archive.writestr("y.npy", b"")
+    return buffer.getvalue()
+
+
+def cnn(**fields) -> dict:
+    return {"kind": "cnn", "input": [1, 2, 2], "conv": [[4, 3]], **fields}
+
+
 SUBMIT = ["submit", "{dir}/job.json"]
 SUBMIT_YAML = ["submit", "{dir}/job.yaml"]
 BAD_SPECS = [
@@ -72,6 +104,19 @@ BAD_SPECS = [
     ("hidden-huge", spec(models=[{"kind": "mlp", "hidden": 10**9}, {"kind": "logreg"}]),
      "models[0].hidden"),
     ("models-1000", spec(models=[{"kind": "logreg"}] * 1000), "models"),
+    # cnn models: every bound before any work
+    ("cnn-kernel-even", spec(models=[cnn(conv=[[4, 4]])]), "models[0].conv[0][1]"),
+    ("cnn-channels-huge", spec(models=[cnn(conv=[[10**9, 3]])]), "models[0].conv[0][0]"),
+    ("cnn-layers-many", spec(models=[cnn(conv=[[2, 3]] * 100)]), "models[0].conv"),
+    ("cnn-input-huge", spec(models=[cnn(input=[1, 10**6, 10**6])]), "models[0].input[1]"),
+    ("cnn-input-not-a-list", spec(models=[cnn(input="1x2x2")]), "models[0].input"),
+    ("cnn-input-vs-dataset", spec(models=[cnn(input=[1, 3, 3]), {"kind": "logreg"}]),
+     "models[0].input"),
+    ("cnn-pool-three", spec(models=[cnn(pool=3)]), "models[0].pool"),
+    ("cnn-pooled-away", spec(models=[cnn(conv=[[2, 3], [2, 3]])]), "models[0].conv[1]"),
+    ("cnn-columns-huge", spec(models=[cnn(input=[1024, 32, 32], conv=[[1024, 7]] * 2)]),
+     "models[0].conv"),
+    ("cnn-conv-on-mlp", spec(models=[{"kind": "mlp", "conv": [[2, 3]]}]), "models[0].conv"),
     ("scheme-param-huge", spec(scheme={"name": "sr-sgc", "B": 1, "W": 10**9, "lam": 3}),
      "scheme.W"),
     ("scheme-param-string", spec(scheme={"name": "gc", "s": "1"}), "scheme.s"),
@@ -214,6 +259,18 @@ CLI = [
                                    "2", "--out", "{dir}/o", "-k", "1"], {}, "--rows"),
     ("prepare-scheme-unicode-digit", ["data", "prepare", "synthetic", "--out", "{dir}/o",
                                       "--scheme", "gc:n=\u0668,s=1"], {}, "--scheme"),
+    ("prepare-npz-garbage", ["data", "prepare", "{dir}/g.npz", "--out", "{dir}/o", "-k", "1"],
+     {"g.npz": b"PK\x03\x04garbage"}, "cannot read"),
+    ("prepare-npz-no-y", ["data", "prepare", "{dir}/x.npz", "--out", "{dir}/o", "-k", "1"],
+     {"x.npz": _npz(X=[[[0.0]]])}, "y: missing"),
+    ("prepare-npz-flat-x", ["data", "prepare", "{dir}/f.npz", "--out", "{dir}/o", "-k", "1"],
+     {"f.npz": _npz(X=[0.0, 1.0], y=[0])}, "X: shape (2,)"),
+    ("prepare-npz-bomb", ["data", "prepare", "{dir}/b.npz", "--out", "{dir}/o", "-k", "1"],
+     {"b.npz": _npz_declaring((10**9, 3, 1024, 1024))}, "X: truncated"),
+    ("prepare-npz-object", ["data", "prepare", "{dir}/o.npz", "--out", "{dir}/o", "-k", "1"],
+     {"o.npz": _npz(X=[[["a"]]], y=[0])}, "X: dtype"),
+    ("prepare-npz-labels", ["data", "prepare", "{dir}/l.npz", "--out", "{dir}/o", "-k", "1"],
+     {"l.npz": _npz(X=[[[0.0]], [[1.0]]], y=[0.5, 1])}, "y: labels"),
     ("prepare-k-zero", ["data", "prepare", "synthetic", "--out", "{dir}/o", "-k", "0"], {},
      "-k"),
     ("prepare-k-more-than-rows", ["data", "prepare", "synthetic", "--rows", "4", "--out",

@@ -46,3 +46,23 @@ def test_fma_peak_is_measured():
 
     peak = fma_peak.measure(0.05)
     assert peak["peak_gflops"] == max(v for k, v in peak.items() if k != "peak_gflops") > 0
+
+
+def test_cnn_rows_report_gflops_and_the_numpy_baseline():
+    from coordinator.cli import bench_cnn
+    from coordinator.spec.model_budget import cnn_flops_per_row
+
+    rows = bench_cnn.measure_cnn(quick=True, cpu="host", names=["digits"])
+    assert [(r["name"], r["rows"]) for r in rows] == [("digits", 64)]
+    for r in rows:
+        assert {"gflops", "peak_fraction", "sgc_s", "numpy_s", "fused_s", "blas_s",
+                "products_s", "speedup_vs_numpy", "path", "conv_share"} <= set(r)
+        flops = cnn_flops_per_row(bench_cnn.spec_of(r["name"])) * r["rows"]
+        assert r["gflops"] == flops / r["sgc_s"] / 1e9
+        assert r["max_rel_err"] <= 1e-5 and 0.8 <= r["conv_share"] <= 1
+    table = bench_cnn.markdown(rows + [{"bench": "cnn_worker_memory", "name": "lenet",
+                                        "n_params": 59822, "rows": 1024, "runtime_mb": 261.0,
+                                        "task_mb": 46.0, "estimate_mb": 385.0,
+                                        "worker_memory_mb": 1769}])
+    assert "| host | digits | 1x8x8 |" in table
+    assert "307 MB measured (estimate 385 MB), default worker 1769 MB" in table

@@ -41,7 +41,7 @@ def test_submit_rejects_a_bad_spec_naming_fields(tmp_path):
                     "scheme: {name: gc, s: 1}\n")
     out = CliRunner().invoke(main, ["submit", str(spec), "--local"])
     assert out.exit_code != 0
-    assert "models[0].kind: must be one of ['logreg', 'softmax', 'mlp']" in out.output
+    assert "models[0].kind: must be one of ['logreg', 'softmax', 'mlp', 'cnn']" in out.output
     assert "iterations: must be an integer in [1, 100000]" in out.output
 
 

@@ -28,7 +28,7 @@ def test_valid_spec_is_normalized():
 
 @pytest.mark.parametrize("change, field, words", [
     ({"models": [{"kind": "svm"}, {"kind": "softmax"}]}, "models[0].kind",
-     "['logreg', 'softmax', 'mlp']"),
+     "['logreg', 'softmax', 'mlp', 'cnn']"),
     ({"models": []}, "models", "non-empty list"),
     ({"iterations": 0}, "iterations", "integer in [1, 100000]"),
     ({"workers": 5000}, "workers", "[1, 1000]"),
@@ -48,7 +48,7 @@ def test_valid_spec_is_normalized():
     ({"region": "mars"}, "region", "us-east-1"),
     ({"colour": "red"}, "(top level).colour", "unknown key"),
     ({"models": [{"kind": "softmax", "hidden": 3}, {"kind": "logreg"}]}, "models[0].hidden",
-     "only kind mlp"),
+     "only kinds mlp and cnn"),
     ({"models": [{"kind": "mlp", "hidden": []}, {"kind": "logreg"}]}, "models[0].hidden",
      "at least one hidden layer"),
     ({"models": [{"kind": "mlp", "hidden": [64, 0]}, {"kind": "logreg"}]}, "models[0].hidden[1]",
@@ -58,7 +58,7 @@ def test_valid_spec_is_normalized():
     ({"models": [{"kind": "mlp", "activation": "gelu"}, {"kind": "logreg"}]},
      "models[0].activation", "['relu', 'tanh']"),
     ({"models": [{"kind": "softmax", "activation": "tanh"}, {"kind": "logreg"}]},
-     "models[0].activation", "only kind mlp"),
+     "models[0].activation", "only kinds mlp and cnn"),
     # 3 x 8192-wide layers: ~134M parameters, far beyond a 1,769 MB worker
     ({"models": [{"kind": "mlp", "hidden": [8192] * 3}, {"kind": "logreg"}]},
      "models[0].hidden", "more than the worker's 1769 MB"),
