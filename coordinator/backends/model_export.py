@@ -38,19 +38,16 @@ def trained_models(store: Store, run_id: str, record: dict[str, Any]) -> list[Tr
     plan = JobPlan.from_dict(record["plan"])
     manifest = _manifest(store, plan)
     preprocessing = Preprocessing.from_manifest(manifest)
-    digests = recorded_digests(store, run_id, record)
     losses = (result.get("summary") or {}).get("final_losses") or []
     models = []
     for entry in result["models"]:
         index, key = entry["model"], entry.get("final_params_key")
+        if entry.get("params_problem"):  # job_result withheld them (coordinator/backends/outcome)
+            raise DownloadRefused(f"refused: {entry['params_problem']}")
         if key is None:
             raise NoResult(f"job {run_id}: model {index} has no parameters written")
-        job = int(_JOB.search(key).group(1))
-        expected = digests.get(job)
-        if expected is None:
-            raise DownloadRefused(f"{key}: the job recorded no digest for these parameters: "
-                                  "refused")
-        try:
+        expected = entry["final_params_sha256"]
+        try:  # read again: what is written must be what was checked
             flat = integrity.read_array(store, key, expected)
         except integrity.IntegrityError as error:
             raise DownloadRefused(f"refused: {error}") from None
@@ -73,22 +70,6 @@ def download(store: Store, run_id: str, record: dict[str, Any], folder: str | Pa
     for model in models:
         written += model.save(Path(folder), model.card["index"])
     return written
-
-
-def recorded_digests(store: Store, run_id: str, record: dict[str, Any]) -> dict[int, str]:
-    """{job: sha256 of its parameter object} from everything the job recorded."""
-    found: dict[int, str] = {}
-    for entry in store.rounds(run_id, only="update"):
-        found.update(_digests((entry.get("update") or {}).get("params_sha256")))
-    found.update(_digests(record.get("params_sha256")))
-    found.update(_digests((record.get("progress") or {}).get("params_sha256")))
-    return found
-
-
-def _digests(value: Any) -> dict[int, str]:
-    if isinstance(value, str):
-        value = json.loads(value)
-    return {int(job): str(digest) for job, digest in (value or {}).items()}
 
 
 def _manifest(store: Store, plan: JobPlan) -> dict[str, Any]:

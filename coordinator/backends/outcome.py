@@ -12,6 +12,7 @@ version id of what was checked).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -62,11 +63,17 @@ def job_result(store: Store, run_id: str, record: dict[str, Any]) -> dict[str, A
 def _recorded_digests(store: Store, run_id: str, record: dict[str, Any]) -> dict[int, str]:
     """{job: sha256} of every parameter object as written (the plan's initial ones, then each
     round's update record)."""
-    digests = {int(j): h for j, h in (record.get("params_sha256") or {}).items()}
+    digests = _by_job(record.get("params_sha256"))
     for entry in store.rounds(run_id, only="update"):
-        digests.update({int(j): h for j, h in
-                        (entry.get("update", {}).get("params_sha256") or {}).items()})
+        digests.update(_by_job((entry.get("update") or {}).get("params_sha256")))
+    digests.update(_by_job((record.get("progress") or {}).get("params_sha256")))
     return digests
+
+
+def _by_job(value: Any) -> dict[int, str]:
+    if isinstance(value, str):  # stored as JSON text
+        value = json.loads(value)
+    return {int(job): str(digest) for job, digest in (value or {}).items()}
 
 
 def _check_final(store: Store, model: dict[str, Any], expected: str | None) -> None:

@@ -61,41 +61,58 @@ def dataset_errors(raw: dict) -> list[tuple[str, str]]:
     from coordinator.spec.budget import dataset_shape
 
     cnns = [(i, m) for i, m in enumerate(raw["models"]) if m["kind"] == "cnn"]
-    shape = dataset_shape(raw["dataset"]) if cnns else None
-    if shape is None:
+    if not cnns:
         return []
-    image = image_shape(raw["dataset"])
+    shape, image = dataset_shape(raw["dataset"]), image_shape(raw["dataset"])
+    if shape is None and image is None:
+        return []
     errors = []
     for i, model in cnns:
         values = model["input"][0] * model["input"][1] * model["input"][2]
         if image is not None and model["input"] != image:
             errors.append((f"models[{i}].input", f"{model['input']}, but dataset "
-                                                 f"{raw['dataset']['name']!r} holds images of "
+                                                 f"{_label(raw['dataset'])!r} holds images of "
                                                  f"shape {image}"))
-        elif image is None and values != shape[1]:
+        elif image is None and shape is not None and values != shape[1]:
             errors.append((f"models[{i}].input", f"{model['input']} is {values} values per "
                                                  f"image, but dataset "
-                                                 f"{raw['dataset']['name']!r} has {shape[1]} "
+                                                 f"{_label(raw['dataset'])!r} has {shape[1]} "
                                                  "features"))
     return errors
 
 
 def image_shape(dataset: dict) -> list[int] | None:
-    """[C, H, W] of an image dataset (a built-in image source or a readable .npz), else None."""
+    """[C, H, W] of an image dataset known before it is prepared: a built-in image source, a
+    readable local .npz (``dataset.path``, or a file given as ``name``), or a prepared local
+    folder whose manifest records one; else None (an S3 dataset is checked at Plan and by the
+    worker)."""
+    from pathlib import Path
+
     name = str(dataset.get("name"))
     if name in IMAGE_SHAPES:
         return IMAGE_SHAPES[name]
-    if name.endswith(".npz"):
-        from pathlib import Path
-
+    source = Path(str(dataset.get("source") or dataset.get("path") or name))
+    if source.suffix == ".npz":
         from coordinator.storage.array_files import ArrayFileError, image_shape, read_headers
 
         try:
-            shape = read_headers(Path(name))["X"][0]
+            return image_shape(read_headers(source)["X"][0])
         except (ArrayFileError, OSError):  # reported with the field when the data is prepared
             return None
-        return image_shape(shape)
+    manifest = source / "manifest.json"
+    if "://" not in str(source) and manifest.is_file():
+        import json
+
+        try:
+            shape = json.loads(manifest.read_text()).get("image_shape")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return list(shape) if isinstance(shape, list) else None
     return None
+
+
+def _label(dataset: dict) -> str:
+    return str(dataset.get("name") or dataset.get("source") or dataset.get("path"))
 
 
 def _three_integers(value: Any) -> bool:

@@ -28,8 +28,9 @@ from coordinator.spec.speccheck import Checker, show
 KEYS = ("path", "label_column", "standardize", "seed", "manifest_sha256", "shape", "source")
 FILE_TYPES = (".csv", ".parquet", ".npz")
 MANIFEST = "manifest.json"
-HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\x00]*)?$")
+# \Z, not $: "$" also matches before a trailing newline
+HEX_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
+S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\x00]*)?\Z")
 MAX_PATH = 1024
 
 

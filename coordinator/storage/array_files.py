@@ -108,7 +108,7 @@ def _check_shapes(headers: dict) -> None:
     rows, values = x_shape[0], int(np.prod(x_shape[1:], dtype=object))
     image = image_shape(x_shape)
     for axis, (value, high) in enumerate(zip(image or (), (MAX_CHANNELS, MAX_SIDE, MAX_SIDE),
-                                             strict=True)):
+                                             strict=False)):
         if not 1 <= value <= high:
             name = ("channels", "height", "width")[axis]
             raise ArrayFileError("X", f"shape {x_shape}: {name} {value}, allowed 1..{high}")

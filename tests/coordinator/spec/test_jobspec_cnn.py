@@ -69,7 +69,7 @@ def test_the_input_must_match_a_known_datasets_features():
 
 def test_an_npz_datasets_image_shape_is_read_at_submit(tmp_path):
     np.savez(tmp_path / "im.npz", X=np.zeros((64, 2, 6, 6), np.float32), y=np.zeros(64, int))
-    spec = {**GOOD, "dataset": str(tmp_path / "im.npz")}
+    spec = {**GOOD, "dataset": {"path": str(tmp_path / "im.npz"), "label_column": "y"}}
     with pytest.raises(JobSpecError) as caught:
         validate(spec)
     assert "holds images of shape [2, 6, 6]" in dict(caught.value.errors)["models[0].input"]
