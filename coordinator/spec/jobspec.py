@@ -64,9 +64,8 @@ from coordinator.adaptive.live import SgcflowScheme
 from coordinator.contract.errors import MAX_FIELD_CHARS, shorten
 from coordinator.schemes import SCHEMES, make_scheme
 from coordinator.schemes.batching import batched
-from coordinator.spec import budget, dataset_field, safeload
+from coordinator.spec import budget, cnn_fields, dataset_field, safeload
 from coordinator.spec.budget import BUILTIN_DATASETS
-from coordinator.spec import cnn_fields
 from coordinator.spec.limits import MAX_CLASSES, MAX_FEATURES, MAX_ROWS, MAX_SEED
 from coordinator.spec.model_budget import mlp_fields, worker_fit_errors
 from coordinator.spec.speccheck import Checker, field_key, show
