@@ -28,8 +28,8 @@ from coordinator.control.summary import round_rows
 from coordinator.replay.traces import SHIPPED_TRACE as TRACE
 from coordinator.spec.jobspec import validate
 
-# What the first `sgc demo` on a machine spends compiling the workers' Numba kernels (measured
-# 2-4 min on 2 shared cores; the kernels are cached after).
+# What the first `sgc demo` on a machine spends compiling the workers' Numba kernels, cached after
+# (docs/benchmarks.md, "The demo": 2 min 24 s with an empty cache on 2 loaded shared cores).
 COMPILE_ESTIMATE = "about 2-5 min"
 
 
