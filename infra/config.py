@@ -27,7 +27,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_ALIAS = "live"
 NUMBA_CACHE_DIR = "/tmp/numba-cache"
-# Env var names the functions read (see the README's infrastructure section).
+# Env var names the functions read (docs/contracts.md, "Environment variables").
 ENV_BUCKET = "SGC_BUCKET"
 ENV_TABLE = "SGC_TABLE"
 ENV_NUMBA_CACHE = "NUMBA_CACHE_DIR"

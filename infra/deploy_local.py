@@ -406,7 +406,7 @@ def deploy_local(port: int, cdk: list[str], out: Path, audit_file: Path) -> str:
         if kept:
             raise CheckFailed(f"cdk destroy deleted {kept}: they are RETAIN (the data outlives "
                               "the stack)")
-        # What the README's teardown does (`make delete-data`): every version, then the bucket.
+        # What docs/deploy.md's teardown does (`make delete-data`): every version, then the bucket.
         say(delete_data(client("s3", server.endpoint), client("dynamodb", server.endpoint),
                         bucket, table))
         if _bucket_exists(server.endpoint, bucket) or _table_exists(server.endpoint, table):

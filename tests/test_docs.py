@@ -100,3 +100,53 @@ def test_the_check_accepts_real_citations_and_written_outputs():
     source = ('"""docs/schemes.md, "M-SGC"; docs/aws.md, "Lambda" and "Step Functions";\n'
               'contracts.md; data/bench/simulate.md."""\n(out / "report.md").write_text(table)\n')
     assert problems(source, "example.py", written=outputs([source])) == []
+
+
+MARKDOWN = [ROOT / "README.md", *sorted(DOCS.glob("*.md")),
+            ROOT / "examples" / "data" / "README.md"]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+PATH_MENTION = re.compile(r"(?<![\w/.-])((?:docs|examples|tests)/[\w./-]*\w)")
+
+
+def slug(title: str) -> str:
+    """A heading's anchor as GitHub makes it."""
+    title = re.sub(r"[^\w\- ]", "", title.strip().lower())
+    return title.replace(" ", "-")
+
+
+def link_problems(document: Path) -> list[str]:
+    """Relative links (and docs/, examples/, tests/ paths) in ``document`` that resolve to no file
+    or no heading."""
+    found = []
+    text = document.read_text()
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        file = (document.parent / path).resolve() if path else document
+        if not file.exists():
+            found.append(f"{document.relative_to(ROOT)}: links to missing {target}")
+        elif anchor and file.suffix == ".md" and anchor not in map(slug, headings(file)):
+            found.append(f"{document.relative_to(ROOT)}: {path or document.name} has no #{anchor}")
+    for mention in PATH_MENTION.findall(text):
+        if not (ROOT / mention).exists() and not any(ch in mention for ch in "*<"):
+            found.append(f"{document.relative_to(ROOT)}: names missing {mention}")
+    return found
+
+
+@pytest.mark.parametrize("document", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_link_in_the_readme_and_the_docs_resolves(document):
+    assert link_problems(document) == []
+
+
+def test_the_readme_is_a_front_door():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert "    make demo " in readme and "    make test " in readme
+    for document in DOCS.glob("*.md"):
+        assert f"docs/{document.name}" in readme, f"README does not list docs/{document.name}"
+
+
+@pytest.mark.parametrize("document", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_issue_numbers_in_user_facing_text(document):
+    assert not re.search(r"\bissue\b", document.read_text(), re.IGNORECASE), document

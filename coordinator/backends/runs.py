@@ -10,6 +10,7 @@ emulator inside this Python process, started on first use and stopped at exit.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 from pathlib import Path
@@ -48,6 +49,9 @@ def in_process_emulator():
     global _emulator
     with _emulator_lock:
         if _emulator is None:
+            # the handlers' structured INFO logs (one per worker per round) would bury the
+            # caller's own output; WARNING and above still show
+            os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
             from coordinator.emulator import Emulator
 
             _emulator = Emulator().start()

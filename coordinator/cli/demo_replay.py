@@ -24,8 +24,10 @@ DEFAULT_SCHEMES = "gc,gc-batched,m-sgc,sgcflow"
 def run_replay_demo(out: Path, echo: Callable[[str], None] = print,
                     workers: int = DEFAULT_WORKERS, jobs: int = DEFAULT_JOBS,
                     schemes: str = DEFAULT_SCHEMES,
-                    models: int = DEFAULT_MODELS) -> dict[str, Any]:
-    """Replay the trace through each scheme live and simulated; write replay.{md,json,png}."""
+                    models: int = DEFAULT_MODELS,
+                    watch: Callable[[Any, str], Any] | None = None) -> dict[str, Any]:
+    """Replay the trace through each scheme live and simulated; write replay.{md,json,png}.
+    ``watch(backend, job)``, if given, shows each live run's progress."""
     from coordinator.replay.livereplay import Settings, parse_schemes, replay
 
     if not TRACE.exists():
@@ -35,7 +37,7 @@ def run_replay_demo(out: Path, echo: Callable[[str], None] = print,
          f"worker times from {TRACE.name} on a virtual clock")
     settings = Settings(trace=str(TRACE), profile=None, region=None, mu=1.0, jobs=jobs,
                         workers=workers, models=models)
-    results = replay(settings, parse_schemes(schemes), echo=echo)
+    results = replay(settings, parse_schemes(schemes), echo=echo, watch=watch)
     out.mkdir(parents=True, exist_ok=True)
     table = _table(results)
     command = (f"sgc replay --workers {workers} --models {models} --gradients {jobs} "

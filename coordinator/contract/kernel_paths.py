@@ -4,7 +4,7 @@ One rule for every worker, from (model, rows) only: the paths round differently,
 needs every worker's g_p to be the same bits, so the choice may not depend on the host or on a
 timing taken at run time. Its thresholds come from measurements of both paths forced, side by
 side (CPU time, medians), with Numba built for the generic x86-64 as in Lambda and OpenBLAS on its
-Haswell kernels (README "Kernels", `sgc bench kernels`):
+Haswell kernels (docs/benchmarks.md, "Kernels", `sgc bench kernels`):
 
 - BLAS (numpy's sgemm, ``kernels_blas``) once the multiply-adds of one gradient, rows x weights,
   reach ``BLAS_MIN_MACS``: the crossover against the fused Numba kernels fell between 1e5 and

@@ -298,8 +298,10 @@ def check_settings(settings: Settings) -> None:
 
 
 def replay(settings: Settings, schemes: list[tuple[str, dict]],
-           echo: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
-    """Run every scheme live (emulated, virtual clock) and simulated; keyed by scheme label."""
+           echo: Callable[[str], None] = lambda _: None,
+           watch: Callable[[Any, str], Any] | None = None) -> dict[str, dict]:
+    """Run every scheme live (emulated, virtual clock) and simulated; keyed by scheme label.
+    ``watch(backend, job)``, if given, shows each live run's progress until it ends."""
     check_settings(settings)
     candidates = [choose(name, params, settings) for name, params in schemes]
     from coordinator.backends import emulator_backend
@@ -309,9 +311,13 @@ def replay(settings: Settings, schemes: list[tuple[str, dict]],
     out: dict[str, dict] = {}
     with Emulator() as emulator:
         backend = emulator_backend(emulator)
-        for candidate in candidates:
+        for i, candidate in enumerate(candidates, start=1):
             spec = validate(job_spec(candidate, settings))
+            echo(f"  {candidate.label} ({i} of {len(candidates)}): {spec.jobs} gradients live, "
+                 f"then simulated")
             run_id = backend.submit(spec)
+            if watch is not None:
+                watch(backend, run_id)
             described = emulator.wait(backend.store.job(run_id)["execution_arn"], 3600)
             if described["status"] != "SUCCEEDED":
                 raise RuntimeError(f"{candidate.label} job {run_id} {described['status']}: "

@@ -203,8 +203,9 @@ def straggler_counts(times, mu: float) -> np.ndarray:
 
 
 def profile_summary(model: LatencyModel, load: float, mus=(0.1, 1.0)) -> dict:
-    """Numbers the README quotes, over the measured rounds at ``load``: median worker time, median
-    round time when waiting for all (slowest worker), median stragglers per round for each mu."""
+    """Numbers docs/schemes.md quotes ("What the measured traces say"), over the measured rounds
+    at ``load``: median worker time, median round time when waiting for all (slowest worker),
+    median stragglers per round for each mu."""
     times = model.times_at(load)
     summary = {"profile": model.profile, "region": model.region, "load": float(load),
                "median_worker_s": float(np.median(times)),

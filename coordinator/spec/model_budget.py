@@ -36,9 +36,9 @@ JIT_MB. Measured with moto instead of the stand-in S3, a worker holds about 3 mo
 each result: moto keeps request bodies and objects in the worker's process, a real S3 does not.)
 
 Time: 6 flops per weight per row (forward 2, backward 4; a cnn's ``cnn_flops_per_row``) at
-``GFLOPS`` per path, a rate measured by `sgc bench kernels` on one core (README "Kernels"); an
-estimate, not a promise. The fit check refuses a spec whose models' estimated compute per
-invocation exceeds the worker's timeout as well as its memory.
+``GFLOPS`` per path, a rate measured by `sgc bench kernels` on one core (docs/benchmarks.md,
+"Kernels"); an estimate, not a promise. The fit check refuses a spec whose models' estimated
+compute per invocation exceeds the worker's timeout as well as its memory.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def synthetic(seed: int = 0, days: float = 2.0, functions_per_region: int = 40,
               jobs_per_region: int = 6, job_regions: tuple[str, ...] = ("R1", "R2"),
               warmup_s: float = 0.0, notice_share: float = NOTICE_SHARE,
               sweep: bool = False) -> dict[str, dict]:
-    """The generated trace with the job mix after ``warmup_s`` (the README run);
+    """The generated trace with the job mix after ``warmup_s`` (the docs/benchmarks.md run);
     ``notice_share`` of the jobs are submitted with notice."""
     from coordinator.warmpool.synthetic import generate
 
