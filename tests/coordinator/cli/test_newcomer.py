@@ -1,8 +1,8 @@
 """A newcomer's first hour, end to end: a CSV with string labels, prepared and standardized,
 trained through `sgc submit --watch` on the local server, downloaded, evaluated, and used from
-Python; the logistic model's test accuracy is within 4 points of scikit-learn's
-LogisticRegression (L2-regularized and solved to convergence: 30 plain full-batch gradient steps
-get within about 3 points, 0.958 against 0.986 on this split)."""
+Python; the logistic model's test accuracy is within 2 points of scikit-learn's
+LogisticRegression (L2-regularized, solved to convergence: 0.986 on this split; 60 plain
+full-batch gradient steps reach 0.972, 30 only 0.958)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ dataset: {{path: {prepared}}}
 models:
   - {{kind: logreg, lr: 1.0}}
   - {{kind: mlp, hidden: 16, lr: 0.5, seed: 1}}
-iterations: 30
+iterations: 60
 workers: 8
 scheme: {{name: gc, s: 1}}
 wait: {{deadline_s: 5.0}}
@@ -76,5 +76,5 @@ def test_a_csv_with_string_labels_from_prepare_to_predict(tmp_path):
     assert set(predicted) <= {"benign", "malignant"}
     accuracy = float(np.mean(predicted == split["y_test"]))
     assert accuracy == pytest.approx(scores["models"][0]["accuracy"], abs=1e-9)
-    assert abs(accuracy - split["sklearn_accuracy"]) <= 0.04, (accuracy, split["sklearn_accuracy"])
+    assert abs(accuracy - split["sklearn_accuracy"]) <= 0.02, (accuracy, split["sklearn_accuracy"])
     assert scores["models"][1]["accuracy"] >= split["sklearn_accuracy"] - 0.05
