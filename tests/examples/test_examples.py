@@ -91,7 +91,7 @@ def test_a_million_parameter_mlp_decodes_exactly(backend, monkeypatch):
 
 
 def test_256_workers_with_the_default_scheme(backend, monkeypatch):
-    run_id, result = run_example(backend, "workers-256.yaml", monkeypatch, timeout_s=600)
+    run_id, result = run_example(backend, "workers-256.yaml", monkeypatch, 600)  # scaled inside
     rounds = backend.store.rounds(run_id)
     assert max(len(r["dispatch"]["workers"]) for r in rounds) == 256
     assert sum(len(r["collect"]["stragglers"]) for r in rounds) > 0

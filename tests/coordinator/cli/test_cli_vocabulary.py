@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from timeouts import scaled
 
 from coordinator.cli import main
 
@@ -120,7 +121,7 @@ def test_a_pipe_closed_early_ends_quietly(tmp_path):
                                    stderr=subprocess.PIPE, cwd=ROOT)
         process.stdout.close()  # `| head` that already left
         error = process.stderr.read().decode()
-        process.wait(timeout=120)
+        process.wait(timeout=scaled(120))
         assert "BrokenPipe" not in error and "Traceback" not in error, error
         assert "Exception ignored" not in error, error
 

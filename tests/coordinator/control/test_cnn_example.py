@@ -32,7 +32,7 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "cnn-digits.yaml"
 @pytest.mark.slow
 def test_the_cnn_example_trains_exactly_and_reaches_the_numpy_accuracy(emulator, backend):
     spec = load(EXAMPLE)
-    run_id = run_job(emulator, backend, spec.raw, timeout_s=1800)
+    run_id = run_job(emulator, backend, spec.raw, 1800)  # scaled inside
     rounds = backend.store.rounds(run_id)
     assert sum(len(r["stragglers"]) for r in rounds) > 0  # stragglers were injected
     assert all(not r["update"]["skipped"] for r in rounds)  # ... and every job decoded

@@ -90,7 +90,7 @@ def test_submit_with_notice_on_a_stack_is_scheduled_not_started(tmp_path, moto_s
     from coordinator.cli import jobs
 
     backend = Backend("aws", moto_store, sfn=None, state_machine_arn="arn:unused")
-    monkeypatch.setattr(jobs, "_backend", lambda *args: backend)
+    monkeypatch.setattr(jobs.stack, "backend", lambda *args: backend)
     result = _submit(tmp_path, "--start-at", "+15m")
     assert result.exit_code == 0, result.output
     run_id = result.output.strip()
