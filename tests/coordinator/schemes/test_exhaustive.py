@@ -22,7 +22,7 @@ def bursty_cases():
                 yield "sr-sgc", n, B, W, lam
 
 
-SLOW_LIMIT = 300_000  # larger cases (n = 5, 6 with B = 2, W = 3, lam >= 4) are sampled
+SLOW_LIMIT = 60_000  # larger cases (n = 5, 6 with B = 2, W = 3) are sampled (3,000 patterns)
 
 
 def count(model: BurstyModel, rounds: int, cap: int) -> int:
