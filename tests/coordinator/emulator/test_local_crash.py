@@ -1,10 +1,11 @@
-"""The local emulator survives a crash (snapshots restored, interrupted jobs marked), dead
-executions show as failed with their error, and cancel and result agree."""
+"""The local emulator survives a crash (its journaled state restored, interrupted jobs marked),
+dead executions show as failed with their error, and cancel and result agree."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from coordinator_e2e_helpers import free_port, make_spec
 from timeouts import scaled, wait_for
 
 from coordinator.backends.outcome import NoResult, job_result
-from coordinator.emulator.persist import Snapshots
+from coordinator.emulator.core import ACCOUNT, REGION
+from coordinator.emulator.journal import Journal
+from coordinator.emulator.persist import DataDir, mark_interrupted, restore
 from coordinator.spec.jobspec import validate
 from coordinator.storage.state import Store
 
@@ -30,29 +33,33 @@ def _wipe(store: Store) -> None:
         store.ddb.delete_item(TableName=store.table, Key={"pk": item["pk"], "sk": item["sk"]})
 
 
-def test_a_snapshot_restores_objects_and_records_and_marks_interrupted_jobs(emulator, tmp_path):
+def test_restore_brings_back_the_last_state_and_marks_interrupted_jobs(emulator, tmp_path):
     store = Store()
-    store.create_job("crash-a", {"status": "running", "created": 1.0, "round": 3})
-    store.create_job("crash-b", {"status": "cancelling", "created": 2.0, "round": 1})
-    store.create_job("crash-c", {"status": "done", "created": 3.0, "round": 9})
-    store.put_json("runs/crash-a/x.json", {"v": 1})
-    store.put_json("runs/crash-a/gone.json", {"v": 0})
-    snapshots = Snapshots(tmp_path / "data", store)
-    first = snapshots.save()
-    store.put_json("runs/crash-a/x.json", {"v": 2})  # changed: fetched again
-    store.s3.delete_object(Bucket=store.bucket, Key="runs/crash-a/gone.json")
-    second = snapshots.save()
-    assert second["objects"] == first["objects"] - 1
+    journal = Journal(DataDir(tmp_path / "data"), store.bucket, store.table, account=ACCOUNT,
+                      region=REGION).attach()
+    try:
+        store.create_job("crash-a", {"status": "running", "created": 1.0, "round": 3})
+        store.create_job("crash-b", {"status": "cancelling", "created": 2.0, "round": 1})
+        store.create_job("crash-c", {"status": "running", "created": 3.0, "round": 8})
+        store.update_job("crash-c", {"status": "done", "round": 9, "result": {"loss": 0.25}})
+        store.put_json("runs/crash-a/x.json", {"v": 1})
+        store.put_json("runs/crash-a/gone.json", {"v": 0})
+        store.put_json("runs/crash-a/x.json", {"v": 2})
+        store.s3.delete_object(Bucket=store.bucket, Key="runs/crash-a/gone.json")
+        shutil.copytree(tmp_path / "data", tmp_path / "killed")  # the files kill -9 leaves
+    finally:
+        journal.detach()
     _wipe(store)
-    restored = snapshots.restore()
-    assert restored["objects"] == second["objects"] and restored["items"] == second["items"]
+    restored = restore(DataDir(tmp_path / "killed"), store)
+    assert restored["objects"] >= 1 and restored["items"] >= 6
     assert store.get_json("runs/crash-a/x.json") == {"v": 2}
     assert not store.exists("runs/crash-a/gone.json")
-    assert restored["interrupted"] == {"crash-a": "failed", "crash-b": "cancelled"}
+    assert store.job("crash-c")["status"] == "done"  # finished stays finished
+    assert store.job("crash-c")["result"] == {"loss": 0.25}
+    assert mark_interrupted(store) == {"crash-a": "failed", "crash-b": "cancelled"}
     assert store.job("crash-a")["error"]["type"] == "EmulatorRestarted"
     assert "sgc resume crash-a --local" in store.job("crash-a")["error"]["message"]
-    assert store.job("crash-c")["status"] == "done"
-    assert Snapshots(tmp_path / "nothing", store).restore() is None
+    assert restore(DataDir(tmp_path / "nothing"), store) is None
 
 
 def test_a_job_whose_execution_is_gone_shows_failed_with_the_reason(backend):
