@@ -15,8 +15,8 @@ down as part of the request that makes it (format: ``coordinator.emulator.persis
   fsync covers every request waiting at that moment).
 
 A failed request or a rolled-back transaction writes the state as it is: unchanged, harmlessly.
-Every ``compact_after`` changes, and when the server stops, the journal is folded into a
-snapshot, so restoring never replays more than that.
+Every ``compact_after`` changes (or ``compact_bytes``), and when the server stops, the journal is
+folded into a snapshot, so restoring never replays more than that.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from coordinator.emulator.persist import DataDir, item_id, sync_directory, sync_
 from coordinator.storage.state import now
 
 COMPACT_AFTER = 20_000  # journal lines between snapshots
+COMPACT_BYTES = 64 << 20  # or journal bytes (a job record carries its spec and plan)
 _touched = threading.local()  # what this thread's request changed: [(kind, backend, name, key)]
 _active: Journal | None = None
 _hooks_guard = threading.Lock()
@@ -41,15 +42,15 @@ class Journal:
     """Journal one bucket and one table of moto's backends into ``data`` (module docstring)."""
 
     def __init__(self, data: DataDir, bucket: str, table: str, *, account: str, region: str,
-                 compact_after: int = COMPACT_AFTER):
+                 compact_after: int = COMPACT_AFTER, compact_bytes: int = COMPACT_BYTES):
         self.data = data
         self.bucket, self.table = bucket, table
         self.account, self.region = account, region
-        self.compact_after = compact_after
+        self.compact_after, self.compact_bytes = compact_after, compact_bytes
         self._fd: int | None = None
         self._written = 0  # commits appended
         self._synced = 0  # commits known to be on disk
-        self._lines = 0  # lines since the last snapshot
+        self._lines = self._bytes = 0  # journaled since the last snapshot
         self._renamed = False  # object files renamed since the folder was last synced
         self._sync_lock = threading.Lock()
 
@@ -92,11 +93,13 @@ class Journal:
             lines.append(json.dumps({**line, "at": at}, separators=(",", ":")).encode() + b"\n")
             if path is not None:
                 files.append(path)
-        os.write(self._fd, b"".join(lines))  # one write: a crash cuts at most its last line
+        block = b"".join(lines)
+        os.write(self._fd, block)  # one write: a crash cuts at most its last line
         self._renamed = self._renamed or bool(files)  # before it counts: see _settle
         self._written += 1
         self._lines += len(lines)
-        if self._lines >= self.compact_after:
+        self._bytes += len(block)
+        if self._lines >= self.compact_after or self._bytes >= self.compact_bytes:
             self._snapshot()  # durable before it returns
             return None
         written = self._written
@@ -161,7 +164,7 @@ class Journal:
             self._close()
             self._fd = os.open(self.data.journal_path(number), os.O_WRONLY | os.O_APPEND)
             self._synced = self._written
-            self._lines = 0
+            self._lines = self._bytes = 0
 
     def _close(self) -> None:
         if self._fd is not None:

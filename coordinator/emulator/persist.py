@@ -15,10 +15,11 @@ format and the way back:
 
 On start the server loads the snapshot, replays the journal and puts the result back through the
 S3 and DynamoDB APIs (``restore``). What cannot be restored: Step Functions executions (moto
-cannot re-create a running one) and old object versions. Jobs that were submitted, running or
-cancelling lost their execution: ``mark_interrupted`` makes them ``failed`` with the error
-``EmulatorRestarted`` (``sgc resume JOB --local`` continues them from their stored state), or
-``cancelled`` if a cancel was pending. Finished jobs keep their status and result.
+cannot re-create a running one) and old object versions (a restored object has a new version
+id). Jobs that were submitted, running or cancelling lost their execution:
+``mark_interrupted`` makes them ``failed`` with the error ``EmulatorRestarted`` (``sgc resume
+JOB --local`` continues them from their stored state), or ``cancelled`` if a cancel was pending.
+Finished jobs keep their status and result.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ def serve(port: int, state_file: Path, data_dir: Path | None = None,
     progress = Progress(progress_path(state_file)).start()
     try:
         progress.phase(KERNELS)
-        stop.wait(float(os.environ.get(SLOW_START) or 0))
+        if stop.wait(float(os.environ.get(SLOW_START) or 0)):
+            return
         import functions.worker  # noqa: F401  (pay the workers' Numba start-up once, up front)
 
         if not stop.is_set():
