@@ -68,8 +68,10 @@ class DataDir:
     def forget(self) -> None:
         """Delete the saved state (its lock file stays: the caller holds it)."""
         for path in self.directory.iterdir() if self.directory.exists() else ():
-            if path.name != LOCK_FILE:
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.name != LOCK_FILE:
+                path.unlink(missing_ok=True)
 
     def claim(self, blocking: bool) -> int | None:
         """Lock the directory for one server (released when its process ends, even by

@@ -74,3 +74,17 @@ def test_a_start_that_fails_leaves_no_process_behind(local_files, monkeypatch):
     assert not (local_files / "local-starting.json").exists()
     assert not (local_files / "local.json").exists()
     assert sgc("local", "status").output.strip() == "not running"
+
+
+@pytest.mark.slow
+def test_a_start_that_makes_no_progress_is_stopped(local_files, monkeypatch):
+    from coordinator.cli import local
+
+    monkeypatch.setenv(SLOW_START, "600")  # waits without using the CPU: no progress
+    monkeypatch.setattr(local, "STALL_S", 3.0)
+    up = sgc("local", "up", "--port", str(free_port()), "--log", str(local_files / "local.log"))
+    assert up.exit_code == 1
+    assert "made no progress in 3 s while loading the worker's Numba kernels" in up.output
+    pid = int(re.search(r"the emulator \(pid (\d+)\)", up.output).group(1))
+    assert gone(pid)
+    assert not (local_files / "local-starting.json").exists()
