@@ -19,7 +19,11 @@ cannot re-create a running one) and old object versions (a restored object has a
 id). Jobs that were submitted, running or cancelling lost their execution:
 ``mark_interrupted`` makes them ``failed`` with the error ``EmulatorRestarted`` (``sgc resume
 JOB --local`` continues them from their stored state), or ``cancelled`` if a cancel was pending.
-Finished jobs keep their status and result.
+The worker invocations in flight died too: the round they served forgets its dispatch (unless
+already collected), so that resume invokes it again with the same tasks and reaches the same
+parameters as an uninterrupted run. A straggler's late result still due from an earlier round is
+lost (the job goes on without it, as if it never came). Finished jobs keep their status and
+result.
 """
 
 from __future__ import annotations
@@ -190,9 +194,12 @@ def mark_interrupted(store: Store) -> dict[str, str]:
     """Jobs whose execution died with the old server: what they are now."""
     marked = {}
     for run_id in store.jobs():
-        status = store.job(run_id).get("status")
+        record = store.job(run_id)
+        status = record.get("status")
         if status not in INTERRUPTED:
             continue
+        # the worker invocations of the round in flight died with the server too
+        store.forget_dispatch(run_id, int(record.get("round", 0)) + 1)
         if status == "cancelling":
             store.update_job(run_id, {"status": "cancelled", "finished": now()})
             marked[run_id] = "cancelled"
