@@ -13,7 +13,7 @@ from coordinator.storage.state import Store
 from coordinator.workflow import resources
 
 LOCAL_STATE = Path(os.environ.get("SGC_LOCAL_STATE", Path.home() / ".sgcflow" / "local.json"))
-# Snapshots of the `sgc local up` server (coordinator/emulator/persist.py), beside its state file.
+# The `sgc local up` server's saved state (coordinator/emulator/persist.py), beside its state file.
 LOCAL_DATA = LOCAL_STATE.parent / f"{LOCAL_STATE.stem}-data"
 
 
@@ -64,16 +64,12 @@ def read_local_state(state_file: Path | None = None) -> dict:
 
 
 def _saved_note(state_file: Path) -> str:
-    meta = state_file.parent / f"{state_file.stem}-data" / "meta.json"
-    if not meta.exists():
+    data = state_file.parent / f"{state_file.stem}-data"
+    if not (data / "meta.json").exists():
         return "`sgc local up` starts a new one; nothing was saved, its jobs are lost."
-    import datetime as dt
-
-    saved = json.loads(meta.read_text())
-    when = dt.datetime.fromtimestamp(saved["saved_at"], dt.UTC).isoformat(timespec="seconds")
-    return (f"`sgc local up` restarts it and restores the state saved at {when} "
-            f"({saved['objects']} objects, {saved['items']} records); executions that were "
-            "running are lost: `sgc resume JOB --local` continues their jobs.")
+    return (f"`sgc local up` restarts it and restores everything it had stored ({data} keeps "
+            "every change it acknowledged); executions that were running are lost: "
+            "`sgc resume JOB --local` continues their jobs.")
 
 
 def aws_backend(region: str | None = None, profile: str | None = None,

@@ -33,13 +33,18 @@ task runs for minutes while its own pool threads make requests. So the handler m
 under the lock: ``InProcessLambda`` calls it inside :meth:`MotoLock.suspended`, which releases
 every level this thread holds and takes them back before moto goes on. A nested request in the
 same thread (a handler called synchronously) re-enters freely.
+
+The same place serves the local server's journal (``coordinator.emulator.journal``): an
+``after_request`` hook runs at the end of every request, still under the lock (so it sees the
+state the request left, in the order requests happened), and what it returns runs after the lock
+is released but before the response goes back (waiting for the disk without holding up moto).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -121,6 +126,31 @@ class MotoLock:
 LOCK = MotoLock()
 _installed = False
 _install_guard = threading.Lock()
+Settle = Callable[[], None]
+_after_request: Callable[[], Settle | None] | None = None
+
+
+def set_after_request(hook: Callable[[], Settle | None] | None) -> None:
+    """Call ``hook`` at the end of every moto request, under ``LOCK``; a callable it returns is
+    called once the lock is released, before the response goes back (None: no hook)."""
+    global _after_request
+    _after_request = hook
+
+
+def _run_locked(call: Callable[[], Any]) -> Any:
+    """``call()`` under ``LOCK``, then the after-request hook (see the module docstring)."""
+    settle = None
+    try:
+        with LOCK:
+            try:
+                return call()
+            finally:
+                hook = _after_request
+                if hook is not None:
+                    settle = hook()
+    finally:
+        if settle is not None:
+            settle()
 
 
 def install() -> None:
@@ -135,14 +165,12 @@ def install() -> None:
         process_request = BotocoreStubber.process_request
 
         def locked_request(self, request):
-            with LOCK:
-                return process_request(self, request)
+            return _run_locked(lambda: process_request(self, request))
 
         dispatch = DomainDispatcherApplication.__call__
 
         def locked_dispatch(self, environ, start_response):
-            with LOCK:
-                return dispatch(self, environ, start_response)
+            return _run_locked(lambda: dispatch(self, environ, start_response))
 
         # meter.track_emulated_services wraps this method once: keep its mark visible
         locked_request.sgc_tracked = getattr(process_request, "sgc_tracked", False)

@@ -220,6 +220,22 @@ class Store:
             raise
         return True
 
+    def forget_dispatch(self, run_id: str, t: int) -> bool:
+        """Forget round t's dispatch, so that the next run invokes its workers again: for when
+        the invocations themselves were lost (the local emulator restarted, taking them with
+        it). A round already collected is left alone. Returns whether it was forgotten."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key=self._round_key(run_id, t),
+                UpdateExpression="REMOVE #d, #i",
+                ConditionExpression="attribute_exists(#d) AND attribute_not_exists(#c)",
+                ExpressionAttributeNames={"#d": "dispatch", "#i": "invoked", "#c": "collect"})
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
     @staticmethod
     def _round_key(run_id: str, t: int) -> dict:
         return {"pk": {"S": f"job#{run_id}"}, "sk": {"S": f"round#{t:06d}"}}
