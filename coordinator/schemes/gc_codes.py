@@ -129,8 +129,11 @@ class CyclicRepetitionCode:
         return solve_banded((s, s), band, np.ones(m), check_finite=False)
 
 
+@lru_cache(maxsize=32)
 def make_gc_code(n: int, s: int):
-    """Fractional repetition where (s + 1) | n (exact), cyclic repetition otherwise."""
-    if n % (s + 1) == 0:
-        return FractionalRepetitionCode(n, s)
-    return CyclicRepetitionCode(n, s)
+    """Fractional repetition where (s + 1) | n (exact), cyclic repetition otherwise. One code
+    per (n, s) and process, read-only: a search builds every s of n = 256 for each profile, and
+    a large s costs seconds (n dense solves of s x s)."""
+    code = FractionalRepetitionCode(n, s) if n % (s + 1) == 0 else CyclicRepetitionCode(n, s)
+    code.matrix.setflags(write=False)
+    return code
