@@ -49,7 +49,6 @@ LENET = {"kind": "cnn", "input": [1, 28, 28], "conv": [[6, 5], [16, 5]], "hidden
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("numba-cache")  # may compile every kernel into its own cache first
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux peak-RSS reset")
 def test_a_lenet_sized_cnn_on_1024_images_fits_the_default_worker(tmp_path):
     """LeNet-5's conv blocks on MNIST-sized images with a 72-unit head (59,822 parameters), one
