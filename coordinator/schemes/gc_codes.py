@@ -63,23 +63,11 @@ class CyclicRepetitionCode:
 
     def __init__(self, n: int, s: int, seed: int = 0):
         self.n, self.s, self.k = n, s, n
-        self.matrix = self._build(n, s, np.random.default_rng(seed))
+        self.matrix = _cyclic_matrix(n, s, seed)
         self._decode_cached = lru_cache(maxsize=4096)(self._solve)
 
     def support(self, worker: int) -> list[int]:
         return [(worker + offset) % self.n for offset in range(self.s + 1)]
-
-    def _build(self, n: int, s: int, rng: np.random.Generator) -> np.ndarray:
-        if s == 0:
-            return np.eye(n)
-        H = rng.standard_normal((s, n))
-        H[:, -1] = -H[:, :-1].sum(axis=1)  # 1 lies in null(H), so in every row space of n - s rows
-        matrix = np.zeros((n, n))
-        for worker in range(n):
-            others = self.support(worker)[1:]
-            matrix[worker, worker] = 1.0
-            matrix[worker, others] = np.linalg.solve(H[:, others], -H[:, worker])
-        return matrix
 
     def decode(self, arrived: Iterable[int]) -> dict[int, float] | None:
         """Weights over the arrived workers, or None if fewer than n - s arrived or no solve is
@@ -130,10 +118,28 @@ class CyclicRepetitionCode:
 
 
 @lru_cache(maxsize=32)
+def _cyclic_matrix(n: int, s: int, seed: int) -> np.ndarray:
+    """The cyclic code's encoding matrix, read-only, built once per (n, s, seed) and process: a
+    search builds every s of n = 256 for each profile, and a large s costs seconds (n dense
+    solves of s x s). Each code keeps its own decode cache (sharing whole codes kept every
+    code's decode cache alive)."""
+    if s == 0:
+        matrix = np.eye(n)
+    else:
+        rng = np.random.default_rng(seed)
+        H = rng.standard_normal((s, n))
+        H[:, -1] = -H[:, :-1].sum(axis=1)  # 1 lies in null(H), so in every row space of n - s rows
+        matrix = np.zeros((n, n))
+        for worker in range(n):
+            others = [(worker + offset) % n for offset in range(1, s + 1)]
+            matrix[worker, worker] = 1.0
+            matrix[worker, others] = np.linalg.solve(H[:, others], -H[:, worker])
+    matrix.setflags(write=False)
+    return matrix
+
+
 def make_gc_code(n: int, s: int):
-    """Fractional repetition where (s + 1) | n (exact), cyclic repetition otherwise. One code
-    per (n, s) and process, read-only: a search builds every s of n = 256 for each profile, and
-    a large s costs seconds (n dense solves of s x s)."""
-    code = FractionalRepetitionCode(n, s) if n % (s + 1) == 0 else CyclicRepetitionCode(n, s)
-    code.matrix.setflags(write=False)
-    return code
+    """Fractional repetition where (s + 1) | n (exact), cyclic repetition otherwise."""
+    if n % (s + 1) == 0:
+        return FractionalRepetitionCode(n, s)
+    return CyclicRepetitionCode(n, s)
