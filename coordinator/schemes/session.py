@@ -190,11 +190,8 @@ class Session(ABC):
             if worker in stragglers:
                 continue
             for job, component, row in minitasks:
-                if only is not None and job not in only:
-                    continue
-                delivered = arrivals.setdefault(job, {}).setdefault(component, {})
-                delivered.setdefault(row, (t, worker))  # the first copy stands
-                touched.add(job)
+                if only is None or job in only:
+                    _record(arrivals, touched, job, component, row, (t, worker))
         return touched
 
     def _deliver_late(self, t, late, arrivals, only=None) -> set[int]:
@@ -204,11 +201,8 @@ class Session(ABC):
             for job, component, row in self.plan(r)[worker]:
                 if job in self._weights or t > job + self.T:
                     continue
-                if only is not None and job not in only:
-                    continue
-                delivered = arrivals.setdefault(job, {}).setdefault(component, {})
-                delivered.setdefault(row, (r, worker))  # the first copy stands
-                touched.add(job)
+                if only is None or job in only:
+                    _record(arrivals, touched, job, component, row, (r, worker))
         return touched
 
     def _check_late(self, t: int, late: Iterable[tuple[int, int]]) -> frozenset[tuple[int, int]]:
@@ -292,3 +286,9 @@ class OneJobPerRoundSession(Session):
 
     def _component_of(self, worker: int) -> Component:
         return self._components[0]
+
+
+def _record(arrivals: dict, touched: set, job: int, component, row, origin: tuple) -> None:
+    """One delivered row of ``job``'s ``component`` (the first copy stands)."""
+    arrivals.setdefault(job, {}).setdefault(component, {}).setdefault(row, origin)
+    touched.add(job)
