@@ -46,7 +46,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from coordinator.emulator import moto_lock, moto_query, offline
+from coordinator.emulator import moto_lock, moto_query, moto_transact, offline
 
 log = logging.getLogger("sgcflow.emulator")
 
@@ -206,6 +206,7 @@ class InProcessLambda:
             return
         moto_lock.install()
         moto_query.install()
+        moto_transact.install()
         moto_lock.guard_client_creation()
         offline.begin()
         if not isinstance(os.environ, _FunctionEnviron):
