@@ -193,12 +193,17 @@ def test_a_million_parameter_kernel_fits_a_default_worker_with_its_partition(tmp
 
     # A fresh process as Lambda starts one: nothing inherited from the test session's
     # environment (other tests set thread counts and cache locations there).
+    # The kernel cache is the one every in-process worker of the suite fills (numba_setup's
+    # default): kernels are compiled per signature, not per shape, so this run usually loads
+    # them as Lambda loads the shipped cache.
+    from functions.numba_setup import DEFAULT_CACHE_DIR
+
     clean_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-                 "AWS_DEFAULT_REGION": "us-east-1", "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+                 "AWS_DEFAULT_REGION": "us-east-1", "NUMBA_CACHE_DIR": DEFAULT_CACHE_DIR,
                  "SGC_NUMBA_SHIPPED_CACHE": str(tmp_path / "none")}
-    # The first run may compile the kernels (JIT memory is not the worker's: Lambda loads the
-    # shipped cache); a later run loads them from the cache, as Lambda does. Measured: the first
-    # run that compiled nothing (one that did would count the compiler's memory).
+    # A run may compile the kernels (JIT memory is not the worker's: Lambda loads the shipped
+    # cache); a later run loads them from the cache, as Lambda does. Measured: the first run
+    # that compiled nothing (one that did would count the compiler's memory).
     for _ in range(3):
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                               check=True, env=clean_env)
