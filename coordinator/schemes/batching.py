@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from coordinator.schemes.params import require_int
+from coordinator.schemes.session import one_task_per_job
 
 
 def batch_target(models: int, T: int) -> int:
@@ -150,8 +151,9 @@ class BatchedSession:
     def worker_loads(self, t: int) -> list[float]:
         """A batch of b gradients costs b times its partitions' share."""
         sizes = self.inner.partition_sizes
-        return [sum(len(self.layout.real_jobs(g)) * sum(sizes[p] for p in task)
-                    for g, task in tasks.items()) for tasks in self.inner.tasks(t)]
+        return [sum(len(self.layout.real_jobs(g)) * component.share(row, sizes)
+                    for g, (component, row) in one_task_per_job(minitasks).items())
+                for minitasks in self.inner.plan(t)]
 
     def decoded(self, t: int) -> dict[int, dict]:
         return {job: self._expand(weights, job) for g, weights in self.inner.decoded(t).items()

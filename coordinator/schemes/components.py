@@ -11,7 +11,7 @@ arrive from several workers when it was replicated; decoding uses the first copy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ResultKey = tuple[int, int, int]  # (round, worker, job)
 
@@ -25,6 +25,22 @@ class Component:
     owner: int | None = None  # owned: the worker (or group leader) whose share it is
     code: object | None = None  # coded: a gc_codes code over all n workers
     parts: tuple[int, ...] | None = None  # owned: its partitions, if not just ``offset``
+    _shares: dict = field(default_factory=dict, repr=False)  # row -> share (``share``)
+
+    def partitions(self, worker: int) -> list[int]:
+        """The partitions of worker's task on this component (``coefficients``' keys)."""
+        if self.code is None:
+            return list(self.parts) if self.parts else [self.offset]
+        return [self.offset + p for p in self.code.support(worker)]
+
+    def share(self, worker: int, sizes) -> float:
+        """The data share of worker's task on this component: its partitions' ``sizes`` (the
+        session's, which a component belongs to; remembered, as the simulator asks every
+        round)."""
+        share = self._shares.get(worker)
+        if share is None:
+            share = self._shares[worker] = sum(sizes[p] for p in self.partitions(worker))
+        return share
 
     def coefficients(self, worker: int) -> dict[int, float]:
         """Worker's task on this component: {partition: coefficient}."""

@@ -81,8 +81,9 @@ class Session(ABC):
         """Per worker, the fraction of one job's data it processes in round t (its real load:
         idle slots cost nothing, replicas cost what they compute)."""
         sizes = self.partition_sizes
-        return [sum(sizes[p] for task in tasks.values() for p in task)
-                for tasks in self.tasks(t)]
+        return [sum(component.share(row, sizes)
+                    for component, row in one_task_per_job(minitasks).values())
+                for minitasks in self.plan(t)]
 
     def plan(self, t: int) -> list[list[MiniTask]]:
         """Round t's mini-tasks per worker (cached: a round's plan never changes once made)."""
@@ -248,6 +249,9 @@ class Session(ABC):
             raise ValueError(f"round must be an integer in [1, {self.rounds}], got {t!r}")
 
     def _check_workers(self, workers: Iterable[int]) -> frozenset[int]:
+        if isinstance(workers, frozenset) and all(type(w) is int for w in workers) and (
+                not workers or (min(workers) >= 0 and max(workers) < self.n)):
+            return workers  # the simulator's own sets: checked in one pass
         workers = list(workers)
         bad = [w for w in workers if isinstance(w, bool) or not isinstance(w, Integral)
                or not 0 <= w < self.n]
@@ -292,3 +296,8 @@ def _record(arrivals: dict, touched: set, job: int, component, row, origin: tupl
     """One delivered row of ``job``'s ``component`` (the first copy stands)."""
     arrivals.setdefault(job, {}).setdefault(component, {}).setdefault(row, origin)
     touched.add(job)
+
+
+def one_task_per_job(minitasks) -> dict:
+    """{job: (component, row)}: a worker's task per job, as ``tasks`` keys them."""
+    return {job: (component, row) for job, component, row in minitasks}

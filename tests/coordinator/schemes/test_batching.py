@@ -99,3 +99,26 @@ def test_a_scheme_whose_delay_exceeds_the_models_is_refused_by_name():
     with pytest.raises(ValueError, match=r"sr-sgc\(B=2, W=3, lam=2\) has delay T=2: it needs "
                                          r"at least T \+ 1 = 3 models in flight, got models=2"):
         batched(make_scheme("sr-sgc", n=8, B=2, W=3, lam=2), 10, 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(scheme=st.sampled_from([("gc", {"s": 2}), ("sr-sgc", {"B": 1, "W": 2, "lam": 3}),
+                               ("m-sgc", {"B": 1, "W": 2, "lam": 4}), ("uncoded", {})]),
+       models=st.integers(1, 4), seed=st.integers(0, 10_000))
+def test_worker_loads_are_the_tasks_partitions_share(scheme, models, seed):
+    """``worker_loads`` (read off the plan) equals the share of the partitions each worker's
+    ``tasks`` name, every round, whatever the stragglers: a batched task names each real job
+    of its batch, so its partitions count once per gradient."""
+    name, params = scheme
+    code = make_scheme(name, n=6, **params)
+    if models < code.T + 1:
+        return
+    session = batched(code, 8, models) if models > 1 else code.session(8)
+    inner = session.inner if isinstance(session, BatchedSession) else session
+    rng = np.random.default_rng(seed)
+    for t in range(1, session.rounds + 1):
+        want = [sum(inner.partition_sizes[p] for task in tasks.values() for p in task)
+                for tasks in session.tasks(t)]
+        assert session.worker_loads(t) == pytest.approx(want)
+        session.observe(t, set(rng.choice(6, size=int(rng.integers(0, 2)), replace=False)
+                               .tolist()))
