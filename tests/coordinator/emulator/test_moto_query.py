@@ -3,24 +3,11 @@ answer, without walking the other partitions."""
 
 from __future__ import annotations
 
-import boto3
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
+from moto_tables import pk_sk_table
 
 from coordinator.emulator import moto_query
-
-
-def _table():
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "S"}])
-    for p in range(50):
-        for s in range(20):
-            ddb.put_item(TableName="t", Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"{s:03d}"}})
-    return ddb
 
 
 def _query(ddb):
@@ -31,7 +18,7 @@ def _query(ddb):
 
 def test_a_scoped_query_answers_as_moto_does_and_reads_one_partition(offline_aws, monkeypatch):
     with mock_aws():
-        ddb = _table()
+        ddb = pk_sk_table(50, 20)
         before = _query(ddb)
         moto_query.install()
         walked = []

@@ -4,27 +4,13 @@ or failure, without copying the table."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
+from moto_tables import pk_sk_table
 
 from coordinator.emulator import moto_transact
-
-
-def _table():
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "S"}])
-    for p in range(20):
-        for s in range(10):
-            ddb.put_item(TableName="t", Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"{s:03d}"},
-                                              "n": {"N": str(s)}})
-    return ddb
 
 
 def _key(p, s):
@@ -64,7 +50,7 @@ def test_a_transaction_ends_as_with_mots_own_backup_without_copying_the_table(
         offline_aws, copied, fail):
     moto_transact.install()
     with mock_aws():
-        ddb = _table()
+        ddb = pk_sk_table(20, 10)
         before = _everything(ddb)
         if fail:
             with pytest.raises(ClientError, match="TransactionCanceled"):
@@ -84,7 +70,7 @@ def test_a_transaction_ends_as_with_mots_own_backup_without_copying_the_table(
 def test_a_repeated_key_is_refused_and_nothing_changes(offline_aws, copied):
     moto_transact.install()
     with mock_aws():
-        ddb = _table()
+        ddb = pk_sk_table(20, 10)
         before = _everything(ddb)
         twice = [{"Put": {"TableName": "t", "Item": {**_key("p5", "001"), "n": {"N": "7"}}}}] * 2
         with pytest.raises(ClientError):
