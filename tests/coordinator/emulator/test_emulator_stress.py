@@ -27,7 +27,8 @@ from coordinator.spec.jobspec import validate
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("emulator-stress")]
 TRACE = Path(__file__).parents[3] / "data" / "lambda_delays.parquet"
-REPEATS = 2  # each a full 256-worker replay beside the hog; the lock makes the race impossible, this keeps it so
+# each a full 256-worker replay beside the hog; the lock makes the race impossible, this keeps it so
+REPEATS = 2
 
 
 @pytest.fixture
