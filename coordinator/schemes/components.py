@@ -45,7 +45,7 @@ class Component:
     def coefficients(self, worker: int) -> dict[int, float]:
         """Worker's task on this component: {partition: coefficient}."""
         if self.code is None:
-            return {p: 1.0 for p in self.parts} if self.parts else {self.offset: 1.0}
+            return dict.fromkeys(self.partitions(worker), 1.0)
         row = self.code.matrix[worker]
         return {self.offset + p: float(row[p]) for p in self.code.support(worker)}
 

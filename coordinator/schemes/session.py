@@ -72,10 +72,9 @@ class Session(ABC):
 
     def tasks(self, t: int) -> list[dict[int, dict[int, float]]]:
         """Per worker: {job: {partition: coefficient}} for round t."""
-        return [
-            {job: component.coefficients(row) for job, component, row in minitasks}
-            for minitasks in self.plan(t)
-        ]
+        return [{job: component.coefficients(row)
+                 for job, (component, row) in one_task_per_job(minitasks).items()}
+                for minitasks in self.plan(t)]
 
     def worker_loads(self, t: int) -> list[float]:
         """Per worker, the fraction of one job's data it processes in round t (its real load:
