@@ -114,6 +114,8 @@ class Collect:
         self.digests: dict[int, dict[str, str]] = {}
         # After ``run``: {(round, worker): {job: sha256}} of the late results it counted.
         self.late_digests: dict[tuple[int, int], dict[str, str]] = {}
+        # Late candidates whose record came back unusable: nothing more to wait for from them.
+        self.late_failed: set[tuple[int, int]] = set()
 
     # --- the two clocks ----------------------------------------------------------------------
     def run(self, inputs: RoundInputs, remaining_s: Callable[[], float]) -> dict | None:
@@ -125,7 +127,7 @@ class Collect:
         arrivals: dict[int, float] = {}
         failures: dict[int, str] = {}
         late: dict[tuple[int, int], float] = {}
-        self.digests, self.late_digests = {}, {}
+        self.digests, self.late_digests, self.late_failed = {}, {}, set()
         seconds, busy, polls = 0.0, 0.0, 0
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             while True:
@@ -144,7 +146,8 @@ class Collect:
                         self.digests[completion.worker] = dict(completion.sha256)
                 for key in self._late_landed(inputs, late):
                     late[key] = elapsed
-                view = self._view(inputs, arrivals, failures, late)
+                awaited = frozenset(inputs.late_tasks) - self.late_failed
+                view = self._view(inputs, arrivals, failures, late, awaited)
                 now_s = self.clock.now() - inputs.dispatched_at
                 decision = self.policy.decide(view, now_s)
                 busy += time.perf_counter() - tick
@@ -201,7 +204,8 @@ class Collect:
         offered = {key: float(inputs.late_at[key])
                    for key in self._late_landed(inputs, {}) if key in inputs.late_at}
         end_s, decision = end_of_round(
-            self.policy, lambda arrived, late: self._view(inputs, arrived, failures, late),
+            self.policy,
+            lambda arrived, late: self._view(inputs, arrived, failures, late, frozenset(offered)),
             workers, np.asarray([float(times[w]) for w in valid]), offered)
         arrivals = {w: float(times[w]) for w in valid if float(times[w]) <= end_s}
         late = {key: x for key, x in offered.items() if x <= end_s}
@@ -233,6 +237,8 @@ class Collect:
                                            inputs.result_key(r, job, worker)) for job in tasks):
                     self.late_digests[(r, worker)] = dict(completion.sha256)
                     found.append((r, worker))
+                else:
+                    self.late_failed.add((r, worker))
         return found
 
     def _check(self, inputs: RoundInputs, completion: Completion) -> str | None:
@@ -254,10 +260,13 @@ class Collect:
 
     @staticmethod
     def _view(inputs: RoundInputs, arrivals: Mapping[int, float],
-              failures: Mapping[int, str], late: Mapping | None = None) -> RoundView:
+              failures: Mapping[int, str], late: Mapping | None = None,
+              awaited: frozenset = frozenset()) -> RoundView:
+        """``awaited``: the late candidates that may still land (the round waits for them
+        before it counts everyone as reported)."""
         return RoundView(t=inputs.t, session=inputs.session, history=inputs.history,
                          expected=inputs.expected, arrivals=dict(arrivals), failures=failures,
-                         late=dict(late or {}))
+                         late=dict(late or {}), awaited=awaited)
 
     def _record(self, decision: Decision, end_s: float, arrivals: dict[int, float],
                 seconds: float, polls: int, busy: float, clock: str,

@@ -29,6 +29,8 @@ class RoundView:
     ``failures``: worker -> why its result cannot be used (crash, garbage): a straggler.
     ``late``: (round r < t, worker) -> seconds after round t's dispatch that an earlier
     straggler's result landed (Lambda runs it to its end): it counts for the jobs it serves.
+    ``awaited``: the earlier stragglers still running whose results would serve an open job
+    (those in ``late`` have landed): until they land, waiting can still help.
     """
 
     t: int
@@ -38,6 +40,7 @@ class RoundView:
     arrivals: Mapping[int, float]
     failures: Mapping[int, str] = field(default_factory=dict)
     late: Mapping[tuple[int, int], float] = field(default_factory=dict)
+    awaited: frozenset[tuple[int, int]] = frozenset()
 
     @property
     def missing(self) -> frozenset[int]:
@@ -46,8 +49,9 @@ class RoundView:
 
     @property
     def everyone_reported(self) -> bool:
-        """Every dispatched worker delivered or failed: waiting longer cannot help."""
-        return not (self.missing - set(self.failures))
+        """Every dispatched worker delivered or failed, and every awaited late result landed:
+        waiting longer cannot help."""
+        return not (self.missing - set(self.failures)) and not (self.awaited - set(self.late))
 
     @property
     def fastest_s(self) -> float | None:

@@ -165,8 +165,11 @@ def run_rounds(controller, clock: TraceClock, fleet: Fleet | None = None,
         expected = frozenset(workers.tolist())
         offered = pending.offered(session, t, start_s) if late_results else {}
 
-        def view(arrivals, late, t=t, session=session, expected=expected):
-            return RoundView(t, session, history, expected, arrivals, late=late)
+        awaited = frozenset(offered)
+
+        def view(arrivals, late, t=t, session=session, expected=expected, awaited=awaited):
+            return RoundView(t, session, history, expected, arrivals, late=late,
+                             awaited=awaited)
 
         end, decision = end_of_round(policy, view, workers, times[workers], offered)
         landed = pending.landed(offered, end)

@@ -149,11 +149,13 @@ class Session(ABC):
         results landed so far) would leave undecodable.
 
         Pure: nothing is recorded. The coordinator calls it while results arrive to know when it
-        may stop waiting.
+        may stop waiting. A job whose deadline passed in an earlier round is not among them: it
+        was reported late then, and no result can make it count now, so it must not hold every
+        later round to wait for everyone.
         """
         stragglers = self._check_workers(stragglers)
         late = self._check_late(t, late)
-        pending = [job for job in self._due(t) if job not in self._weights]
+        pending = [job for job in self._due(t) if job not in self._weights and job + self.T >= t]
         if not pending:
             return set()
         arrivals = {job: {c: dict(a) for c, a in self._arrivals.get(job, {}).items()}

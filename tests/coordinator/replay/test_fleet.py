@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coordinator.policy import make_policy
+from coordinator.policy import RoundView, make_policy
 from coordinator.replay.fleet import Fleet, LateResults
-from coordinator.replay.round_simulator import Replay, run_scheme
+from coordinator.replay.round_simulator import Fixed, Replay, run_rounds, run_scheme
 from coordinator.schemes import make_scheme
+from coordinator.schemes.gc import GradientCoding
 
 
 def constant_cold(rng, size):
@@ -70,3 +71,40 @@ def test_past_the_accounts_concurrency_a_task_queues_until_an_invocation_ends():
     assert fleet.throttled == 1 and fleet.peak == 5
     assert times.tolist() == [1.0, 1.0, 11.0, 1.0 + 1.0]
     assert cold == {2: 10.0}
+
+
+class _ScriptedClock:
+    """Round r's per-worker seconds, whatever the loads."""
+
+    def __init__(self, rows):
+        self.rows = [np.asarray(row, dtype=float) for row in rows]
+
+    def times(self, r, loads):
+        return self.rows[r].copy()
+
+
+def test_a_round_waits_for_an_earlier_stragglers_result_its_due_job_still_needs():
+    """Delay 1, nothing redone: job 1 lives only in round 1's results. Round 2's own workers
+    all report at 1 s, but job 1 still lacks two of its three results, which land at 5 s:
+    the round must wait for them (everyone has *not* reported while they run), not end with
+    job 1 undecodable at its deadline."""
+
+    class DelayedGC(GradientCoding):
+        T = 1
+
+    session = DelayedGC(4, 1).session(1)
+    clock = _ScriptedClock([[1.0, 5.0, 5.0, 5.0], [1.0, 1.0, 1.0, 1.0]])
+    policy = make_policy("decodable", model=False)
+    records = run_rounds(Fixed(session, policy), clock, Fleet(4, spares=None))
+    assert [r.end_s for r in records] == [0.0, 5.0]  # round 1: no job due, it ends at once
+    assert session.late(2) == {} and session.weights(1) is not None
+    assert sorted(records[1].late) == [(1, 0), (1, 1), (1, 2), (1, 3)]
+    assert not records[1].fallback
+
+
+def test_everyone_reported_counts_the_awaited_late_results():
+    view = RoundView(2, None, (), frozenset({0}), {0: 1.0}, awaited=frozenset({(1, 3)}))
+    assert not view.everyone_reported
+    landed = RoundView(2, None, (), frozenset({0}), {0: 1.0}, late={(1, 3): 4.0},
+                       awaited=frozenset({(1, 3)}))
+    assert landed.everyone_reported

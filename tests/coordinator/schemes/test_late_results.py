@@ -88,3 +88,16 @@ def test_a_switching_session_passes_late_results_to_the_segment_that_ran_the_rou
     session.observe(2, {0}, late=[(1, 0)])
     assert 1 in session.decoded(2)
     assert session.late_results(2) == frozenset({(1, 0)})
+
+
+def test_a_job_past_its_deadline_does_not_hold_later_rounds():
+    """GC(s=1): two stragglers in round 1 leave job 1 late for good. Round 2 waits only for
+    what job 2 needs: job 1 is reported late, but no round-2 result could rescue it."""
+    session = make_scheme("gc", n=4, s=1).session(3)
+    session.observe(1, {0, 1})
+    assert 1 in session.late(1)
+    assert session.would_be_late(2, {3}) == set()  # job 2 decodes without worker 3
+    assert session.would_be_late(2, {2, 3}) == {2}
+    session.observe(2, {3})
+    assert sorted(session.late(2)) == [1]  # still reported, never decoded
+    assert session.weights(1) is None and session.weights(2) is not None
