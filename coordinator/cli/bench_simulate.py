@@ -27,11 +27,15 @@ PERMUTE_SEED = 7  # the dealing of the "permuted" rows (any fixed seed: the same
 
 def setting_row(model, mu: float, jobs: int, replay, online=None) -> dict:
     """One setting's runtimes and ratios (``online``: sgcflow's run, reused across mu)."""
+    from coordinator.replay.bound import batched_gc_clairvoyant
     from coordinator.replay.comparison import compare, run_online
 
     runs = compare(model, ("gc", "gc-batched", "m-sgc"), mu, jobs, search=True, replay=replay)
     online = online or run_online(model, jobs, replay=replay)
     gc, batched = runs["gc"], runs["gc-batched"]
+    rounds = -(-jobs // replay.models)
+    clairvoyant = batched_gc_clairvoyant(replay.clock(model, rounds), jobs, model.n_workers,
+                                         replay.models)
     return {"profile": model.profile, "region": model.region, "mu": mu, "jobs": jobs,
             "models": replay.models, "permuted": replay.permute_workers is not None,
             "gc": f"s={gc.params['s']} {gc.policy.split('(')[0]}", "gc_runtime_s": gc.runtime_s,
@@ -41,6 +45,9 @@ def setting_row(model, mu: float, jobs: int, replay, online=None) -> dict:
             "sgcflow_to_gc": online.runtime_s / gc.runtime_s,
             "sgcflow_to_gc_batched": online.runtime_s / batched.runtime_s,
             "gc_batched_to_gc": batched.runtime_s / gc.runtime_s,
+            # batched GC with the best s for every round, in hindsight: what any way of
+            # choosing s online could win at most (bound.batched_gc_clairvoyant)
+            "clairvoyant_to_gc_batched": clairvoyant / batched.runtime_s,
             "m_sgc_to_gc_batched": (runs["m-sgc"].runtime_s / batched.runtime_s
                                     if "m-sgc" in runs else None),
             "sgcflow_batches": online.batch, "sgcflow_late_results": online.late_results_used,
@@ -143,6 +150,8 @@ def _summary(rows: list[dict], extra: list[dict]) -> dict:
             "geomean_sgcflow_to_gc_batched": geomean(r["sgcflow_to_gc_batched"] for r in chosen),
             "max_sgcflow_to_gc_batched": max(r["sgcflow_to_gc_batched"] for r in chosen),
             "geomean_gc_batched_to_gc": geomean(r["gc_batched_to_gc"] for r in chosen),
+            "geomean_clairvoyant_to_gc_batched": geomean(r["clairvoyant_to_gc_batched"]
+                                                         for r in chosen),
             **({"resnet18_max_sgcflow_to_best_gc": max(
                 r["sgcflow_runtime_s"] / min(r["gc_runtime_s"], r["gc_batched_runtime_s"])
                 for r in others)} if others else {}),
@@ -160,7 +169,8 @@ def _tables(rows, oos, extra, summary) -> str:
                 "permuted": "yes" if r["permuted"] else "no",
                 "batches": ",".join(f"{b}x{c}" for b, c in r["sgcflow_batches"].items()),
                 **{k: _ratio(r[k]) for k in ("sgcflow_to_gc", "sgcflow_to_gc_batched",
-                                             "gc_batched_to_gc", "m_sgc_to_gc_batched")},
+                                             "gc_batched_to_gc", "m_sgc_to_gc_batched",
+                                             "clairvoyant_to_gc_batched")},
                 **{k: f"{r[k]:.1f}" for k in ("gc_runtime_s", "gc_batched_runtime_s")}}
 
     columns = [("models", "M"), ("permuted", "dealt afresh"), ("profile", "profile"),
@@ -169,6 +179,7 @@ def _tables(rows, oos, extra, summary) -> str:
                ("gc_batched_runtime_s", "batched GC s"), ("gc_batched_to_gc", "batched ÷ GC"),
                ("m_sgc_to_gc_batched", "M-SGC ÷ batched"),
                ("sgcflow_to_gc", "sgcflow ÷ GC"), ("sgcflow_to_gc_batched", "sgcflow ÷ batched"),
+               ("clairvoyant_to_gc_batched", "best s per round ÷ batched"),
                ("batches", "sgcflow batches"), ("sgcflow_late_results", "late results")]
     main = markdown_table([shown(r) for r in rows], columns)
     side = markdown_table([{**r, "permuted": "yes" if r["permuted"] else "no",

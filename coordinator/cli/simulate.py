@@ -194,9 +194,18 @@ def _print_table(runs, model, mu: float, jobs: int) -> None:
                       "-" if bound else str(run.peak_concurrency),
                       "-" if bound else f"{run.billed_gb_s:.0f}",
                       "-" if run.ratio_to_gc is None else f"{run.ratio_to_gc:.3f}")
+        if bound and "batched_gc_s" in run.params:
+            _batched_bound_row(table, run.params["batched_gc_s"]["runtime_s"], runs.get("gc"))
     console = Console()
     console.width = max(console.width, 150)  # keep the table readable when piped
     console.print(table)
+
+
+def _batched_bound_row(table, seconds: float, gc) -> None:
+    """The batched GC family's clairvoyant bound (``bound.batched_gc_clairvoyant``)."""
+    ratio = "-" if gc is None else f"{seconds / gc.runtime_s:.3f}"
+    table.add_row("bound", "batched GC, best s per round", "clairvoyant", "0", "-", "-",
+                  f"{seconds:.2f}", "-", "-", "-", "-", "-", ratio)
 
 
 def _batch(batch) -> str:

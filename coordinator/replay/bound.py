@@ -24,13 +24,23 @@ from coordinator.replay.search import gc_round_times
 from coordinator.replay.traces import LatencyModel
 
 
-def gc_clairvoyant(clock: TraceClock, rounds: int, n: int) -> float:
-    """Sum over rounds of the best GC(s) decodable time for that round."""
+def gc_clairvoyant(clock: TraceClock, rounds: int, n: int, batch: int = 1) -> float:
+    """Sum over rounds of the best GC(s) decodable time for that round, each invocation
+    computing ``batch`` gradients (load batch (s + 1) / n)."""
     best = np.full(rounds, np.inf)
     for s in range(n):
-        times = clock.cube((s + 1) / n)[clock.order[:rounds]]
+        times = clock.uniform(batch * (s + 1) / n, rounds)
         best = np.minimum(best, gc_round_times(times, s, "decodable", 0.0))
     return float(best.sum())
+
+
+def batched_gc_clairvoyant(clock: TraceClock, gradients: int, n: int, models: int) -> float:
+    """A lower bound on every run of batched GC (all M models in every invocation, delay 0,
+    ceil(J / M) rounds) however it picks s round by round: each round at its own best s, as
+    measured, with nothing the fleet adds (a cold start or a queued task only adds time).
+    Against the best fixed s chosen in hindsight it says how much any way of choosing s online
+    could win at most."""
+    return gc_clairvoyant(clock, -(-gradients // models), n, models)
 
 
 def replicated_clairvoyant(clock: TraceClock, jobs: int, n: int, group: int) -> float:

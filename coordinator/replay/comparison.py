@@ -76,7 +76,7 @@ def compare(latency: LatencyModel, names, mu: float, jobs: int, *, seed=None,
         elif name == "sgcflow":
             runs[name] = run_online(latency, jobs, replay=replay)
     if bound:
-        runs["bound"] = bound_run(latency, jobs, replay.seed)
+        runs["bound"] = bound_run(latency, jobs, replay.seed, replay)
     return with_ratios(runs)
 
 
@@ -96,19 +96,30 @@ def run_online(latency: LatencyModel, jobs: int, seed=None, tuning=None,
                      fleet, replay.models, {str(b): sizes[b] for b in sorted(sizes)})
 
 
-def bound_run(latency: LatencyModel, jobs: int, seed=None) -> SchemeRun:
+def bound_run(latency: LatencyModel, jobs: int, seed=None,
+              replay: Replay | None = None) -> SchemeRun:
     """The family's clairvoyant bound (the reported runtime), with the work-conservation bound
     on any scheme at all (delay T = 0 and 1, ``coordinator.replay.work_bound``) beside it.
     Both hold inside the one-job round model (one gradient per invocation, a straggler's work
-    lost when its round ends): docs/schemes.md says why no bound is known outside it."""
+    lost when its round ends): docs/schemes.md says why no bound is known outside it. With M
+    models in flight, ``batched_gc_s`` bounds batched GC however it picks s round by round
+    (``bound.batched_gc_clairvoyant``)."""
+    from coordinator.replay.bound import batched_gc_clairvoyant
     from coordinator.replay.work_bound import work_bound
 
     result = clairvoyant(latency, jobs, seed)
     any_scheme = {f"T={T}": work_bound(latency, jobs, T, seed) for T in (0, 1)}
-    return SchemeRun(scheme="bound", params={"model": "one job per round, straggler work lost",
-                                             "family": result["family"],
-                                             "per_family_s": result["per_family"],
-                                             "any_scheme_s": any_scheme},
+    params = {"model": "one job per round, straggler work lost", "family": result["family"],
+              "per_family_s": result["per_family"], "any_scheme_s": any_scheme}
+    replay = replay or Replay(seed=seed)
+    if replay.models > 1:
+        rounds = -(-jobs // replay.models)
+        params["batched_gc_s"] = {
+            "model": f"GC with all {replay.models} models in every invocation, the best s "
+                     "for each round in hindsight, no cold start or queued task",
+            "runtime_s": batched_gc_clairvoyant(replay.clock(latency, rounds), jobs,
+                                                latency.n_workers, replay.models)}
+    return SchemeRun(scheme="bound", params=params,
                      T=1, load=None, rounds=jobs + 1, runtime_s=result["runtime_s"],
                      fallbacks=0, stragglers_per_round=0.0, policy="clairvoyant")
 

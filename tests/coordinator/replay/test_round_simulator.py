@@ -208,6 +208,7 @@ def test_bench_simulate_rows_are_real_replays_and_the_summary_keeps_resnet_apart
     assert row["gc_runtime_s"] > 0 and row["gc_batched_runtime_s"] > 0
     assert row["sgcflow_to_gc_batched"] == online.runtime_s / row["gc_batched_runtime_s"]
     assert sum(int(b) * c for b, c in row["sgcflow_batches"].items()) == 12
+    assert 0.5 < row["clairvoyant_to_gc_batched"] <= 1.0
     cnn = {**row, "profile": "cnn", "sgcflow_to_gc": 0.5, "sgcflow_to_gc_batched": 1.0,
            "gc_batched_to_gc": 0.5}
     summary = _summary([cnn], [row, {**row, "sgcflow_runtime_s": 2 * row["gc_runtime_s"]}])
@@ -232,3 +233,24 @@ def test_bench_sensitivity_moves_one_constant_at_a_time():
         result = CliRunner().invoke(main, ["bench", "sensitivity", *args])
         assert result.exit_code != 0 and option in result.output
         assert "Traceback" not in result.output
+
+
+def test_the_batched_gc_bound_is_below_every_batched_gc_and_sgcflow():
+    """Batched GC with the best s for each round in hindsight and no fleet effects: below the
+    best fixed s replayed through the fleet, below every fixed s on the bare rounds, below
+    sgcflow; and not trivially low (each round still waits for a decodable set)."""
+    from coordinator.replay.bound import batched_gc_clairvoyant
+
+    model = LatencyModel.from_parquet(TRACE, profile="sam-gc-cnn_profile_est_desktop",
+                                      region="Canada")
+    replay = Replay(models=2, permute_workers=3)
+    runs = compare(model, ("gc-batched", "sgcflow"), 1.0, 60, replay=replay, bound=True)
+    bound = runs["bound"].params["batched_gc_s"]["runtime_s"]
+    assert bound <= min(runs["gc-batched"].runtime_s, runs["sgcflow"].runtime_s)
+    clock = replay.clock(model, 30)
+    assert bound == batched_gc_clairvoyant(clock, 60, 256, 2)
+    fixed = [gc_round_times(clock.uniform(2 * (s + 1) / 256, 30), s, "decodable", 0.0).sum()
+             for s in (0, 7, 63, 127, 255)]
+    assert bound <= min(fixed) + 1e-9
+    assert bound >= 0.9 * runs["gc-batched"].runtime_s
+    assert "batched_gc_s" not in compare(model, ("gc",), 1.0, 6, bound=True)["bound"].params
