@@ -33,9 +33,7 @@ def setting_row(model, mu: float, jobs: int, replay, online=None) -> dict:
     runs = compare(model, ("gc", "gc-batched", "m-sgc"), mu, jobs, search=True, replay=replay)
     online = online or run_online(model, jobs, replay=replay)
     gc, batched = runs["gc"], runs["gc-batched"]
-    rounds = -(-jobs // replay.models)
-    clairvoyant = batched_gc_clairvoyant(replay.clock(model, rounds), jobs, model.n_workers,
-                                         replay.models)
+    clairvoyant = batched_gc_clairvoyant(model, jobs, replay)
     return {"profile": model.profile, "region": model.region, "mu": mu, "jobs": jobs,
             "models": replay.models, "permuted": replay.permute_workers is not None,
             "gc": f"s={gc.params['s']} {gc.policy.split('(')[0]}", "gc_runtime_s": gc.runtime_s,

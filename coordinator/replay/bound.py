@@ -34,13 +34,15 @@ def gc_clairvoyant(clock: TraceClock, rounds: int, n: int, batch: int = 1) -> fl
     return float(best.sum())
 
 
-def batched_gc_clairvoyant(clock: TraceClock, gradients: int, n: int, models: int) -> float:
-    """A lower bound on every run of batched GC (all M models in every invocation, delay 0,
-    ceil(J / M) rounds) however it picks s round by round: each round at its own best s, as
-    measured, with nothing the fleet adds (a cold start or a queued task only adds time).
-    Against the best fixed s chosen in hindsight it says how much any way of choosing s online
-    could win at most."""
-    return gc_clairvoyant(clock, -(-gradients // models), n, models)
+def batched_gc_clairvoyant(latency: LatencyModel, gradients: int, replay) -> float:
+    """A lower bound on every run of batched GC (all ``replay.models`` models in every
+    invocation, delay 0, ceil(J / M) rounds of ``replay``'s trace order) however it picks s
+    round by round: each round at its own best s, as measured, with nothing the fleet adds (a
+    cold start or a queued task only adds time). Against the best fixed s chosen in hindsight
+    it says how much any way of choosing s online could win at most."""
+    rounds = -(-gradients // replay.models)
+    return gc_clairvoyant(replay.clock(latency, rounds), rounds, latency.n_workers,
+                          replay.models)
 
 
 def replicated_clairvoyant(clock: TraceClock, jobs: int, n: int, group: int) -> float:

@@ -113,12 +113,10 @@ def bound_run(latency: LatencyModel, jobs: int, seed=None,
               "per_family_s": result["per_family"], "any_scheme_s": any_scheme}
     replay = replay or Replay(seed=seed)
     if replay.models > 1:
-        rounds = -(-jobs // replay.models)
         params["batched_gc_s"] = {
             "model": f"GC with all {replay.models} models in every invocation, the best s "
                      "for each round in hindsight, no cold start or queued task",
-            "runtime_s": batched_gc_clairvoyant(replay.clock(latency, rounds), jobs,
-                                                latency.n_workers, replay.models)}
+            "runtime_s": batched_gc_clairvoyant(latency, jobs, replay)}
     return SchemeRun(scheme="bound", params=params,
                      T=1, load=None, rounds=jobs + 1, runtime_s=result["runtime_s"],
                      fallbacks=0, stragglers_per_round=0.0, policy="clairvoyant")

@@ -248,7 +248,7 @@ def test_the_batched_gc_bound_is_below_every_batched_gc_and_sgcflow():
     bound = runs["bound"].params["batched_gc_s"]["runtime_s"]
     assert bound <= min(runs["gc-batched"].runtime_s, runs["sgcflow"].runtime_s)
     clock = replay.clock(model, 30)
-    assert bound == batched_gc_clairvoyant(clock, 60, 256, 2)
+    assert bound == batched_gc_clairvoyant(model, 60, replay)
     fixed = [gc_round_times(clock.uniform(2 * (s + 1) / 256, 30), s, "decodable", 0.0).sum()
              for s in (0, 7, 63, 127, 255)]
     assert bound <= min(fixed) + 1e-9
