@@ -269,8 +269,8 @@ def _markdown(rows: list[dict], runs: list[dict], notice: list[dict], speed: dic
     text += ("\n\nIn hindsight (for reading only, never for tuning): sgcflow at every tuning "
              "setting on the scored minutes of seed " + str(hindsight[0]["seed"]) + ", the "
              "settings that meet both the cold-start and the idle target: " + (", ".join(
-                 f"{h['placement']} {h['exchange_gb_s']:g} GB-s/{h['min_history']}/"
-                 f"{h['period_margin']:g} ({h['cold_ratio']}x cold, {h['idle_ratio']}x idle)"
+                 f"{h['placement']} {_setting(h)} ({h['cold_ratio']}x cold, "
+                 f"{h['idle_ratio']}x idle)"
                  for h in hindsight if h["cold_ratio"] <= COLD_AIM and h["idle_ratio"] <= IDLE_AIM)
                  or "none") + "; closest per placement: " + "; ".join(
                  _closest(hindsight, p) for p in dict.fromkeys(h["placement"] for h in hindsight))
@@ -296,9 +296,14 @@ def _closest(points: list[dict], placement: str) -> str:
     """The setting nearest to both targets, ``max(cold / aim, idle / aim)``."""
     best = min((p for p in points if p["placement"] == placement),
                key=lambda p: max(p["cold_ratio"] / COLD_AIM, p["idle_ratio"] / IDLE_AIM))
-    return (f"{placement} {best['exchange_gb_s']:g} GB-s/{best['min_history']}/"
-            f"{best['period_margin']:g}: {best['cold_ratio']}x cold at {best['idle_ratio']}x "
-            "idle")
+    return (f"{placement} {_setting(best)}: {best['cold_ratio']}x cold at "
+            f"{best['idle_ratio']}x idle")
+
+
+def _setting(point: dict) -> str:
+    """A tuning setting as exchange GB-s / min history / period margin / minimum keep-alive."""
+    return (f"{point['exchange_gb_s']:g} GB-s/{point['min_history']}/"
+            f"{point['period_margin']:g}/{point['min_keep_s']:g} s")
 
 
 def _fmt(value: float) -> str:

@@ -172,7 +172,8 @@ def _print_policies(results: dict) -> None:
     if tuning and "exchange_gb_s" in tuning:
         click.echo(f"sgcflow background policy tuned on {tuning['tuned_on']}: exchange "
                    f"{tuning['exchange_gb_s']:g} GB-s per cold start, min history "
-                   f"{tuning['min_history']:g}, period margin {tuning['period_margin']:g}")
+                   f"{tuning['min_history']:g}, period margin {tuning['period_margin']:g}, "
+                   f"minimum keep-alive {tuning.get('min_keep_s', 300.0):g} s")
     for family, curve in results.get("curves", {}).items():
         where = "below" if curve["below"] else "NOT below"
         click.echo(f"sgcflow is {where} the {family} curve ({len(curve['points'])} settings; "

@@ -2,8 +2,8 @@
 
 The warm-up is cut off the trace (every call at or after its end is dropped), its first half
 serves as history and its second half is scored against the hybrid histogram on the same
-minutes. Of the candidate ``exchange_gb_s`` x ``min_history`` x ``period_margin`` settings, the
-one that meets both targets with the most room wins: the smallest
+minutes. Of the candidate ``exchange_gb_s`` x ``min_history`` x ``period_margin`` x
+``min_keep_s`` settings, the one that meets both targets with the most room wins: the smallest
 ``max(cold ratio / TARGET_COLD_RATIO, idle ratio / TARGET_IDLE_RATIO)`` (ties: fewer cold
 starts), the targets being issue 23's (at most 0.5x the hybrid's cold starts at 0.9x its
 idle). Not "the fewest cold starts within the hybrid's idle": that setting sits on the edge of
@@ -27,6 +27,9 @@ from coordinator.warmpool.workload import Stream
 EXCHANGES_GB_S = (100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 12800.0, 25600.0)
 MIN_HISTORIES = (4, 16)
 PERIOD_MARGINS = (0.05, 0.10)
+# The shortest keep-alive after a call: 10 minutes catches the short record gaps (an idle time
+# just longer than any before it: 5-9 minutes after a history of seconds) that 5 minutes lets go
+MIN_KEEPS_S = (300.0, 600.0)
 TARGET_COLD_RATIO = 0.5  # issue 23: at most 0.5x the hybrid histogram's cold starts ...
 TARGET_IDLE_RATIO = 0.9  # ... at no more than 0.9x its idle GB-s
 TUNE_APPS = 1000  # at most this many apps (a seeded sample) score each candidate
@@ -94,16 +97,18 @@ def sample(p: Packed, apps: int = TUNE_APPS) -> Packed:
 
 
 def candidates() -> list[list[IdleForecast]]:
-    """The settings tuning chooses from, one list per (min history, period margin) by rising
-    exchange (the rest of ``IdleForecast`` is fixed by design)."""
-    return [[IdleForecast(exchange, min_history=min_history, period_margin=margin)
+    """The settings tuning chooses from, one list per (min history, period margin, minimum
+    keep-alive) by rising exchange (the rest of ``IdleForecast`` is fixed by design)."""
+    return [[IdleForecast(exchange, min_history=min_history, period_margin=margin,
+                          min_keep_s=keep)
              for exchange in EXCHANGES_GB_S]
-            for min_history in MIN_HISTORIES for margin in PERIOD_MARGINS]
+            for min_history in MIN_HISTORIES for margin in PERIOD_MARGINS
+            for keep in MIN_KEEPS_S]
 
 
 def settings(policy: IdleForecast) -> dict:
     return {"exchange_gb_s": policy.exchange_gb_s, "min_history": policy.min_history,
-            "period_margin": policy.period_margin}
+            "period_margin": policy.period_margin, "min_keep_s": policy.min_keep_s}
 
 
 def _ratio(value: float, reference: float) -> float:

@@ -81,7 +81,8 @@ def test_tuning_picks_the_most_room_against_both_targets_on_the_warm_up_only():
     assert len(chosen) == 1
     assert max(chosen[0]["cold_ratio"] / 0.5, chosen[0]["idle_ratio"] / 0.9) == min(keys)
     assert evidence["tuned_on"] == "minutes 60-120 of the warm-up"
-    grid = len(tuning.EXCHANGES_GB_S) * len(tuning.MIN_HISTORIES) * len(tuning.PERIOD_MARGINS)
+    grid = (len(tuning.EXCHANGES_GB_S) * len(tuning.MIN_HISTORIES)
+            * len(tuning.PERIOD_MARGINS) * len(tuning.MIN_KEEPS_S))
     assert 0 < len(evidence["candidates"]) <= grid
 
 
