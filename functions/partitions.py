@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from coordinator.contract.arrow_io import read_parquet
 from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
 from coordinator.contract.errors import (
     EventError,
@@ -114,7 +114,7 @@ class Partition:
 def parse_partition(data: bytes, manifest: dict[str, Any], key: str) -> Partition:
     """Decode Parquet bytes into a Partition, or SchemaMismatchError naming ``key`` and column."""
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        table = read_parquet(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as error:
         raise SchemaMismatchError(key, f"not a readable Parquet file: {str(error)[:200]}") \
             from None

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from coordinator.contract.arrow_io import read_parquet
+
 # The measured trace shipped in the repository (docs/schemes.md, "What the measured traces say").
 SHIPPED_TRACE = Path(__file__).resolve().parents[2] / "data" / "lambda_delays.parquet"
 DEFAULT_PROFILE = "sam-gc-cnn_profile_est_desktop_long"
@@ -115,9 +117,7 @@ class LatencyModel:
         (or the profile's only region). A (load, round, worker) cell recorded twice keeps its
         last-started row (4 cells of resnet18_profile_est round 0); overhead-only loads are dropped
         (see OVERHEAD_ONLY_RATIO) and listed in ``excluded_loads``."""
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path, columns=_COLUMNS)
+        table = read_parquet(path, columns=list(_COLUMNS))
         cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in _COLUMNS}
         infos = _profile_infos(cols)
         profile, region = _pick(infos, profile, region)

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coordinator.contract import preprocessing
+from coordinator.contract.arrow_io import read_csv, read_parquet
 from coordinator.contract.datasets import COLUMN_TYPE, FORMAT, LABEL_COLUMN, MANIFEST, partition_key
 from coordinator.contract.errors import MAX_FIELD_CHARS, shorten
 from coordinator.spec.limits import (
@@ -361,10 +362,8 @@ def _read_file(path: Path) -> pa.Table:
         raise DatasetError("dataset", f"{path} has {size} bytes; the limit is {MAX_FILE_BYTES}")
     try:
         if path.suffix == ".parquet":
-            return pq.read_table(path)
-        import pyarrow.csv as pacsv
-
-        return pacsv.read_csv(path)
+            return read_parquet(path)
+        return read_csv(path)
     except (pa.ArrowException, OSError) as error:  # corrupt, truncated, not this format
         message = " ".join(str(error).split())[:300]
         raise DatasetError("dataset", f"cannot read {path} as {path.suffix[1:]}: {message}") \

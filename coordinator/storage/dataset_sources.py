@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from coordinator.contract.arrow_io import read_parquet
 from coordinator.contract.datasets import FORMAT, LABEL_COLUMN, MANIFEST
 from coordinator.storage import dataset_prep
 from coordinator.storage.dataset_prep import DatasetError, Table
@@ -94,7 +94,7 @@ def read_prepared(location: str, s3: Any = None, expected_sha256: str | None = N
         if hashlib.sha256(data).hexdigest() != part.get("sha256"):
             raise DatasetError("path", f"{location}/{part['key']} does not match the manifest's "
                                        "sha256 (changed since it was prepared)")
-        table = pq.read_table(pa.BufferReader(data))
+        table = read_parquet(pa.BufferReader(data))
         if table.column_names != [*columns, LABEL_COLUMN]:
             raise DatasetError("path", f"{location}/{part['key']}: columns differ from the "
                                        "manifest")

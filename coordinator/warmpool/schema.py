@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coordinator.contract.arrow_io import read_parquet
+
 COMPONENTS = ("podAllocationCost", "deployCodeCost", "deployDependencyCost", "schedulingCost")
 TOTAL = "totalCost_cold_start"
 COLUMNS = (
@@ -144,7 +146,7 @@ def load_trace(root: Path) -> tuple[pa.Table, LoadReport]:
     root = Path(root)
     report = LoadReport()
     if root.suffix == ".parquet":
-        table = pq.read_table(root)
+        table = read_parquet(root)
         report.rows_read = report.rows_kept = table.num_rows
         report.files = 1
         return table, report
