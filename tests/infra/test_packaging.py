@@ -237,13 +237,27 @@ def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache
            "NUMBA_CACHE_DIR": str(tmp_path / "tmp-cache"),
            "PYTHONPATH": os.pathsep.join([str(site), str(site / "llvmlite.zip"), str(task)])}
     env.pop("SGC_NUMBA_SHIPPED_CACHE", None)
-    script = ("import json, functions.kernels as k, functions.kernels_mlp as m; k.warm_up(); "
-              "print(json.dumps({n: [len(d.stats.cache_hits), len(d.stats.cache_misses)] "
-              "for mod in (k, m) for n, d in vars(mod).items() "
-              "if n.endswith(('_serial', '_parallel'))}))")
+    script = ("import json, functions.kernels as k, "
+              "functions.kernels_mlp as m1, functions.kernels_deep as d, "
+              "functions.kernels_blas as b, functions.kernel_layers as l, "
+              "functions.kernel_conv as c, functions.kernels_cnn_fused as cf; k.warm_up(); "
+              "from numba.core.registry import CPUDispatcher; "
+              "print(json.dumps({f'{m.__name__}.{n}': [len(f.stats.cache_hits), "
+              "len(f.stats.cache_misses)] for m in (k, m1, d, b, l, c, cf) "
+              "for n, f in vars(m).items() "
+              "if isinstance(f, CPUDispatcher) and f.__module__ == m.__name__ "
+              "and (f.stats.cache_hits or f.stats.cache_misses)}))")
     done = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True,
                           check=True, cwd=tmp_path)
     stats = json.loads(done.stdout.strip().splitlines()[-1])
-    # the logreg/softmax/one-layer pairs and the deep MLP's pair (kernels imports it)
-    assert {"logreg_serial", "softmax_parallel", "mlp_serial", "deep_parallel"} <= set(stats)
+    # the linear/one-layer dispatchers, the deep MLP's, the BLAS paths' fused helpers, and the
+    # CNN's conv blocks and fused call
+    assert {"functions.kernels.logreg_serial", "functions.kernels.softmax_parallel",
+            "functions.kernels_mlp.mlp_parallel", "functions.kernels_deep.deep_parallel",
+            "functions.kernels_deep.deep_serial", "functions.kernel_layers.softmax_rows",
+            "functions.kernel_layers.bias_activate", "functions.kernel_layers.accumulate",
+            "functions.kernel_layers.gate", "functions.kernel_conv.im2col",
+            "functions.kernel_conv.col2im", "functions.kernel_conv.pool_forward",
+            "functions.kernel_conv.pool_backward",
+            "functions.kernels_cnn_fused.cnn_fused_kernel"} <= set(stats), stats
     assert all(misses == 0 and hits >= 1 for hits, misses in stats.values()), stats
