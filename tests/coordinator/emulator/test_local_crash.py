@@ -143,10 +143,10 @@ def _kept(result: dict) -> dict:
 @pytest.mark.slow
 def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
     server = LocalServer(tmp_path)
-    # long enough (41 rounds) that the kill lands mid-job, at round 4: a round takes a fraction
+    # long enough (21 rounds) that the kill lands mid-job, at round 4: a round takes a fraction
     # of a second; a deadline no worker misses on a loaded machine: every run decodes from the
     # same results
-    spec = make_spec(iterations=20, stragglers={"model": "none"},
+    spec = make_spec(iterations=10, stragglers={"model": "none"},
                      wait={"deadline_s": 120.0, "hard_limit_s": 300})
     (tmp_path / "job.json").write_text(json.dumps(spec))
     server.up()
@@ -165,7 +165,7 @@ def test_kill_9_of_the_server_then_up_restores_and_resume_finishes(tmp_path):
         server.sgc("resume", run_id, "--local", "--watch")
         result = server.result(run_id)
         assert result["status"] == "done"
-        assert [m["final_iteration"] for m in result["models"]] == [20, 20]
+        assert [m["final_iteration"] for m in result["models"]] == [10, 10]
         whole = server.sgc("submit", str(tmp_path / "job.json"), "--local", "--watch")
         reference = server.result(whole.stdout.splitlines()[0].strip())
         assert _params(result) == _params(reference)  # bitwise the uninterrupted run
