@@ -23,13 +23,15 @@ PORT ?= 0
 CDK_CONTEXT = -c regions=$(REGIONS) -c architecture=$(ARCH) -c bundle=full
 
 # uv resolves and installs the pinned set in ~15 s where pip takes ~2 min (measured on the
-# 2-core machine, both from an empty cache); pip stays the fallback when uv cannot be had.
+# 2-core machine, both from an empty cache); pip stays the fallback when uv cannot be had or
+# fails (uv reads neither pip's configuration nor its certificate settings).
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	if $(BIN)/pip install --quiet uv==0.13.10; then \
-	  $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'; \
+	if $(BIN)/pip install --quiet uv==0.13.10 && \
+	   $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'; then \
+	  :; \
 	else \
-	  echo "uv unavailable: installing with pip (a few minutes)"; \
+	  echo "uv unavailable or failed (above): installing with pip (a few minutes)"; \
 	  $(BIN)/pip install --quiet --upgrade pip && \
 	  $(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'; \
 	fi
