@@ -20,11 +20,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
-from scipy.linalg import solve_banded
-from threadpoolctl import ThreadpoolController
 
-# One BLAS thread for these small solves: threads only contend at this size (10x slower p95).
-_BLAS = ThreadpoolController()
 RESIDUAL_TOLERANCE = 1e-7  # below float32 resolution: decoded gradients stay exact to it
 # Correction steps on an ill-conditioned arrived set: some n - s subsets of the cyclic code at
 # n = 256 have condition ~1e9, and one solve leaves a residual just above the tolerance (1.4e-7
@@ -83,7 +79,7 @@ class CyclicRepetitionCode:
         return self._decode_cached(workers)
 
     def _solve(self, workers: tuple[int, ...]) -> dict[int, float] | None:
-        with _BLAS.limit(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             return self._solve_single_threaded(workers)
 
     def _solve_single_threaded(self, workers: tuple[int, ...]) -> dict[int, float] | None:
@@ -125,7 +121,17 @@ class CyclicRepetitionCode:
         band = np.zeros((2 * s + 1, m))
         band[s + equations - columns, columns] = self.matrix[
             np.broadcast_to(workers[:, None], partitions.shape)[inside], partitions[inside]]
+        from scipy.linalg import solve_banded  # lazily: see _blas_controller
         return solve_banded((s, s), band, np.ones(m), check_finite=False)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """One BLAS thread for the small decode solves (threads only contend at this size: 10x
+    slower p95). Built on first use: scanning the loaded libraries, like importing scipy.linalg
+    below, costs half a second that every `sgc` command not decoding would pay at startup."""
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
 
 
 @lru_cache(maxsize=32)
