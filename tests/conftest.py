@@ -1,10 +1,20 @@
 """Shared test setup: the repository root on sys.path, the real trace's location, and a moto
-account (fake credentials, an S3 bucket + DynamoDB table) for the worker and dataset tests."""
+account (fake credentials, an S3 bucket + DynamoDB table) for the worker and dataset tests.
+
+numpy's OpenBLAS runs one thread per test process unless a test sets its own limit: the suite
+already runs a process per core, and OpenBLAS's threads spin-wait for each other, so a float64
+reference product that takes 15 ms on one thread took 900 ms with two threads per process on
+the two loaded cores (the CNN reference training: 43 of its test's 74 s). The worker's kernels
+pin their own BLAS threads; this only sets the default the test processes (and the emulator
+servers and CLI processes they start) inherit."""
 
 from __future__ import annotations
 
 import io
+import os
 import sys
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS: see above
 from pathlib import Path
 
 import boto3
