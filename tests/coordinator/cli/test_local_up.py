@@ -86,7 +86,10 @@ def test_a_start_that_makes_no_progress_is_stopped(local_files, monkeypatch):
     monkeypatch.setattr(local, "STALL_S", 3.0)
     up = sgc("local", "up", "--port", str(free_port()), "--log", str(local_files / "local.log"))
     assert up.exit_code == 1
-    assert "made no progress in 3 s while loading the worker's Numba kernels" in up.output
+    # the phase it was in: on a loaded machine the imports alone may outlast 3 s (it failed so
+    # once in a fresh clone's suite), before the kernel phase where the slow start waits
+    assert re.search(r"made no progress in 3 s while (starting|loading the worker's Numba "
+                     r"kernels)", up.output), up.output
     pid = int(re.search(r"the emulator \(pid (\d+)\)", up.output).group(1))
     assert gone(pid)
     assert not (local_files / "local-starting.json").exists()
