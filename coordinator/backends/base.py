@@ -7,11 +7,12 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from coordinator.backends import dataset_upload
-from coordinator.spec.jobspec import JobSpec
 from coordinator.storage.state import Store, now
+
+if TYPE_CHECKING:  # the spec's validators (schemes, scipy) load at submit, not for `sgc status`
+    from coordinator.spec.jobspec import JobSpec
 
 TERMINAL = ("done", "failed", "cancelled")
 _EXECUTION_ERRORS = {"FAILED": "ExecutionFailed", "TIMED_OUT": "ExecutionTimedOut",
@@ -39,6 +40,8 @@ class Backend:
         if self.kind == "aws" and (spec.raw["faults"] or spec.raw["stragglers"].get(
                 "model", "trace") != "none"):
             raise ValueError("stragglers/faults: injection is for emulation only (use --local)")
+        from coordinator.backends import dataset_upload
+
         spec = dataset_upload.resolve(spec, self.store)
         created = now()
         fields = {"spec": spec.raw, "status": "submitted", "created": created, "round": 0,
