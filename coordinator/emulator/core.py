@@ -80,6 +80,9 @@ class Emulator:
         self._inject_cache: dict[str, tuple[np.ndarray, dict]] = {}  # under moto_lock.LOCK
         self._interpreters_before = 0
         self.state_machine_arn = ""
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[str, Any] = {}  # service -> client, while started
+        self._clients_lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -153,6 +156,8 @@ class Emulator:
             self._server.stop()
             self._server = None
             default_user_config["stepfunctions"]["execute_state_machine"] = False
+        with self._clients_lock:
+            self._clients = {}  # built against this run's moto: a restart builds its own
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -181,8 +186,16 @@ class Emulator:
         return f"http://127.0.0.1:{self.port}" if self.server_mode else None
 
     def client(self, service: str):
-        return boto3.session.Session().client(service, region_name=REGION,
-                                              endpoint_url=self.endpoint_url)
+        """One client per service and run, from one session: a new session reads botocore's
+        endpoint and service JSON again (5% of a small emulated job's CPU went there). Clients
+        are thread-safe once built."""
+        with self._clients_lock:
+            if service not in self._clients:
+                if not self._clients:
+                    self._session = boto3.session.Session()
+                self._clients[service] = self._session.client(
+                    service, region_name=REGION, endpoint_url=self.endpoint_url)
+            return self._clients[service]
 
     # --- resources -------------------------------------------------------------------------------
     def create_resources(self) -> None:
