@@ -116,6 +116,7 @@ class Collect:
         self.late_digests: dict[tuple[int, int], dict[str, str]] = {}
         # Late candidates whose record came back unusable: nothing more to wait for from them.
         self.late_failed: set[tuple[int, int]] = set()
+        self._records_read = -1  # how many records the last read of the round returned (wall)
 
     # --- the two clocks ----------------------------------------------------------------------
     def run(self, inputs: RoundInputs, remaining_s: Callable[[], float]) -> dict | None:
@@ -128,6 +129,7 @@ class Collect:
         failures: dict[int, str] = {}
         late: dict[tuple[int, int], float] = {}
         self.digests, self.late_digests, self.late_failed = {}, {}, set()
+        self._records_read = -1
         seconds, busy, polls = 0.0, 0.0, 0
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             while True:
@@ -216,7 +218,14 @@ class Collect:
 
     # --- shared ---------------------------------------------------------------------------------
     def _fresh(self, inputs: RoundInputs, arrivals: dict, failures: dict) -> list[Completion]:
+        """The round's records not seen yet. Counted first (a small response): the records are
+        read only when new ones were written, not on every poll (at 256 workers a read returns
+        every record of the round; a record seen once is settled, so a rewrite changes
+        nothing here)."""
+        if self.store.completion_count(self.run_id, inputs.t) == self._records_read:
+            return []
         items = self.store.completions(self.run_id, inputs.t)
+        self._records_read = len(items)
         return [completion_from_item(w, item) for w, item in sorted(items.items())
                 if w in inputs.expected and w not in arrivals and w not in failures]
 

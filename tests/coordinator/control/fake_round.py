@@ -43,6 +43,9 @@ class TimedStore(MemoryStore):
         return {w: r for w, r in records.items()
                 if self.visible_at.get((run, t, w), 0.0) <= self.clock.now()}
 
+    def completion_count(self, run: str, t: int) -> int:
+        return len(self.completions(run, t))
+
 
 class FakeWorkers:
     def __init__(self, store: TimedStore, plan: JobPlan, delays: np.ndarray, seed: int = 0,

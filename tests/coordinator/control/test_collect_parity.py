@@ -158,3 +158,38 @@ def test_job_spec_wait_names_a_policy_on_either_clock():
     assert raw["wait"] == {"policy": "kofn", "tolerance": 2, "clock": "virtual"}
     assert wait_policy(raw["wait"]).describe() == "kofn(tolerance=2)"
     assert wait_policy(validate({**base, "wait": {"mu": 0.5}}).raw["wait"]).name == "paper"
+
+
+class _ReadCounting(TimedStore):
+    """Counts the full reads of round records (the count query is a small response)."""
+
+    def __init__(self, clock):
+        super().__init__(clock)
+        self.reads = 0
+
+    def completions(self, run: str, t: int):
+        self.reads += 1
+        return super().completions(run, t)
+
+    def completion_count(self, run: str, t: int) -> int:
+        return len(TimedStore.completions(self, run, t))
+
+
+def test_wall_clock_collect_reads_the_records_only_when_new_ones_were_written():
+    """A poll counts the round's records; they are read only when the count moved: at 256
+    workers each read returned every record of the round, every 50 ms."""
+    clock = FakeClock()
+    store = _ReadCounting(clock)
+    forget("run-reads")
+    times = _recorded_arrivals(5, 8)
+    plan = make_job(store, scheme={"name": "gc", "s": 2}, iterations=5, run_id="run-reads",
+                    models=1, wait={"policy": "decodable"})
+    workers = FakeWorkers(store, plan, times)
+    state = rounds.round_step(store, {"job": "run-reads", "round": 1, "steps": 0,
+                                      "execution": 1, "status": "running"}, workers,
+                              lambda: 900.0, clock=clock, poll_s=0.001)
+    assert state["status"] == "done"
+    log = [e["collect"] for e in store.rounds("run-reads")]
+    polls = sum(c["polls"] for c in log)
+    assert polls > 1000  # 1 ms polls over rounds of seconds
+    assert store.reads <= 5 * (8 + 1) + 20  # one read per new record at most, plus the steps'
