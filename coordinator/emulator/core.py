@@ -102,12 +102,10 @@ class Emulator:
                "SGC_BUCKET": resources.BUCKET, "SGC_TABLE": resources.TABLE,
                "SGC_WORKER_FUNCTION": resources.WORKER_FUNCTION}
         if self.server_mode:
-            from moto.server import ThreadedMotoServer
+            from coordinator.emulator import moto_server
 
             default_user_config["stepfunctions"]["execute_state_machine"] = True
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port,
-                                              verbose=False)
-            self._server.start()
+            self._server = moto_server.start(self.port)
             self.port = self._server.get_host_and_port()[1]
             env.update({"MOTO_PORT": str(self.port), "AWS_ENDPOINT_URL": self.endpoint_url})
         for key, value in env.items():

@@ -45,10 +45,9 @@ def _say(message: str) -> None:
 
 def serve(port: int, state_file: Path, calls_file: Path) -> None:
     from moto.core.config import default_user_config
-    from moto.server import ThreadedMotoServer
 
     from coordinator.audit.record import CallRecorder, interpreter_caller
-    from coordinator.emulator import moto_compat
+    from coordinator.emulator import moto_compat, moto_server
     from coordinator.emulator.invoke import InProcessLambda, current_function
     from coordinator.workflow import resources
 
@@ -71,8 +70,7 @@ def serve(port: int, state_file: Path, calls_file: Path) -> None:
     import functions.worker  # noqa: F401
     _say(f"kernels ready in {time.monotonic() - started:.1f} s; starting moto")
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = moto_server.start(port)
     try:
         scratch = state_file.with_suffix(".tmp")
         scratch.parent.mkdir(parents=True, exist_ok=True)

@@ -168,26 +168,53 @@ def item_id(key: dict) -> str:
 
 
 # --- the way back --------------------------------------------------------------------------------
-def restore(data: DataDir, store: Store) -> dict[str, Any] | None:
+def restore(data: DataDir, store: Store, *, in_process: tuple[str, str] | None = None
+            ) -> dict[str, Any] | None:
     """Put the saved objects and items back into the (empty) server; None when none was saved.
-    Call before the journal is attached: what comes back is already on disk."""
+    Call before the journal is attached: what comes back is already on disk.
+    ``in_process``: the (account, region) of the moto backends of this very process (the server
+    restoring itself), written directly: a request per object took 10-15 ms, 7.5 s for two small
+    finished jobs, paid on every `sgc local up`."""
     saved = data.load()
     if saved is None:
         return None
-    restored = 0
-    for key in saved.objects:
-        path = data.object_path(key)
-        if path.exists():
-            store.s3.put_object(Bucket=store.bucket, Key=key, Body=path.read_bytes())
-            restored += 1
+    bodies = {key: data.object_path(key) for key in saved.objects}
+    bodies = {key: path.read_bytes() for key, path in bodies.items() if path.exists()}
     items = list(saved.items.values())
+    if in_process is not None:
+        _put_into_moto(store, bodies, items, *in_process)
+    else:
+        _put_through_api(store, bodies, items)
+    return {"saved_at": saved.changed_at, "objects": len(bodies), "items": len(items)}
+
+
+def _put_through_api(store: Store, bodies: dict[str, bytes], items: list[dict]) -> None:
+    for key, body in bodies.items():
+        store.s3.put_object(Bucket=store.bucket, Key=key, Body=body)
     for start in range(0, len(items), 25):
         pending = {store.table: [{"PutRequest": {"Item": item}}
                                  for item in items[start:start + 25]]}
         while pending:
             pending = store.ddb.batch_write_item(RequestItems=pending).get(
                 "UnprocessedItems") or {}
-    return {"saved_at": saved.changed_at, "objects": restored, "items": len(items)}
+
+
+def _put_into_moto(store: Store, bodies: dict[str, bytes], items: list[dict], account: str,
+                   region: str) -> None:
+    """What the API path does, as the S3 PutObject and DynamoDB PutItem handlers call moto's
+    backends (an object gets its ETag and a new version; an item is stored as given)."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.s3.models import s3_backends
+
+    from coordinator.emulator import moto_lock
+
+    with moto_lock.LOCK:
+        s3 = s3_backends[account]["global"]
+        for key, body in bodies.items():
+            s3.put_object(store.bucket, key, body)
+        ddb = dynamodb_backends[account][region]
+        for item in items:
+            ddb.put_item(store.table, item)
 
 
 def mark_interrupted(store: Store) -> dict[str, str]:

@@ -95,7 +95,7 @@ def _restore(data_dir: Path, fresh: bool, emulator, progress: Progress):
         data.forget()
     store = Store(endpoint_url=emulator.endpoint_url)
     progress.phase(f"restoring the saved state from {data_dir}")
-    restored = restore(data, store)
+    restored = restore(data, store, in_process=(ACCOUNT, REGION))
     journal = Journal(data, store.bucket, store.table, account=ACCOUNT, region=REGION).attach()
     if restored is not None:
         restored["interrupted"] = mark_interrupted(store)

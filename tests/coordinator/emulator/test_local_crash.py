@@ -32,8 +32,22 @@ def _wipe(store: Store) -> None:
         store.ddb.delete_item(TableName=store.table, Key={"pk": item["pk"], "sk": item["sk"]})
 
 
-def test_restore_brings_back_the_last_state_and_marks_interrupted_jobs(emulator, tmp_path):
+def _everything(store: Store) -> tuple[dict, list]:
+    """Every object's body and every item, as the API shows them."""
+    pages = store.s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket)
+    bodies = {item["Key"]: store.s3.get_object(Bucket=store.bucket, Key=item["Key"])["Body"].read()
+              for page in pages for item in page.get("Contents", [])}
+    items = store.ddb.scan(TableName=store.table)["Items"]
+    return bodies, sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+
+@pytest.mark.parametrize("in_process", [None, (ACCOUNT, REGION)], ids=["api", "in-process"])
+def test_restore_brings_back_the_last_state_and_marks_interrupted_jobs(emulator, tmp_path,
+                                                                       in_process):
+    """Through the API (any moto) and straight into this process's backends (the server
+    restoring itself): the same objects and items come back."""
     store = Store()
+    _wipe(store)  # the module's emulator: start from an empty bucket and table
     journal = Journal(DataDir(tmp_path / "data"), store.bucket, store.table, account=ACCOUNT,
                       region=REGION).attach()
     try:
@@ -48,11 +62,13 @@ def test_restore_brings_back_the_last_state_and_marks_interrupted_jobs(emulator,
         store.put_json("runs/crash-a/x.json", {"v": 2})
         store.s3.delete_object(Bucket=store.bucket, Key="runs/crash-a/gone.json")
         shutil.copytree(tmp_path / "data", tmp_path / "killed")  # the files kill -9 leaves
+        before = _everything(store)
     finally:
         journal.detach()
     _wipe(store)
-    restored = restore(DataDir(tmp_path / "killed"), store)
+    restored = restore(DataDir(tmp_path / "killed"), store, in_process=in_process)
     assert restored["objects"] >= 1 and restored["items"] >= 6
+    assert _everything(store) == before
     assert store.get_json("runs/crash-a/x.json") == {"v": 2}
     assert not store.exists("runs/crash-a/gone.json")
     assert store.job("crash-c")["status"] == "done"  # finished stays finished
