@@ -56,7 +56,7 @@ def coverage_error(session, job: int, weights: dict[tuple[int, int, int], float]
     weighted coefficients cover every partition with total 1, so this checks recovery
     symbolically, without drawing gradients.
     """
-    cover = np.zeros(session.partitions)
+    cover = [0.0] * session.partitions  # a few partitions: plain floats beat numpy's overhead
     for (t, worker, result_job), weight in weights.items():
         if result_job != job:
             return float("inf")
@@ -66,7 +66,7 @@ def coverage_error(session, job: int, weights: dict[tuple[int, int, int], float]
         component, row = shares[0]
         for partition, coefficient in component.coefficients(row).items():
             cover[partition] += weight * coefficient
-    return float(np.abs(cover - 1).max())
+    return float(max(abs(total - 1) for total in cover))
 
 
 def pattern_outcome(session, pattern: Sequence[frozenset[int]]) -> tuple[dict[int, int], float]:

@@ -29,6 +29,8 @@ re-partitioning.
 
 from __future__ import annotations
 
+import functools
+
 from coordinator.schemes.params import require_int
 
 from .base import BurstyScheme
@@ -41,22 +43,9 @@ from .session import Session
 class MultiplexedSession(Session):
     def __init__(self, scheme: MultiplexedSGC, jobs: int):
         super().__init__(scheme, jobs)
-        self.B, self.W, n = scheme.B, scheme.W, self.n
+        self.B, self.W = scheme.B, scheme.W
         self.replication = scheme.replication
-        chunks, g = self.W - 1, scheme.group
-        groups = {w: [_group_chunk(w, g, chunks, c) for c in range(chunks)]
-                  for w in range(0, n, g)}  # one object per chunk, shared by its group
-        self._d1 = [groups[w - w % g] for w in range(n)] if g > 1 else [
-            [Component(f"D1 chunk {c}", w * chunks + c, owner=w) for c in range(chunks)]
-            for w in range(n)]
-        self._leader = [w - w % g for w in range(n)]
-        self._d2 = [] if scheme.code is None else [
-            Component(f"D2 group {b}", n * chunks + b * n, code=scheme.code) for b in range(self.B)
-        ]
-        self._components = [c for w in range(0, n, g) for c in self._d1[w]] + self._d2
-        d1_size = (1 - scheme.d2) / (n * chunks)
-        d2_size = scheme.d2 / (self.B * n)
-        self._sizes = [d1_size] * (n * chunks) + [d2_size] * (n * len(self._d2))
+        self._d1, self._leader, self._d2, self._components, self._sizes = scheme.layout
 
     @property
     def partition_sizes(self) -> list[float]:
@@ -128,6 +117,29 @@ class MultiplexedSGC(BurstyScheme):
     @property
     def T(self) -> int:
         return self.W - 2 + self.B
+
+    @functools.cached_property
+    def layout(self) -> tuple[list, list[int], list[Component], list[Component], list[float]]:
+        """(each worker's D1 chunks, each worker's group leader, the D2 groups, every
+        component, the partition sizes): the same for every session of this scheme, and the
+        components are immutable (their remembered shares depend on these sizes only), so
+        sessions share them (building them per session was 40% of the largest exhaustive test
+        case: 13.9 s -> 8.3 s)."""
+        n, chunks, g = self.n, self.W - 1, self.group
+        groups = {w: [_group_chunk(w, g, chunks, c) for c in range(chunks)]
+                  for w in range(0, n, g)}  # one object per chunk, shared by its group
+        d1 = [groups[w - w % g] for w in range(n)] if g > 1 else [
+            [Component(f"D1 chunk {c}", w * chunks + c, owner=w) for c in range(chunks)]
+            for w in range(n)]
+        leader = [w - w % g for w in range(n)]
+        d2 = [] if self.code is None else [
+            Component(f"D2 group {b}", n * chunks + b * n, code=self.code) for b in range(self.B)
+        ]
+        components = [c for w in range(0, n, g) for c in d1[w]] + d2
+        d1_size = (1 - self.d2) / (n * chunks)
+        d2_size = self.d2 / (self.B * n)
+        sizes = [d1_size] * (n * chunks) + [d2_size] * (n * len(d2))
+        return d1, leader, d2, components, sizes
 
     @property
     def d2(self) -> float:
