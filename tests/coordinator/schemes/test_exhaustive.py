@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -26,8 +27,35 @@ SLOW_LIMIT = 60_000  # larger cases (n = 5, 6 with B = 2, W = 3) are sampled (3,
 
 
 def count(model: BurstyModel, rounds: int, cap: int) -> int:
-    """Admissible patterns over ``rounds`` rounds, counted up to cap + 1."""
-    return sum(1 for _ in itertools.islice(model.enumerate(rounds), cap + 1))
+    """Admissible patterns over ``rounds`` rounds, counted up to about cap (at least cap + 1
+    when there are more). The last round is counted, not enumerated: after a history, a set S
+    is admissible when it avoids the workers of the burst rule's forbidden rounds and
+    |S | window| <= lam, so S takes any part of the allowed workers already in the window and at
+    most lam - |window| of the other allowed ones (``last_round_count``, checked against the
+    enumeration below). Collection runs this for every case in every process."""
+    total = 0
+    for prefix in model.enumerate(rounds - 1):
+        total += last_round_count(model, prefix)
+        if total > cap:
+            break
+    return total
+
+
+def last_round_count(model: BurstyModel, history: list[frozenset[int]]) -> int:
+    r = len(history)
+    window = set().union(*history[max(0, r - model.W + 1):r])
+    if len(window) > model.lam:
+        return 0
+    allowed = model.allowed_workers(history)
+    old, new = len(allowed & window), len(allowed - window)
+    return 2 ** old * sum(math.comb(new, k) for k in range(min(model.lam - len(window), new) + 1))
+
+
+@pytest.mark.parametrize("n,B,W,lam", [(3, 1, 2, 2), (4, 1, 3, 2), (4, 2, 3, 3), (5, 1, 2, 5)])
+def test_the_last_round_count_is_the_enumerations(n, B, W, lam):
+    model = BurstyModel(n, B, W, lam)
+    rounds = 2 + W - 2 + B
+    assert count(model, rounds, 10**9) == sum(1 for _ in model.enumerate(rounds))
 
 
 CASES = [case for case in bursty_cases()]
