@@ -100,19 +100,3 @@ def aws(monkeypatch, tmp_path):
         yield moto
         worker.reset_runtime()
 
-
-# The longest group first: pytest-xdist's loadgroup hands out work in collection order, and the
-# Numba-cache group (two Lambda-Python cache builds and the local deploy, about 350 s on one
-# worker) is collected near the end. Started last, it ran alone for minutes while the other
-# core idled (a fresh-clone `make test`: 159% of the 2 cores against 178% when it started early).
-FIRST_GROUPS = ("numba-cache",)
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        marker = item.get_closest_marker("xdist_group")
-        group = (marker.args[0] if marker and marker.args else
-                 marker.kwargs.get("name") if marker else None)
-        return 0 if group in FIRST_GROUPS else 1
-
-    items.sort(key=rank)  # stable: every other test keeps its order
