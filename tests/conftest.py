@@ -99,4 +99,3 @@ def aws(monkeypatch, tmp_path):
         worker.reset_runtime()
         yield moto
         worker.reset_runtime()
-
