@@ -178,19 +178,19 @@ def restore(data: DataDir, store: Store, *, in_process: tuple[str, str] | None =
     saved = data.load()
     if saved is None:
         return None
-    bodies = {key: data.object_path(key) for key in saved.objects}
-    bodies = {key: path.read_bytes() for key, path in bodies.items() if path.exists()}
+    files = [(key, data.object_path(key)) for key in saved.objects]
+    files = [(key, path) for key, path in files if path.exists()]  # read one at a time below
     items = list(saved.items.values())
     if in_process is not None:
-        _put_into_moto(store, bodies, items, *in_process)
+        _put_into_moto(store, files, items, *in_process)
     else:
-        _put_through_api(store, bodies, items)
-    return {"saved_at": saved.changed_at, "objects": len(bodies), "items": len(items)}
+        _put_through_api(store, files, items)
+    return {"saved_at": saved.changed_at, "objects": len(files), "items": len(items)}
 
 
-def _put_through_api(store: Store, bodies: dict[str, bytes], items: list[dict]) -> None:
-    for key, body in bodies.items():
-        store.s3.put_object(Bucket=store.bucket, Key=key, Body=body)
+def _put_through_api(store: Store, files: list[tuple[str, Path]], items: list[dict]) -> None:
+    for key, path in files:
+        store.s3.put_object(Bucket=store.bucket, Key=key, Body=path.read_bytes())
     for start in range(0, len(items), 25):
         pending = {store.table: [{"PutRequest": {"Item": item}}
                                  for item in items[start:start + 25]]}
@@ -199,7 +199,7 @@ def _put_through_api(store: Store, bodies: dict[str, bytes], items: list[dict]) 
                 "UnprocessedItems") or {}
 
 
-def _put_into_moto(store: Store, bodies: dict[str, bytes], items: list[dict], account: str,
+def _put_into_moto(store: Store, files: list[tuple[str, Path]], items: list[dict], account: str,
                    region: str) -> None:
     """What the API path does, as the S3 PutObject and DynamoDB PutItem handlers call moto's
     backends (an object gets its ETag and a new version; an item is stored as given)."""
@@ -210,8 +210,8 @@ def _put_into_moto(store: Store, bodies: dict[str, bytes], items: list[dict], ac
 
     with moto_lock.LOCK:
         s3 = s3_backends[account]["global"]
-        for key, body in bodies.items():
-            s3.put_object(store.bucket, key, body)
+        for key, path in files:
+            s3.put_object(store.bucket, key, path.read_bytes())
         ddb = dynamodb_backends[account][region]
         for item in items:
             ddb.put_item(store.table, item)
