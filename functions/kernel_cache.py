@@ -1,10 +1,11 @@
 """Build the Numba cache shipped beside the worker: every kernel compiled into an empty cache.
 
 The top of the kernel stack (it imports ``functions.kernels``, which imports everything below);
-``numba_setup`` only installs what this writes. Run with ``NUMBA_CPU_NAME=generic``, so the cache
-loads on any x86-64 host (see ``numba_setup``):
+``numba_setup`` only installs what this writes. Run with ``NUMBA_CPU_NAME`` set to the shipped
+CPU (``numba_setup.SHIPPED_CPU``: x86-64-v3) and no host feature added, so the cache loads on
+every Lambda host (see ``numba_setup``):
 
-    NUMBA_CPU_NAME=generic python -m functions.kernel_cache build DIR
+    NUMBA_CPU_NAME=x86-64-v3 NUMBA_CPU_FEATURES= python -m functions.kernel_cache build DIR
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from functions import numba_setup
 
 def build_shipped_cache(destination: Path) -> int:
     """Compile every kernel into an empty cache and copy its files to ``destination``."""
-    if os.environ.get("NUMBA_CPU_NAME") != "generic":
-        raise SystemExit("build the shipped cache with NUMBA_CPU_NAME=generic set")
+    cpu = numba_setup.shipped_cpu()
+    if os.environ.get("NUMBA_CPU_NAME") != cpu or os.environ.get("NUMBA_CPU_FEATURES") != "":
+        raise SystemExit(f"build the shipped cache with NUMBA_CPU_NAME={cpu} and "
+                         "NUMBA_CPU_FEATURES= (empty) set")
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["NUMBA_CACHE_DIR"] = scratch
         numba_setup.configure()
@@ -38,5 +41,6 @@ def build_shipped_cache(destination: Path) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "build":
-        raise SystemExit("usage: NUMBA_CPU_NAME=generic python -m functions.kernel_cache build DIR")
+        raise SystemExit("usage: NUMBA_CPU_NAME=x86-64-v3 NUMBA_CPU_FEATURES= "
+                         "python -m functions.kernel_cache build DIR")
     print(f"{build_shipped_cache(Path(sys.argv[2]))} cache files written to {sys.argv[2]}")

@@ -2,11 +2,11 @@
 
 Once rows x weights is large enough (``coordinator/contract/kernel_paths.py``), the products
 dominate and an sgemm that packs its operands into cache-sized panels and runs a hand-written
-AVX2/AVX-512 FMA microkernel beats any loop Numba emits -- all the more inside Lambda, where the
-shipped Numba cache is compiled for a generic x86-64 (no AVX, no FMA) so that it loads on any host.
+AVX2/AVX-512 FMA microkernel beats any loop Numba emits (inside Lambda both run AVX2 + FMA code:
+OpenBLAS's Haswell kernels and Numba's x86-64-v3 build, functions/numba_setup.py).
 Everything between the products (bias + activation, softmax, loss, gating, bias sums, float64
 accumulation) is fused in small Numba loops, one pass over each activation matrix, written so that
-the generic build vectorizes them (row views, selects on loaded values, no ``floor``). sgemm writes
+even a generic SSE2 build vectorizes them (row views, selects on loaded values, no ``floor``). sgemm writes
 through ``out=`` into buffers allocated once per call, and the first block's gradients are written
 into the float64 result rather than added to zeros (measured: on the products-bound rows of `sgc
 bench kernels` this path is 2-30% faster than a well-written numpy gradient, which calls the same

@@ -9,12 +9,21 @@ Why each setting (docs/aws.md, "Lambda" and "Numba inside Lambda"):
 - OpenBLAS (the BLAS paths of the deep MLP and the CNN, functions/kernels_blas.py and
   kernels_cnn.py): one kernel type on every x86-64 Lambda host (``OPENBLAS_CORETYPE=Haswell``),
   so results do not depend on the host CPU.
-- Cold start: a cache built at bundle time with ``NUMBA_CPU_NAME=generic`` is shipped beside the
-  code (``functions/numba_cache/``) and copied into the cache dir at init; Numba keys cache entries
-  by a hash of the source and the CPU name, so a generic cache is valid on any x86-64 host that
-  runs with ``NUMBA_CPU_NAME=generic`` too (set by ``configure()`` inside Lambda).
+- CPU target: one named CPU on every Lambda host (``SHIPPED_CPU``), never the host's own: on
+  x86-64 the psABI level x86-64-v3 (AVX2, FMA, BMI2: what every x86-64 Lambda host has, as the
+  OpenBLAS pin above assumes), with no feature taken from the host. Every worker then runs the
+  same machine code (the same bits, which decoding needs) at 1.3-2.5x the speed of the
+  generic x86-64's SSE2 code (docs/benchmarks.md, "Kernels"). A host without those features is
+  refused with a clear error (``check_host_cpu``) rather than computing other bits or dying on an
+  illegal instruction.
+- Cold start: a cache built at bundle time for that CPU is shipped beside the code
+  (``functions/numba_cache/``) and copied into the cache dir at init; Numba keys cache entries
+  by a hash of the source, the CPU name and its features, so the cache is valid on any host that
+  runs with the same ``NUMBA_CPU_NAME`` and empty ``NUMBA_CPU_FEATURES`` (set by ``configure()``
+  inside Lambda).
 
-Build the shipped cache:  ``NUMBA_CPU_NAME=generic python -m functions.kernel_cache build DIR``.
+Build the shipped cache:  ``NUMBA_CPU_NAME=x86-64-v3 NUMBA_CPU_FEATURES= python -m
+functions.kernel_cache build DIR`` (``infra/packaging.py`` does, in Lambda's Python).
 """
 
 from __future__ import annotations
@@ -28,6 +37,11 @@ DEFAULT_CACHE_DIR = "/tmp/sgcflow-numba-cache"
 SHIPPED_CACHE = Path(os.environ.get("SGC_NUMBA_SHIPPED_CACHE",
                                     Path(__file__).with_name("numba_cache")))
 _configured = False
+# The CPU the shipped cache is compiled for and every Lambda worker runs, by machine.
+SHIPPED_CPU = {"x86_64": "x86-64-v3"}
+# What x86-64-v3 adds to the baseline, as LLVM names the host's features (llvmlite).
+X86_64_V3_FEATURES = ("avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "popcnt",
+                      "sse4.1", "sse4.2", "ssse3", "xsave")
 
 
 def available_cores() -> int:
@@ -45,6 +59,29 @@ def in_lambda() -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" in os.environ and "SGC_EMULATED" not in os.environ
 
 
+def shipped_cpu(machine: str | None = None) -> str:
+    """The LLVM CPU name the shipped cache is built for on ``machine`` (default: this one);
+    "generic" where no named level is chosen (arm64)."""
+    return SHIPPED_CPU.get(machine or platform.machine(), "generic")
+
+
+def missing_cpu_features(cpu: str, host_features: dict[str, bool]) -> list[str]:
+    """The features ``cpu`` needs that ``host_features`` (llvmlite's map) lacks."""
+    needed = X86_64_V3_FEATURES if cpu == "x86-64-v3" else ()
+    return [name for name in needed if not host_features.get(name)]
+
+
+def check_host_cpu(cpu: str) -> None:
+    """Refuse a host that cannot run code compiled for ``cpu``: an illegal instruction would kill
+    the worker, and a fallback to another target would give other bits than every other worker."""
+    from llvmlite import binding
+
+    missing = missing_cpu_features(cpu, dict(binding.get_host_cpu_features()))
+    if missing:
+        raise RuntimeError(f"this host's CPU lacks {', '.join(missing)}, which the worker's "
+                           f"kernels (compiled for {cpu}) and OpenBLAS's Haswell kernels need")
+
+
 def configure() -> dict[str, object]:
     """Set cache dir, CPU target, threading layer and thread count; idempotent. Returns them."""
     global _configured
@@ -56,19 +93,25 @@ def configure() -> dict[str, object]:
         # environment whenever a NUMBA_* variable changes, which would reset a config-only value.
         os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
         if in_lambda():
-            os.environ.setdefault("NUMBA_CPU_NAME", "generic")
+            os.environ.setdefault("NUMBA_CPU_NAME", shipped_cpu())
+            check_host_cpu(os.environ["NUMBA_CPU_NAME"])
             if platform.machine() == "x86_64":
                 # One OpenBLAS kernel on every Lambda host (AVX2 + FMA, which all have): its
                 # run-time choice would otherwise differ between host CPUs and with it the last
                 # bits of every worker's g_p, which decoding must see identical. Read when
                 # numpy loads, so configure() runs before the worker imports numpy.
                 os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+        target = os.environ.get("NUMBA_CPU_NAME")
+        if target:  # a named CPU's own features, never the host's (Numba adds them otherwise)
+            os.environ.setdefault("NUMBA_CPU_FEATURES", "")
         import numba
 
         # numba reads these at its own import; repeat them in case it was imported first
         numba.config.CACHE_DIR = numba.config.CACHE_DIR or os.environ["NUMBA_CACHE_DIR"]
-        if os.environ.get("NUMBA_CPU_NAME") == "generic" and numba.config.CPU_NAME is None:
-            numba.config.CPU_NAME, numba.config.CPU_FEATURES = "generic", ""
+        if target and numba.config.CPU_NAME is None:
+            numba.config.CPU_NAME = target
+        if target and numba.config.CPU_FEATURES is None:
+            numba.config.CPU_FEATURES = os.environ["NUMBA_CPU_FEATURES"]
         numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]
         numba.set_num_threads(min(available_cores(), numba.config.NUMBA_NUM_THREADS))
         install_shipped_cache()

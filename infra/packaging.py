@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from functions.numba_setup import shipped_cpu
 from infra.import_closure import HANDLER_PACKAGE, closure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -384,7 +385,7 @@ def _build_environment(build_root: Path, layer: Path, sources: Path) -> dict[str
             # otherwise than compiling it, and a build would find what the last one wrote (in
             # the layer, too, which ships).
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(build_root / "no-pycache"),
-            "NUMBA_CPU_NAME": "generic",
+            "NUMBA_CPU_NAME": shipped_cpu(), "NUMBA_CPU_FEATURES": "",
             "SGC_NUMBA_SHIPPED_CACHE": str(sources / "no-shipped-cache")}
 
 
@@ -392,8 +393,9 @@ def build_numba_cache(architecture: str, root: Path = ROOT,
                       layer_site: Path | None = None) -> Path | None:
     """Compile the worker's kernels into ``root/functions/numba_cache/`` (which the source asset
     ships, see functions/numba_setup.py) with Python 3.12 and the layer's own numba
-    (``layer_site``: the layer's ``python/`` folder, built when not given), for the generic CPU:
-    a cold start then loads them instead of compiling (~20 s). Numba caches are per Python
+    (``layer_site``: the layer's ``python/`` folder, built when not given), for the CPU every
+    Lambda worker runs (``numba_setup.SHIPPED_CPU``): a cold start then loads them instead of
+    compiling (~20 s). Numba caches are per Python
     version and numba build, hence the layer's packages and not the venv's.
     Deterministic, on any machine and from any clone (a redeploy changes no asset): sources
     stamped with the zip epoch, sources and layer seen at fixed paths (``NUMBA_BUILD_ROOT``),

@@ -14,6 +14,7 @@ from coordinator.cli.options import json_flag
 # name -> "module:attribute" of a click command; imported on use (see coordinator.cli).
 BENCHMARKS: dict[str, str] = {
     "kernels": "coordinator.cli.bench_kernels:kernels",
+    "targets": "coordinator.cli.bench_targets:targets",
     "decode": "coordinator.cli.bench_decode:decode",
     "simulate": "coordinator.cli.bench_simulate:simulate",
     "sensitivity": "coordinator.cli.bench_sensitivity:sensitivity",

@@ -2,7 +2,8 @@
 numpy im2col + sgemm gradient and the model's products alone, with the FMA peak of the same run.
 
 Runs in the child processes of bench_kernels (one Numba and one BLAS thread), for the host build
-and the Lambda build (Numba generic, OpenBLAS pinned to Haswell), as bench_deep does for MLPs:
+and the Lambda build (Numba for x86-64-v3, OpenBLAS pinned to Haswell), as bench_deep does for
+MLPs:
 
 - ``digits``: the example's model (examples/cnn-digits.yaml) on 1x8x8 images, 16 and 32 channels;
 - ``lenet``: LeNet-5's conv blocks (6 and 16 channels of 5x5) on 28x28 images with a 72-unit head,

@@ -3,8 +3,9 @@ kernel against numpy/BLAS, both paths forced, all in the same run.
 
 Runs in a child process with one Numba and one BLAS thread (see bench_kernels), twice: with
 Numba compiled for this host's CPU and OpenBLAS's own kernel choice, and as a Lambda worker runs:
-Numba for the generic x86-64 the shipped cache is built for (``NUMBA_CPU_NAME=generic``) and
-OpenBLAS pinned to its Haswell (AVX2 + FMA) kernels (``OPENBLAS_CORETYPE``, functions/numba_setup).
+Numba for the CPU the shipped cache is built for (x86-64-v3, no feature of this host added:
+``NUMBA_CPU_NAME``, ``NUMBA_CPU_FEATURES``) and OpenBLAS pinned to its Haswell (AVX2 + FMA)
+kernels (``OPENBLAS_CORETYPE``, functions/numba_setup).
 
 Baselines, timed in the same interleaved rounds (coordinator/cli/bench_numpy_mlp.py): a
 well-written float32 numpy gradient, and the model's matrix products alone. The run also measures

@@ -23,11 +23,14 @@ import click
 
 from coordinator.cli import bench_cnn, bench_deep
 from coordinator.cli.options import json_flag
+from functions.numba_setup import shipped_cpu
 
 # (kind, n_features, n_classes, hidden): digits-shaped models
 MODELS = [("logreg", 64, 2, 0), ("softmax", 64, 10, 0), ("mlp", 64, 10, 32)]
 # rows per partition: digits / 256 workers, 65536 rows / 256, a 1 MiB partition, one larger (64 MiB)
 ROWS = [7, 256, 4096, 262144]
+# Numba as a Lambda worker compiles it: the shipped CPU, no feature of this host added.
+LAMBDA_CPU = {"NUMBA_CPU_NAME": shipped_cpu(), "NUMBA_CPU_FEATURES": ""}
 SINGLE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                  "NUMBA_NUM_THREADS": "1"}
 
@@ -41,10 +44,9 @@ def kernels(out: str, as_json: bool, quick: bool) -> None:
     """Numba vs numpy per model and partition size; worker cold init and warm overhead."""
     rows = ROWS[:3] if quick else ROWS
     results = _child("kernels", {"rows": rows, "quick": quick}, SINGLE_THREAD)
-    with tempfile.TemporaryDirectory() as generic_cache:
-        for cpu, env in (("host", {}), ("generic (Lambda)", {
-                "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": generic_cache,
-                "OPENBLAS_CORETYPE": "Haswell"})):
+    with tempfile.TemporaryDirectory() as lambda_cache:
+        for cpu, env in (("host", {}), (f"{shipped_cpu()} (Lambda)", {
+                **LAMBDA_CPU, "NUMBA_CACHE_DIR": lambda_cache, "OPENBLAS_CORETYPE": "Haswell"})):
             results += _child("deep", {"quick": quick, "cpu": cpu}, {**SINGLE_THREAD, **env})
             results += _child("cnn", {"quick": quick, "cpu": cpu}, {**SINGLE_THREAD, **env})
     results += bench_cnn.measure_memory()
@@ -108,18 +110,18 @@ def copy_bandwidth(megabytes: int = 256) -> float:
 
 def cold_init() -> list[dict]:
     """Worker init (import + every kernel's first call) in fresh processes, cache absent/present,
-    and from a shipped generic cache (the Lambda path)."""
+    and from a shipped cache built for the Lambda CPU (the Lambda path)."""
     out = []
     with tempfile.TemporaryDirectory() as scratch:
         cache, shipped = Path(scratch, "cache"), Path(scratch, "shipped")
         for label, env in [("absent", {"NUMBA_CACHE_DIR": str(cache)}),
                            ("present", {"NUMBA_CACHE_DIR": str(cache)})]:
             out.append(_init_once(label, env))
-        build = {"NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(Path(scratch, "build"))}
+        build = {**LAMBDA_CPU, "NUMBA_CACHE_DIR": str(Path(scratch, "build"))}
         subprocess.run([sys.executable, "-m", "functions.kernel_cache", "build", str(shipped)],
                        env={**os.environ, **build}, check=True, capture_output=True)
-        out.append(_init_once("shipped generic", {
-            "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(Path(scratch, "fresh")),
+        out.append(_init_once("shipped", {
+            **LAMBDA_CPU, "NUMBA_CACHE_DIR": str(Path(scratch, "fresh")),
             "SGC_NUMBA_SHIPPED_CACHE": str(shipped)}))
     return out
 

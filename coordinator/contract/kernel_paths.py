@@ -3,8 +3,10 @@
 One rule for every worker, from (model, rows) only: the paths round differently, and decoding
 needs every worker's g_p to be the same bits, so the choice may not depend on the host or on a
 timing taken at run time. Its thresholds come from measurements of both paths forced, side by
-side (CPU time, medians), with Numba built for the generic x86-64 as in Lambda and OpenBLAS on its
-Haswell kernels (docs/benchmarks.md, "Kernels", `sgc bench kernels`):
+side (CPU time, medians), with Numba built as the Lambda build then was (for the generic x86-64,
+SSE2; it now targets x86-64-v3, functions/numba_setup.py, which moves the crossovers toward the
+fused Numba paths: docs/benchmarks.md, "Kernels") and OpenBLAS on its Haswell kernels
+(`sgc bench kernels`):
 
 - BLAS (numpy's sgemm, ``kernels_blas``) once the multiply-adds of one gradient, rows x weights,
   reach ``BLAS_MIN_MACS``: the crossover against the fused Numba kernels fell between 1e5 and

@@ -221,8 +221,9 @@ def test_two_clones_at_different_paths_give_byte_identical_assets(two_cache_buil
 def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache_builds,
                                                                        tmp_path):
     """The cache `make deploy` ships, unpacked as Lambda unpacks the asset zip (every file
-    dated 1980-01-01, as CDK writes it), in a fresh Python 3.12 on the layer (generic CPU,
-    empty /tmp cache): Numba finds every kernel and compiles nothing."""
+    dated 1980-01-01, as CDK writes it), in a fresh Python 3.12 on the layer (the Lambda CPU
+    target, empty /tmp cache): Numba finds every kernel and compiles nothing, and the loaded
+    kernels give the float64 reference's gradients."""
     import os
     import shutil
     import subprocess
@@ -246,10 +247,23 @@ def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache
               "len(f.stats.cache_misses)] for m in (k, m1, d, b, l, c, cf) "
               "for n, f in vars(m).items() "
               "if isinstance(f, CPUDispatcher) and f.__module__ == m.__name__ "
-              "and (f.stats.cache_hits or f.stats.cache_misses)}))")
+              "and (f.stats.cache_hits or f.stats.cache_misses)}))\n"
+              "import numpy as np; from coordinator.contract import gradients; "
+              "from coordinator.contract.models import ModelSpec as S; "
+              "r = np.random.default_rng(0); err = {}\n"
+              "for s in (S('softmax', 20, 4), S('mlp', 20, 4, [8, 8], 'tanh'), "
+              "S('cnn', 36, 3, [], 'relu', [1, 6, 6], [[4, 3]], 2)):\n"
+              "    X = r.standard_normal((50, s.n_features)).astype(np.float32); "
+              "y = r.integers(0, s.n_classes, 50).astype(np.int32); p = s.init(1)\n"
+              "    want = np.concatenate(gradients.loss_grad(s, X, y, p), axis=None)\n"
+              "    got = k.loss_grad(s, X, y, p, parallel=False)\n"
+              "    err[s.kind] = float(np.abs(got - want).max() / np.abs(want).max())\n"
+              "print(json.dumps(err))")
     done = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True,
                           check=True, cwd=tmp_path)
-    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    stats, errors = (json.loads(line) for line in done.stdout.strip().splitlines()[-2:])
+    assert set(errors) == {"softmax", "mlp", "cnn"}
+    assert all(error <= 1e-5 for error in errors.values()), errors
     # the linear/one-layer dispatchers, the deep MLP's, the BLAS paths' fused helpers, and the
     # CNN's conv blocks and fused call
     assert {"functions.kernels.logreg_serial", "functions.kernels.softmax_parallel",
