@@ -6,11 +6,11 @@ AVX2/AVX-512 FMA microkernel beats any loop Numba emits (inside Lambda both run 
 OpenBLAS's Haswell kernels and Numba's x86-64-v3 build, functions/numba_setup.py).
 Everything between the products (bias + activation, softmax, loss, gating, bias sums, float64
 accumulation) is fused in small Numba loops, one pass over each activation matrix, written so that
-even a generic SSE2 build vectorizes them (row views, selects on loaded values, no ``floor``). sgemm writes
-through ``out=`` into buffers allocated once per call, and the first block's gradients are written
-into the float64 result rather than added to zeros (measured: on the products-bound rows of `sgc
-bench kernels` this path is 2-30% faster than a well-written numpy gradient, which calls the same
-sgemm). (Numba's cache does not notice when a callee in another module changes -- ``_tanh_row``,
+even a generic SSE2 build vectorizes them (row views, selects on loaded values, no ``floor``).
+sgemm writes through ``out=`` into buffers allocated once per call, and the first block's
+gradients are written into the float64 result rather than added to zeros (measured: on the
+products-bound rows of `sgc bench kernels` this path is 2-30% faster than a well-written numpy
+gradient, which calls the same sgemm). (Numba's cache does not notice when a callee in another module changes -- ``_tanh_row``,
 ``gate`` -- so after editing kernel_layers.py clear a development cache; the shipped cache is always
 built from scratch.)
 
