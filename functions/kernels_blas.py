@@ -10,9 +10,9 @@ even a generic SSE2 build vectorizes them (row views, selects on loaded values, 
 sgemm writes through ``out=`` into buffers allocated once per call, and the first block's
 gradients are written into the float64 result rather than added to zeros (measured: on the
 products-bound rows of `sgc bench kernels` this path is 2-30% faster than a well-written numpy
-gradient, which calls the same sgemm). (Numba's cache does not notice when a callee in another module changes -- ``_tanh_row``,
-``gate`` -- so after editing kernel_layers.py clear a development cache; the shipped cache is always
-built from scratch.)
+gradient, which calls the same sgemm). (Numba's cache does not notice when a callee in another
+module changes -- ``_tanh_row``, ``gate`` -- so after editing kernel_layers.py clear a development
+cache; the shipped cache is always built from scratch.)
 
 Exactness and determinism: rows go in blocks of ``BLOCK_ROWS``; each block's weight gradients are
 one sgemm in float32 over at most ``BLOCK_ROWS`` rows, added into float64 totals in block order.
