@@ -228,6 +228,21 @@ def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache
     import shutil
     import subprocess
 
+    import numpy as np
+
+    from coordinator.contract import gradients
+    from coordinator.contract.models import ModelSpec
+
+    rng = np.random.default_rng(0)
+    cases = {}  # models on each Numba path, their data written for the Lambda Python to read
+    for spec in (ModelSpec("softmax", 20, 4), ModelSpec("mlp", 20, 4, [8, 8], "tanh"),
+                 ModelSpec("cnn", 36, 3, [], "relu", [1, 6, 6], [[4, 3]], 2)):
+        X = rng.standard_normal((50, spec.n_features)).astype(np.float32)
+        y = rng.integers(0, spec.n_classes, 50).astype(np.int32)
+        cases[spec.kind] = (spec, X, y, spec.init(1))
+        for part, value in zip(("spec", "X", "y", "p"), (json.dumps(spec.to_dict()),
+                                                         *cases[spec.kind][1:]), strict=True):
+            np.save(tmp_path / f"{spec.kind}.{part}.npy", value)
     python = packaging.lambda_python()
     task = tmp_path / "var-task"
     shutil.copytree(packaging.source_asset(), task)
@@ -248,22 +263,20 @@ def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache
               "for n, f in vars(m).items() "
               "if isinstance(f, CPUDispatcher) and f.__module__ == m.__name__ "
               "and (f.stats.cache_hits or f.stats.cache_misses)}))\n"
-              "import numpy as np; from coordinator.contract import gradients; "
-              "from coordinator.contract.models import ModelSpec as S; "
-              "r = np.random.default_rng(0); err = {}\n"
-              "for s in (S('softmax', 20, 4), S('mlp', 20, 4, [8, 8], 'tanh'), "
-              "S('cnn', 36, 3, [], 'relu', [1, 6, 6], [[4, 3]], 2)):\n"
-              "    X = r.standard_normal((50, s.n_features)).astype(np.float32); "
-              "y = r.integers(0, s.n_classes, 50).astype(np.int32); p = s.init(1)\n"
-              "    want = np.concatenate(gradients.loss_grad(s, X, y, p), axis=None)\n"
-              "    got = k.loss_grad(s, X, y, p, parallel=False)\n"
-              "    err[s.kind] = float(np.abs(got - want).max() / np.abs(want).max())\n"
-              "print(json.dumps(err))")
+              "import numpy as np; from coordinator.contract.models import ModelSpec\n"
+              f"for case in {sorted(cases)!r}:\n"
+              f"    spec, X, y, p = (np.load(f'{tmp_path}/{{case}}.{{part}}.npy') "
+              "for part in ('spec', 'X', 'y', 'p'))\n"
+              "    spec = ModelSpec.from_dict(json.loads(str(spec)))\n"
+              f"    np.save(f'{tmp_path}/{{case}}.got.npy', "
+              "k.loss_grad(spec, X, y, p, parallel=False))\n")
     done = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True,
                           check=True, cwd=tmp_path)
-    stats, errors = (json.loads(line) for line in done.stdout.strip().splitlines()[-2:])
-    assert set(errors) == {"softmax", "mlp", "cnn"}
-    assert all(error <= 1e-5 for error in errors.values()), errors
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    for case, (spec, X, y, params) in cases.items():  # what the Lambda build computed
+        want = np.concatenate(gradients.loss_grad(spec, X, y, params), axis=None)
+        got = np.load(tmp_path / f"{case}.got.npy")
+        assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max(), case
     # the linear/one-layer dispatchers, the deep MLP's, the BLAS paths' fused helpers, and the
     # CNN's conv blocks and fused call
     assert {"functions.kernels.logreg_serial", "functions.kernels.softmax_parallel",
