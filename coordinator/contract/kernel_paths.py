@@ -3,10 +3,10 @@
 One rule for every worker, from (model, rows) only: the paths round differently, and decoding
 needs every worker's g_p to be the same bits, so the choice may not depend on the host or on a
 timing taken at run time. Its thresholds come from measurements of both paths forced, side by
-side (CPU time, medians), with Numba built as the Lambda build then was (for the generic x86-64,
-SSE2; it now targets x86-64-v3, functions/numba_setup.py, which moves the crossovers toward the
-fused Numba paths: docs/benchmarks.md, "Kernels") and OpenBLAS on its Haswell kernels
-(`sgc bench kernels`):
+side (CPU time, medians), with Numba built as in Lambda and OpenBLAS on its Haswell kernels
+(`sgc bench kernels`). The MLP thresholds below date from the generic x86-64 Lambda build
+(SSE2); it now targets x86-64-v3 (functions/numba_setup.py), which moves those crossovers toward
+the fused Numba paths (not re-measured yet); the CNN rule further down is measured on x86-64-v3:
 
 - BLAS (numpy's sgemm, ``kernels_blas``) once the multiply-adds of one gradient, rows x weights,
   reach ``BLAS_MIN_MACS``: the crossover against the fused Numba kernels fell between 1e5 and
@@ -48,16 +48,20 @@ def mlp_path(spec: ModelSpec, rows: int) -> str:
 
 
 # --- cnn ---------------------------------------------------------------------------------------
-# A cnn runs on sgemm over im2col matrices (``kernels_cnn``) once rows x multiply-adds per image
-# reach CNN_BLAS_MIN_MACS, else in one fused Numba call (``kernels_cnn_fused``). Measured with
-# both forced side by side, Numba generic as in Lambda (`sgc bench kernels`, data/bench/kernels.md,
-# and a sweep of 1-256 rows): the fused call wins while the BLAS path's dozens of Python-level
-# calls per sub-block and its small sgemm calls cost more than the arithmetic (digits 8x8 with 16
-# and 32 channels, 64 rows = 5.4e6: 1.70 vs 1.89 ms); the BLAS path wins from ~2e7-4e7 (LeNet-
-# sized, 64 rows = 4.1e7: 12.6 vs 19.1 ms; the digits model on 1,024 rows = 8.6e7: 24.8 vs 38.7;
-# 32x32x3 with 32 and 64 channels: 2.8-3x at every row count). (In the host build, with AVX2 and
-# FMA for Numba, the fused call stays ahead longer, but every worker must pick the same path.)
-CNN_BLAS_MIN_MACS = 2**25
+# A cnn runs on sgemm over im2col matrices (``kernels_cnn``) when a convolution has at least
+# CNN_BLAS_MIN_CHANNELS output channels and rows x multiply-adds per image reach CNN_BLAS_MIN_MACS,
+# else in one fused Numba call (``kernels_cnn_fused``). Measured in the Lambda build (Numba for
+# x86-64-v3, OpenBLAS Haswell), both paths forced side by side, CPU-time medians, 1 to 4,096
+# rows of seven models: sgemm needs tens of output channels to fill its microkernel, and below
+# that the fused call, which works a few images at a time in cache, is faster at every row count
+# (fused / BLAS time: digits 8x8 with 16 and 32 channels 0.43-0.80, LeNet's 6 and 16 of 5x5
+# 0.75-0.99, 28x28 with 16 and 32 0.62-0.81, 32x32x3 with 8 and 16 0.63-0.80, with 16 and 32
+# 0.31-0.90); with 64 or more the products win once they outweigh the BLAS path's dozens of
+# Python-level calls per sub-block (8x8 with 64 and 128 channels: 0.52-0.57 on 1-2 images,
+# 1.16-1.42 from 4 on; 32x32x3 with 32 and 64: 0.89 on 1 image, 1.19-1.95 from 2 on). Between
+# and beyond those shapes the rule is an extrapolation.
+CNN_BLAS_MIN_CHANNELS = 64
+CNN_BLAS_MIN_MACS = 2**22
 # Images per sub-block: the largest power of two (at most a row block) whose im2col matrices,
 # over every conv layer, hold at most this many floats: they stay in cache between the forward
 # and the backward pass, and each float32 weight-gradient sum runs over a bounded number of
@@ -76,7 +80,8 @@ def cnn_macs(spec: ModelSpec) -> int:
 
 def cnn_path(spec: ModelSpec, rows: int) -> str:
     """"blas" or "fused" for a cnn ``spec`` on ``rows`` rows."""
-    return "blas" if rows * cnn_macs(spec) >= CNN_BLAS_MIN_MACS else "fused"
+    wide = max(layer.c_out for layer in spec.conv_layers) >= CNN_BLAS_MIN_CHANNELS
+    return "blas" if wide and rows * cnn_macs(spec) >= CNN_BLAS_MIN_MACS else "fused"
 
 
 def cnn_sub_rows(spec: ModelSpec, path: str) -> int:

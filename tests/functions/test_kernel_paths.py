@@ -75,10 +75,16 @@ def test_cnn_multiply_adds_count_every_conv_and_dense_layer():
     assert cnn_macs(spec) == 4 * 9 * 64 + 6 * 36 * 16 + 24 * 12 + 12 * 10
 
 
-def test_cnn_blas_from_the_multiply_add_threshold_on():
-    spec = ModelSpec("cnn", 784, 10, [72], "relu", [1, 28, 28], [[6, 5], [16, 5]], 2)
-    crossover = -(-CNN_BLAS_MIN_MACS // cnn_macs(spec))
-    assert cnn_path(spec, crossover) == "blas" and cnn_path(spec, crossover - 1) == "fused"
+def test_cnn_blas_for_wide_convolutions_from_the_multiply_add_threshold_on():
+    wide = ModelSpec("cnn", 3072, 10, [128], "relu", [3, 32, 32], [[32, 3], [64, 3]], 2)
+    crossover = -(-CNN_BLAS_MIN_MACS // cnn_macs(wide))
+    assert crossover >= 1 and cnn_path(wide, max(crossover, 2)) == "blas"
+    narrow = ModelSpec("cnn", 64, 10, [], "relu", [1, 8, 8], [[16, 3], [63, 3]], 2)
+    crossover = -(-CNN_BLAS_MIN_MACS // cnn_macs(narrow))
+    assert cnn_path(narrow, crossover - 1) == "fused" and cnn_path(narrow, 10**6) == "fused"
+    widened = ModelSpec("cnn", 64, 10, [], "relu", [1, 8, 8], [[16, 3], [64, 3]], 2)
+    crossover = -(-CNN_BLAS_MIN_MACS // cnn_macs(widened))
+    assert cnn_path(widened, crossover) == "blas" and cnn_path(widened, crossover - 1) == "fused"
 
 
 def test_cnn_blocks_are_powers_of_two_within_their_budgets():

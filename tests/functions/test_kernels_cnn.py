@@ -25,6 +25,7 @@ SHAPES = {  # (input, conv, pool, hidden)
     "odd-sides": ([2, 5, 7], [[3, 3], [2, 1]], 2, [4]),
     "no-pool-no-hidden": ([1, 4, 4], [[2, 3]], 1, []),
     "three-blocks": ([3, 9, 9], [[5, 5], [7, 3], [4, 1]], 2, [6, 5]),
+    "wide": ([1, 4, 4], [[64, 3]], 2, []),  # enough channels for the BLAS path
 }
 PATHS = {"blas": cnn_blas, "fused": cnn_fused}
 
@@ -77,6 +78,10 @@ def test_small_blocks_really_split_the_rows(small_blocks):
     spec = spec_of("two-blocks")
     assert 1 < kernel_paths.cnn_sub_rows(spec, "blas") < kernel_paths.cnn_head_rows(spec) < 70
     assert 1 < kernel_paths.cnn_sub_rows(spec, "fused") < 70
+
+
+def test_the_shapes_reach_both_paths():
+    assert {kernel_paths.cnn_path(spec_of(name), 600) for name in SHAPES} == {"blas", "fused"}
 
 
 @pytest.mark.parametrize("name", SHAPES)

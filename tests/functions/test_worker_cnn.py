@@ -20,7 +20,7 @@ from functions import worker
 
 RUN = "run-cnn"
 SMALL = ModelSpec("cnn", 64, 10, [16], "relu", [1, 8, 8], [[4, 3], [8, 3]], 2)
-WIDE = ModelSpec("cnn", 64, 10, [], "relu", [1, 8, 8], [[16, 3], [32, 3]], 2)
+WIDE = ModelSpec("cnn", 64, 10, [], "relu", [1, 8, 8], [[16, 3], [64, 3]], 2)
 SPECS = {1: SMALL, 2: WIDE}
 
 
