@@ -25,6 +25,7 @@ def build_shipped_cache(destination: Path) -> int:
     if os.environ.get("NUMBA_CPU_NAME") != cpu or os.environ.get("NUMBA_CPU_FEATURES") != "":
         raise SystemExit(f"build the shipped cache with NUMBA_CPU_NAME={cpu} and "
                          "NUMBA_CPU_FEATURES= (empty) set")
+    numba_setup.check_host_cpu(cpu)  # a clear error, not an illegal instruction mid-build
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["NUMBA_CACHE_DIR"] = scratch
         numba_setup.configure()

@@ -12,10 +12,11 @@ Why each setting (docs/aws.md, "Lambda" and "Numba inside Lambda"):
 - CPU target: one named CPU on every Lambda host (``SHIPPED_CPU``), never the host's own: on
   x86-64 the psABI level x86-64-v3 (AVX2, FMA, BMI2: what every x86-64 Lambda host has, as the
   OpenBLAS pin above assumes), with no feature taken from the host. Every worker then runs the
-  same machine code (the same bits, which decoding needs) at 1.3-2.5x the speed of the
-  generic x86-64's SSE2 code (docs/benchmarks.md, "Kernels"). A host without those features is
-  refused with a clear error (``check_host_cpu``) rather than computing other bits or dying on an
-  illegal instruction.
+  same machine code (the same bits, which decoding needs), its Numba paths 1.1-1.9x faster than
+  the generic x86-64's SSE2 code (docs/benchmarks.md, "The Lambda workers' CPU target"). A host
+  without those features is refused with a clear error (``check_host_cpu``) rather than
+  computing other bits or dying on an illegal instruction; so is a process where Numba compiled
+  before ``configure()`` (``check_code_generator``).
 - Cold start: a cache built at bundle time for that CPU is shipped beside the code
   (``functions/numba_cache/``) and copied into the cache dir at init; Numba keys cache entries
   by a hash of the source, the CPU name and its features, so the cache is valid on any host that
@@ -39,9 +40,9 @@ SHIPPED_CACHE = Path(os.environ.get("SGC_NUMBA_SHIPPED_CACHE",
 _configured = False
 # The CPU the shipped cache is compiled for and every Lambda worker runs, by machine.
 SHIPPED_CPU = {"x86_64": "x86-64-v3"}
-# What x86-64-v3 adds to the baseline, as LLVM names the host's features (llvmlite).
-X86_64_V3_FEATURES = ("avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "popcnt",
-                      "sse4.1", "sse4.2", "ssse3", "xsave")
+# What LLVM's x86-64-v3 model needs beyond SSE2, as llvmlite names a host's features.
+X86_64_V3_FEATURES = ("avx", "avx2", "bmi", "bmi2", "crc32", "cx16", "f16c", "fma", "lzcnt",
+                      "movbe", "popcnt", "sahf", "sse3", "sse4.1", "sse4.2", "ssse3", "xsave")
 
 
 def available_cores() -> int:
@@ -71,6 +72,19 @@ def missing_cpu_features(cpu: str, host_features: dict[str, bool]) -> list[str]:
     return [name for name in needed if not host_features.get(name)]
 
 
+def check_code_generator(features: str) -> None:
+    """Numba fixes its target machine when its code generator is first made: had anything been
+    compiled before configure() named the CPU, the kernels would be built with the host's
+    features while cached (and shipped) under the named CPU. Refuse that."""
+    from numba.core.registry import cpu_target
+
+    built_with = cpu_target.target_context.codegen().magic_tuple()[2]
+    if built_with != features:
+        raise RuntimeError("Numba compiled before functions.numba_setup.configure(): its code "
+                           f"generator has the features {built_with[:80]!r}, not {features!r}; "
+                           "configure() must run before any kernel is compiled or loaded")
+
+
 def check_host_cpu(cpu: str) -> None:
     """Refuse a host that cannot run code compiled for ``cpu``: an illegal instruction would kill
     the worker, and a fallback to another target would give other bits than every other worker."""
@@ -92,8 +106,8 @@ def configure() -> dict[str, object]:
         # In the environment, not just numba.config: Numba re-reads its config from the
         # environment whenever a NUMBA_* variable changes, which would reset a config-only value.
         os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
-        if in_lambda():
-            os.environ.setdefault("NUMBA_CPU_NAME", shipped_cpu())
+        if in_lambda():  # the shipped target, whatever the function's environment says
+            os.environ["NUMBA_CPU_NAME"], os.environ["NUMBA_CPU_FEATURES"] = shipped_cpu(), ""
             check_host_cpu(os.environ["NUMBA_CPU_NAME"])
             if platform.machine() == "x86_64":
                 # One OpenBLAS kernel on every Lambda host (AVX2 + FMA, which all have): its
@@ -114,6 +128,8 @@ def configure() -> dict[str, object]:
             numba.config.CPU_FEATURES = os.environ["NUMBA_CPU_FEATURES"]
         numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]
         numba.set_num_threads(min(available_cores(), numba.config.NUMBA_NUM_THREADS))
+        if target:
+            check_code_generator(os.environ["NUMBA_CPU_FEATURES"])
         install_shipped_cache()
         _configured = True
     import numba

@@ -372,7 +372,8 @@ def _link(link: Path, target: Path) -> Path:
     return link
 
 
-def _build_environment(build_root: Path, layer: Path, sources: Path) -> dict[str, str]:
+def _build_environment(build_root: Path, layer: Path, sources: Path,
+                       architecture: str) -> dict[str, str]:
     """The whole environment of the cache build, the same from every clone and shell. Numba
     writes object addresses into the cache (reprs, and ``__numba_parfor_gufunc_0x7fff…``
     names), which repeat only if the build allocates exactly alike: Python copies the
@@ -385,7 +386,8 @@ def _build_environment(build_root: Path, layer: Path, sources: Path) -> dict[str
             # otherwise than compiling it, and a build would find what the last one wrote (in
             # the layer, too, which ships).
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(build_root / "no-pycache"),
-            "NUMBA_CPU_NAME": shipped_cpu(), "NUMBA_CPU_FEATURES": "",
+            "NUMBA_CPU_NAME": shipped_cpu(HOST_MACHINES[architecture][0]),
+            "NUMBA_CPU_FEATURES": "",
             "SGC_NUMBA_SHIPPED_CACHE": str(sources / "no-shipped-cache")}
 
 
@@ -414,7 +416,7 @@ def build_numba_cache(architecture: str, root: Path = ROOT,
         built = build_root / "cache"
         shutil.rmtree(built, ignore_errors=True)
         done = subprocess.run([python, "-m", "functions.kernel_cache", "build", str(built)],
-                              env=_build_environment(build_root, layer, sources),
+                              env=_build_environment(build_root, layer, sources, architecture),
                               capture_output=True, text=True, cwd=sources,
                               preexec_fn=_without_address_randomization)
         if done.returncode == 0:

@@ -61,10 +61,14 @@ PATH_BUDGET_S = 0.4  # CPU seconds per path and measurement
 @json_flag("Print the JSON rows to stdout.")
 def targets(out: str, as_json: bool) -> None:
     """Numba kernels built for the generic x86-64, for x86-64-v3 (Lambda) and for this host."""
-    from functions.numba_setup import shipped_cpu
+    from functions.numba_setup import check_host_cpu, shipped_cpu
 
     if shipped_cpu() != "x86-64-v3":
         raise click.ClickException("this bench compares x86-64 targets: run it on an x86-64 host")
+    try:
+        check_host_cpu("x86-64-v3")
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
     best: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for target in (*TARGETS, *reversed(TARGETS)):

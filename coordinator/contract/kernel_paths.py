@@ -57,11 +57,13 @@ def mlp_path(spec: ModelSpec, rows: int) -> str:
 # (fused / BLAS time: digits 8x8 with 16 and 32 channels 0.43-0.80, LeNet's 6 and 16 of 5x5
 # 0.75-0.99, 28x28 with 16 and 32 0.62-0.81, 32x32x3 with 8 and 16 0.63-0.80, with 16 and 32
 # 0.31-0.90); with 64 or more the products win once they outweigh the BLAS path's dozens of
-# Python-level calls per sub-block (8x8 with 64 and 128 channels: 0.52-0.57 on 1-2 images,
-# 1.16-1.42 from 4 on; 32x32x3 with 32 and 64: 0.89 on 1 image, 1.19-1.95 from 2 on). Between
-# and beyond those shapes the rule is an extrapolation.
+# Python-level calls per sub-block (8x8 with 64 and 128 channels, 1.2e6 multiply-adds per image:
+# 0.52-0.57 on 1-2 images, 0.80 or 1.42 on 4 in two sweeps, 1.10-1.41 from 8 on; 32x32x3 with 32
+# and 64, 6.1e6: 0.89-0.99 on 1 image, 1.19-1.95 from 2 on; data/bench/targets.md holds the
+# forced-path table of `sgc bench targets`). Between and beyond those shapes the rule is an
+# extrapolation.
 CNN_BLAS_MIN_CHANNELS = 64
-CNN_BLAS_MIN_MACS = 2**22
+CNN_BLAS_MIN_MACS = 2**23
 # Images per sub-block: the largest power of two (at most a row block) whose im2col matrices,
 # over every conv layer, hold at most this many floats: they stay in cache between the forward
 # and the backward pass, and each float32 weight-gradient sum runs over a bounded number of
@@ -80,7 +82,7 @@ def cnn_macs(spec: ModelSpec) -> int:
 
 def cnn_path(spec: ModelSpec, rows: int) -> str:
     """"blas" or "fused" for a cnn ``spec`` on ``rows`` rows."""
-    wide = max(layer.c_out for layer in spec.conv_layers) >= CNN_BLAS_MIN_CHANNELS
+    wide = max((layer.c_out for layer in spec.conv_layers), default=0) >= CNN_BLAS_MIN_CHANNELS
     return "blas" if wide and rows * cnn_macs(spec) >= CNN_BLAS_MIN_MACS else "fused"
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numba
+import pytest
 
 from functions import numba_setup
 
@@ -39,17 +40,55 @@ def test_a_host_without_avx2_or_fma_is_refused_by_name():
     assert numba_setup.missing_cpu_features("generic", {}) == []
 
 
-def test_in_lambda_kernels_compile_for_the_named_cpu_with_no_host_feature(tmp_path):
-    """What a Lambda worker configures before any kernel loads: the shipped CPU, no feature of
-    the host added (else an AVX-512 host would compile other code, and other bits, than the
-    rest of the fleet), and this host passes the CPU check."""
-    script = ("from functions import numba_setup; s = numba_setup.configure(); import numba; "
-              "print(s['cpu_name'], repr(numba.config.CPU_FEATURES))")
+def _in_lambda(script: str, tmp_path, **preset: str) -> subprocess.CompletedProcess:
+    """``script`` in a fresh Python as a Lambda worker starts (its environment plus ``preset``)."""
     env = {**os.environ, "AWS_LAMBDA_FUNCTION_NAME": "sgcflow-worker",
            "NUMBA_CACHE_DIR": str(tmp_path), "SGC_NUMBA_SHIPPED_CACHE": str(tmp_path / "none")}
     for name in ("SGC_EMULATED", "NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES"):
         env.pop(name, None)
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, check=True)
+    return subprocess.run([sys.executable, "-c", script], env={**env, **preset},
+                          capture_output=True, text=True)
+
+
+V3_HOST = numba_setup.shipped_cpu() == "x86-64-v3" and not numba_setup.missing_cpu_features(
+    "x86-64-v3", dict(__import__("llvmlite.binding").binding.get_host_cpu_features()))
+needs_v3_host = pytest.mark.skipif(not V3_HOST, reason="an x86-64 host with AVX2 and FMA")
+
+
+@needs_v3_host
+@pytest.mark.parametrize("preset", [
+    {}, {"NUMBA_CPU_NAME": ""}, {"NUMBA_CPU_NAME": "skylake", "NUMBA_CPU_FEATURES": "+avx512f"}])
+def test_in_lambda_kernels_compile_for_the_shipped_cpu_whatever_the_environment(tmp_path, preset):
+    """What a Lambda worker configures before any kernel loads: the shipped CPU with no feature
+    of the host (else an AVX-512 host would compile other code, and other bits, than the rest of
+    the fleet), also over a preset environment, down to Numba's code generator."""
+    script = ("from functions import numba_setup; s = numba_setup.configure(); "
+              "from numba.core.registry import cpu_target; "
+              "print(s['cpu_name'], repr(cpu_target.target_context.codegen().magic_tuple()[2]))")
+    done = _in_lambda(script, tmp_path, **preset)
+    assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [numba_setup.shipped_cpu(), "''"]
 
+
+def test_in_lambda_a_host_without_the_features_is_refused_before_numpy_loads(tmp_path):
+    script = ("import sys, llvmlite.binding as b; b.get_host_cpu_features = lambda: {}; "
+              "from functions import numba_setup\n"
+              "try:\n    numba_setup.configure()\n"
+              "except RuntimeError as error:\n    print('numpy' in sys.modules, error)")
+    done = _in_lambda(script, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    if numba_setup.shipped_cpu() == "x86-64-v3":
+        assert done.stdout.startswith("False this host's CPU lacks avx, avx2"), done.stdout
+
+
+@needs_v3_host
+def test_in_lambda_a_kernel_compiled_before_configure_is_refused(tmp_path):
+    """Numba fixes its target when it first compiles: compiled before configure(), the kernels
+    would carry the host's features under the shipped CPU's cache key."""
+    script = ("import numba\n@numba.njit\ndef f(x):\n    return x + 1\nf(1)\n"
+              "from functions import numba_setup\n"
+              "try:\n    numba_setup.configure()\n"
+              "except RuntimeError as error:\n    print(error)")
+    done = _in_lambda(script, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("Numba compiled before functions.numba_setup.configure()")

@@ -223,7 +223,8 @@ def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache
     """The cache `make deploy` ships, unpacked as Lambda unpacks the asset zip (every file
     dated 1980-01-01, as CDK writes it), in a fresh Python 3.12 on the layer (the Lambda CPU
     target, empty /tmp cache): Numba finds every kernel and compiles nothing, and the loaded
-    kernels give the float64 reference's gradients."""
+    kernels of three models (softmax, a deep MLP, a fused CNN) give the float64 reference's
+    gradients."""
     import os
     import shutil
     import subprocess
