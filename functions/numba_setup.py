@@ -12,8 +12,9 @@ Why each setting (docs/aws.md, "Lambda" and "Numba inside Lambda"):
 - CPU target: one named CPU on every Lambda host (``SHIPPED_CPU``), never the host's own: on
   x86-64 the psABI level x86-64-v3 (AVX2, FMA, BMI2: what every x86-64 Lambda host has, as the
   OpenBLAS pin above assumes), with no feature taken from the host. Every worker then runs the
-  same machine code (the same bits, which decoding needs), its Numba paths 1.1-1.9x faster than
-  the generic x86-64's SSE2 code (docs/benchmarks.md, "The Lambda workers' CPU target"). A host
+  same machine code (the same bits, which decoding needs), its Numba paths about 1.3-1.6x
+  faster than the generic x86-64's SSE2 code (docs/benchmarks.md, "The Lambda workers' CPU
+  target"). A host
   without those features is refused with a clear error (``check_host_cpu``) rather than
   computing other bits or dying on an illegal instruction; so is a process where Numba compiled
   before ``configure()`` (``check_code_generator``).
