@@ -70,25 +70,27 @@ def test_in_lambda_kernels_compile_for_the_shipped_cpu_whatever_the_environment(
     assert done.stdout.split() == [numba_setup.shipped_cpu(), "''"]
 
 
-def test_in_lambda_a_host_without_the_features_is_refused_before_numpy_loads(tmp_path):
-    script = ("import sys, llvmlite.binding as b; b.get_host_cpu_features = lambda: {}; "
-              "from functions import numba_setup\n"
+def _refusal(before: str, tmp_path) -> str:
+    """What configure() refuses with, in a Lambda worker that first ran ``before``; printed
+    after whether numpy had been loaded by then."""
+    script = (f"import sys\n{before}\nfrom functions import numba_setup\n"
               "try:\n    numba_setup.configure()\n"
               "except RuntimeError as error:\n    print('numpy' in sys.modules, error)")
     done = _in_lambda(script, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_in_lambda_a_host_without_the_features_is_refused_before_numpy_loads(tmp_path):
+    refused = _refusal("import llvmlite.binding as b; b.get_host_cpu_features = lambda: {}",
+                       tmp_path)
     if numba_setup.shipped_cpu() == "x86-64-v3":
-        assert done.stdout.startswith("False this host's CPU lacks avx, avx2"), done.stdout
+        assert refused.startswith("False this host's CPU lacks avx, avx2"), refused
 
 
 @needs_v3_host
 def test_in_lambda_a_kernel_compiled_before_configure_is_refused(tmp_path):
     """Numba fixes its target when it first compiles: compiled before configure(), the kernels
     would carry the host's features under the shipped CPU's cache key."""
-    script = ("import numba\n@numba.njit\ndef f(x):\n    return x + 1\nf(1)\n"
-              "from functions import numba_setup\n"
-              "try:\n    numba_setup.configure()\n"
-              "except RuntimeError as error:\n    print(error)")
-    done = _in_lambda(script, tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.startswith("Numba compiled before functions.numba_setup.configure()")
+    refused = _refusal("import numba\n@numba.njit\ndef f(x):\n    return x + 1\nf(1)", tmp_path)
+    assert "Numba compiled before functions.numba_setup.configure()" in refused, refused
