@@ -60,7 +60,10 @@ PATH_BUDGET_S = 0.4  # CPU seconds per path and measurement
               help="Folder for targets.md and targets.json.")
 @json_flag("Print the JSON rows to stdout.")
 def targets(out: str, as_json: bool) -> None:
-    """Numba kernels built for the generic x86-64, for x86-64-v3 (Lambda) and for this host."""
+    """Numba kernels built for the generic x86-64, for x86-64-v3 (Lambda) and for this host.
+
+    Also times both CNN paths forced on the x86-64-v3 build (the path rule's evidence). Compiles
+    the kernels three times: about 6 minutes on 2 cores. x86-64 hosts only."""
     from functions.numba_setup import check_host_cpu, shipped_cpu
 
     if shipped_cpu() != "x86-64-v3":
