@@ -25,7 +25,7 @@ SHAPES = {  # (input, conv, pool, hidden)
     "odd-sides": ([2, 5, 7], [[3, 3], [2, 1]], 2, [4]),
     "no-pool-no-hidden": ([1, 4, 4], [[2, 3]], 1, []),
     "three-blocks": ([3, 9, 9], [[5, 5], [7, 3], [4, 1]], 2, [6, 5]),
-    "wide": ([1, 4, 4], [[64, 3]], 2, []),  # enough channels for the BLAS path
+    "wide": ([2, 4, 4], [[64, 3]], 2, []),  # enough channels for the BLAS path
 }
 PATHS = {"blas": cnn_blas, "fused": cnn_fused}
 
