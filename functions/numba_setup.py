@@ -14,10 +14,9 @@ Why each setting (docs/aws.md, "Lambda" and "Numba inside Lambda"):
   OpenBLAS pin above assumes), with no feature taken from the host. Every worker then runs the
   same machine code (the same bits, which decoding needs), its Numba paths about 1.3-1.6x
   faster than the generic x86-64's SSE2 code (docs/benchmarks.md, "The Lambda workers' CPU
-  target"). A host
-  without those features is refused with a clear error (``check_host_cpu``) rather than
-  computing other bits or dying on an illegal instruction; so is a process where Numba compiled
-  before ``configure()`` (``check_code_generator``).
+  target"). A host without those features is refused with a clear error (``check_host_cpu``)
+  rather than computing other bits or dying on an illegal instruction; so is a process where
+  Numba compiled before ``configure()`` (``check_code_generator``).
 - Cold start: a cache built at bundle time for that CPU is shipped beside the code
   (``functions/numba_cache/``) and copied into the cache dir at init; Numba keys cache entries
   by a hash of the source, the CPU name and its features, so the cache is valid on any host that

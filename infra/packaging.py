@@ -397,8 +397,8 @@ def build_numba_cache(architecture: str, root: Path = ROOT,
     ships, see functions/numba_setup.py) with Python 3.12 and the layer's own numba
     (``layer_site``: the layer's ``python/`` folder, built when not given), for the CPU every
     Lambda worker runs (``numba_setup.SHIPPED_CPU``): a cold start then loads them instead of
-    compiling (~20 s). Numba caches are per Python
-    version and numba build, hence the layer's packages and not the venv's.
+    compiling (~20 s). Numba caches are per Python version and numba build, hence the layer's
+    packages and not the venv's.
     Deterministic, on any machine and from any clone (a redeploy changes no asset): sources
     stamped with the zip epoch, sources and layer seen at fixed paths (``NUMBA_BUILD_ROOT``),
     the same command line and environment (the cache is built there too, then copied),

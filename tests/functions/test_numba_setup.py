@@ -10,6 +10,7 @@ import sys
 
 import numba
 import pytest
+from llvmlite import binding
 
 from functions import numba_setup
 
@@ -51,7 +52,7 @@ def _in_lambda(script: str, tmp_path, **preset: str) -> subprocess.CompletedProc
 
 
 V3_HOST = numba_setup.shipped_cpu() == "x86-64-v3" and not numba_setup.missing_cpu_features(
-    "x86-64-v3", dict(__import__("llvmlite.binding").binding.get_host_cpu_features()))
+    "x86-64-v3", dict(binding.get_host_cpu_features()))
 needs_v3_host = pytest.mark.skipif(not V3_HOST, reason="an x86-64 host with AVX2 and FMA")
 
 

@@ -241,8 +241,8 @@ def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache
         X = rng.standard_normal((50, spec.n_features)).astype(np.float32)
         y = rng.integers(0, spec.n_classes, 50).astype(np.int32)
         cases[spec.kind] = (spec, X, y, spec.init(1))
-        for part, value in zip(("spec", "X", "y", "p"), (json.dumps(spec.to_dict()),
-                                                         *cases[spec.kind][1:]), strict=True):
+        (tmp_path / f"{spec.kind}.json").write_text(json.dumps(spec.to_dict()))
+        for part, value in zip("Xyp", cases[spec.kind][1:], strict=True):
             np.save(tmp_path / f"{spec.kind}.{part}.npy", value)
     python = packaging.lambda_python()
     task = tmp_path / "var-task"
@@ -266,9 +266,9 @@ def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache
               "and (f.stats.cache_hits or f.stats.cache_misses)}))\n"
               "import numpy as np; from coordinator.contract.models import ModelSpec\n"
               f"for case in {sorted(cases)!r}:\n"
-              f"    spec, X, y, p = (np.load(f'{tmp_path}/{{case}}.{{part}}.npy') "
-              "for part in ('spec', 'X', 'y', 'p'))\n"
-              "    spec = ModelSpec.from_dict(json.loads(str(spec)))\n"
+              f"    X, y, p = (np.load(f'{tmp_path}/{{case}}.{{part}}.npy') for part in 'Xyp')\n"
+              f"    spec = json.loads(open(f'{tmp_path}/{{case}}.json').read())\n"
+              "    spec = ModelSpec.from_dict(spec)\n"
               f"    np.save(f'{tmp_path}/{{case}}.got.npy', "
               "k.loss_grad(spec, X, y, p, parallel=False))\n")
     done = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True,
