@@ -259,9 +259,11 @@ def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR,
     ``with_cache=False`` leaves out the shipped Numba cache: a placeholder-layer synthesis
     (bundle=source) has no numba to use it, and then cannot race a cache being rebuilt."""
     files = shipped_files(root, with_cache)  # one walk of the import closure, hashed and copied
-    folder = build_dir / f"source-{source_digest(root, with_cache, files)}"
-    _prune_sources(build_dir, keep=folder)
+    kind = "source-cache" if with_cache else "source-plain"
+    folder = build_dir / f"{kind}-{source_digest(root, with_cache, files)}"
+    _prune_sources(build_dir, kind, keep=folder)
     if folder.is_dir():
+        os.utime(folder)  # in use again: the age the pruning reads is the time since last use
         return folder
     build_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".source-", dir=build_dir))
@@ -279,10 +281,12 @@ def source_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR,
     return folder
 
 
-def _prune_sources(build_dir: Path, keep: Path, min_age_s: float = 600.0) -> None:
-    """Drop source folders of earlier edits (older than ``min_age_s``: never one in use)."""
+def _prune_sources(build_dir: Path, kind: str, keep: Path, min_age_s: float = 600.0) -> None:
+    """Drop folders of the same kind left by earlier edits and unused for ``min_age_s``. The
+    other kind is never touched: a suite uses both at once, and a folder built at its start
+    must survive a rebuild of the other kind twenty minutes later."""
     now = time.time()
-    for stale in build_dir.glob("source-*"):
+    for stale in build_dir.glob(f"{kind}-*"):
         if stale != keep and now - stale.stat().st_mtime > min_age_s:
             shutil.rmtree(stale, ignore_errors=True)
 

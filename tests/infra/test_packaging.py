@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import site
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -65,6 +67,27 @@ def test_source_asset_holds_only_the_two_packages(tmp_path):
     bare = packaging.source_asset(root, tmp_path / "build", with_cache=False)
     assert (full / "functions" / "numba_cache" / "k.nbi").is_file()
     assert full != bare and not (bare / "functions" / "numba_cache").exists()
+
+
+def test_a_folder_in_use_survives_the_other_kinds_rebuild_and_stale_ones_go(tmp_path):
+    """A suite builds the plain folder at its start and the cached one twenty minutes later:
+    the late build must not prune the early folder (a CI run lost it mid-import that way).
+    A folder of the same kind, left by an earlier edit and unused for ten minutes, goes."""
+    root, build = tmp_path / "repo", tmp_path / "build"
+    (root / "functions" / "numba_cache").mkdir(parents=True)
+    (root / "coordinator").mkdir()
+    (root / "functions" / "worker.py").write_text("x = 1\n")
+    (root / "functions" / "numba_cache" / "k.nbi").write_bytes(b"index")
+    bare = packaging.source_asset(root, build, with_cache=False)
+    stale = build / "source-cache-0123456789abcdef"
+    stale.mkdir()
+    an_hour_ago = time.time() - 3600
+    for folder in (bare, stale):
+        os.utime(folder, (an_hour_ago, an_hour_ago))
+    full = packaging.source_asset(root, build, with_cache=True)
+    assert bare.is_dir() and full.is_dir() and not stale.exists()
+    assert packaging.source_asset(root, build, with_cache=False) == bare
+    assert time.time() - bare.stat().st_mtime < 600  # reuse counts as use
 
 
 # Never run inside a Lambda: the CLI, the emulator, the IAM audit, the demo, the benchmarks, the
