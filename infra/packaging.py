@@ -396,7 +396,7 @@ def _build_environment(build_root: Path, layer: Path, sources: Path,
 
 
 def build_numba_cache(architecture: str, root: Path = ROOT,
-                      layer_site: Path | None = None) -> Path | None:
+                      layer_site: Path | None = None, sample: bool = False) -> Path | None:
     """Compile the worker's kernels into ``root/functions/numba_cache/`` (which the source asset
     ships, see functions/numba_setup.py) with Python 3.12 and the layer's own numba
     (``layer_site``: the layer's ``python/`` folder, built when not given), for the CPU every
@@ -408,7 +408,8 @@ def build_numba_cache(architecture: str, root: Path = ROOT,
     the same command line and environment (the cache is built there too, then copied),
     ``PYTHONHASHSEED=0``, no address randomization.
     Returns None, and the functions compile at init, when this host cannot run that layer
-    (another architecture) or has no Python 3.12."""
+    (another architecture) or has no Python 3.12. ``sample``: a few kernels only
+    (``functions.kernel_cache.compile_sample``), to check determinism quickly; never shipped."""
     python = lambda_python()
     if platform.machine() not in HOST_MACHINES[architecture] or python is None:
         return None
@@ -419,7 +420,8 @@ def build_numba_cache(architecture: str, root: Path = ROOT,
         layer = _link(build_root / "layer", site.resolve())
         built = build_root / "cache"
         shutil.rmtree(built, ignore_errors=True)
-        done = subprocess.run([python, "-m", "functions.kernel_cache", "build", str(built)],
+        command = [python, "-m", "functions.kernel_cache", "build", str(built)]
+        done = subprocess.run(command + (["--sample"] if sample else []),
                               env=_build_environment(build_root, layer, sources, architecture),
                               capture_output=True, text=True, cwd=sources,
                               preexec_fn=_without_address_randomization)

@@ -99,3 +99,13 @@ def aws(monkeypatch, tmp_path):
         worker.reset_runtime()
         yield moto
         worker.reset_runtime()
+
+
+def pytest_collection_modifyitems(items):
+    """Modules with slow end-to-end cases first, each module kept whole (its module-scoped
+    fixtures are built once), by a stable sort: the order is the same in every xdist worker, as
+    it must be. pytest-xdist's loadgroup hands out the groups, then single tests in this order:
+    a two-minute case collected last would run alone on one core after the other ran out of
+    work."""
+    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow)

@@ -171,13 +171,6 @@ def _tree_digest(folder) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _asset_key(template: dict, handler: str) -> str:
-    [function] = [r for r in template["Resources"].values()
-                  if r["Type"] == "AWS::Lambda::Function"
-                  and r["Properties"]["Handler"] == handler]
-    return function["Properties"]["Code"]["S3Key"]
-
-
 def _clone(destination):
     """What a second clone at another path holds of what the build reads: ``functions/`` and
     ``coordinator/`` (without byte code or the Numba cache)."""
@@ -190,59 +183,55 @@ def _clone(destination):
 
 
 @pytest.fixture(scope="module")
-def two_cache_builds(tmp_path_factory):
-    """The shipped Numba cache built as `make deploy` does, in this checkout and in a second
-    clone at another path with its own copy of the layer (a colleague's checkout, CI): for each,
-    the digest of every cache file, the source asset's digest, and the worker's code asset key
-    in a synthesized template."""
-    import shutil
-
+def shipped_cache(tmp_path_factory):
+    """The shipped Numba cache built in this checkout as `make deploy` does, and the source
+    asset a synthesis makes of it (the cache inside)."""
     from infra_helpers import synthesize
 
-    from coordinator.workflow.definition import WORKER_HANDLER
-
-    site = packaging.dependency_layer("x86_64") / "python"
-    other = tmp_path_factory.mktemp("colleague") / "deep" / "er" / "sgcflow-checkout"
-    clones = [(packaging.ROOT, site), (_clone(other), other / "build" / "layer" / "python")]
-    builds = []
-    for run, (root, layer) in enumerate(clones):
-        if not layer.exists():
-            shutil.copytree(site, layer, symlinks=True)
-        cache = packaging.build_numba_cache("x86_64", root=root, layer_site=layer)
-        if cache is None:
-            pytest.skip("needs Python 3.12 on an x86_64 host")
-        if root != packaging.ROOT:  # what this clone's cache makes of the deployed asset
-            shutil.rmtree(packaging.SHIPPED_NUMBA_CACHE)
-            shutil.copytree(cache, packaging.SHIPPED_NUMBA_CACHE)
-        synth = synthesize(tmp_path_factory.mktemp(f"cdk{run}") / "cdk.out",
-                           regions="us-east-1", bundle="auto")
-        assert (packaging.source_asset() / "functions" / "numba_cache").is_dir()
-        builds.append((_tree_digest(cache), packaging.source_digest(root),
-                       _asset_key(synth.templates["us-east-1"], WORKER_HANDLER), root))
-    return builds
+    cache = packaging.build_numba_cache("x86_64")
+    if cache is None:
+        pytest.skip("needs Python 3.12 on an x86_64 host")
+    synthesize(tmp_path_factory.mktemp("cdk") / "cdk.out", regions="us-east-1", bundle="auto")
+    assert (packaging.source_asset() / "functions" / "numba_cache").is_dir()
+    return cache
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("numba-cache")
-def test_two_clones_at_different_paths_give_byte_identical_assets(two_cache_builds):
+def test_two_clones_at_different_paths_give_byte_identical_assets(tmp_path):
     """Every cache file repeats byte for byte whatever the checkout's path (Numba writes source
     paths into its cache: the build sees sources and layer at fixed paths), so the source asset
     (and its CDK hash) does: a `make deploy` from another clone uploads nothing and publishes no
-    new worker version."""
-    (first, first_source, first_key, _), (second, second_source, second_key, other) = \
-        two_cache_builds
-    assert len(first) >= 40 and first == second, sorted(
+    new worker version. Two clones, each with its own copy of the layer, build the sample
+    kernels (a serial and a parallel one: ``kernel_cache.compile_sample``; the whole set takes
+    minutes per build, and the shipped-cache test below loads it)."""
+    import shutil
+
+    site = packaging.dependency_layer("x86_64") / "python"
+    builds = []
+    for place in ("checkout", "colleague/deep/er/sgcflow-checkout"):
+        root = _clone(tmp_path / place)
+        layer = root / "build" / "layer" / "python"
+        shutil.copytree(site, layer, symlinks=True)
+        cache = packaging.build_numba_cache("x86_64", root=root, layer_site=layer, sample=True)
+        if cache is None:
+            pytest.skip("needs Python 3.12 on an x86_64 host")
+        asset = packaging.source_asset(root, tmp_path / place / "assets")
+        builds.append((_tree_digest(cache), _tree_digest(asset), root))
+    (first, first_asset, one), (second, second_asset, other) = builds
+    assert len(first) >= 4 and first == second, sorted(
         name for name in first if first[name] != second.get(name))
-    assert first_source == second_source and first_key == second_key
-    for path in (other / "functions" / "numba_cache").iterdir():
-        body = path.read_bytes()
-        assert str(packaging.ROOT).encode() not in body and str(other).encode() not in body
+    assert first_asset == second_asset  # what CDK hashes into the code asset's key
+    for root in (one, other):
+        for path in (root / "functions" / "numba_cache").iterdir():
+            body = path.read_bytes()
+            assert not any(str(place).encode() in body
+                           for place in (packaging.ROOT, one, other, site.resolve()))
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("numba-cache")
-def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(two_cache_builds,
-                                                                       tmp_path):
+def test_shipped_numba_cache_loads_in_lambdas_python_without_compiling(shipped_cache, tmp_path):
     """The cache `make deploy` ships, unpacked as Lambda unpacks the asset zip (every file
     dated 1980-01-01, as CDK writes it), in a fresh Python 3.12 on the layer (the Lambda CPU
     target, empty /tmp cache): Numba finds every kernel and compiles nothing, and the loaded
