@@ -7,8 +7,9 @@ every Lambda host (see ``numba_setup``):
 
     NUMBA_CPU_NAME=x86-64-v3 NUMBA_CPU_FEATURES= python -m functions.kernel_cache build DIR
 
-``build DIR --sample`` compiles two kernels only (a serial and a parallel one): enough to check that a build repeats byte for byte from any checkout in seconds rather
-than minutes (tests/infra/test_packaging.py).
+``build DIR --sample`` compiles two kernels only (a serial and a parallel one): enough to
+check that a build repeats byte for byte from any checkout, in seconds rather than minutes
+(tests/infra/test_packaging.py).
 """
 
 from __future__ import annotations
