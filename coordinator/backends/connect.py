@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-import boto3
+import botocore.session
 
 from coordinator.backends.base import Backend
 from coordinator.storage.state import Store
@@ -75,9 +75,11 @@ def _saved_note(state_file: Path) -> str:
 def aws_backend(region: str | None = None, profile: str | None = None,
                 stack: str = resources.STACK_NAME) -> Backend:
     """The deployed stack: names from its CloudFormation outputs."""
-    session = boto3.session.Session(region_name=region, profile_name=profile)
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in session.client(
-        "cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
+    session = botocore.session.Session(profile=profile)
+    region = region or session.get_config_variable("region")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in session.create_client(
+        "cloudformation", region_name=region).describe_stacks(StackName=stack)["Stacks"][0]
+        .get("Outputs", [])}
 
     def output(name: str) -> str:
         key = resources.STACK_OUTPUTS[name]
@@ -86,8 +88,9 @@ def aws_backend(region: str | None = None, profile: str | None = None,
             raise ValueError(f"stack {stack} has no output {key} (outputs: {sorted(outputs)})")
         return found[0]
 
-    store = Store(bucket=output("bucket"), table=output("table"), region=session.region_name)
-    return Backend("aws", store, session.client("stepfunctions"), output("state_machine"))
+    store = Store(bucket=output("bucket"), table=output("table"), region=region)
+    return Backend("aws", store, session.create_client("stepfunctions", region_name=region),
+                   output("state_machine"))
 
 
 def emulator_backend(emulator) -> Backend:
@@ -104,6 +107,6 @@ def local_backend(state_file: Path | None = None) -> Backend:
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
         os.environ.setdefault(key, value)
     store = Store(endpoint_url=endpoint, region="us-east-1")
-    sfn = boto3.session.Session().client("stepfunctions", region_name="us-east-1",
-                                         endpoint_url=endpoint)
+    sfn = botocore.session.get_session().create_client("stepfunctions", region_name="us-east-1",
+                                                       endpoint_url=endpoint)
     return Backend("local", store, sfn, state["state_machine_arn"])
