@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.replay.livereplay import Settings, replay
+from coordinator.replay.livereplay import Settings, choose, replay, simulated
 
 pytestmark = pytest.mark.slow
 TRACE = Path(__file__).parents[3] / "data" / "lambda_delays.parquet"
@@ -41,16 +41,19 @@ def test_sgcflow_live_makes_the_simulators_online_choices():
 def test_batched_models_and_late_results_live_land_on_the_simulator_exactly():
     """Four models: gc-batched carries all four per invocation, M-SGC two (T = 1) and counts
     its stragglers' late results; the live workflow counts the same late results, cold-starts
-    the same tasks and decodes every gradient exactly."""
+    the same tasks and decodes every gradient exactly. (One gradient per invocation, plain
+    GC, lands on the simulator live in the 256-worker test above: here it is only simulated,
+    the baseline batching is measured against.)"""
     settings = Settings(str(TRACE), None, None, mu=1.0, jobs=16, workers=32, seed=2, models=4)
-    results = replay(settings, [("gc", {}), ("gc-batched", {}),
-                                ("m-sgc", {"B": 1, "W": 2, "lam": 4}), ("sgcflow", {})])
+    results = replay(settings, [("gc-batched", {}), ("m-sgc", {"B": 1, "W": 2, "lam": 4}),
+                                ("sgcflow", {})])
     for row in results.values():
         assert row["decoded_exactly"] and row["same_stragglers"]
         assert row["runtime_s"] == pytest.approx(row["simulated_runtime_s"], rel=1e-9)
         assert row["late_results"] == row["simulated_late_results"]
         assert row["rounds"] == row["simulated_rounds"]
-    assert results["gc"]["rounds"] == 16 and results["gc-batched"]["rounds"] == 4
-    assert results["m-sgc"]["rounds"] == 8 + 1
+    assert results["gc-batched"]["rounds"] == 4 and results["m-sgc"]["rounds"] == 8 + 1
     assert results["m-sgc"]["late_results"] > 0
-    assert results["gc-batched"]["ratio_to_gc"] < 0.6
+    one_per_invocation = simulated(choose("gc", {}, settings), settings, settings.jobs)
+    assert one_per_invocation["rounds"] == 16
+    assert results["gc-batched"]["runtime_s"] < 0.6 * one_per_invocation["runtime_s"]
