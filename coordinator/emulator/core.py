@@ -38,7 +38,7 @@ from coordinator.contract import keys
 from coordinator.contract.env import ENDPOINT_URL
 from coordinator.contract.keys import record_keys, result_key
 from coordinator.control.meter import track_emulated_services
-from coordinator.emulator import moto_lock, offline
+from coordinator.emulator import moto_imports, moto_lock, offline
 from coordinator.emulator.invoke import InProcessLambda
 from coordinator.workflow import resources
 from coordinator.workflow.definition import (
@@ -99,6 +99,7 @@ class Emulator:
         # moto's state machine interpreter logs a failed state with its internal objects'
         # reprs; the job record already says what failed, in our words (docs/aws.md).
         logging.getLogger(MOTO_INTERPRETER_LOG).setLevel(logging.CRITICAL)
+        moto_imports.load_batch_utils()
         if self.warm:  # a provisioned worker: Numba kernels loaded before the first round
             importlib.import_module(WORKER_HANDLER.rsplit(".", 1)[0])
         env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
