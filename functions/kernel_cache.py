@@ -36,7 +36,10 @@ def build_shipped_cache(destination: Path, sample: bool = False) -> int:
         numba_setup.configure()
         from functions import kernels  # after configure(): Numba binds the cache dir on import
 
-        compile_sample(kernels) if sample else kernels.warm_up()
+        if sample:
+            compile_sample(kernels)
+        else:
+            kernels.warm_up()
         destination.mkdir(parents=True, exist_ok=True)
         files = [p for p in numba_setup.kernel_cache_path().iterdir()
                  if p.suffix in (".nbi", ".nbc")]
@@ -63,7 +66,7 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     sample = arguments[2:] == ["--sample"]
     if len(arguments) not in (2, 3) or arguments[0] != "build" or \
-            (len(arguments) == 3 and not sample):
+            arguments[1].startswith("-") or (len(arguments) == 3 and not sample):
         raise SystemExit("usage: NUMBA_CPU_NAME=x86-64-v3 NUMBA_CPU_FEATURES= "
                          "python -m functions.kernel_cache build DIR [--sample]")
     count = build_shipped_cache(Path(arguments[1]), sample)

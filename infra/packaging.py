@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -286,7 +287,9 @@ def _prune_sources(build_dir: Path, kind: str, keep: Path, min_age_s: float = 60
     other kind is never touched: a suite uses both at once, and a folder built at its start
     must survive a rebuild of the other kind twenty minutes later."""
     now = time.time()
-    for stale in build_dir.glob(f"{kind}-*"):
+    before_kinds = [p for p in build_dir.glob("source-*")  # named by digest alone, earlier
+                    if re.fullmatch(r"source-[0-9a-f]{16}", p.name)]
+    for stale in [*build_dir.glob(f"{kind}-*"), *before_kinds]:
         if stale != keep and now - stale.stat().st_mtime > min_age_s:
             shutil.rmtree(stale, ignore_errors=True)
 

@@ -88,7 +88,8 @@ def aws_backend(region: str | None = None, profile: str | None = None,
             raise ValueError(f"stack {stack} has no output {key} (outputs: {sorted(outputs)})")
         return found[0]
 
-    store = Store(bucket=output("bucket"), table=output("table"), region=region)
+    store = Store(bucket=output("bucket"), table=output("table"), region=region,
+                  profile=profile)
     return Backend("aws", store, session.create_client("stepfunctions", region_name=region),
                    output("state_machine"))
 

@@ -7,7 +7,9 @@ integration, which no sgcflow state machine uses). Importing that module runs th
 module (and the exceptions it imports) without the package's ``__init__``: later imports of
 ``moto.batch.utils`` by name (moto's only kind: ``from moto.batch.utils import ...``) find it
 in ``sys.modules``, and a real ``import moto.batch`` still runs the package as usual, reusing
-those two modules (only the attribute ``moto.batch.utils`` is then missing on the package).
+those two modules (only the package's attributes ``utils`` and ``exceptions`` are then
+missing: nothing reads them). Call it before other threads import moto: while the two modules
+load, ``moto.batch`` in ``sys.modules`` is an empty stand-in.
 """
 
 from __future__ import annotations

@@ -171,6 +171,10 @@ def install() -> None:
             client = create_client(session, *args, **kwargs)
             if armed():
                 client.meta.events.register("before-send", _bound_client_send)
+                # and every later client of the session (a store builds its S3 client on
+                # first use, which may come after the run): a client copies its session's
+                # handlers when it is built
+                session.register("before-send", _bound_client_send, unique_id="sgc-fence")
             return client
 
         bound_client.sgc_guarded = getattr(create_client, "sgc_guarded", False)

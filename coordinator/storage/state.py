@@ -84,10 +84,12 @@ def late_pairs(collected: dict[str, Any]) -> list[list[int]]:
 
 
 class Store:
-    """DynamoDB + S3 access for one stack (names from the environment or explicit)."""
+    """DynamoDB + S3 access for one stack (names from the environment or explicit; credentials
+    from ``profile``, else the default chain)."""
 
     def __init__(self, bucket: str | None = None, table: str | None = None,
-                 region: str | None = None, endpoint_url: str | None = None):
+                 region: str | None = None, endpoint_url: str | None = None,
+                 profile: str | None = None):
         self.bucket = bucket or os.environ.get("SGC_BUCKET", resources.BUCKET)
         self.table = table or os.environ.get("SGC_TABLE", resources.TABLE)
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -100,7 +102,7 @@ class Store:
             kwargs["endpoint_url"] = endpoint_url
         # A session per store: clients built thread-safely. botocore's own: boto3 adds nothing
         # used here, and importing it (with s3transfer) cost every `sgc` command ~0.3 s.
-        self._session = botocore.session.get_session()
+        self._session = botocore.session.Session(profile=profile)
         self._kwargs = kwargs
         self.ddb = self._session.create_client("dynamodb", **kwargs)
         self._s3: Any = None

@@ -18,12 +18,13 @@ def _kernel_cache(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("arguments", [[], ["build"], ["make", "out"], ["build", "out", "--all"],
-                                       ["build", "out", "--sample", "extra"]])
+                                       ["build", "out", "--sample", "extra"],
+                                       ["build", "--sample"]])
 def test_wrong_arguments_get_the_usage_line(arguments, tmp_path):
     done = _kernel_cache(*arguments, cwd=tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("usage:") and "[--sample]" in done.stderr
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "--sample").exists()
 
 
 def test_a_build_needs_the_shipped_cpu_named(tmp_path):

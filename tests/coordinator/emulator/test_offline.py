@@ -17,6 +17,7 @@ import pytest
 from loopback_only import loopback_only
 from timeouts import scaled, wait_for
 
+from coordinator.backends import emulator_backend
 from coordinator.emulator import Emulator, offline
 from coordinator.emulator.core import ROLE_NAME
 
@@ -101,6 +102,17 @@ def test_a_client_built_in_an_emulated_run_never_reaches_aws_after_teardown(fenc
     assert not offline.armed()  # nothing emulated runs: the process-wide fence is down
     with pytest.raises(offline.RealEndpointRefused, match="emulated run"):
         s3.list_buckets()  # moto is off: it would have gone to s3.amazonaws.com
+
+
+def test_a_stores_s3_client_built_after_teardown_is_fenced_too(fence):
+    """A store made in a run builds its S3 client on first use: after the run, that client
+    carries the fence its session got when the run built the store's DynamoDB client."""
+    with Emulator(warm=False) as emulator:
+        store = emulator_backend(emulator).store
+        assert store.table in store.ddb.list_tables()["TableNames"]
+    assert store._s3 is None and not offline.armed()
+    with pytest.raises(offline.RealEndpointRefused, match="emulated run"):
+        store.s3.list_buckets()
 
 
 # Last: the module's shared emulator (tests/coordinator/conftest.py) runs until the module ends.

@@ -27,9 +27,9 @@ def test_256_workers_replay_lands_on_the_simulator_and_decodes_exactly():
 
 
 def test_sgcflow_live_makes_the_simulators_online_choices():
-    """Past the two exploring jobs the online controller chooses, again and again (at its
-    jobs 4, 6 and 10); the emulated workflow, learning stragglers' times from the log as live,
-    lands on the simulator exactly."""
+    """Past the two exploring jobs the online controller chooses, again and again (its
+    schedule re-chooses at jobs 4, 6 and 10); the emulated workflow, learning stragglers'
+    times from the log as live, lands on the simulator exactly, round by round."""
     settings = Settings(str(TRACE), None, None, mu=1.0, jobs=20, workers=32, seed=1)
     row = replay(settings, [("sgcflow", {})])["sgcflow"]
     assert row["decoded_exactly"] and row["same_stragglers"] and row["rounds"] >= 10

@@ -31,3 +31,21 @@ def test_an_s3_client_can_be_handed_in(moto_store):
     stand_in = object()
     store.s3 = stand_in
     assert store.s3 is stand_in
+
+
+def test_a_named_profile_signs_both_clients(tmp_path, monkeypatch):
+    """`sgc … --profile NAME` on AWS: the table and the bucket are reached with that profile's
+    credentials, as the stack's outputs and executions are."""
+    (tmp_path / "credentials").write_text(
+        "[default]\naws_access_key_id = DEFAULTKEY\naws_secret_access_key = s\n"
+        "[team]\naws_access_key_id = TEAMKEY\naws_secret_access_key = t\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    store = Store(bucket="b", table="t", region="us-east-1", profile="team")
+    for client in (store.ddb, store.s3):
+        assert client._request_signer._credentials.access_key == "TEAMKEY"
+    assert Store(bucket="b", table="t", region="us-east-1").ddb._request_signer \
+        ._credentials.access_key == "DEFAULTKEY"
