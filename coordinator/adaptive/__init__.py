@@ -5,6 +5,7 @@ See ``family`` (what can be chosen), ``evaluate`` (replaying candidates on obser
 """
 
 from .family import Q_GRID, Config, safe_start
-from .online import OnlineChooser, OnlineRun, Tuning, resume
+from .online import Learned, OnlineChooser, OnlineRun, Tuning, resume
 
-__all__ = ["Q_GRID", "Config", "OnlineChooser", "OnlineRun", "Tuning", "resume", "safe_start"]
+__all__ = ["Q_GRID", "Config", "Learned", "OnlineChooser", "OnlineRun", "Tuning", "resume",
+           "safe_start"]

@@ -53,6 +53,56 @@ class Tuning:
 
 
 DEFAULT = Tuning()
+MAX_LOAD = 64.0  # a load is gradients' worth of data per invocation: at most the models batched
+
+
+@dataclass(frozen=True)
+class Learned:
+    """Rounds a run learned (what its chooser observed), for another run on the same workload
+    (same data, model and n: a load means the same work) to start from instead of exploring:
+    per round every worker's load and time (censored at the horizon it was learned at)."""
+
+    loads: np.ndarray  # (rounds, n)
+    times: np.ndarray  # (rounds, n)
+    horizons: np.ndarray  # (rounds,)
+
+    def __post_init__(self):
+        loads, times, horizons = (np.asarray(x, dtype=float) for x in (self.loads, self.times,
+                                                                     self.horizons))
+        if loads.ndim != 2 or times.shape != loads.shape or horizons.shape != loads.shape[:1]:
+            raise ValueError(f"learned rounds: loads {loads.shape}, times {times.shape} and "
+                             f"horizons {horizons.shape} must be (rounds, n), (rounds, n), "
+                             "(rounds,)")
+        if not (np.isfinite(loads).all() and (loads >= 0).all() and (loads <= MAX_LOAD).all()):
+            raise ValueError(f"learned rounds: every load must be finite, in [0, {MAX_LOAD}]")
+        if not (np.isfinite(horizons).all() and (horizons > 0).all()):
+            raise ValueError("learned rounds: every horizon must be finite and > 0")
+        if not (np.isfinite(times).all() and (times >= 0).all()
+                and (times <= horizons[:, None]).all()):
+            raise ValueError("learned rounds: every time must be finite, >= 0 and at most its "
+                             "round's horizon")
+        for name, value in (("loads", loads), ("times", times), ("horizons", horizons)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def n(self) -> int:
+        return self.loads.shape[1]
+
+    def rounds(self):
+        return zip(self.loads, self.times, self.horizons, strict=True)
+
+    def to_array(self) -> np.ndarray:
+        """One float64 array (rounds, 1 + 2 n): each round's horizon, loads, times."""
+        return np.hstack([self.horizons[:, None], self.loads, self.times])
+
+    @classmethod
+    def from_array(cls, array: np.ndarray, n: int) -> Learned:
+        """The inverse of ``to_array``, checked (ValueError naming what is wrong)."""
+        array = np.asarray(array)
+        if array.ndim != 2 or array.shape[1] != 1 + 2 * n or array.dtype != np.float64:
+            raise ValueError(f"learned rounds: expected a float64 array of shape (rounds, "
+                             f"{1 + 2 * n}), got {array.dtype} {array.shape}")
+        return cls(array[:, 1:1 + n], array[:, 1 + n:], array[:, 0])
 
 
 class OnlineChooser:
@@ -71,6 +121,22 @@ class OnlineChooser:
         self._loads: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
         self._horizons: list[float] = []
+
+    def learned(self) -> Learned:
+        """What a later run on the same workload needs to choose as this one would now
+        (``OnlineRun(prior=...)``): the last ``tuning.window`` rounds (what the next choice
+        replays), preceded by the latest rounds at every other load observed (the load fit's far
+        points, such as the exploring rounds), at most ``tuning.window`` of them."""
+        window = self.tuning.window
+        recent = list(range(len(self._times)))[-window:]
+        near = {round(float(np.mean(self._loads[r])), 9) for r in recent}
+        far = [r for r in range(len(self._times) - len(recent))
+               if round(float(np.mean(self._loads[r])), 9) not in near][-window:]
+        keep = far + recent
+        n = self.n
+        return Learned(np.asarray([self._loads[r] for r in keep]).reshape(-1, n),
+                       np.asarray([self._times[r] for r in keep]).reshape(-1, n),
+                       np.asarray([self._horizons[r] for r in keep], dtype=float))
 
     def batch(self, config: Config) -> int:
         return self.batches[config.kind]
@@ -138,7 +204,7 @@ class OnlineRun:
     batch carries all M gradients, a replicated one floor(M / 2) (``family``)."""
 
     def __init__(self, n: int, jobs: int, replicated: bool = True, tuning: Tuning = DEFAULT,
-                 models: int = 1, batched: bool = True):
+                 models: int = 1, batched: bool = True, prior: Learned | None = None):
         """``models == 1`` in simulation: unrelated gradients (the paper's setting); in a live
         job one model's iterations (``replicated=False``). ``batched=False``: one gradient per
         invocation whatever the models."""
@@ -153,7 +219,17 @@ class OnlineRun:
         self.chooser = OnlineChooser(n, tuning, groups=GROUPS if replicated else (),
                                      batches=self.batches)
         self.explore = exploration(n, self.batches["gc"])
+        self.predicted_s: float | None = None  # the running choice's estimate, per round
         start = self.explore[0]
+        if prior is not None:
+            if prior.n != n:
+                raise ValueError(f"prior: learned on {prior.n} workers, this run has {n}")
+            for loads, times, horizon in prior.rounds():
+                self.chooser.observe(loads, times, horizon)
+            if self.chooser.fit.distinct_loads >= 2:
+                chosen, self.predicted_s = self.chooser.choose()
+                if chosen is not None:
+                    start, self.explore = chosen, []
         self.layout = Layout(jobs, models, independent=independent)
         count = self.layout.replan(1, start.T, self.batches[start.kind])
         spare = 1 if replicated and independent else 0  # a later T = 1 job needs one more round
@@ -161,7 +237,6 @@ class OnlineRun:
         self.session = inner if independent else BatchedSession(inner, self.layout)
         self.switching = inner
         self.blocks: list[tuple[int, Config]] = [(1, start)]
-        self.predicted_s: float | None = None  # the running choice's estimate, per round
         self._ends: dict[int, float] = {}  # each ended round's seconds
         self._pending = None  # the last ended round, learned when the next one ends
 

@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "sensitivity": "coordinator.cli.bench_sensitivity:sensitivity",
     "round": "coordinator.cli.bench_round:round_",
     "warmpool": "coordinator.cli.bench_warmpool:warmpool",
+    "warmstart": "coordinator.cli.bench_warmstart:warmstart",
 }
 
 

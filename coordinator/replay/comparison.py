@@ -81,19 +81,27 @@ def compare(latency: LatencyModel, names, mu: float, jobs: int, *, seed=None,
 
 
 def run_online(latency: LatencyModel, jobs: int, seed=None, tuning=None,
-               replay: Replay | None = None) -> SchemeRun:
-    """sgcflow on ``latency``; ``tuning``: the chooser's constants (default: as shipped)."""
+               replay: Replay | None = None, prior=None) -> SchemeRun:
+    """sgcflow on ``latency``; ``tuning``: the chooser's constants (default: as shipped);
+    ``prior``: what an earlier run on the same workload learned (``Learned``), to start from."""
+    return online_run(latency, jobs, seed, tuning, replay, prior)[0]
+
+
+def online_run(latency: LatencyModel, jobs: int, seed=None, tuning=None,
+               replay: Replay | None = None, prior=None) -> tuple[SchemeRun, OnlineRun]:
+    """``run_online`` and its controller (whose ``chooser.learned()`` a later run starts from)."""
     replay = replay or Replay(seed=seed)
     n = latency.n_workers
-    controller = OnlineRun(n, jobs, models=replay.models,
+    controller = OnlineRun(n, jobs, models=replay.models, prior=prior,
                            **({"tuning": tuning} if tuning else {}))
     fleet = replay.fleet(n)
     records = run_rounds(controller, replay.clock(latency, controller.session.rounds), fleet,
                          replay.late_results)
     sizes = Counter(controller.batch_sizes())
-    return summarize("sgcflow", controller.describe_blocks(), controller.session.T,
-                     mean_load(records), "decodable (online)", controller.session, records,
-                     fleet, replay.models, {str(b): sizes[b] for b in sorted(sizes)})
+    run = summarize("sgcflow", controller.describe_blocks(), controller.session.T,
+                    mean_load(records), "decodable (online)", controller.session, records,
+                    fleet, replay.models, {str(b): sizes[b] for b in sorted(sizes)})
+    return run, controller
 
 
 def bound_run(latency: LatencyModel, jobs: int, seed=None,
