@@ -19,7 +19,7 @@ import numpy as np
 from coordinator.replay.round_simulator import RoundRecord
 
 from .family import safe_start
-from .online import OnlineRun
+from .online import Learned, OnlineRun
 
 NAME = "sgcflow"
 
@@ -51,9 +51,10 @@ class SgcflowScheme:
     def model(self):
         return self._start.model
 
-    def controller(self, jobs: int) -> OnlineRun:
+    def controller(self, jobs: int, prior: Learned | None = None) -> OnlineRun:
+        """``prior``: an earlier job's learned rounds to start from (``scheme.learn_from``)."""
         return OnlineRun(self.n, jobs, replicated=self.replicated, models=self.models,
-                         batched=self.batch)
+                         batched=self.batch, prior=prior)
 
     def session(self, jobs: int):
         return self.controller(jobs).session
@@ -76,9 +77,10 @@ class LiveOnline:
     """The controller of a live sgcflow run, from its logged rounds onwards."""
 
     def __init__(self, n: int, jobs: int, logged: list[tuple[Iterable[int], dict]],
-                 models: int = 1, batch: bool = True, hard_limit_s: float | None = None):
+                 models: int = 1, batch: bool = True, hard_limit_s: float | None = None,
+                 prior: Learned | None = None):
         self.n, self.hard_limit_s = n, hard_limit_s
-        self.controller = SgcflowScheme(n, models, batch).controller(jobs)
+        self.controller = SgcflowScheme(n, models, batch).controller(jobs, prior)
         for t, (dispatched, collected) in enumerate(logged, start=1):
             self.controller.session.observe(t, collected["stragglers"], landed(collected))
             self.after_round(t, dispatched, collected)

@@ -43,6 +43,11 @@ class Backend:
         from coordinator.backends import dataset_upload
 
         spec = dataset_upload.resolve(spec, self.store)
+        source = (spec.raw.get("scheme") or {}).get("learn_from")
+        if source is not None:
+            from coordinator.control.prior import check_source
+
+            check_source(self.store, source, spec.raw)
         created = now()
         fields = {"spec": spec.raw, "status": "submitted", "created": created, "round": 0,
                   "backend": self.kind}

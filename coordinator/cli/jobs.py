@@ -44,9 +44,13 @@ def _watch(backend, run_id: str, poll_s: float = 0.5) -> dict:
               help="Start later, with notice for the warm pool: ISO 8601 with a timezone "
                    "(2026-03-01T09:30:00Z) or an offset (+15m, +2h, +1d), at most 7 days "
                    "ahead. The workers are warm before round 1.")
+@click.option("--learn-from", "learn_from", default=None, metavar="JOB",
+              help="Start from what an earlier sgcflow job on this stack learned (same dataset, "
+                   "workers and model architectures) instead of exploring: sets the spec's "
+                   "scheme.learn_from.")
 @_json_option
 def submit(spec_file: str, local: bool | None, region: str | None, profile: str | None,
-           watch: bool, start_at: str | None, as_json: bool) -> None:
+           watch: bool, start_at: str | None, learn_from: str | None, as_json: bool) -> None:
     """Submit the job described by SPEC_FILE (YAML or JSON) and print its id.
 
     Every field is checked first (`sgc validate` runs the same checks); a dataset.path is read,
@@ -75,6 +79,7 @@ def submit(spec_file: str, local: bool | None, region: str | None, profile: str 
     except jobspec.JobSpecError as error:
         raise click.ClickException(str(error)) from error
     spec = _with_notice(spec, start_at)
+    spec = _with_learn_from(spec, learn_from)
     local = stack.wants_local(local)
     if not local and (spec.raw["faults"] or spec.raw["stragglers"].get("model", "trace")
                       != "none"):
@@ -113,6 +118,22 @@ def _with_notice(spec, start_at: str | None):
     except notice.NoticeError as error:
         raise click.BadParameter(error.reason, param_hint=error.where) from error
     return spec if start is None else replace(spec, raw={**spec.raw, "start_at": start})
+
+
+def _with_learn_from(spec, source: str | None):
+    """The spec with ``scheme.learn_from`` from ``--learn-from``, checked like the file's."""
+    if source is None:
+        return spec
+    from coordinator.spec import jobspec
+
+    scheme = spec.raw["scheme"]
+    if scheme["name"] != "sgcflow":
+        raise click.BadParameter(f"only an sgcflow job starts from an earlier one; the spec's "
+                                 f"scheme is {scheme['name']}", param_hint="--learn-from")
+    try:
+        return jobspec.validate({**spec.raw, "scheme": {**scheme, "learn_from": source}})
+    except jobspec.JobSpecError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _submit(backend, spec) -> str:

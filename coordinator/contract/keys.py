@@ -97,3 +97,9 @@ def completions_partition(run_id: str, round_: int) -> str:
 
 def worker_of_sort_key(sk: str) -> int:
     return int(sk.split("#")[1])
+
+
+def prior_key(run_id: str) -> str:
+    """The rounds an sgcflow job starts from (``scheme.learn_from``: learned by an earlier job),
+    float64 (rounds, 1 + 2 n), written once by the Plan step with its sha256 in the job record."""
+    return f"runs/{run_id}/prior.npy"

@@ -20,7 +20,7 @@ from typing import Any
 
 from coordinator.contract import env, keys, records
 from coordinator.contract.models import ModelSpec
-from coordinator.control import inject, run_dataset
+from coordinator.control import inject, prior, run_dataset
 from coordinator.control.plan import JobPlan
 from coordinator.control.runner import Invoker, RoundRunner
 from coordinator.control.session_cache import run_lock
@@ -75,6 +75,7 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
             store, plan.params_key(m + 1), model.init(seed=spec.models[m]["seed"]))
             for m, model in enumerate(models)}
         _write_injection(store, spec.raw, plan, scheme.load)
+        learned = prior.start_from(store, run_id, spec.raw)
         started = now()
         # Published for the warm-pool manager: it provisions the job's workers per region,
         # and spares for the tasks sent to workers still busy (docs/contracts.md).
@@ -87,7 +88,7 @@ def plan_step(store: Store, event: dict) -> dict[str, Any]:
                                   # binds each completion record to its invocation
                                   "secret": secrets.token_hex(32),
                                   "started": started, "load": scheme.load,
-                                  "params_sha256": params_sha256})
+                                  "params_sha256": params_sha256, **learned})
         record = store.job(run_id)
     if "execution_arn" in event:
         store.update_job(run_id, {"execution_arn": event["execution_arn"], "execution": execution})

@@ -38,6 +38,7 @@ import numpy as np
 from coordinator.adaptive.live import NAME as SGCFLOW
 from coordinator.adaptive.live import LiveOnline
 from coordinator.contract import env, keys
+from coordinator.control import prior
 from coordinator.control.collect import Collect, RoundInputs, WallClock
 from coordinator.control.meter import CpuMeter, own_time
 from coordinator.control.plan import JobPlan
@@ -81,6 +82,7 @@ class RoundRunner:
         record = store.job(run_id)
         self.plan = JobPlan.from_dict(record["plan"])
         self.spec = record["spec"]
+        self._record = record
         self.secret = record.get("secret")  # None: a job planned before records were bound
         self.done = int(record.get("round", 0))
         self.progress = dict(record.get("progress") or {"decoded": 0, "losses": {}})
@@ -125,10 +127,13 @@ class RoundRunner:
             last = entries[-1]
             self._previous = (float(last["dispatch"]["at"]), float(last["collect"]["elapsed_s"]),
                               frozenset(last["collect"]["stragglers"]))
+        started_from = self._record.get("prior")
+        learned = None if started_from is None else prior.read(
+            self.store, self.run_id, self.plan.n, started_from)
         return LiveOnline.from_log(self.plan.n, self.plan.jobs, entries,
                                    models=len(self.plan.models),
                                    batch=bool(self.spec.get("batch", False)),
-                                   hard_limit_s=wait.get("hard_limit_s"))
+                                   hard_limit_s=wait.get("hard_limit_s"), prior=learned)
 
     def _late_previous(self, t: int, entry: dict, collected: dict) -> dict[str, float]:
         """Round t - 1's stragglers that finished by the end of round t: {worker: seconds after

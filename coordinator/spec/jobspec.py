@@ -16,7 +16,9 @@ once. Example (``sgc submit --help`` shows it too)::
     iterations: 10                  # per model
     workers: 256
     scheme: {name: sgcflow}         # the default: chosen online; or e.g. {name: m-sgc, B: 1,
-                                    #   W: 2, lam: 27}, {name: gc, s: 15}
+                                    #   W: 2, lam: 27}, {name: gc, s: 15}; {name: sgcflow,
+                                    #   learn_from: JOB} starts from what an earlier job on the
+                                    #   same dataset, workers and models learned
     batch: true                     # the default: an invocation computes several models'
                                     #   gradients (floor(M / (T + 1))); false: one each
     wait: {deadline_s: 2.0, hard_limit_s: 30}   # or {mu: 0.5, hard_limit_s: 30}
@@ -39,7 +41,9 @@ Limits (every number must also be finite; an error names the field path and the 
   (``spec/cnn_fields.py``);
 - ``dataset``: ``name`` 1-255 characters; ``rows`` 1..100,000,000, ``features`` 1..1,000,000,
   ``classes`` 2..100,000, ``seed`` 0..2**32-1;
-- ``scheme``: integer parameters 0..1000 (the scheme library checks the rest);
+- ``scheme``: integer parameters 0..1000 (the scheme library checks the rest); sgcflow's
+  ``learn_from``: a job id (``[A-Za-z0-9][A-Za-z0-9._-]{0,79}``), checked against the stack at
+  submit (``coordinator/control/prior.py``);
 - ``wait``: ``deadline_s`` in (0, 900], ``mu`` in [0, 1000], ``hard_limit_s`` in (0, 3600];
 - ``stragglers``: ``B``, ``W``, ``lam``, ``s`` 0..workers (the scheme library checks bursts),
   ``p``, ``p_good_to_bad``, ``p_bad_to_good``, ``rate`` in [0, 1], ``seed`` 0..2**32-1,
@@ -72,6 +76,7 @@ from coordinator.spec.speccheck import Checker, field_key, show
 from coordinator.spec.specinject import FAULT_KINDS, STRAGGLER_MODELS, faults, stragglers
 
 SCHEME_NAMES = (SGCFLOW, *sorted(SCHEMES))
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")  # a job id (sgc jobs lists them)
 MODEL_KINDS = ("logreg", "softmax", "mlp", "cnn")
 TOP_LEVEL = ("name", "dataset", "models", "iterations", "workers", "scheme", "wait",
              "stragglers", "faults", "region", "regions", "batch", "start_at")
@@ -188,7 +193,8 @@ def validate(data: Any, caps: budget.Caps | None = None) -> JobSpec:
                                        strict=False, high=START_AT_RANGE[1])
     scheme = data.get("scheme", {"name": SGCFLOW})
     built = _scheme(check, scheme, raw["workers"], raw["models"])
-    raw["scheme"] = None if built is None else {"name": scheme["name"], **built.params}
+    raw["scheme"] = None if built is None else {"name": scheme["name"], **built.params,
+                                                **_learn_from(scheme)}
     if not check.errors:
         check.errors += cnn_fields.dataset_errors(raw)
     if not check.errors:
@@ -339,6 +345,11 @@ def _regions(check: _Checker, data: dict) -> list[str]:
     return list(dict.fromkeys(regions))
 
 
+def _learn_from(scheme: dict) -> dict:
+    """sgcflow's ``learn_from`` as the normalized spec keeps it (``coordinator/control/prior``)."""
+    return {"learn_from": scheme["learn_from"]} if "learn_from" in scheme else {}
+
+
 def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | None):
     if not isinstance(scheme, dict) or not isinstance(scheme.get("name"), str) \
             or scheme["name"] not in SCHEME_NAMES:
@@ -346,6 +357,17 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
         check.choice("scheme.name", got, SCHEME_NAMES)
         return None
     params = {k: v for k, v in scheme.items() if k != "name"}
+    if "learn_from" in params and scheme["name"] != SGCFLOW:
+        check.fail("scheme.learn_from", f"only sgcflow starts from an earlier job; "
+                                        f"{scheme['name']} has fixed parameters")
+        return None
+    if "learn_from" in params:
+        source = params.pop("learn_from")
+        if not isinstance(source, str) or not RUN_ID.fullmatch(source):
+            check.fail("scheme.learn_from", "must be the id of an earlier sgcflow job on this "
+                                            f"stack (like run-20260301-093000-a1b2c3), got "
+                                            f"{show(source)}")
+            return None
     for key, value in params.items():
         if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, int) \
                 or not 0 <= value <= MAX_SCHEME_PARAM:
@@ -369,9 +391,10 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
 def build_scheme(scheme: dict, workers: int, models: int, batch: bool = True):
     """The scheme a validated spec names: ``sgcflow`` (the online default; with one model only
     GC, since T = 1 needs two models to overlap) or a scheme of the library."""
-    params = {k: v for k, v in scheme.items() if k != "name"}
+    params = {k: v for k, v in scheme.items() if k not in ("name", "learn_from")}
     if scheme["name"] == SGCFLOW:
         if params:
-            raise ValueError(f"sgcflow chooses its own parameters, got {sorted(params)}")
+            raise ValueError(f"sgcflow chooses its own parameters (learn_from: an earlier job "
+                             f"to start from is its one option), got {sorted(params)}")
         return SgcflowScheme(workers, models=models, batch=batch)
     return make_scheme(scheme["name"], n=workers, **params)

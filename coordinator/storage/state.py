@@ -75,7 +75,7 @@ def _decode_item(item: dict) -> dict[str, Any]:
 
 
 _JSON_FIELDS = {"spec", "plan", "result", "error", "dispatch", "invoked", "collect", "update",
-                "progress", "stragglers", "late", "params_sha256"}
+                "progress", "stragglers", "late", "params_sha256", "prior"}
 
 
 def late_pairs(collected: dict[str, Any]) -> list[list[int]]:

@@ -159,6 +159,25 @@ def test_sgcflow_is_the_default_scheme():
     assert spec.scheme().T == 1 and spec.scheme().session(4).partitions == spec.workers
 
 
+def test_sgcflow_may_learn_from_an_earlier_job_and_keeps_the_id():
+    scheme = {"name": "sgcflow", "learn_from": "run-20260301-093000-a1b2c3"}
+    spec = validate({**GOOD, "scheme": scheme})
+    assert spec.raw["scheme"] == scheme and validate(spec.raw).raw["scheme"] == scheme
+    assert spec.scheme().T == 1  # the scheme itself is sgcflow's as ever
+
+
+@pytest.mark.parametrize("scheme, words", [
+    ({"name": "sgcflow", "learn_from": 5}, "must be the id of an earlier sgcflow job"),
+    ({"name": "sgcflow", "learn_from": "../other"}, "must be the id of an earlier sgcflow job"),
+    ({"name": "gc", "s": 1, "learn_from": "run-1"}, "only sgcflow starts from an earlier"),
+    ({"name": "sgcflow", "learn_from": "run-1", "s": 3}, "learn_from: an earlier job"),
+])
+def test_learn_from_is_checked_naming_the_field(scheme, words):
+    with pytest.raises(JobSpecError) as caught:
+        validate({**GOOD, "scheme": scheme})
+    assert words in str(caught.value)
+
+
 def test_sgcflow_with_one_model_chooses_gc_only():
     spec = validate({**GOOD, "models": [{"kind": "logreg"}], "scheme": {"name": "sgcflow"}})
     assert spec.scheme().T == 0

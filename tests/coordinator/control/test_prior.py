@@ -1,0 +1,137 @@
+"""A job that starts from what an earlier sgcflow job learned (``scheme.learn_from``): it skips
+the exploring jobs, decodes every job exactly, resumes to the same decisions from its record,
+refuses a changed prior, and a source that cannot serve is refused naming the field."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fake_round import FakeClock, FakeWorkers, TimedStore, make_job
+
+from coordinator.control import prior, rounds
+from coordinator.control.session_cache import forget
+from coordinator.spec.jobspec import JobSpecError
+from coordinator.storage import integrity
+
+WAIT = {"deadline_s": 4.0, "hard_limit_s": 30}
+
+
+def _state(run_id: str) -> dict:
+    return {"job": run_id, "round": 1, "steps": 0, "execution": 1, "status": "running"}
+
+
+def _workers(store, plan, seed: int):
+    rng = np.random.default_rng(seed)
+    delays = 1.0 + rng.exponential(0.3, size=(plan.rounds, plan.n))
+    delays[rng.random(delays.shape) < 0.05] += 5.0
+    return FakeWorkers(store, plan, delays, per_partition_s=0.25)
+
+
+def _run(store, clock, run_id, scheme, seed, iterations=14, max_rounds=None, workers=16):
+    forget(run_id)
+    plan = make_job(store, scheme=scheme, workers=workers, iterations=iterations, run_id=run_id,
+                    wait=WAIT)
+    record = store.job(run_id)
+    store.update_job(run_id, prior.start_from(store, run_id, record["spec"]))  # as Plan does
+    fake = _workers(store, plan, seed)
+    state = rounds.round_step(store, _state(run_id), fake, lambda: 900.0, clock=clock,
+                              max_rounds=max_rounds)
+    return plan, fake, state
+
+
+def _schemes(store, run_id):
+    return [e["collect"]["scheme"] for e in store.rounds(run_id)]
+
+
+@pytest.fixture()
+def first():
+    clock = FakeClock()
+    store = TimedStore(clock)
+    _, _, state = _run(store, clock, "run-first", {"name": "sgcflow"}, seed=3)
+    assert state["status"] == "done"
+    return store, clock
+
+
+def test_a_second_job_starts_where_the_first_left_off_and_decodes_exactly(first):
+    store, clock = first
+    explored = _schemes(store, "run-first")
+    assert explored[:2] == ["gc(s=7)", "gc(s=1)"]  # full load, then a quarter of it
+    plan, fake, state = _run(store, clock, "run-second",
+                             {"name": "sgcflow", "learn_from": "run-first"}, seed=4)
+    assert state["status"] == "done"
+    started = store.job("run-second")["prior"]
+    assert started["from"] == "run-first" and started["rounds"] >= 10
+    schemes = _schemes(store, "run-second")
+    assert schemes[0] not in ("gc(s=7)", "gc(s=1)"), schemes  # no exploring job
+    assert schemes[0] == explored[-1]  # the first job's last choice, on the same workload
+    for j in range(1, plan.jobs + 1):
+        np.testing.assert_allclose(store.get_array(plan.decoded_key(j)), fake.full(j),
+                                   rtol=1e-9, atol=1e-12)
+
+
+def test_an_interrupted_second_job_resumes_to_the_same_decisions(first):
+    store, clock = first
+    scheme = {"name": "sgcflow", "learn_from": "run-first"}
+    _run(store, clock, "run-whole", scheme, seed=4)
+    _, fake, _ = _run(store, clock, "run-cut", scheme, seed=4, max_rounds=9)
+    forget("run-cut")  # a new invocation: only the record, the log and the stored prior
+    state = rounds.round_step(store, _state("run-cut"), fake, lambda: 900.0, clock=clock)
+    assert state["status"] == "done"
+    assert _schemes(store, "run-cut") == _schemes(store, "run-whole")
+
+
+def test_a_changed_prior_is_refused(first):
+    store, clock = first
+    _run(store, clock, "run-x", {"name": "sgcflow", "learn_from": "run-first"}, seed=4,
+         max_rounds=2)
+    key = "runs/run-x/prior.npy"
+    array = store.get_array(key)
+    array[-1, -1] *= 0.5
+    store.put_array(key, array)
+    forget("run-x")
+    with pytest.raises(integrity.IntegrityError):
+        rounds.round_step(store, _state("run-x"), None, lambda: 900.0, clock=clock)
+
+
+def _refusal(store, source, **change) -> str:
+    spec = {**store.job("run-first")["spec"], **change}
+    with pytest.raises(JobSpecError) as caught:
+        prior.check_source(store, source, spec)
+    ((field, why),) = caught.value.errors
+    assert field == "scheme.learn_from"
+    return why
+
+
+def test_a_source_that_cannot_serve_is_refused_naming_why(first):
+    store, clock = first
+    assert "not on this stack" in _refusal(store, "run-missing")
+    assert "workers 16" in _refusal(store, "run-first", workers=32)
+    other = [{"kind": "mlp", "hidden": 4, "lr": 0.1}] * 2
+    assert "models" in _refusal(store, "run-first", models=other)
+    make_job(store, scheme={"name": "gc", "s": 3}, workers=16, run_id="run-gc", wait=WAIT)
+    assert "did not run sgcflow" in _refusal(store, "run-gc")
+    make_job(store, scheme={"name": "sgcflow"}, workers=16, run_id="run-new", wait=WAIT)
+    assert "has not ended a round" in _refusal(store, "run-new")
+    same = {**store.job("run-first")["spec"]}
+    same["models"] = [{**m, "lr": 0.7, "seed": 9} for m in same["models"]]
+    assert prior.check_source(store, "run-first", same)["job"] == "run-first"  # lr, seed: same work
+
+
+def test_the_prior_field_and_array_round_trip_through_the_real_store(moto_store):
+    """DynamoDB keeps a nested record field as JSON text: the store must decode ``prior`` back
+    into a mapping (found by a live run: the Round task failed on the text)."""
+    from coordinator.adaptive import Learned
+    from coordinator.contract import keys
+    from coordinator.storage.state import Store
+
+    store = Store(bucket="bkt-test", table="t", region="us-east-1")
+    loads = np.full((2, 4), 0.5)
+    learned = Learned(loads, loads * 2, np.array([3.0, 3.0]))
+    sha256 = integrity.write_array(store, keys.prior_key("run-1"), learned.to_array())
+    store.create_job("run-1", {"status": "running", "prior": {"from": "run-0", "rounds": 2,
+                                                              "sha256": sha256}})
+    field = store.job("run-1")["prior"]
+    assert field == {"from": "run-0", "rounds": 2, "sha256": sha256}
+    np.testing.assert_array_equal(prior.read(store, "run-1", 4, field).times, loads * 2)
+    with pytest.raises(ValueError, match="prior field is damaged"):
+        prior.read(store, "run-1", 4, "not a mapping")
