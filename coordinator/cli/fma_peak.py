@@ -1,19 +1,26 @@
 """The single-core float32 FMA peak, measured: a microkernel written in LLVM IR (via llvmlite,
-which Numba already ships) and compiled for this CPU.
+which Numba already ships) and compiled for the measured build's CPU.
 
 Why IR and not a Numba loop: Numba keeps array accumulators in memory, so a loop of multiply-adds
 measures loads and stores, not the FMA units. The IR keeps ``ACCUMULATORS`` independent vector
 accumulators in registers (enough to cover FMA latency x FMA ports) and runs ``acc = acc * m + c``
-on each, for 8-lane (AVX2) and, where the CPU has AVX-512, 16-lane vectors; the peak is the faster.
+on each, for 8-lane (AVX2) and, where the target has AVX-512, 16-lane vectors; the peak is the
+faster. The target is the build's (``target_cpu``): the Lambda build's x86-64-v3 has no AVX-512
+even on a host that has it.
 Flops counted: 2 per lane per FMA. This is what an sgemm microkernel can at best reach.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 
 ACCUMULATORS = 12
+# Named CPU targets with AVX-512 (a named target's 16-lane vectors are split into two 8-lane
+# halves when it has none, which measures the 8-lane peak again: harmless, but skipped)
+AVX512_CPUS = ("x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "icelake-server",
+               "sapphirerapids", "znver4")
 
 
 def _ir(lanes: int) -> str:
@@ -52,9 +59,8 @@ def _compile(lanes: int):
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
-    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                           features=llvm.get_host_cpu_features().flatten(),
-                                           opt=3)
+    cpu, features = target_cpu()
+    machine = target.create_target_machine(cpu=cpu, features=features, opt=3)
     module = llvm.parse_assembly(_ir(lanes))
     module.verify()
     engine = llvm.create_mcjit_compiler(module, machine)
@@ -65,9 +71,25 @@ def _compile(lanes: int):
     return engine, function
 
 
+def target_cpu() -> tuple[str, str]:
+    """(CPU name, features) the kernels are compiled for: Numba's ``NUMBA_CPU_NAME`` and
+    ``NUMBA_CPU_FEATURES`` when set (the Lambda build: x86-64-v3, AVX2 only), else the host's.
+    The peak is that of the instructions the measured build can use: on a host with AVX-512 the
+    Lambda build's kernels cannot reach the 16-lane peak, so it is not their denominator."""
+    import llvmlite.binding as llvm
+
+    cpu = os.environ.get("NUMBA_CPU_NAME")
+    if cpu:
+        return cpu, os.environ.get("NUMBA_CPU_FEATURES", "")
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
 def _has_avx512() -> bool:
     import llvmlite.binding as llvm
 
+    cpu, features = target_cpu()
+    if os.environ.get("NUMBA_CPU_NAME"):
+        return "+avx512f" in features.split(",") or cpu in AVX512_CPUS
     return llvm.get_host_cpu_features().get("avx512f", False)
 
 

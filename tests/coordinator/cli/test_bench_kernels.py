@@ -48,6 +48,19 @@ def test_fma_peak_is_measured():
     assert peak["peak_gflops"] == max(v for k, v in peak.items() if k != "peak_gflops") > 0
 
 
+def test_the_lambda_builds_peak_is_that_of_its_own_instructions(monkeypatch):
+    """The Lambda build targets x86-64-v3 (AVX2): on a host with AVX-512 its kernels cannot
+    reach the 16-lane peak, so its rows are read against the 8-lane one."""
+    from coordinator.cli import fma_peak
+
+    monkeypatch.setenv("NUMBA_CPU_NAME", "x86-64-v3")
+    monkeypatch.setenv("NUMBA_CPU_FEATURES", "")
+    assert fma_peak.target_cpu() == ("x86-64-v3", "")
+    peak = fma_peak.measure(0.05)
+    assert set(peak) == {"fma256_gflops", "peak_gflops"}
+    assert peak["peak_gflops"] == peak["fma256_gflops"] > 0
+
+
 def test_cnn_rows_report_gflops_and_the_numpy_baseline():
     from coordinator.cli import bench_cnn
     from coordinator.spec.model_budget import cnn_flops_per_row
