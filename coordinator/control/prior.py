@@ -34,11 +34,13 @@ NOT_WORK = ("lr", "seed")  # model fields that do not change the work of one gra
 
 
 def workload(spec: dict) -> dict[str, Any]:
-    """What a load means in a job spec: its workers, dataset and model architectures."""
+    """What a load means in a job spec: its workers, dataset and model architectures, and the
+    clock its rounds are timed on (an emulated job's virtual seconds are not a fleet's)."""
     models = sorted((_architecture(m) for m in spec["models"]), key=repr)
     distinct = [m for i, m in enumerate(models) if m not in models[:i]]
     return {"workers": spec["workers"], "dataset": spec["dataset"],
-            "models": distinct if len(distinct) == 1 else models}
+            "models": distinct if len(distinct) == 1 else models,
+            "clock": (spec.get("wait") or {}).get("clock", "wall")}
 
 
 def _architecture(model: dict) -> dict:
@@ -61,7 +63,7 @@ def check_source(store, source: str, spec: dict) -> dict:
         raise JobSpecError([(FIELD, f"job {source!r} has not ended a round yet "
                                     f"(status {record.get('status')!r})")])
     mine, learned = workload(spec), workload(theirs)
-    for name in ("workers", "dataset", "models"):
+    for name in ("workers", "dataset", "models", "clock"):
         if mine[name] != learned[name]:
             raise JobSpecError([(FIELD, f"job {source!r} ran {name} {learned[name]!r}, this "
                                         f"job {mine[name]!r}: a load would not mean the same "

@@ -45,6 +45,19 @@ def test_submit_rejects_a_bad_spec_naming_fields(tmp_path):
     assert "iterations: must be an integer in [1, 100000]" in out.output
 
 
+@pytest.mark.parametrize("scheme, flag, words", [
+    ("{name: gc, s: 1}", "run-1", "only an sgcflow job starts from an earlier one"),
+    ("{name: sgcflow}", "../x", "scheme.learn_from: must be the id of an earlier sgcflow job"),
+])
+def test_submit_learn_from_is_checked_before_any_stack_is_reached(tmp_path, scheme, flag, words):
+    spec = tmp_path / "job.yaml"
+    spec.write_text(f"dataset: digits\nmodels: [{{kind: softmax}}, {{kind: softmax}}]\n"
+                    f"iterations: 2\nworkers: 4\nscheme: {scheme}\n")
+    out = CliRunner().invoke(main, ["submit", str(spec), "--local", "--learn-from", flag])
+    assert out.exit_code != 0 and "Traceback" not in out.output
+    assert words in out.output
+
+
 @pytest.mark.slow
 def test_local_server_round_trip(tmp_path):
     port = free_port()

@@ -108,6 +108,7 @@ def test_a_source_that_cannot_serve_is_refused_naming_why(first):
     assert "workers 16" in _refusal(store, "run-first", workers=32)
     other = [{"kind": "mlp", "hidden": 4, "lr": 0.1}] * 2
     assert "models" in _refusal(store, "run-first", models=other)
+    assert "clock 'wall'" in _refusal(store, "run-first", wait={**WAIT, "clock": "virtual"})
     make_job(store, scheme={"name": "gc", "s": 3}, workers=16, run_id="run-gc", wait=WAIT)
     assert "did not run sgcflow" in _refusal(store, "run-gc")
     make_job(store, scheme={"name": "sgcflow"}, workers=16, run_id="run-new", wait=WAIT)
