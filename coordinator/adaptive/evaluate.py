@@ -56,6 +56,23 @@ class LoadFit:
     def distinct_loads(self) -> int:
         return len(self._sums)
 
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(loads, per-rank sums, round counts, known ranks), one row per observed load in
+        increasing order: everything the fit knows, for a later run to start from (``restore``)."""
+        grid = sorted(self._sums)
+        sums = np.asarray([self._sums[x] for x in grid], dtype=float).reshape(-1, self.n)
+        return (np.asarray(grid, dtype=float), sums,
+                np.asarray([self._counts[x] for x in grid], dtype=float),
+                np.asarray([self._known[x] for x in grid], dtype=float))
+
+    def restore(self, loads, sums, counts, known) -> None:
+        """Start from ``state()``'s arrays (checked by the caller, ``online.Learned``)."""
+        for load, row, count, k in zip(loads, sums, counts, known, strict=True):
+            at = round(float(load), 9)
+            self._sums[at] = np.array(row, dtype=float)
+            self._counts[at] = int(count)
+            self._known[at] = int(k)
+
     def curve(self, load: float) -> np.ndarray:
         """Expected sorted round times at ``load`` (per rank)."""
         return self.at(load)[0]

@@ -58,31 +58,43 @@ MAX_LOAD = 64.0  # a load is gradients' worth of data per invocation: at most th
 
 @dataclass(frozen=True)
 class Learned:
-    """Rounds a run learned (what its chooser observed), for another run on the same workload
-    (same data, model and n: a load means the same work) to start from instead of exploring:
-    per round every worker's load and time (censored at the horizon it was learned at)."""
+    """What a run's chooser knows, for another run on the same workload (same data, models and
+    n: a load means the same work) to start from instead of exploring: the load fit's state
+    (per observed load: the per-rank sums of its sorted rounds, how many rounds, how many ranks
+    are known uncensored) and the window of rounds the next choice replays (per round every
+    worker's load and time, censored at the horizon it was learned at)."""
 
-    loads: np.ndarray  # (rounds, n)
+    loads: np.ndarray  # (rounds, n): the window
     times: np.ndarray  # (rounds, n)
     horizons: np.ndarray  # (rounds,)
+    fit_loads: np.ndarray  # (L,): the load fit, one row per observed load
+    fit_sums: np.ndarray  # (L, n)
+    fit_counts: np.ndarray  # (L,)
+    fit_known: np.ndarray  # (L,)
 
     def __post_init__(self):
-        loads, times, horizons = (np.asarray(x, dtype=float) for x in (self.loads, self.times,
-                                                                     self.horizons))
-        if loads.ndim != 2 or times.shape != loads.shape or horizons.shape != loads.shape[:1]:
-            raise ValueError(f"learned rounds: loads {loads.shape}, times {times.shape} and "
-                             f"horizons {horizons.shape} must be (rounds, n), (rounds, n), "
-                             "(rounds,)")
-        if not (np.isfinite(loads).all() and (loads >= 0).all() and (loads <= MAX_LOAD).all()):
-            raise ValueError(f"learned rounds: every load must be finite, in [0, {MAX_LOAD}]")
-        if not (np.isfinite(horizons).all() and (horizons > 0).all()):
-            raise ValueError("learned rounds: every horizon must be finite and > 0")
-        if not (np.isfinite(times).all() and (times >= 0).all()
-                and (times <= horizons[:, None]).all()):
-            raise ValueError("learned rounds: every time must be finite, >= 0 and at most its "
-                             "round's horizon")
-        for name, value in (("loads", loads), ("times", times), ("horizons", horizons)):
-            object.__setattr__(self, name, value)
+        for name in self.__dataclass_fields__:
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float))
+        rounds, n = self.loads.shape if self.loads.ndim == 2 else (-1, -1)
+        shapes = {"loads": (rounds, n), "times": (rounds, n), "horizons": (rounds,),
+                  "fit_loads": self.fit_loads.shape[:1], "fit_counts": self.fit_loads.shape[:1],
+                  "fit_known": self.fit_loads.shape[:1],
+                  "fit_sums": (len(self.fit_loads), n)}
+        for name, shape in shapes.items():
+            if rounds < 0 or getattr(self, name).shape != shape:
+                raise ValueError(f"learned state: {name} has shape "
+                                 f"{getattr(self, name).shape}, expected {shape}")
+        _check("every load", self.loads, 0, MAX_LOAD)
+        _check("every fit load", self.fit_loads, 0, MAX_LOAD)
+        if len(np.unique(np.round(self.fit_loads, 9))) != len(self.fit_loads):
+            raise ValueError("learned state: the fit's loads must be distinct")
+        _check("every horizon", self.horizons, 0, np.inf, finite=False)
+        _check("every time", self.times, 0, np.inf)
+        if (self.times > self.horizons[:, None]).any():
+            raise ValueError("learned state: every time must be at most its round's horizon")
+        _check("every fit sum", self.fit_sums, 0, np.inf)
+        _check("every fit count", self.fit_counts, 1, np.inf, integer=True)
+        _check("every fit's known ranks", self.fit_known, 0, n, integer=True)
 
     @property
     def n(self) -> int:
@@ -92,17 +104,44 @@ class Learned:
         return zip(self.loads, self.times, self.horizons, strict=True)
 
     def to_array(self) -> np.ndarray:
-        """One float64 array (rounds, 1 + 2 n): each round's horizon, loads, times."""
-        return np.hstack([self.horizons[:, None], self.loads, self.times])
+        """One flat float64 array: [rounds, L, n, then every field in order, flattened]."""
+        return np.concatenate([[len(self.horizons), len(self.fit_loads), self.n]] +
+                              [getattr(self, name).ravel() for name in self.__dataclass_fields__])
 
     @classmethod
     def from_array(cls, array: np.ndarray, n: int) -> Learned:
         """The inverse of ``to_array``, checked (ValueError naming what is wrong)."""
         array = np.asarray(array)
-        if array.ndim != 2 or array.shape[1] != 1 + 2 * n or array.dtype != np.float64:
-            raise ValueError(f"learned rounds: expected a float64 array of shape (rounds, "
-                             f"{1 + 2 * n}), got {array.dtype} {array.shape}")
-        return cls(array[:, 1:1 + n], array[:, 1 + n:], array[:, 0])
+        if array.ndim != 1 or array.dtype != np.float64 or array.size < 3:
+            raise ValueError(f"learned state: expected a flat float64 array, got {array.dtype} "
+                             f"{array.shape}")
+        rounds, fits, width = array[:3]
+        sizes = {"loads": rounds * n, "times": rounds * n, "horizons": rounds,
+                 "fit_loads": fits, "fit_sums": fits * n, "fit_counts": fits, "fit_known": fits}
+        if width != n or not all(x >= 0 and x == int(x) for x in (rounds, fits)) or \
+                array.size != 3 + sum(sizes.values()):
+            raise ValueError(f"learned state: its header ({array[:3].tolist()}) does not match "
+                             f"{n} workers and its {array.size} values")
+        parts, offset = {}, 3
+        for name, size in sizes.items():
+            parts[name] = array[offset:offset + int(size)]
+            offset += int(size)
+        rounds, fits = int(rounds), int(fits)
+        return cls(parts["loads"].reshape(rounds, n), parts["times"].reshape(rounds, n),
+                   parts["horizons"], parts["fit_loads"], parts["fit_sums"].reshape(fits, n),
+                   parts["fit_counts"], parts["fit_known"])
+
+
+def _check(what: str, values: np.ndarray, low: float, high: float, finite: bool = True,
+           integer: bool = False) -> None:
+    ok = ~np.isnan(values) & (values >= low) & (values <= high)
+    if finite:
+        ok &= np.isfinite(values)
+    if integer:
+        ok &= values == np.round(values)
+    if not ok.all():
+        kind = "an integer" if integer else "finite" if finite else "a number"
+        raise ValueError(f"learned state: {what} must be {kind} in [{low:g}, {high:g}]")
 
 
 class OnlineChooser:
@@ -123,20 +162,25 @@ class OnlineChooser:
         self._horizons: list[float] = []
 
     def learned(self) -> Learned:
-        """What a later run on the same workload needs to choose as this one would now
-        (``OnlineRun(prior=...)``): the last ``tuning.window`` rounds (what the next choice
-        replays), preceded by the latest rounds at every other load observed (the load fit's far
-        points, such as the exploring rounds), at most ``tuning.window`` of them."""
-        window = self.tuning.window
-        recent = list(range(len(self._times)))[-window:]
-        near = {round(float(np.mean(self._loads[r])), 9) for r in recent}
-        far = [r for r in range(len(self._times) - len(recent))
-               if round(float(np.mean(self._loads[r])), 9) not in near][-window:]
-        keep = far + recent
-        n = self.n
-        return Learned(np.asarray([self._loads[r] for r in keep]).reshape(-1, n),
-                       np.asarray([self._times[r] for r in keep]).reshape(-1, n),
-                       np.asarray([self._horizons[r] for r in keep], dtype=float))
+        """Everything the next choice depends on, for a later run on the same workload to choose
+        as this one would now (``OnlineRun(prior=...)``, ``start_from``): the load fit's state
+        and the last ``tuning.window`` rounds."""
+        window, n = self.tuning.window, self.n
+        return Learned(np.asarray(self._loads[-window:]).reshape(-1, n),
+                       np.asarray(self._times[-window:]).reshape(-1, n),
+                       np.asarray(self._horizons[-window:], dtype=float), *self.fit.state())
+
+    def start_from(self, learned: Learned) -> None:
+        """Take over ``learned`` (before any round of this run): the fit as it was, the window's
+        rounds as the recent ones (they are in the fit already)."""
+        if learned.n != self.n:
+            raise ValueError(f"prior: learned on {learned.n} workers, this run has {self.n}")
+        self.fit.restore(learned.fit_loads, learned.fit_sums, learned.fit_counts,
+                         learned.fit_known)
+        for loads, times, horizon in learned.rounds():
+            self._loads.append(loads.copy())
+            self._times.append(times.copy())
+            self._horizons.append(float(horizon))
 
     def batch(self, config: Config) -> int:
         return self.batches[config.kind]
@@ -222,10 +266,7 @@ class OnlineRun:
         self.predicted_s: float | None = None  # the running choice's estimate, per round
         start = self.explore[0]
         if prior is not None:
-            if prior.n != n:
-                raise ValueError(f"prior: learned on {prior.n} workers, this run has {n}")
-            for loads, times, horizon in prior.rounds():
-                self.chooser.observe(loads, times, horizon)
+            self.chooser.start_from(prior)
             if self.chooser.fit.distinct_loads >= 2:
                 chosen, self.predicted_s = self.chooser.choose()
                 if chosen is not None:

@@ -44,10 +44,10 @@ class Backend:
 
         spec = dataset_upload.resolve(spec, self.store)
         source = (spec.raw.get("scheme") or {}).get("learn_from")
-        if source is not None:
-            from coordinator.control.prior import check_source
+        if source is not None:  # the Plan step does it again; refused here, it never starts
+            from coordinator.control.prior import learned_from
 
-            check_source(self.store, source, spec.raw)
+            learned_from(self.store, source, spec.raw)
         created = now()
         fields = {"spec": spec.raw, "status": "submitted", "created": created, "round": 0,
                   "backend": self.kind}

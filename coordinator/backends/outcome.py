@@ -119,7 +119,8 @@ def _params_written(store: Store, run_id: str) -> set[int]:
 
 def job_status(run_id: str, record: dict[str, Any]) -> dict[str, Any]:
     """Where a job stands (`sgc status --json`, ``sgcflow.Run.status``): status, round of
-    rounds, execution, progress, error, scheme, workers, and each model's status."""
+    rounds, execution, progress, error, scheme, what it started from (``prior``: {from, rounds,
+    sha256} for sgcflow with ``learn_from``, else null), workers, and each model's status."""
     from coordinator.control.divergence import model_statuses
 
     plan = record.get("plan") or {}
@@ -129,6 +130,7 @@ def job_status(run_id: str, record: dict[str, Any]) -> dict[str, Any]:
             "rounds": rounds, "execution": record.get("execution"),
             "execution_arn": record.get("execution_arn"), "progress": record.get("progress"),
             "error": record.get("error") or None, "scheme": record["spec"]["scheme"],
+            "prior": record.get("prior") or None,
             "workers": record["spec"]["workers"],
             "models": model_statuses(len(plan.get("models") or record["spec"]["models"]),
                                      progress.get("stopped") or {}, record.get("status"))}

@@ -136,11 +136,23 @@ def _with_learn_from(spec, source: str | None):
         raise click.ClickException(str(error)) from None
 
 
+def _check_learn_from_now(backend, spec) -> None:
+    """A job with notice: its ``learn_from`` is checked before it is scheduled or waited for,
+    not when it starts (the Plan step checks again then). A local file's dataset is compared
+    only once uploaded, at the start."""
+    source = spec.raw["scheme"].get("learn_from")
+    if source is not None and "path" not in spec.raw["dataset"]:
+        from coordinator.control.prior import learned_from
+
+        learned_from(backend.store, source, spec.raw)
+
+
 def _submit(backend, spec) -> str:
     """Submit now, or with notice (coordinator/warmpool/notice.py: on AWS recorded
     ``scheduled`` for the warm-pool manager; the local emulator has no manager: wait)."""
     if "start_at" not in spec.raw:
         return backend.submit(spec)
+    _check_learn_from_now(backend, spec)
     from coordinator.backends.base import new_run_id
     from coordinator.warmpool import notice, spares
 
@@ -259,6 +271,9 @@ def _status_table(out: dict, record: dict) -> None:
             ("scheme", f"{name} ({', '.join(f'{k}={v}' for k, v in scheme.items())})"
              if scheme else name),
             ("workers", out["workers"]),
+            *([("started from", f"{out['prior']['rounds']} rounds learned by "
+                                f"{out['prior']['from']} (no exploring jobs)")]
+              if isinstance(out.get("prior"), dict) else []),
             ("decoded gradients", progress.get("decoded", 0)),
             ("stragglers (last round)", progress.get("stragglers", 0)),
             ("execution", out["execution"] or "-")]
@@ -287,7 +302,8 @@ def _pairs(rows: list[tuple[str, Any]]) -> None:
 @_json_option
 def logs(run_id: str, local: bool | None, region: str | None, profile: str | None,
          as_json: bool) -> None:
-    """Per-round timeline of JOB: who straggled and why, flags, what was decoded.
+    """Per-round timeline of JOB: the scheme each round ran (sgcflow's online choice), who
+    straggled and why, flags, what was decoded.
 
     \b
     Example:
@@ -304,13 +320,14 @@ def logs(run_id: str, local: bool | None, region: str | None, profile: str | Non
     for row in rows:
         reasons = "; ".join(f"w{w}: {r}" for w, r in sorted(row["reasons"].items(),
                                                               key=lambda x: int(x[0])))
-        table.append({"round": row["round"], "workers": row["workers"],
+        table.append({"round": row["round"], "scheme": row["scheme"] or "-",
+                      "workers": row["workers"],
                       "wait_s": f"{row['wait_s']:.2f}" if row["wait_s"] is not None else "-",
                       "stragglers": ",".join(map(str, row["stragglers"])) or "-",
                       "decoded": ",".join(map(str, row["decoded"])) or "-",
                       "why": (reasons + (" | " if reasons and row["flags"] else "")
                               + " | ".join(row["flags"]))[:160] or "-"})
-    _table(["round", "workers", "wait_s", "stragglers", "decoded", "why"], table)
+    _table(["round", "scheme", "workers", "wait_s", "stragglers", "decoded", "why"], table)
 
 
 # --- control ---------------------------------------------------------------------------------

@@ -4,17 +4,21 @@ learn_from: RUN_ID}``.
 A fresh job explores first (GC at full load, then a quarter: ``adaptive.family.exploration``);
 on the measured Lambda traces that is most of what it loses to the best GC chosen in hindsight
 (docs/benchmarks.md, "A second job"). A job on the same workload (same dataset, workers and model
-architectures, so that a load means the same work) can start from the earlier job's learned
-rounds instead: its first choice is made from them and it keeps learning from its own.
+architectures, timed on the same clock, so that a load means the same seconds) can start from the
+earlier job's chooser instead: its first choice is the one the earlier job would make next, and
+it keeps learning from its own rounds.
 
-The earlier job's rounds are not copied by hand: its controller is rebuilt from its round log,
-exactly as its own coordinator rebuilt it (``LiveOnline.from_log``), and what that controller's
-chooser would replay (``OnlineChooser.learned``) is written once by the Plan step with its
-sha256 in the job record, and checked whenever a Round task reads it.
+The earlier job's chooser is not copied by hand: its controller is rebuilt from its round log
+(and from its own prior, if it learned from another job), exactly as its coordinator rebuilt it
+(``LiveOnline.from_log``); what the next choice depends on (``OnlineChooser.learned``) is written
+once by the Plan step with its sha256 in the job record, and checked whenever a Round task reads
+it. Only a job that has ended (done, failed or cancelled) can serve: its log no longer changes,
+so a retried Plan step writes the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -31,15 +35,24 @@ from coordinator.storage.state import JobNotFound
 log = logging.getLogger("sgcflow.coordinator")
 FIELD = "scheme.learn_from"
 NOT_WORK = ("lr", "seed")  # model fields that do not change the work of one gradient
+ENDED = ("done", "failed", "cancelled")
+DAMAGE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
-def workload(spec: dict) -> dict[str, Any]:
-    """What a load means in a job spec: its workers, dataset and model architectures, and the
-    clock its rounds are timed on (an emulated job's virtual seconds are not a fleet's)."""
-    models = sorted((_architecture(m) for m in spec["models"]), key=repr)
-    distinct = [m for i, m in enumerate(models) if m not in models[:i]]
-    return {"workers": spec["workers"], "dataset": spec["dataset"],
-            "models": distinct if len(distinct) == 1 else models,
+def _refuse(why: str) -> JobSpecError:
+    return JobSpecError([(FIELD, why)])
+
+
+def workload(spec: dict) -> dict[str, str]:
+    """What a load means in a job spec, each part as compact JSON: the workers, the dataset, the
+    model architectures (one architecture: any number of models, a gradient of each is the same
+    work; a mix: the same list) and the clock its rounds are timed on."""
+    models = sorted(json.dumps(_architecture(m), sort_keys=True) for m in spec["models"])
+    if len(set(models)) == 1:
+        models = models[:1]
+    return {"workers": json.dumps(spec["workers"]),
+            "dataset": json.dumps(spec["dataset"], sort_keys=True),
+            "models": "[" + ", ".join(models) + "]",
             "clock": (spec.get("wait") or {}).get("clock", "wall")}
 
 
@@ -49,47 +62,65 @@ def _architecture(model: dict) -> dict:
 
 def check_source(store, source: str, spec: dict) -> dict:
     """The source job's record, or JobSpecError naming ``scheme.learn_from`` and why it cannot
-    serve: unknown, not sgcflow, no round learned yet, or another workload."""
+    serve: unknown, not sgcflow, not ended, or another workload."""
     try:
         record = store.job(source)
     except JobNotFound:
-        raise JobSpecError([(FIELD, f"job {source!r} is not on this stack (sgc jobs lists "
-                                    "them)")]) from None
-    theirs = record.get("spec") or {}
-    if (theirs.get("scheme") or {}).get("name") != SGCFLOW:
-        raise JobSpecError([(FIELD, f"job {source!r} did not run sgcflow: it learned nothing "
-                                    "to start from")])
-    if "plan" not in record or int(record.get("round", 0)) < 1:
-        raise JobSpecError([(FIELD, f"job {source!r} has not ended a round yet "
-                                    f"(status {record.get('status')!r})")])
-    mine, learned = workload(spec), workload(theirs)
+        raise _refuse(f"job {source!r} is not on this stack (sgc jobs lists them)") from None
+    try:
+        theirs = record["spec"]
+        if theirs["scheme"]["name"] != SGCFLOW:
+            raise _refuse(f"job {source!r} did not run sgcflow: it learned nothing to start from")
+        if record.get("status") not in ENDED or "plan" not in record:
+            raise _refuse(f"job {source!r} is {record.get('status')}: only a job that has "
+                          f"ended ({', '.join(ENDED)}) can be learned from")
+        mine, learned = workload(spec), workload(theirs)
+    except JobSpecError:
+        raise
+    except DAMAGE as error:
+        raise _refuse(f"job {source!r}: its record is damaged ({type(error).__name__})") from None
     for name in ("workers", "dataset", "models", "clock"):
         if mine[name] != learned[name]:
-            raise JobSpecError([(FIELD, f"job {source!r} ran {name} {learned[name]!r}, this "
-                                        f"job {mine[name]!r}: a load would not mean the same "
-                                        "work")])
+            raise _refuse(f"job {source!r} ran {name} {learned[name]}, this job {mine[name]}: "
+                          "a load would not mean the same work")
     return record
 
 
 def learned_from(store, source: str, spec: dict) -> Learned:
-    """What job ``source``'s chooser had learned by its last logged round (checked first)."""
+    """What job ``source``'s chooser knew at its end, checked first (JobSpecError naming
+    ``scheme.learn_from`` when it cannot serve, or learned too little to choose from)."""
     record = check_source(store, source, spec)
-    done = int(record["round"])
-    entries = [e for e in store.rounds(source) if e["round"] <= done]
-    complete = [e for e in entries if "dispatch" in e and "collect" in e]
-    if [e["round"] for e in complete] != list(range(1, done + 1)):
-        raise JobSpecError([(FIELD, f"job {source!r}: its round log lacks rounds of 1..{done}")])
-    theirs = record["spec"]
-    plan = record["plan"]
-    online = LiveOnline.from_log(int(plan["n"]), int(plan["jobs"]), complete,
-                                 models=len(plan["models"]),
-                                 batch=bool(theirs.get("batch", False)),
-                                 hard_limit_s=theirs["wait"].get("hard_limit_s"))
-    return online.controller.chooser.learned()
+    try:
+        done = int(record.get("round", 0))
+        entries = [e for e in store.rounds(source) if e["round"] <= done]
+        complete = [e for e in entries if "dispatch" in e and "collect" in e]
+        if [e["round"] for e in complete] != list(range(1, done + 1)):
+            raise _refuse(f"job {source!r}: its round log lacks rounds of 1..{done}")
+        theirs, plan = record["spec"], record["plan"]
+        n = int(plan["n"])
+        earlier = None if record.get("prior") is None else read(store, source, n,
+                                                                record["prior"])
+        online = LiveOnline.from_log(n, int(plan["jobs"]), complete,
+                                     models=len(plan["models"]),
+                                     batch=bool(theirs.get("batch", False)),
+                                     hard_limit_s=theirs["wait"].get("hard_limit_s"),
+                                     prior=earlier)
+        learned = online.controller.chooser.learned()
+    except JobSpecError:
+        raise
+    except (integrity.IntegrityError, integrity.MissingObject) as error:
+        raise _refuse(f"job {source!r}: {error}") from None
+    except DAMAGE as error:
+        raise _refuse(f"job {source!r}: its record or round log is damaged "
+                      f"({type(error).__name__}: {str(error)[:120]})") from None
+    if len(learned.fit_loads) < 2:
+        raise _refuse(f"job {source!r} learned {len(learned.fit_loads)} load(s) in "
+                      f"{done} rounds: too little to choose from (it needs two)")
+    return learned
 
 
 def start_from(store, run_id: str, spec: dict) -> dict[str, Any]:
-    """The Plan step's part: for a spec with ``learn_from``, the earlier job's learned rounds
+    """The Plan step's part: for a spec with ``learn_from``, the earlier job's learned state
     written for job ``run_id`` and the job record's ``prior`` field ({from, rounds, sha256});
     {} without it."""
     source = (spec.get("scheme") or {}).get("learn_from")
@@ -103,7 +134,7 @@ def start_from(store, run_id: str, spec: dict) -> dict[str, Any]:
 
 def read(store, run_id: str, n: int, field: Any) -> Learned:
     """The prior the Plan step wrote (``field``: the job record's ``prior``), its digest and
-    shape checked."""
+    content checked."""
     expected = field.get("sha256") if isinstance(field, dict) else None
     if not isinstance(expected, str) or len(expected) != 64:
         raise ValueError(f"job={run_id}: the record's prior field is damaged ({field!r:.80}): "

@@ -20,13 +20,15 @@ from coordinator.workflow import resources
 
 
 def round_rows(log: list[dict]) -> list[dict[str, Any]]:
-    """One row per logged round: stragglers and why, flags, timings, decoded jobs."""
+    """One row per logged round: the scheme it ran, stragglers and why, flags, timings, decoded
+    jobs."""
     rows = []
     for entry in log:
         collect, update = entry.get("collect", {}), entry.get("update", {})
         invoked = entry.get("invoked") or {}
         rows.append({
             "round": entry["round"],
+            "scheme": collect.get("scheme"),
             "dispatched_at": entry.get("dispatch", {}).get("at"),
             "workers": len(entry.get("dispatch", {}).get("workers", [])),
             "stragglers": collect.get("stragglers", []),

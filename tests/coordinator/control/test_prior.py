@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from fake_round import FakeClock, FakeWorkers, TimedStore, make_job
 
+from coordinator.backends.outcome import job_status
 from coordinator.control import prior, rounds
 from coordinator.control.session_cache import forget
+from coordinator.control.summary import round_rows
 from coordinator.spec.jobspec import JobSpecError
 from coordinator.storage import integrity
 
@@ -36,6 +38,8 @@ def _run(store, clock, run_id, scheme, seed, iterations=14, max_rounds=None, wor
     fake = _workers(store, plan, seed)
     state = rounds.round_step(store, _state(run_id), fake, lambda: 900.0, clock=clock,
                               max_rounds=max_rounds)
+    if state["status"] == "done":
+        store.update_job(run_id, {"status": "done"})  # as Finalize does
     return plan, fake, state
 
 
@@ -63,6 +67,8 @@ def test_a_second_job_starts_where_the_first_left_off_and_decodes_exactly(first)
     assert started["from"] == "run-first" and started["rounds"] >= 10
     schemes = _schemes(store, "run-second")
     assert schemes[0] not in ("gc(s=7)", "gc(s=1)"), schemes  # no exploring job
+    assert job_status("run-second", store.job("run-second"))["prior"] == started  # sgc status
+    assert [r["scheme"] for r in round_rows(store.rounds("run-second"))] == schemes  # sgc logs
     assert schemes[0] == explored[-1]  # the first job's last choice, on the same workload
     for j in range(1, plan.jobs + 1):
         np.testing.assert_allclose(store.get_array(plan.decoded_key(j)), fake.full(j),
@@ -86,7 +92,7 @@ def test_a_changed_prior_is_refused(first):
          max_rounds=2)
     key = "runs/run-x/prior.npy"
     array = store.get_array(key)
-    array[-1, -1] *= 0.5
+    array[-1] *= 0.5
     store.put_array(key, array)
     forget("run-x")
     with pytest.raises(integrity.IntegrityError):
@@ -108,11 +114,13 @@ def test_a_source_that_cannot_serve_is_refused_naming_why(first):
     assert "workers 16" in _refusal(store, "run-first", workers=32)
     other = [{"kind": "mlp", "hidden": 4, "lr": 0.1}] * 2
     assert "models" in _refusal(store, "run-first", models=other)
-    assert "clock 'wall'" in _refusal(store, "run-first", wait={**WAIT, "clock": "virtual"})
+    virtual = {**WAIT, "clock": "virtual"}
+    assert "clock wall, this job virtual" in _refusal(store, "run-first", wait=virtual)
     make_job(store, scheme={"name": "gc", "s": 3}, workers=16, run_id="run-gc", wait=WAIT)
     assert "did not run sgcflow" in _refusal(store, "run-gc")
+    assert "dataset" in _refusal(store, "run-first", dataset={"name": "iris"})
     make_job(store, scheme={"name": "sgcflow"}, workers=16, run_id="run-new", wait=WAIT)
-    assert "has not ended a round" in _refusal(store, "run-new")
+    assert "is running: only a job that has ended" in _refusal(store, "run-new")
     same = {**store.job("run-first")["spec"]}
     same["models"] = [{**m, "lr": 0.7, "seed": 9} for m in same["models"]]
     assert prior.check_source(store, "run-first", same)["job"] == "run-first"  # lr, seed: same work
@@ -127,7 +135,8 @@ def test_the_prior_field_and_array_round_trip_through_the_real_store(moto_store)
 
     store = Store(bucket="bkt-test", table="t", region="us-east-1")
     loads = np.full((2, 4), 0.5)
-    learned = Learned(loads, loads * 2, np.array([3.0, 3.0]))
+    learned = Learned(loads, loads * 2, np.array([3.0, 3.0]), [0.5], [[2.0, 2.0, 2.0, 2.0]],
+                      [2], [4])
     sha256 = integrity.write_array(store, keys.prior_key("run-1"), learned.to_array())
     store.create_job("run-1", {"status": "running", "prior": {"from": "run-0", "rounds": 2,
                                                               "sha256": sha256}})
@@ -136,3 +145,40 @@ def test_the_prior_field_and_array_round_trip_through_the_real_store(moto_store)
     np.testing.assert_array_equal(prior.read(store, "run-1", 4, field).times, loads * 2)
     with pytest.raises(ValueError, match="prior field is damaged"):
         prior.read(store, "run-1", 4, "not a mapping")
+
+
+def test_a_third_job_learns_what_the_second_knew_including_its_own_start(first):
+    """B started from A; C learning from B gets B's chooser as B's coordinator rebuilt it
+    (from A's state and B's log), not a B that explored."""
+    store, clock = first
+    _run(store, clock, "run-b", {"name": "sgcflow", "learn_from": "run-first"}, seed=4)
+    spec = store.job("run-b")["spec"]
+    state_b = prior.learned_from(store, "run-b", spec)
+    explored = {round(x, 9) for x in prior.learned_from(store, "run-first", spec).fit_loads}
+    assert explored <= {round(x, 9) for x in state_b.fit_loads}  # A's loads, via B's prior
+    _run(store, clock, "run-c", {"name": "sgcflow", "learn_from": "run-b"}, seed=5)
+    assert _schemes(store, "run-c")[0] == _schemes(store, "run-b")[-1]
+
+
+def test_an_ended_job_cut_short_serves_and_one_that_learned_too_little_is_refused(first):
+    store, clock = first
+    _run(store, clock, "run-cut", {"name": "sgcflow"}, seed=6, max_rounds=6)
+    store.update_job("run-cut", {"status": "cancelled"})
+    assert store.round("run-cut", 7)  # the next round was dispatched, never collected
+    spec = store.job("run-cut")["spec"]
+    assert len(prior.learned_from(store, "run-cut", spec).fit_loads) >= 2
+    _run(store, clock, "run-one", {"name": "sgcflow"}, seed=6, max_rounds=1)
+    store.update_job("run-one", {"status": "failed"})
+    with pytest.raises(JobSpecError, match="too little to choose from"):
+        prior.learned_from(store, "run-one", spec)
+
+
+def test_a_damaged_source_log_is_refused_naming_the_field(first):
+    store, _ = first
+    spec = store.job("run-first")["spec"]
+    del store.round_log[("run-first", 3)]["collect"]
+    with pytest.raises(JobSpecError, match=r"lacks rounds of 1\.\."):
+        prior.learned_from(store, "run-first", spec)
+    store.round_log[("run-first", 3)]["collect"] = {"arrivals": {"99": 1.0}}
+    with pytest.raises(JobSpecError, match="round log is damaged"):
+        prior.learned_from(store, "run-first", spec)
