@@ -17,7 +17,8 @@ from coordinator.cli.options import json_flag
 @click.command()
 @click.argument("spec_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--local/--aws", "local", default=None,
-              help="Also read an s3:// dataset from this stack (the emulator or AWS).")
+              help="Also read an s3:// dataset, and check scheme.learn_from's job, on this "
+                   "stack (the emulator or AWS).")
 @click.option("--region", default=None, help="AWS region of the stack.")
 @click.option("--profile", default=None, help="AWS profile to use.")
 @json_flag('Print {"valid": true, "spec": ..., "estimate": ...} or {"valid": false, '
@@ -46,6 +47,19 @@ def validate(spec_file: str, local: bool | None, region: str | None, profile: st
             else:
                 store = stack.backend(local, region, profile).store
         spec = resolve(spec, store, upload=False)
+        source = spec.raw["scheme"].get("learn_from")
+        if source is not None:
+            if local is None and not stack.wants_local(None):
+                notes.append(f"scheme.learn_from: job {source} not checked (give --local or "
+                             "--aws to check it on a stack)")
+            elif "path" in spec.raw["dataset"]:
+                notes.append("scheme.learn_from: compared with the earlier job's dataset only "
+                             "once uploaded, at submit")
+            else:
+                from coordinator.control.prior import learned_from
+
+                learned_from(store or stack.backend(local, region, profile).store, source,
+                             spec.raw)
     except jobspec.JobSpecError as error:
         if as_json:
             stack.echo_json({"valid": False, "errors": [{"field": f, "message": m}

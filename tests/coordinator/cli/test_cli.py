@@ -58,6 +58,16 @@ def test_submit_learn_from_is_checked_before_any_stack_is_reached(tmp_path, sche
     assert words in out.output
 
 
+def test_validate_says_when_learn_from_was_not_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("SGC_LOCAL_STATE", str(tmp_path / "none.json"))  # no emulator running
+    spec = tmp_path / "job.yaml"
+    spec.write_text("dataset: digits\nmodels: [{kind: softmax}, {kind: softmax}]\n"
+                    "iterations: 2\nworkers: 4\nscheme: {name: sgcflow, learn_from: run-1}\n")
+    out = CliRunner().invoke(main, ["validate", str(spec)])
+    assert out.exit_code == 0, out.output
+    assert "scheme.learn_from: job run-1 not checked" in out.output
+
+
 @pytest.mark.slow
 def test_local_server_round_trip(tmp_path):
     port = free_port()
