@@ -198,9 +198,10 @@ def policy_replay(scheme, policy, times: np.ndarray, jobs: int) -> dict[str, Any
     return _outcome(records)
 
 
-def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, Any]:
+def simulated(candidate: Candidate, settings: Settings, jobs: int,
+              prior=None) -> dict[str, Any]:
     """What ``sgc simulate`` predicts for the candidate on the same trace, workers, seed, models
-    and batching."""
+    and batching; ``prior``: sgcflow's start from an earlier job (``adaptive.Learned``)."""
     from coordinator.control.runner import wait_policy
     from coordinator.replay.round_simulator import Fixed, mean_load, run_rounds
     from coordinator.schemes.batching import batched
@@ -208,7 +209,7 @@ def simulated(candidate: Candidate, settings: Settings, jobs: int) -> dict[str, 
     models = models_for(candidate, settings)
     replay = settings.replay(models)
     if candidate.scheme.name == "sgcflow":
-        controller = candidate.scheme.controller(jobs)
+        controller = candidate.scheme.controller(jobs, prior)
     else:
         session = batched(candidate.scheme, jobs, models,
                           target=None if candidate.batch else 1)

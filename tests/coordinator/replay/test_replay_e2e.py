@@ -57,3 +57,36 @@ def test_batched_models_and_late_results_live_land_on_the_simulator_exactly():
     one_per_invocation = simulated(choose("gc", {}, settings), settings, settings.jobs)
     assert one_per_invocation["rounds"] == 16
     assert results["gc-batched"]["runtime_s"] < 0.6 * one_per_invocation["runtime_s"]
+
+
+def test_a_second_sgcflow_job_live_starts_from_the_first_and_lands_on_the_simulator():
+    """`learn_from` through the emulated workflow: the second job skips exploring, decodes
+    exactly, and its rounds are the simulator's, started from the state the Plan step rebuilt
+    out of the first job's round log."""
+    from timeouts import scaled
+
+    from coordinator.backends import emulator_backend
+    from coordinator.control import prior
+    from coordinator.emulator import Emulator
+    from coordinator.replay.livereplay import job_spec, live_summary
+    from coordinator.spec.jobspec import validate
+
+    settings = Settings(str(TRACE), None, None, mu=1.0, jobs=20, workers=32, seed=1)
+    candidate = choose("sgcflow", {}, settings)
+    raw = job_spec(candidate, settings)
+    with Emulator() as emulator:
+        backend = emulator_backend(emulator)
+        first = backend.submit(validate(raw))
+        emulator.wait(backend.store.job(first)["execution_arn"], scaled(600))
+        spec = validate({**raw, "scheme": {"name": "sgcflow", "learn_from": first}})
+        second = backend.submit(spec)
+        described = emulator.wait(backend.store.job(second)["execution_arn"], scaled(600))
+        assert described["status"] == "SUCCEEDED", backend.store.job(second).get("error")
+        live = live_summary(backend.store, second, spec.raw)
+        learned = prior.learned_from(backend.store, first, spec.raw)
+        schemes = [e["collect"]["scheme"] for e in backend.store.rounds(second)]
+        explored = [e["collect"]["scheme"] for e in backend.store.rounds(first)][:2]
+    assert explored[0] == "gc(s=15)" and schemes[0] != explored[0]  # no full-load start
+    predicted = simulated(candidate, settings, spec.jobs, prior=learned)
+    assert live["decoded_exactly"] and live["stragglers"] == predicted["stragglers"]
+    assert live["round_times_s"] == pytest.approx(predicted["round_times_s"], rel=1e-9)
