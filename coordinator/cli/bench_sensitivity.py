@@ -14,8 +14,9 @@ from dataclasses import replace
 
 import click
 
-from coordinator.cli.options import Choice, HiddenAliases
+from coordinator.cli.options import Choice
 
+from . import benchio
 from .benchio import geomean, json_option, markdown_table, out_option, setting_name, write_outputs
 
 # (label, change from the shipped Tuning); the first row is the shipped default.
@@ -64,11 +65,8 @@ def _group(name: str, ratios: list[float]) -> dict:
 @click.command()
 @out_option
 @json_option
-@click.option("--trace", type=click.Path(dir_okay=False, exists=True),
-              default="data/lambda_delays.parquet", show_default=True)
-@click.option("--gradients", "--jobs", "jobs", cls=HiddenAliases,
-              type=click.IntRange(min=1, max=2000), default=400, show_default=True,
-              help="Gradients per replay (J).")
+@benchio.trace_option
+@benchio.gradients_option("Gradients per replay (J).")
 @click.option("--seed", "seeds", multiple=True, default=SEEDS, show_default=True,
               type=Choice(["none", *map(str, range(10))]),
               help="Round orders: 'none' keeps the measured order, an integer shuffles it.")

@@ -19,6 +19,7 @@ import click
 from coordinator.cli.options import HiddenAliases
 from coordinator.cli.types import finite_values
 
+from . import benchio
 from .benchio import geomean, json_option, markdown_table, out_option, setting_name, write_outputs
 
 CNN = "cnn"
@@ -85,8 +86,7 @@ def out_of_sample(models: list, mu: float, jobs: int, replay, online: dict) -> l
 @click.command()
 @out_option
 @json_option
-@click.option("--trace", type=click.Path(dir_okay=False, exists=True),
-              default="data/lambda_delays.parquet", show_default=True)
+@benchio.trace_option
 @click.option("--gradients", "--jobs", "jobs_list", cls=HiddenAliases,
               type=click.IntRange(min=1, max=100_000),
               multiple=True, default=(400,), show_default=True,

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import click
 
-from coordinator.cli.options import HiddenAliases
-
+from . import benchio
 from .bench_simulate import CNN, PERMUTE_SEED
 from .benchio import geomean, json_option, markdown_table, out_option, setting_name, write_outputs
 
@@ -86,11 +85,8 @@ def _start(blocks: list[dict]) -> str:
 @click.command()
 @out_option
 @json_option
-@click.option("--trace", type=click.Path(dir_okay=False, exists=True),
-              default="data/lambda_delays.parquet", show_default=True)
-@click.option("--gradients", "--jobs", "jobs", cls=HiddenAliases,
-              type=click.IntRange(min=1, max=2000), default=400, show_default=True,
-              help="Gradients per job (J).")
+@benchio.trace_option
+@benchio.gradients_option("Gradients per job (J).")
 @click.option("--models", "models_list", type=click.IntRange(min=1, max=64), multiple=True,
               default=(2, 4), show_default=True, help="Models in flight M (repeat).")
 def warmstart(out, as_json, trace, jobs, models_list):

@@ -20,6 +20,13 @@ def json_option(function):
     return json_flag("Print the JSON result to stdout.")(function)
 
 
+def trace_option(function):
+    """--trace: the measured Lambda delays the simulation benchmarks replay."""
+    return click.option("--trace", type=click.Path(dir_okay=False, exists=True),
+                        default="data/lambda_delays.parquet", show_default=True,
+                        help="The delay trace (Parquet) to replay.")(function)
+
+
 def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     """Rows as a Markdown table; ``columns`` are (key, header) pairs, values formatted as given."""
     lines = ["| " + " | ".join(header for _, header in columns) + " |",
@@ -46,3 +53,12 @@ def setting_name(model) -> str:
 def geomean(values) -> float:
     values = list(values)
     return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def gradients_option(help_text: str):
+    """--gradients (alias --jobs): J of a simulation benchmark's replays."""
+    from coordinator.cli.options import HiddenAliases
+
+    return click.option("--gradients", "--jobs", "jobs", cls=HiddenAliases,
+                        type=click.IntRange(min=1, max=2000), default=400, show_default=True,
+                        help=help_text)
