@@ -115,6 +115,8 @@ class Learned:
         if array.ndim != 1 or array.dtype != np.float64 or array.size < 3:
             raise ValueError(f"learned state: expected a flat float64 array, got {array.dtype} "
                              f"{array.shape}")
+        if not np.isfinite(array[:3]).all():
+            raise ValueError(f"learned state: its header ({array[:3].tolist()}) is not finite")
         rounds, fits, width = array[:3]
         sizes = {"loads": rounds * n, "times": rounds * n, "horizons": rounds,
                  "fit_loads": fits, "fit_sums": fits * n, "fit_counts": fits, "fit_known": fits}

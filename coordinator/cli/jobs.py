@@ -271,8 +271,7 @@ def _status_table(out: dict, record: dict) -> None:
             ("scheme", f"{name} ({', '.join(f'{k}={v}' for k, v in scheme.items())})"
              if scheme else name),
             ("workers", out["workers"]),
-            *([("started from", f"{out['prior']['rounds']} rounds learned by "
-                                f"{out['prior']['from']} (no exploring jobs)")]
+            *([("started from", _started_from(out["prior"]))]
               if isinstance(out.get("prior"), dict) else []),
             ("decoded gradients", progress.get("decoded", 0)),
             ("stragglers (last round)", progress.get("stragglers", 0)),
@@ -288,6 +287,14 @@ def _status_table(out: dict, record: dict) -> None:
         {"model": m["model"], "kind": _kind(models[m["model"]]) if m["model"] < len(models)
          else "-", "status": m["status"], "last loss": _loss(losses.get(str(m["model"]))),
          "why": m["reason"] or ""} for m in out["models"]])
+
+
+def _started_from(prior: dict) -> str:
+    """`sgc status`'s line for a job with ``learn_from`` (the record's ``prior``)."""
+    how = ("explored anyway: its state gave no estimate" if prior.get("explores")
+           else "no exploring jobs")
+    return (f"what job {prior.get('from')} learned in {prior.get('rounds')} rounds (a window "
+            f"of {prior.get('window')} rounds and its load fit; {how})")
 
 
 def _pairs(rows: list[tuple[str, Any]]) -> None:
@@ -312,7 +319,7 @@ def logs(run_id: str, local: bool | None, region: str | None, profile: str | Non
     from coordinator.control.summary import round_rows
 
     backend = stack.backend(local, region, profile)
-    _record(backend, run_id)
+    fixed = _record(backend, run_id)["spec"]["scheme"]["name"]  # one scheme every round
     rows = round_rows(backend.store.rounds(run_id))
     if as_json:
         return _echo_json(rows)
@@ -320,7 +327,7 @@ def logs(run_id: str, local: bool | None, region: str | None, profile: str | Non
     for row in rows:
         reasons = "; ".join(f"w{w}: {r}" for w, r in sorted(row["reasons"].items(),
                                                               key=lambda x: int(x[0])))
-        table.append({"round": row["round"], "scheme": row["scheme"] or "-",
+        table.append({"round": row["round"], "scheme": row["scheme"] or fixed,
                       "workers": row["workers"],
                       "wait_s": f"{row['wait_s']:.2f}" if row["wait_s"] is not None else "-",
                       "stragglers": ",".join(map(str, row["stragglers"])) or "-",

@@ -122,7 +122,10 @@ def watch(stack, run_id: str, poll_s: float = 0.5) -> dict:
 
     current = bar(stack, run_id, poll_s)
     if current.get("status") == "failed":
-        raise click.ClickException(f"job {run_id} failed: {current.get('error')}")
+        error = current.get("error")
+        if isinstance(error, dict):
+            error = f"{error.get('type')}: {error.get('message')}"
+        raise click.ClickException(f"job {run_id} failed: {error}")
     return current
 
 

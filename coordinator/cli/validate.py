@@ -52,14 +52,16 @@ def validate(spec_file: str, local: bool | None, region: str | None, profile: st
             if local is None and not stack.wants_local(None):
                 notes.append(f"scheme.learn_from: job {source} not checked (give --local or "
                              "--aws to check it on a stack)")
-            elif "path" in spec.raw["dataset"]:
-                notes.append("scheme.learn_from: compared with the earlier job's dataset only "
-                             "once uploaded, at submit")
             else:
-                from coordinator.control.prior import learned_from
+                from coordinator.control.prior import PARTS, learned_from
 
+                parts = PARTS
+                if "path" in spec.raw["dataset"]:
+                    parts = tuple(p for p in PARTS if p != "dataset")
+                    notes.append("scheme.learn_from: the dataset is compared with the earlier "
+                                 "job's once uploaded, at submit")
                 learned_from(store or stack.backend(local, region, profile).store, source,
-                             spec.raw)
+                             spec.raw, parts)
     except jobspec.JobSpecError as error:
         if as_json:
             stack.echo_json({"valid": False, "errors": [{"field": f, "message": m}

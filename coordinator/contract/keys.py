@@ -100,6 +100,7 @@ def worker_of_sort_key(sk: str) -> int:
 
 
 def prior_key(run_id: str) -> str:
-    """The rounds an sgcflow job starts from (``scheme.learn_from``: learned by an earlier job),
-    float64 (rounds, 1 + 2 n), written once by the Plan step with its sha256 in the job record."""
+    """The state an sgcflow job starts from (``scheme.learn_from``: what an earlier job's chooser
+    knew, ``adaptive.online.Learned.to_array``: a flat float64 array, a header then the window
+    and the load fit), written once by the Plan step with its sha256 in the job record."""
     return f"runs/{run_id}/prior.npy"

@@ -3,17 +3,17 @@ learn_from: RUN_ID}``.
 
 A fresh job explores first (GC at full load, then a quarter: ``adaptive.family.exploration``);
 on the measured Lambda traces that is most of what it loses to the best GC chosen in hindsight
-(docs/benchmarks.md, "A second job"). A job on the same workload (same dataset, workers and model
-architectures, timed on the same clock, so that a load means the same seconds) can start from the
-earlier job's chooser instead: its first choice is the one the earlier job would make next, and
-it keeps learning from its own rounds.
+(docs/benchmarks.md, "A second job"). A job on the same workload (same dataset, workers, models,
+batching and clock: ``workload``, so that a load means the same seconds) can start from the
+earlier job's chooser instead: its first choice is made from that state (not the exploring
+jobs), and it keeps learning from its own rounds.
 
 The earlier job's chooser is not copied by hand: its controller is rebuilt from its round log
 (and from its own prior, if it learned from another job), exactly as its coordinator rebuilt it
 (``LiveOnline.from_log``); what the next choice depends on (``OnlineChooser.learned``) is written
 once by the Plan step with its sha256 in the job record, and checked whenever a Round task reads
-it. Only a job that has ended (done, failed or cancelled) can serve: its log no longer changes,
-so a retried Plan step writes the same bytes.
+it. Only a job that is done or cancelled can serve (a failed one can still be resumed): its log
+no longer changes, so a retried Plan step writes the same bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from coordinator.adaptive.live import NAME as SGCFLOW
-from coordinator.adaptive.live import LiveOnline
+from coordinator.adaptive.live import LiveOnline, SgcflowScheme
 from coordinator.adaptive.online import Learned
 from coordinator.contract import keys
 from coordinator.spec.jobspec import JobSpecError
@@ -35,8 +35,10 @@ from coordinator.storage.state import JobNotFound
 log = logging.getLogger("sgcflow.coordinator")
 FIELD = "scheme.learn_from"
 NOT_WORK = ("lr", "seed")  # model fields that do not change the work of one gradient
-ENDED = ("done", "failed", "cancelled")
-DAMAGE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+NOT_DATA = ("source",)  # where an uploaded dataset was read from: the same bytes may move
+ENDED = ("done", "cancelled")  # a failed job can be resumed: its log may still grow
+DAMAGE = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError)
+PARTS = ("workers", "models", "batch", "clock", "dataset")
 
 
 def _refuse(why: str) -> JobSpecError:
@@ -44,25 +46,36 @@ def _refuse(why: str) -> JobSpecError:
 
 
 def workload(spec: dict) -> dict[str, str]:
-    """What a load means in a job spec, each part as compact JSON: the workers, the dataset, the
-    model architectures (one architecture: any number of models, a gradient of each is the same
-    work; a mix: the same list) and the clock its rounds are timed on."""
+    """What a load means in a job spec, each part as compact JSON: the workers, the models'
+    architectures (their count too: a batched invocation reads its data once for all the models
+    it carries, so the models in flight change what a load costs), batching, the clock its
+    rounds are timed on and the dataset (not where a file was uploaded from)."""
     models = sorted(json.dumps(_architecture(m), sort_keys=True) for m in spec["models"])
-    if len(set(models)) == 1:
-        models = models[:1]
-    return {"workers": json.dumps(spec["workers"]),
-            "dataset": json.dumps(spec["dataset"], sort_keys=True),
-            "models": "[" + ", ".join(models) + "]",
-            "clock": (spec.get("wait") or {}).get("clock", "wall")}
+    dataset = {k: v for k, v in spec["dataset"].items() if k not in NOT_DATA}
+    return {"workers": json.dumps(spec["workers"]), "models": "[" + ", ".join(models) + "]",
+            "batch": json.dumps(bool(spec.get("batch", True))),
+            "clock": (spec.get("wait") or {}).get("clock", "wall"),
+            "dataset": json.dumps(dataset, sort_keys=True)}
 
 
 def _architecture(model: dict) -> dict:
     return {k: v for k, v in model.items() if k not in NOT_WORK}
 
 
-def check_source(store, source: str, spec: dict) -> dict:
+def _differ(name: str, theirs: str, mine: str) -> str:
+    """The part of two workloads that differs, briefly (for a dataset: the keys that differ)."""
+    if name != "dataset":
+        return f"{name} {theirs}, this job {mine}"
+    a, b = json.loads(theirs), json.loads(mine)
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return "dataset " + ", ".join(f"{k} {json.dumps(a.get(k))[:40]} (this job: "
+                                  f"{json.dumps(b.get(k))[:40]})" for k in keys)
+
+
+def check_source(store, source: str, spec: dict, parts=PARTS) -> dict:
     """The source job's record, or JobSpecError naming ``scheme.learn_from`` and why it cannot
-    serve: unknown, not sgcflow, not ended, or another workload."""
+    serve: unknown, not sgcflow, never started, not ended, or another workload (compared on
+    ``parts``; ``sgc validate`` leaves out a local file's dataset, compared once uploaded)."""
     try:
         record = store.job(source)
     except JobNotFound:
@@ -71,25 +84,28 @@ def check_source(store, source: str, spec: dict) -> dict:
         theirs = record["spec"]
         if theirs["scheme"]["name"] != SGCFLOW:
             raise _refuse(f"job {source!r} did not run sgcflow: it learned nothing to start from")
-        if record.get("status") not in ENDED or "plan" not in record:
-            raise _refuse(f"job {source!r} is {record.get('status')}: only a job that has "
-                          f"ended ({', '.join(ENDED)}) can be learned from")
+        if "plan" not in record:
+            raise _refuse(f"job {source!r} never started (status {record.get('status')})")
+        if record.get("status") not in ENDED:
+            raise _refuse(f"job {source!r} is {record.get('status')}: only a job that is "
+                          f"{' or '.join(ENDED)} can be learned from (a failed job may still "
+                          "be resumed)")
         mine, learned = workload(spec), workload(theirs)
     except JobSpecError:
         raise
     except DAMAGE as error:
         raise _refuse(f"job {source!r}: its record is damaged ({type(error).__name__})") from None
-    for name in ("workers", "dataset", "models", "clock"):
+    for name in parts:
         if mine[name] != learned[name]:
-            raise _refuse(f"job {source!r} ran {name} {learned[name]}, this job {mine[name]}: "
-                          "a load would not mean the same work")
+            raise _refuse(f"job {source!r} ran {_differ(name, learned[name], mine[name])}: a "
+                          "load would not mean the same work")
     return record
 
 
-def learned_from(store, source: str, spec: dict) -> Learned:
+def learned_from(store, source: str, spec: dict, parts=PARTS) -> Learned:
     """What job ``source``'s chooser knew at its end, checked first (JobSpecError naming
     ``scheme.learn_from`` when it cannot serve, or learned too little to choose from)."""
-    record = check_source(store, source, spec)
+    record = check_source(store, source, spec, parts)
     try:
         done = int(record.get("round", 0))
         entries = [e for e in store.rounds(source) if e["round"] <= done]
@@ -98,6 +114,9 @@ def learned_from(store, source: str, spec: dict) -> Learned:
             raise _refuse(f"job {source!r}: its round log lacks rounds of 1..{done}")
         theirs, plan = record["spec"], record["plan"]
         n = int(plan["n"])
+        if n != theirs["workers"] or int(plan["jobs"]) != theirs["iterations"] * len(
+                theirs["models"]) or not plan["models"]:
+            raise ValueError("its plan does not match its spec")
         earlier = None if record.get("prior") is None else read(store, source, n,
                                                                 record["prior"])
         online = LiveOnline.from_log(n, int(plan["jobs"]), complete,
@@ -121,15 +140,21 @@ def learned_from(store, source: str, spec: dict) -> Learned:
 
 def start_from(store, run_id: str, spec: dict) -> dict[str, Any]:
     """The Plan step's part: for a spec with ``learn_from``, the earlier job's learned state
-    written for job ``run_id`` and the job record's ``prior`` field ({from, rounds, sha256});
-    {} without it."""
+    written for job ``run_id`` and the job record's ``prior`` field: {from, rounds (the earlier
+    job's), window (rounds carried over), explores (whether job 1 still explores: the state
+    gave no estimate), sha256}; {} without it."""
     source = (spec.get("scheme") or {}).get("learn_from")
     if source is None:
         return {}
     learned = learned_from(store, source, spec)
     sha256 = integrity.write_array(store, keys.prior_key(run_id), learned.to_array())
-    log.info("job=%s starts from %d rounds learned by %s", run_id, len(learned.horizons), source)
-    return {"prior": {"from": source, "rounds": len(learned.horizons), "sha256": sha256}}
+    models, batch = len(spec["models"]), bool(spec.get("batch", True))
+    controller = SgcflowScheme(int(spec["workers"]), models, batch).controller(
+        int(spec["iterations"]) * models, learned)
+    rounds = int(store.job(source).get("round", 0))
+    log.info("job=%s starts from job %s (%d rounds)", run_id, source, rounds)
+    return {"prior": {"from": source, "rounds": rounds, "window": len(learned.horizons),
+                      "explores": bool(controller.explore), "sha256": sha256}}
 
 
 def read(store, run_id: str, n: int, field: Any) -> Learned:

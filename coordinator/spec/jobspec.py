@@ -347,7 +347,8 @@ def _regions(check: _Checker, data: dict) -> list[str]:
 
 def _learn_from(scheme: dict) -> dict:
     """sgcflow's ``learn_from`` as the normalized spec keeps it (``coordinator/control/prior``)."""
-    return {"learn_from": scheme["learn_from"]} if "learn_from" in scheme else {}
+    source = scheme.get("learn_from")
+    return {} if source is None else {"learn_from": source}
 
 
 def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | None):
@@ -357,6 +358,8 @@ def _scheme(check: _Checker, scheme: Any, workers: int | None, models: list | No
         check.choice("scheme.name", got, SCHEME_NAMES)
         return None
     params = {k: v for k, v in scheme.items() if k != "name"}
+    if "learn_from" in params and params["learn_from"] is None:
+        params.pop("learn_from")  # null: learn from nothing, as if absent
     if "learn_from" in params and scheme["name"] != SGCFLOW:
         check.fail("scheme.learn_from", f"only sgcflow starts from an earlier job; "
                                         f"{scheme['name']} has fixed parameters")

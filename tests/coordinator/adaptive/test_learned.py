@@ -48,6 +48,10 @@ def test_it_round_trips_through_one_array_and_a_bad_header_is_refused():
         Learned.from_array(learned.to_array()[:-1], N)
     with pytest.raises(ValueError, match="header"):
         Learned.from_array(learned.to_array(), 2 * N)
+    header_inf = learned.to_array()
+    header_inf[0] = np.inf
+    with pytest.raises(ValueError, match="not finite"):
+        Learned.from_array(header_inf, N)
     with pytest.raises(ValueError, match="float64"):
         Learned.from_array(learned.to_array().astype(np.float32), N)
 

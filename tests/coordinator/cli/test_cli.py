@@ -97,3 +97,12 @@ def test_local_server_round_trip(tmp_path):
     finally:
         sgc("local", "down")
     assert not (tmp_path / "local.json").exists()
+
+
+def test_status_says_what_a_job_started_from():
+    from coordinator.cli.jobs import _started_from
+
+    line = _started_from({"from": "run-a", "rounds": 40, "window": 39, "explores": False})
+    assert line == ("what job run-a learned in 40 rounds (a window of 39 rounds and its load "
+                    "fit; no exploring jobs)")
+    assert "explored anyway" in _started_from({"from": "run-a", "explores": True})

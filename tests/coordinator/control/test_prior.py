@@ -64,7 +64,8 @@ def test_a_second_job_starts_where_the_first_left_off_and_decodes_exactly(first)
                              {"name": "sgcflow", "learn_from": "run-first"}, seed=4)
     assert state["status"] == "done"
     started = store.job("run-second")["prior"]
-    assert started["from"] == "run-first" and started["rounds"] >= 10
+    assert started["from"] == "run-first" and started["rounds"] == store.job("run-first")["round"]
+    assert started["window"] >= 10 and started["explores"] is False
     schemes = _schemes(store, "run-second")
     assert schemes[0] not in ("gc(s=7)", "gc(s=1)"), schemes  # no exploring job
     assert job_status("run-second", store.job("run-second"))["prior"] == started  # sgc status
@@ -118,9 +119,18 @@ def test_a_source_that_cannot_serve_is_refused_naming_why(first):
     assert "clock wall, this job virtual" in _refusal(store, "run-first", wait=virtual)
     make_job(store, scheme={"name": "gc", "s": 3}, workers=16, run_id="run-gc", wait=WAIT)
     assert "did not run sgcflow" in _refusal(store, "run-gc")
-    assert "dataset" in _refusal(store, "run-first", dataset={"name": "iris"})
+    why = _refusal(store, "run-first", dataset={"name": "iris"})
+    assert why.startswith("job 'run-first' ran dataset name \"digits\" (this job: \"iris\")")
+    moved = {**store.job("run-first")["spec"]["dataset"], "source": "elsewhere/bc.csv"}
+    assert prior.check_source(store, "run-first", {**store.job("run-first")["spec"],
+                                                   "dataset": moved})  # same bytes, moved
     make_job(store, scheme={"name": "sgcflow"}, workers=16, run_id="run-new", wait=WAIT)
-    assert "is running: only a job that has ended" in _refusal(store, "run-new")
+    assert "is running: only a job that is done or cancelled" in _refusal(store, "run-new")
+    store.update_job("run-new", {"status": "failed"})
+    assert "a failed job may still be resumed" in _refusal(store, "run-new")
+    two = store.job("run-first")["spec"]["models"]
+    assert "ran models" in _refusal(store, "run-first", models=two * 2)  # 4 in flight, not 2
+    assert "ran batch true, this job false" in _refusal(store, "run-first", batch=False)
     same = {**store.job("run-first")["spec"]}
     same["models"] = [{**m, "lr": 0.7, "seed": 9} for m in same["models"]]
     assert prior.check_source(store, "run-first", same)["job"] == "run-first"  # lr, seed: same work
@@ -168,7 +178,7 @@ def test_an_ended_job_cut_short_serves_and_one_that_learned_too_little_is_refuse
     spec = store.job("run-cut")["spec"]
     assert len(prior.learned_from(store, "run-cut", spec).fit_loads) >= 2
     _run(store, clock, "run-one", {"name": "sgcflow"}, seed=6, max_rounds=1)
-    store.update_job("run-one", {"status": "failed"})
+    store.update_job("run-one", {"status": "cancelled"})
     with pytest.raises(JobSpecError, match="too little to choose from"):
         prior.learned_from(store, "run-one", spec)
 
@@ -182,3 +192,8 @@ def test_a_damaged_source_log_is_refused_naming_the_field(first):
     store.round_log[("run-first", 3)]["collect"] = {"arrivals": {"99": 1.0}}
     with pytest.raises(JobSpecError, match="round log is damaged"):
         prior.learned_from(store, "run-first", spec)
+    plan = store.job("run-first")["plan"]
+    for damage in ({"jobs": 1e308}, {"jobs": 10**8}, {"models": []}, {"n": 3}):
+        store.update_job("run-first", {"plan": {**plan, **damage}})
+        with pytest.raises(JobSpecError, match="damaged"):
+            prior.learned_from(store, "run-first", spec)

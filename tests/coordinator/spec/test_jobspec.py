@@ -164,6 +164,8 @@ def test_sgcflow_may_learn_from_an_earlier_job_and_keeps_the_id():
     spec = validate({**GOOD, "scheme": scheme})
     assert spec.raw["scheme"] == scheme and validate(spec.raw).raw["scheme"] == scheme
     assert spec.scheme().T == 1  # the scheme itself is sgcflow's as ever
+    none = validate({**GOOD, "scheme": {"name": "sgcflow", "learn_from": None}})
+    assert none.raw["scheme"] == {"name": "sgcflow"}  # null: learn from nothing
 
 
 @pytest.mark.parametrize("scheme, words", [
