@@ -45,9 +45,9 @@ def _watch(backend, run_id: str, poll_s: float = 0.5) -> dict:
                    "(2026-03-01T09:30:00Z) or an offset (+15m, +2h, +1d), at most 7 days "
                    "ahead. The workers are warm before round 1.")
 @click.option("--learn-from", "learn_from", default=None, metavar="JOB",
-              help="Start from what an earlier sgcflow job on this stack learned (same dataset, "
-                   "workers and model architectures) instead of exploring: sets the spec's "
-                   "scheme.learn_from.")
+              help="Start from what an earlier sgcflow job on this stack learned (done or "
+                   "cancelled; same dataset, workers, models and batching) instead of "
+                   "exploring: sets (or replaces) the spec's scheme.learn_from.")
 @_json_option
 def submit(spec_file: str, local: bool | None, region: str | None, profile: str | None,
            watch: bool, start_at: str | None, learn_from: str | None, as_json: bool) -> None:
