@@ -26,6 +26,7 @@ RESULTS = "runs/*/results/*"
 INJECT = "runs/*/inject/*"
 DECODED = "runs/*/decoded/*"
 RESULT_FILE = "runs/*/result.json"
+PRIOR = "runs/*/prior.npy"  # what an sgcflow job with learn_from starts from (control/prior.py)
 JOB_PLANS = "warmpool/plans/*"  # accepted jobs, published for the warm-pool manager
 # DynamoDB partition keys (storage.state): job records and round logs ``job#{id}``; worker
 # completion records ``{run}#round#{t}``, where run ids are ``run-…`` (backends.new_run_id).
@@ -47,18 +48,20 @@ class StepAccess:
 
 
 # plan: prepares the dataset once (delete the old manifest, write parts + manifest), writes
-# initial parameters, the injection plan and the warm-pool plan; reads/updates the job record.
-# round: the round loop (coordinator.control.runner): reads the record and round log, polls the
-# completion records, decodes results into parameters (and the decoded gradient), commits each
-# round with one TransactWriteItems of UpdateItems, records the dispatch (it invokes; see
-# coordinator).
+# initial parameters, the injection plan and the warm-pool plan; reads/updates the job record;
+# with learn_from also reads the earlier job's record, round log and prior, and writes its own.
+# round: the round loop (coordinator.control.runner): reads the record, round log and prior,
+# polls the completion records, decodes results into parameters (and the decoded gradient),
+# commits each round with one TransactWriteItems of UpdateItems, records the dispatch (it
+# invokes; see coordinator).
 # finalize: writes result.json and the final status.
 STEP_ACCESS = {
-    "plan": StepAccess(get=(DATASETS,), put=(DATASETS, PARAMS, INJECT, JOB_PLANS),
-                       delete=(DATASETS,), not_found=True),
+    "plan": StepAccess(get=(DATASETS, PRIOR), put=(DATASETS, PARAMS, INJECT, JOB_PLANS, PRIOR),
+                       delete=(DATASETS,), not_found=True,
+                       job_items=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")),
     # Update reads results that may have been deleted (integrity: the worker becomes a
     # straggler), which S3 reports as 404 only to a caller that may list: not_found.
-    "round": StepAccess(get=(RESULTS, PARAMS), put=(PARAMS, DECODED), not_found=True,
+    "round": StepAccess(get=(RESULTS, PARAMS, PRIOR), put=(PARAMS, DECODED), not_found=True,
                         job_items=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
                         completions=("dynamodb:Query",)),
     "finalize": StepAccess(put=(RESULT_FILE,), job_items=("dynamodb:GetItem",

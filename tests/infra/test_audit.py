@@ -243,3 +243,21 @@ def test_calls_made_from_the_state_machine_interpreter_are_attributed_to_it():
     attribute = interpreter_caller("sgcflow-job", module=__name__)
     assert attribute() == "sgcflow-job"  # called from this module: "the interpreter"
     assert interpreter_caller("sgcflow-job", module="moto.stepfunctions")() is None
+
+
+def test_a_job_that_learns_from_an_earlier_one_is_granted_what_its_steps_do(template):
+    """``scheme.learn_from`` (coordinator/control/prior.py): the Plan step reads the earlier
+    job's record, its round log and, for a chain, its prior, and writes this job's prior; every
+    Round task reads it back. moto would run all of it without a grant."""
+    source, prior_key = "run-20261129-091500-0a0b0c", f"runs/{RUN}/prior.npy"
+    assert _judge(
+        template,
+        _call("sgcflow-step-plan", "dynamodb", "GetItem", {"TableName": TABLE, "Key": {
+            "pk": {"S": f"job#{source}"}, "sk": {"S": "meta"}}}),
+        _query("sgcflow-step-plan", f"job#{source}"),
+        _call("sgcflow-step-plan", "s3", "GetObject",
+              {"Bucket": BUCKET, "Key": f"runs/{source}/prior.npy"}),
+        _call("sgcflow-step-plan", "s3", "PutObject", {"Bucket": BUCKET, "Key": prior_key}),
+        _call("sgcflow-step-round", "s3", "GetObject", {"Bucket": BUCKET, "Key": prior_key}),
+        _call("sgcflow-step-round", "s3", "PutObject", {"Bucket": BUCKET, "Key": prior_key}),
+    ) == [True, True, True, True, True, False]  # the Round step never writes it

@@ -120,28 +120,35 @@ def test_each_step_has_its_own_role_with_only_what_it_does(template):
     expected = {
         # The Plan step prepares datasets/<hash>/ (deletes the old manifest, writes parts and
         # manifest: coordinator/storage/dataset_prep.py), parameters, injection and
-        # the warm-pool plan.
+        # the warm-pool plan; with learn_from it reads the earlier job's record, round log and
+        # prior (coordinator/control/prior.py) and writes the job's own prior.
         "plan": [
-            {"Action": ["s3:DeleteObject", "s3:GetObject"], "Effect": "Allow",
-             "Resource": _bucket_object(bucket, "/datasets/*")},
+            {"Action": "s3:GetObject", "Effect": "Allow",
+             "Resource": [_bucket_object(bucket, "/datasets/*"),
+                          _bucket_object(bucket, "/runs/*/prior.npy")]},
             {"Action": "s3:PutObject", "Effect": "Allow",
              "Resource": [_bucket_object(bucket, p) for p in (
-                 "/datasets/*", "/runs/*/inject/*", "/runs/*/params/*", "/warmpool/plans/*")]},
-            _listing(bucket, "datasets/*"),
-            _items(table, ["dynamodb:GetItem", "dynamodb:UpdateItem"], "job#*"),
+                 "/datasets/*", "/runs/*/inject/*", "/runs/*/params/*", "/runs/*/prior.npy",
+                 "/warmpool/plans/*")]},
+            {"Action": "s3:DeleteObject", "Effect": "Allow",
+             "Resource": _bucket_object(bucket, "/datasets/*")},
+            _listing(bucket, "datasets/*", "runs/*/prior.npy"),
+            _items(table, job_items, "job#*"),
             {"Action": "states:StartExecution", "Effect": "Allow",
              "Resource": OWN_STATE_MACHINE}],
         # The Round task: collect (polls the completion records), update (reads results and
-        # parameters, writes parameters and the decoded gradient), commit and dispatch.
+        # parameters, writes parameters and the decoded gradient), commit and dispatch; reads
+        # the job's prior (learn_from) when it rebuilds sgcflow's controller.
         "round": [
             {"Action": "s3:GetObject", "Effect": "Allow",
              "Resource": [_bucket_object(bucket, "/runs/*/params/*"),
+                          _bucket_object(bucket, "/runs/*/prior.npy"),
                           _bucket_object(bucket, "/runs/*/results/*")]},
             {"Action": "s3:PutObject", "Effect": "Allow",
              "Resource": [_bucket_object(bucket, "/runs/*/decoded/*"),
                           _bucket_object(bucket, "/runs/*/params/*")]},
             # a result deleted since its worker wrote it reads as missing (404), not 403
-            _listing(bucket, "runs/*/results/*", "runs/*/params/*"),
+            _listing(bucket, "runs/*/results/*", "runs/*/params/*", "runs/*/prior.npy"),
             _items(table, job_items, "job#*"),
             _items(table, "dynamodb:Query", "run-*#round#*"),
             {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Ref": alias}}],
