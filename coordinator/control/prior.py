@@ -28,7 +28,7 @@ from coordinator.adaptive.live import NAME as SGCFLOW
 from coordinator.adaptive.live import LiveOnline, SgcflowScheme
 from coordinator.adaptive.online import Learned
 from coordinator.contract import keys
-from coordinator.spec.jobspec import JobSpecError
+from coordinator.spec.jobspec import JobSpecError, is_batched
 from coordinator.storage import integrity
 from coordinator.storage.state import JobNotFound
 
@@ -53,7 +53,7 @@ def workload(spec: dict) -> dict[str, str]:
     models = sorted(json.dumps(_architecture(m), sort_keys=True) for m in spec["models"])
     dataset = {k: v for k, v in spec["dataset"].items() if k not in NOT_DATA}
     return {"workers": json.dumps(spec["workers"]), "models": "[" + ", ".join(models) + "]",
-            "batch": json.dumps(bool(spec.get("batch", True))),
+            "batch": json.dumps(is_batched(spec)),
             "clock": (spec.get("wait") or {}).get("clock", "wall"),
             "dataset": json.dumps(dataset, sort_keys=True)}
 
@@ -121,7 +121,7 @@ def learned_from(store, source: str, spec: dict, parts=PARTS) -> Learned:
                                                                 record["prior"])
         online = LiveOnline.from_log(n, int(plan["jobs"]), complete,
                                      models=len(plan["models"]),
-                                     batch=bool(theirs.get("batch", False)),
+                                     batch=is_batched(theirs),
                                      hard_limit_s=theirs["wait"].get("hard_limit_s"),
                                      prior=earlier)
         learned = online.controller.chooser.learned()
@@ -148,8 +148,8 @@ def start_from(store, run_id: str, spec: dict) -> dict[str, Any]:
         return {}
     learned = learned_from(store, source, spec)
     sha256 = integrity.write_array(store, keys.prior_key(run_id), learned.to_array())
-    models, batch = len(spec["models"]), bool(spec.get("batch", True))
-    controller = SgcflowScheme(int(spec["workers"]), models, batch).controller(
+    models = len(spec["models"])
+    controller = SgcflowScheme(int(spec["workers"]), models, is_batched(spec)).controller(
         int(spec["iterations"]) * models, learned)
     rounds = int(store.job(source).get("round", 0))
     log.info("job=%s starts from job %s (%d rounds)", run_id, source, rounds)

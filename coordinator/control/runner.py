@@ -46,6 +46,7 @@ from coordinator.control.session_cache import forget, session_at
 from coordinator.control.updater import Recollect, Updater
 from coordinator.control.virtual import VirtualTimeline
 from coordinator.policy import policy_from_wait
+from coordinator.spec.jobspec import is_batched
 from coordinator.storage.state import late_pairs
 
 log = logging.getLogger("sgcflow.coordinator")
@@ -82,7 +83,7 @@ class RoundRunner:
         record = store.job(run_id)
         self.plan = JobPlan.from_dict(record["plan"])
         self.spec = record["spec"]
-        self._record = record
+        self.started_from = record.get("prior")  # scheme.learn_from: see coordinator.control.prior
         self.secret = record.get("secret")  # None: a job planned before records were bound
         self.done = int(record.get("round", 0))
         self.progress = dict(record.get("progress") or {"decoded": 0, "losses": {}})
@@ -127,12 +128,11 @@ class RoundRunner:
             last = entries[-1]
             self._previous = (float(last["dispatch"]["at"]), float(last["collect"]["elapsed_s"]),
                               frozenset(last["collect"]["stragglers"]))
-        started_from = self._record.get("prior")
-        learned = None if started_from is None else prior.read(
-            self.store, self.run_id, self.plan.n, started_from)
+        learned = None if self.started_from is None else prior.read(
+            self.store, self.run_id, self.plan.n, self.started_from)
         return LiveOnline.from_log(self.plan.n, self.plan.jobs, entries,
                                    models=len(self.plan.models),
-                                   batch=bool(self.spec.get("batch", False)),
+                                   batch=is_batched(self.spec),
                                    hard_limit_s=wait.get("hard_limit_s"), prior=learned)
 
     def _late_previous(self, t: int, entry: dict, collected: dict) -> dict[str, float]:

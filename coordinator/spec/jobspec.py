@@ -149,7 +149,7 @@ class JobSpec:
     @property
     def batch(self) -> bool:
         """Whether an invocation computes several models' gradients (older records: no)."""
-        return bool(self.raw.get("batch", False))
+        return is_batched(self.raw)
 
     def scheme(self):
         return build_scheme(self.raw["scheme"], self.workers, len(self.models), self.batch)
@@ -343,6 +343,12 @@ def _regions(check: _Checker, data: dict) -> list[str]:
                           f"(lower-case, matching {REGION.pattern}), got {show(regions)}")
         return ["us-east-1"]
     return list(dict.fromkeys(regions))
+
+
+def is_batched(raw: dict) -> bool:
+    """Whether a job's invocations carry several models (a spec recorded before ``batch``
+    existed ran one gradient per invocation)."""
+    return bool(raw.get("batch", False))
 
 
 def _learn_from(scheme: dict) -> dict:
