@@ -138,13 +138,12 @@ def _with_learn_from(spec, source: str | None):
 
 def _check_learn_from_now(backend, spec) -> None:
     """A job with notice: its ``learn_from`` is checked before it is scheduled or waited for,
-    not when it starts (the Plan step checks again then). A local file's dataset is compared
-    only once uploaded, at the start."""
+    not when it starts (the Plan step checks again then; a local file's dataset then)."""
     source = spec.raw["scheme"].get("learn_from")
-    if source is not None and "path" not in spec.raw["dataset"]:
-        from coordinator.control.prior import learned_from
+    if source is not None:
+        from coordinator.control.prior import check_before_upload
 
-        learned_from(backend.store, source, spec.raw)
+        check_before_upload(backend.store, source, spec.raw)
 
 
 def _submit(backend, spec) -> str:

@@ -53,15 +53,11 @@ def validate(spec_file: str, local: bool | None, region: str | None, profile: st
                 notes.append(f"scheme.learn_from: job {source} not checked (give --local or "
                              "--aws to check it on a stack)")
             else:
-                from coordinator.control.prior import PARTS, learned_from
+                from coordinator.control.prior import check_before_upload
 
-                parts = PARTS
-                if "path" in spec.raw["dataset"]:
-                    parts = tuple(p for p in PARTS if p != "dataset")
-                    notes.append("scheme.learn_from: the dataset is compared with the earlier "
-                                 "job's once uploaded, at submit")
-                learned_from(store or stack.backend(local, region, profile).store, source,
-                             spec.raw, parts)
+                note = check_before_upload(store or stack.backend(local, region, profile).store,
+                                           source, spec.raw)
+                notes += [f"{note}, at submit"] if note else []
     except jobspec.JobSpecError as error:
         if as_json:
             stack.echo_json({"valid": False, "errors": [{"field": f, "message": m}

@@ -138,6 +138,17 @@ def learned_from(store, source: str, spec: dict, parts=PARTS) -> Learned:
     return learned
 
 
+def check_before_upload(store, source: str, spec: dict) -> str | None:
+    """``learned_from``'s checks before a job is recorded (``sgc validate``, a job submitted
+    with notice); a local file's dataset is compared only once uploaded (its stored form names
+    the upload), so it is left out then, with the note saying so (else None)."""
+    if "path" not in spec["dataset"]:
+        learned_from(store, source, spec)
+        return None
+    learned_from(store, source, spec, tuple(p for p in PARTS if p != "dataset"))
+    return "scheme.learn_from: the dataset is compared with the earlier job's once uploaded"
+
+
 def start_from(store, run_id: str, spec: dict) -> dict[str, Any]:
     """The Plan step's part: for a spec with ``learn_from``, the earlier job's learned state
     written for job ``run_id`` and the job record's ``prior`` field: {from, rounds (the earlier

@@ -197,3 +197,14 @@ def test_a_damaged_source_log_is_refused_naming_the_field(first):
         store.update_job("run-first", {"plan": {**plan, **damage}})
         with pytest.raises(JobSpecError, match="damaged"):
             prior.learned_from(store, "run-first", spec)
+
+
+def test_before_upload_a_local_files_dataset_is_left_out_and_the_rest_checked(first):
+    store, _ = first
+    spec = store.job("run-first")["spec"]
+    local = {**spec, "dataset": {"path": "data/mine.csv", "label_column": "y"}}
+    assert "compared with the earlier job's once uploaded" in prior.check_before_upload(
+        store, "run-first", local)
+    assert prior.check_before_upload(store, "run-first", spec) is None
+    with pytest.raises(JobSpecError, match="workers 16, this job 32"):
+        prior.check_before_upload(store, "run-first", {**local, "workers": 32})
